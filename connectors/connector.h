@@ -1,0 +1,91 @@
+/*
+ * connector.h - sources and sinks as const vtables, registered by name;
+ * the name is the "type" in the pipeline JSON.
+ *
+ * Options are declared in a table (sl_opt) and validated by the core
+ * (sl_opts_check in definition.c) before create() is called, so a connector
+ * only reads values it knows are present and well-typed.
+ *
+ * Lifecycle (main thread unless noted):
+ *   source: create -> lanes -> start(engine) ... stop -> join -> destroy
+ *   sink:   create -> write* (sink thread) -> flush -> destroy
+ */
+#ifndef SL_CONNECTOR_H
+#define SL_CONNECTOR_H
+
+#include "batch.h"
+#include "definition.h"
+
+#include <stdio.h>
+
+typedef struct sl_engine sl_engine;
+
+typedef enum sl_opt_type {
+    SL_OPT_STRING,
+    SL_OPT_INT,      /* JSON integer */
+    SL_OPT_NUMBER,   /* integer or real */
+    SL_OPT_BOOL,
+    SL_OPT_DURATION, /* "250ms" or integer ms */
+    SL_OPT_STRINGS,  /* array of strings (a lone string is accepted) */
+    SL_OPT_OBJECT,   /* any object (e.g. librdkafka "properties") */
+    SL_OPT_ANY,
+} sl_opt_type;
+
+typedef struct sl_opt {
+    const char *name;
+    sl_opt_type type;
+    int required;
+    const char *help; /* one line, shown by explain / --help */
+} sl_opt;
+
+/* Options every source accepts (type, format, event_time, watermark) are
+ * added by the core; a connector lists only its own. Table ends with
+ * {NULL}. */
+
+typedef struct sl_source_ops {
+    const char *name;
+    const sl_opt *options;
+    /* Reads its options from conf->conf. Returns 0 or SL_EINVAL with a
+     * message naming conf->path + the option. */
+    int (*create)(const sl_connector_def *conf, const sl_def *def, void **state,
+                  char *errstr, size_t errstr_size);
+    /* How many source threads (lanes) it will run. */
+    int (*lanes)(void *state);
+    /* Starts its threads; lane i's thread uses sl_engine_lane(engine, i).
+     * Returns 0 or an error (nothing started). */
+    int (*start)(void *state, sl_engine *engine, char *errstr, size_t errstr_size);
+    /* Asks the threads to stop soon (any thread; must not block). */
+    void (*stop)(void *state);
+    /* Waits for the threads to end. Returns 0, or 1 if the source failed. */
+    int (*join)(void *state);
+    void (*destroy)(void *state);
+    /* Optional: prints its status fields as JSON members (no braces), e.g.
+     * lag per partition. */
+    void (*status)(void *state, FILE *out);
+} sl_source_ops;
+
+typedef struct sl_sink_ops {
+    const char *name;
+    const sl_opt *options;
+    int (*create)(const sl_connector_def *conf, const sl_def *def, void **state,
+                  char *errstr, size_t errstr_size);
+    /* Sink thread. Writes the rows of a SL_MSG_RESULTS or SL_MSG_BAD batch
+     * (borrowed). Returns 0, or an error that stops the pipeline with exit 1. */
+    int (*write)(void *state, const sl_batch *batch);
+    /* Makes everything written durable/delivered within timeout_ms.
+     * Returns 0 or an error (a delivery failure is never silent). */
+    int (*flush)(void *state, int timeout_ms);
+    void (*destroy)(void *state);
+} sl_sink_ops;
+
+extern const sl_source_ops sl_source_file;
+extern const sl_source_ops sl_source_generator;
+extern const sl_sink_ops sl_sink_file;
+
+const sl_source_ops *sl_source_find(const char *type);
+const sl_sink_ops *sl_sink_find(const char *type);
+/* NULL-terminated registries (did-you-mean, --help). */
+extern const sl_source_ops *const sl_sources[];
+extern const sl_sink_ops *const sl_sinks[];
+
+#endif

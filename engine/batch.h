@@ -1,0 +1,118 @@
+/*
+ * batch.h - the unit that travels through the rings.
+ *
+ * Everything between threads is an sl_batch: columnar event batches from
+ * source threads to workers, result batches from workers to the sink, and
+ * control messages (watermark, barrier, assign, revoke, end of stream),
+ * which are batches with count == 0 and a kind other than SL_MSG_DATA.
+ * Ring slots carry sl_batch pointers; a successful push moves ownership.
+ *
+ * Event batch (SL_MSG_DATA, source -> worker), one task's events in input
+ * order:
+ *   ts[i]        event time, epoch ms
+ *   offset[i]    input position (Kafka offset, line number, sequence)
+ *   key_hash[i]  sl_hash64 of the key bytes
+ *   key_off/len  the key: the JSON members of the key_by fields, exactly as
+ *                they appear in a result, e.g.  "user":"u1","region":"eu"
+ *                (empty when the pipeline has no key_by). Byte order of
+ *                keys is the canonical firing order within a window end.
+ *   vals         numeric input columns of the aggregates, column-major:
+ *                vals[c * capacity + i]
+ *   row_off/len  for pipelines without a window: the output JSON object
+ *
+ * Result batch (SL_MSG_RESULTS, worker -> sink):
+ *   key_off/len  message key (a JSON object of the key fields), may be empty
+ *   row_off/len  message value (the result JSON object)
+ *   offset[i]    per-task output sequence number
+ *   ts[i]        result timestamp (window end - 1 for windows)
+ *
+ * All variable-length bytes live in `bytes` (owned by the batch).
+ */
+#ifndef SL_BATCH_H
+#define SL_BATCH_H
+
+#include "common.h"
+
+typedef enum sl_msg_kind {
+    SL_MSG_DATA = 0,  /* events for a task */
+    SL_MSG_RESULTS,   /* results for the sink */
+    SL_MSG_WATERMARK, /* watermark = value; idle advance of a task */
+    SL_MSG_BARRIER,   /* checkpoint `checkpoint_id`; value = next input offset */
+    SL_MSG_ASSIGN,    /* task assigned to this node; value = start offset */
+    SL_MSG_REVOKE,    /* task revoked: drop its state after this */
+    SL_MSG_EOS,       /* end of stream for a task: close all windows */
+    SL_MSG_BAD,       /* bad/late records for the dead-letter sink (rows) */
+} sl_msg_kind;
+
+/* A number as read from an event: exact integer or double. */
+typedef struct sl_num {
+    union {
+        int64_t i;
+        double d;
+    } v;
+    uint8_t is_double;
+} sl_num;
+
+typedef struct sl_batch {
+    sl_msg_kind kind;
+    int32_t task;          /* task id (input partition index), -1 if none */
+    uint32_t count;        /* events or results in the batch */
+    uint32_t capacity;     /* rows allocated */
+    uint32_t nvals;        /* numeric columns per row */
+    int64_t value;         /* control payload, see sl_msg_kind */
+    uint64_t checkpoint_id;
+
+    int64_t *ts;
+    int64_t *offset;
+    uint64_t *key_hash;
+    uint32_t *key_off, *key_len;
+    uint32_t *row_off, *row_len;
+    sl_num *vals;
+
+    char *bytes;
+    size_t bytes_len, bytes_cap;
+
+    struct sl_batch *next; /* free-list / queue link, owner's use only */
+} sl_batch;
+
+/* Allocates an event/result batch of `capacity` rows and `nvals` numeric
+ * columns. Returns NULL on allocation failure (nothing is allocated). */
+sl_batch *sl_batch_new(sl_msg_kind kind, int32_t task, uint32_t capacity, uint32_t nvals);
+/* A control message (count 0, no row storage). NULL on allocation failure. */
+sl_batch *sl_batch_control(sl_msg_kind kind, int32_t task, int64_t value);
+/* Empties the batch for reuse (keeps its storage). */
+void sl_batch_reset(sl_batch *b);
+/* Frees the batch. sl_batch_free(NULL) is a no-op. */
+void sl_batch_free(sl_batch *b);
+
+/* Appends `len` bytes to the batch's byte arena, growing it as needed;
+ * returns the offset of the copy, or UINT32_MAX on allocation failure or
+ * when the arena would pass 4 GiB. */
+uint32_t sl_batch_put_bytes(sl_batch *b, const void *data, size_t len);
+/* Reserves `len` bytes at the end of the arena and returns a pointer to
+ * them (valid until the next put/reserve), or NULL. */
+char *sl_batch_reserve_bytes(sl_batch *b, size_t len, uint32_t *off_out);
+
+static inline const char *sl_batch_key(const sl_batch *b, uint32_t i, uint32_t *len)
+{
+    *len = b->key_len[i];
+    return b->bytes + b->key_off[i];
+}
+
+static inline const char *sl_batch_row(const sl_batch *b, uint32_t i, uint32_t *len)
+{
+    *len = b->row_len[i];
+    return b->bytes + b->row_off[i];
+}
+
+static inline sl_num *sl_batch_val(const sl_batch *b, uint32_t col, uint32_t i)
+{
+    return &b->vals[(size_t)col * b->capacity + i];
+}
+
+static inline double sl_num_as_double(sl_num n)
+{
+    return n.is_double ? n.v.d : (double)n.v.i;
+}
+
+#endif

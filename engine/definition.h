@@ -1,0 +1,214 @@
+/*
+ * definition.h - the parsed, validated pipeline definition.
+ *
+ * sl_def_load() reads a JSON file (jansson), substitutes ${VAR} and
+ * ${VAR:-default}, applies SLUICE_* environment overrides, validates every
+ * value, and fills an sl_def. Every error names the file and either
+ * line:column (JSON syntax) or the JSON path of the offending value, e.g.
+ *   orders.json: pipeline[2].window.size: must be a positive duration, got "-1s"
+ * Unknown keys are errors, with a did-you-mean when a close name exists.
+ *
+ * Connector options are checked by the generic option validator against
+ * the connector's option table (sl_opt, connector.h), not by each connector.
+ */
+#ifndef SL_DEFINITION_H
+#define SL_DEFINITION_H
+
+#include "common.h"
+
+#include <jansson.h>
+#include <stdio.h>
+
+/* ---- event time and watermarks -------------------------------------- */
+
+typedef enum sl_time_unit {
+    SL_TIME_MS = 0,   /* integer (or float) epoch milliseconds */
+    SL_TIME_S,        /* integer (or float) epoch seconds */
+    SL_TIME_RFC3339,  /* "2024-05-01T12:00:00.123Z" / "+02:00" offsets */
+    SL_TIME_KAFKA,    /* the Kafka message timestamp ("field" absent) */
+} sl_time_unit;
+
+typedef struct sl_event_time_def {
+    char *field;       /* top-level payload field; NULL for SL_TIME_KAFKA */
+    sl_time_unit unit;
+} sl_event_time_def;
+
+typedef struct sl_watermark_def {
+    int64_t max_out_of_orderness_ms; /* default 0 */
+    int64_t idle_timeout_ms;         /* default 0 = never advance when idle */
+} sl_watermark_def;
+
+/* ---- stateless stages: filter, map, key_by -------------------------- */
+
+typedef enum sl_type {
+    SL_T_MISSING = 0, /* field absent */
+    SL_T_NULL,
+    SL_T_BOOL,
+    SL_T_INT,
+    SL_T_DOUBLE,
+    SL_T_STRING,
+    SL_T_OTHER,       /* object or array (kept as raw JSON text) */
+} sl_type;
+
+typedef struct sl_literal {
+    sl_type type;     /* NULL, BOOL, INT, DOUBLE or STRING */
+    int64_t i;        /* INT, BOOL (0/1) */
+    double d;         /* DOUBLE, and INT converted */
+    char *s;          /* STRING (NUL-terminated) */
+    size_t slen;
+} sl_literal;
+
+typedef enum sl_cmp_op { SL_CMP_EQ, SL_CMP_NE, SL_CMP_LT, SL_CMP_LE, SL_CMP_GT, SL_CMP_GE } sl_cmp_op;
+typedef enum sl_expr_kind { SL_EXPR_CMP, SL_EXPR_AND, SL_EXPR_OR, SL_EXPR_NOT } sl_expr_kind;
+
+/* Filter expression. JSON forms:
+ *   {"field": "amount", "op": ">=", "value": 0}
+ *   {"and": [expr, ...]}   {"or": [expr, ...]}   {"not": expr}
+ * A comparison with a missing field is false; numbers compare as numbers
+ * (int vs double by value), strings bytewise, bool/null with = and != only.
+ * A comparison between different types is false (and != is true). */
+typedef struct sl_expr {
+    sl_expr_kind kind;
+    sl_cmp_op op;          /* CMP */
+    char *field;           /* CMP */
+    sl_literal value;      /* CMP */
+    struct sl_expr **args; /* AND / OR (n >= 1), NOT (n == 1) */
+    size_t nargs;
+} sl_expr;
+
+/* map: {"keep": [..]} and/or {"drop": [..]} and/or {"rename": {"old": "new"}}.
+ * Applied in the order keep, drop, rename. */
+typedef struct sl_map_def {
+    char **keep;
+    size_t nkeep; /* 0 = keep all */
+    char **drop;
+    size_t ndrop;
+    char **rename_from, **rename_to;
+    size_t nrename;
+} sl_map_def;
+
+/* ---- window and aggregates ------------------------------------------ */
+
+typedef enum sl_window_type { SL_WIN_TUMBLING, SL_WIN_HOPPING, SL_WIN_SESSION } sl_window_type;
+typedef enum sl_agg_fn { SL_AGG_COUNT, SL_AGG_SUM, SL_AGG_MIN, SL_AGG_MAX, SL_AGG_AVG } sl_agg_fn;
+
+typedef struct sl_agg_def {
+    char *name;    /* output field name */
+    sl_agg_fn fn;
+    char *field;   /* input field, NULL for count */
+    int column;    /* index of the input in sl_batch vals, -1 for count;
+                      aggregates over the same field share a column */
+} sl_agg_def;
+
+typedef struct sl_window_def {
+    sl_window_type type;
+    int64_t size_ms;      /* tumbling, hopping */
+    int64_t slide_ms;     /* hopping (size % slide == 0 not required) */
+    int64_t gap_ms;       /* session */
+    int64_t allowed_lateness_ms;
+    sl_agg_def *aggs;
+    size_t naggs;         /* in definition order: the output order */
+    uint32_t ncolumns;    /* distinct numeric input columns */
+    char **columns;       /* their field names, [ncolumns] */
+} sl_window_def;
+
+typedef enum sl_stage_kind { SL_STAGE_FILTER, SL_STAGE_MAP, SL_STAGE_KEY_BY, SL_STAGE_WINDOW } sl_stage_kind;
+
+typedef struct sl_stage {
+    sl_stage_kind kind;
+    char *path; /* "pipeline[1]" */
+    union {
+        sl_expr *filter;
+        sl_map_def map;
+        struct {
+            char **fields;
+            size_t nfields;
+        } key_by;
+        sl_window_def window;
+    } u;
+} sl_stage;
+
+/* ---- connectors, runtime, checkpoints, cluster ----------------------- */
+
+typedef struct sl_connector_def {
+    char *type;   /* "file", "generator", "kafka", ... */
+    json_t *conf; /* the connector's JSON object (borrowed from sl_def.root) */
+    char *path;   /* JSON path: "source", "sink", "dead_letter" */
+} sl_connector_def;
+
+typedef enum sl_guarantee { SL_EXACTLY_ONCE, SL_AT_LEAST_ONCE } sl_guarantee;
+
+typedef struct sl_def {
+    char *file;               /* where it was read from ("-" for stdin) */
+    char *name;
+    json_t *root;             /* after substitution and overrides; owned */
+
+    sl_connector_def source;
+    sl_event_time_def event_time; /* source.event_time */
+    sl_watermark_def watermark;   /* source.watermark */
+
+    sl_stage *stages;         /* pipeline[], in order */
+    size_t nstages;
+    /* Shortcuts into stages[]: */
+    const sl_stage *key_by;   /* NULL if none */
+    const sl_window_def *window; /* NULL if none; always the last stage */
+
+    sl_connector_def sink;
+    sl_connector_def dead_letter; /* type NULL if absent */
+
+    struct {
+        int workers;          /* default: number of online CPUs, max 64 */
+        int batch_size;       /* events per batch, default 1024 */
+        int ring_capacity;    /* batches per ring, default 64 */
+        int tasks;            /* file/generator sources: key-hash partitions
+                                 (default 8); kafka: ignored */
+    } runtime;
+
+    struct {
+        int enabled;          /* 1 when a "checkpoint" object is present */
+        int64_t interval_ms;  /* default 1000 */
+        char *dir;            /* default "/var/lib/sluice" */
+        int keep;             /* default 3 */
+        int replicas;         /* default 1 */
+        sl_guarantee guarantee;
+        int64_t replica_timeout_ms; /* default 5000 */
+    } checkpoint;
+
+    struct {
+        char *node_id;        /* default: hostname */
+        char *listen;         /* ZeroMQ endpoint, NULL if standalone */
+        char **peers;
+        size_t npeers;
+    } cluster;
+
+    struct {
+        char *addr;           /* "127.0.0.1:9464"; NULL disables */
+    } http;
+} sl_def;
+
+/* Loads and validates a definition from `path` ("-" = stdin). On success
+ * returns 0 and *out owns a new sl_def. On failure returns SL_EPARSE (JSON
+ * syntax) or SL_EINVAL (validation), writes "FILE:LINE:COL: msg" or
+ * "FILE: json.path: msg" into errstr, and allocates nothing. */
+int sl_def_load(const char *path, sl_def **out, char *errstr, size_t errstr_size);
+/* Same, from a string; `name` is used in messages as the file name. */
+int sl_def_load_string(const char *text, const char *name, sl_def **out, char *errstr,
+                       size_t errstr_size);
+void sl_def_free(sl_def *def);
+
+/* Prints the plan: stages, threads, rings and capacities, fields each
+ * stage reads, window and watermark settings, state memory estimate, and
+ * (kafka) whether the input is repartitioned. */
+void sl_def_explain(const sl_def *def, FILE *out);
+
+/* "250ms", "1s", "5m", "1h", "2d" or an integer of milliseconds. Returns 0
+ * and *ms, or SL_EINVAL. Negative values parse (the caller checks range). */
+int sl_parse_duration(const json_t *v, int64_t *ms);
+
+/* All distinct input fields the pipeline reads from a raw event, in a stable
+ * order (filter fields, map-kept fields, key fields, aggregate fields and the
+ * event time field, mapped back through renames to their input names).
+ * Returns a NULL-terminated array owned by the caller (free each, then it). */
+char **sl_def_input_fields(const sl_def *def);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * engine.h - the runtime: source lanes, worker threads hosting tasks, the
+ * sink thread, and the rings between them.
+ *
+ *   source lane i ──ring[i][w]──► worker w ──ring[w]──► sink thread
+ *
+ * A task (an input partition) lives on worker (task % workers); all of a
+ * task's events travel through one lane's ring to that worker, in order.
+ * Control messages travel in the same rings.
+ */
+#ifndef SL_ENGINE_H
+#define SL_ENGINE_H
+
+#include "batch.h"
+#include "definition.h"
+
+#include <stdio.h>
+
+typedef struct sl_engine sl_engine;
+typedef struct sl_lane sl_lane;
+
+/* Reasons an input event is rejected (counted per reason). */
+#define SL_BAD_MAP(XX)                                                         \
+    XX(MALFORMED, "malformed_json")                                            \
+    XX(MISSING_TIME, "missing_time")                                           \
+    XX(BAD_TIME, "bad_time")                                                   \
+    XX(MISSING_KEY, "missing_key")                                             \
+    XX(MISSING_FIELD, "missing_field")                                         \
+    XX(WRONG_TYPE, "wrong_type")                                               \
+    XX(TOO_LARGE, "too_large")
+
+typedef enum sl_bad_reason {
+#define SL__BAD_ENUM(name, str) SL_BAD_##name,
+    SL_BAD_MAP(SL__BAD_ENUM)
+#undef SL__BAD_ENUM
+    SL_BAD_COUNT
+} sl_bad_reason;
+
+const char *sl_bad_reason_name(sl_bad_reason r);
+
+typedef struct sl_engine_options {
+    int status_interval_ms; /* live status line on stderr; 0 = none */
+    int summary;            /* print the exit summary to stderr */
+    FILE *status_out;       /* default stderr */
+} sl_engine_options;
+
+/* Builds the engine for `def` (borrowed; must outlive the engine): creates
+ * the source and sinks, the rings and the threads' state (not started).
+ * Returns NULL with errstr filled on failure. */
+sl_engine *sl_engine_new(const sl_def *def, const sl_engine_options *opt, char *errstr,
+                         size_t errstr_size);
+/* Runs until the source ends (all tasks reached end of stream) or
+ * sl_engine_stop(). Returns 0, or 1 on a runtime failure. */
+int sl_engine_run(sl_engine *e);
+/* Async-signal-safe: asks the engine to stop cleanly (flush, summary). */
+void sl_engine_stop(sl_engine *e);
+void sl_engine_free(sl_engine *e);
+
+/* ---- API for source threads ----------------------------------------- */
+
+/* Lane `index` (0 <= index < the source's lanes()). Each lane is used by
+ * exactly one thread. */
+sl_lane *sl_engine_lane(sl_engine *e, int index);
+/* True once stop was requested: source threads should return soon. */
+int sl_engine_stopping(const sl_engine *e);
+
+/* Decodes one raw event (JSON payload), applies filter/map/key_by and
+ * appends it to the pending batch of `task` (task < 0: route by key hash
+ * over runtime.tasks, for unpartitioned sources). `offset` is its input
+ * position; `kafka_ts` the broker timestamp (ms) or -1. A rejected event is
+ * counted (and dead-lettered if configured); a filtered one is counted.
+ * Never blocks, never drops: returns SL_OK, or SL_EAGAIN when the worker of
+ * that task has batches waiting because its ring is full (backpressure:
+ * the event was accepted; the caller should pause that input and call
+ * sl_lane_pump until it returns SL_OK). */
+int sl_lane_ingest(sl_lane *l, int32_t task, const char *payload, size_t len, int64_t offset,
+                   int64_t kafka_ts);
+/* Pushes every partial batch of the lane (call when the input is drained
+ * for now, e.g. after each poll). Returns SL_OK or SL_EAGAIN as above. */
+int sl_lane_flush(sl_lane *l);
+/* Sends a control message for `task` after its pending events (takes
+ * ownership of ctl). Returns SL_OK or SL_EAGAIN (queued). */
+int sl_lane_control(sl_lane *l, int32_t task, sl_batch *ctl);
+/* Sends a control message to every task of the lane / every worker
+ * (EOS for unpartitioned sources, barriers). Takes ownership of ctl. */
+int sl_lane_control_all(sl_lane *l, sl_msg_kind kind, int64_t value);
+/* Retries queued batches. SL_OK when nothing is queued any more. */
+int sl_lane_pump(sl_lane *l);
+/* Whether the worker hosting `task` is backpressured on this lane. */
+int sl_lane_blocked(const sl_lane *l, int32_t task);
+/* Blocks (sleeping briefly) until nothing is queued, or the engine stops.
+ * For sources that may simply wait (file, generator). */
+void sl_lane_wait(sl_lane *l);
+/* Notes that `task` is an input of this lane (so idle timeouts and status
+ * cover it even before it has events). */
+void sl_lane_add_task(sl_lane *l, int32_t task);
+
+/* Worker of a task. */
+int sl_engine_worker_of(const sl_engine *e, int32_t task);
+
+#endif
