@@ -46,6 +46,8 @@ struct sl_ring {
 sl_ring *sl_ring_new(size_t capacity)
 {
     size_t cap = 2;
+    if (capacity > SIZE_MAX / 2 + 1) /* no power of two that large */
+        return NULL;
     while (cap < capacity)
         cap <<= 1;
     sl_ring *r = aligned_alloc(SL_CACHE_LINE, sizeof(*r));
@@ -120,9 +122,13 @@ void *sl_ring_pop(sl_ring *r)
 
 size_t sl_ring_size(const sl_ring *r)
 {
+    /* head and tail are two loads, not one snapshot: between them the
+     * consumer may pop and the producer refill, so tail - head can exceed
+     * the capacity. Clamp to keep the result a possible size. */
     uint64_t head = atomic_load_explicit(&((sl_ring *)r)->head, memory_order_acquire);
     uint64_t tail = atomic_load_explicit(&((sl_ring *)r)->tail, memory_order_acquire);
-    return tail >= head ? (size_t)(tail - head) : 0;
+    uint64_t n = tail >= head ? tail - head : 0;
+    return n > r->mask + 1 ? (size_t)(r->mask + 1) : (size_t)n;
 }
 
 size_t sl_ring_capacity(const sl_ring *r)
