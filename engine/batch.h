@@ -25,6 +25,14 @@
  *   row_off/len  message value (the result JSON object)
  *   offset[i]    per-task output sequence number
  *   ts[i]        result timestamp (window end - 1 for windows)
+ *   key_hash[i]  the task that produced the row (results can mix tasks)
+ *
+ * Dead-letter batch (SL_MSG_BAD, lane or worker -> sink thread):
+ *   key_off/len  the reason ("malformed_json", "late", ...)
+ *   row_off/len  a JSON object {"reason":..,"task":..,"offset":..,
+ *                "payload": <the original event as a JSON string>} (late
+ *                events carry "event_time" and "watermark" instead of payload)
+ *   offset[i]    input position of the event
  *
  * All variable-length bytes live in `bytes` (owned by the batch).
  */

@@ -95,6 +95,31 @@ void sl_lane_wait(sl_lane *l);
  * cover it even before it has events). */
 void sl_lane_add_task(sl_lane *l, int32_t task);
 
+/* Switches the lane's decoder (default SL_INGEST_RAW); call before the
+ * lane's first event. Returns 0 or an error. (Defined with ingest.h's enum
+ * as an int to keep this header free of ingest.h.) */
+int sl_lane_set_mode(sl_lane *l, int ingest_mode);
+
+/* Totals since start, for status lines, metrics and tests. Any thread. */
+typedef struct sl_engine_stats {
+    uint64_t events_in;       /* raw events offered to lanes */
+    uint64_t events_filtered; /* dropped by filters */
+    uint64_t bad[SL_BAD_COUNT];
+    uint64_t bad_total;
+    uint64_t late;            /* dropped as late */
+    uint64_t late_updates;    /* updated results for fired windows */
+    uint64_t windows_fired;
+    uint64_t results_out;     /* rows written by the sink */
+    uint64_t dead_lettered;
+    int64_t min_watermark;    /* over tasks with a watermark; INT64_MIN if none */
+    int64_t elapsed_ns;
+    size_t window_state_bytes;
+    int tasks;
+} sl_engine_stats;
+
+void sl_engine_get_stats(const sl_engine *e, sl_engine_stats *out);
+const sl_def *sl_engine_def(const sl_engine *e);
+
 /* Worker of a task. */
 int sl_engine_worker_of(const sl_engine *e, int32_t task);
 
