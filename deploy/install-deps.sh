@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Sluice needs to build and test, when missing.
+# Usage: deploy/install-deps.sh [build|test]   (test adds the outside clients)
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config librdkafka-dev libjansson-dev libzmq3-dev
+      libcmocka-dev libsimdjson-dev libmicrohttpd-dev)
+if [ "${1:-build}" = test ]; then
+  pkgs+=(kcat python3 python3-kafka)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

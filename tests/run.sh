@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds Sluice and runs the whole test suite (installing what it needs):
+#   1. release build (-Werror): unit, integration, fault and docker tests
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer build: unit tests
+#   3. ThreadSanitizer build: the lock-free ring and engine stress tests
+# Options: --quick (unit tests only, no sanitizers), --no-docker.
+# Benchmarks are not run here: `ctest --test-dir build -L bench -V`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+QUICK=0; DOCKER=1
+for a in "$@"; do
+  case "$a" in
+    --quick) QUICK=1 ;;
+    --no-docker) DOCKER=0 ;;
+    *) echo "usage: tests/run.sh [--quick] [--no-docker]" >&2; exit 2 ;;
+  esac
+done
+bash deploy/install-deps.sh test
+J=$(nproc)
+t0=$(date +%s)
+stage() { echo; echo "=== $* ($(( $(date +%s) - t0 ))s)"; }
+
+stage "build (release, -Werror)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSL_WERROR=ON >/dev/null
+cmake --build build -j"$J" 2>&1 | grep -Ev '^\[ *[0-9]+%\]' || true
+test -x build/sluice
+
+stage "unit tests"
+ctest --test-dir build -L unit --output-on-failure -j"$J"
+[ $QUICK = 1 ] && exit 0
+
+stage "unit tests under ASan+UBSan"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=address,undefined -DSL_WERROR=ON >/dev/null
+cmake --build build-asan -j"$J" 2>&1 | grep -Ev '^\[ *[0-9]+%\]' || true
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan -L unit -E 'stress' --output-on-failure -j"$J"
+
+stage "lock-free stress tests under TSan"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSL_SANITIZE=thread -DSL_WERROR=ON >/dev/null
+cmake --build build-tsan -j"$J" 2>&1 | grep -Ev '^\[ *[0-9]+%\]' || true
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan -R 'stress' --output-on-failure
+
+stage "integration tests"
+ctest --test-dir build -L integration --output-on-failure
+
+stage "fault tests"
+ctest --test-dir build -L fault --output-on-failure
+
+if [ $DOCKER = 1 ]; then
+  stage "docker tests"
+  ctest --test-dir build -L docker --output-on-failure
+fi
+stage "all tests passed"
