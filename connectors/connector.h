@@ -81,6 +81,7 @@ typedef struct sl_sink_ops {
 extern const sl_source_ops sl_source_file;
 extern const sl_source_ops sl_source_generator;
 extern const sl_sink_ops sl_sink_file;
+extern const sl_sink_ops sl_sink_null; /* discards everything */
 
 const sl_source_ops *sl_source_find(const char *type);
 const sl_sink_ops *sl_sink_find(const char *type);

@@ -11,6 +11,7 @@ const sl_source_ops *const sl_sources[] = {
 
 const sl_sink_ops *const sl_sinks[] = {
     &sl_sink_file,
+    &sl_sink_null,
     NULL,
 };
 

@@ -423,6 +423,20 @@ int sl_lane_flush(sl_lane *l)
     return sl_lane_pump(l);
 }
 
+int sl_lane_push_batch(sl_lane *l, sl_batch *b)
+{
+    sl__lane_seal(l, b->task);
+    sl_lane_add_task(l, b->task);
+    l->events_in += b->count;
+    sl__queue_push(&l->queued[sl_engine_worker_of(l->engine, b->task)], b);
+    return sl_lane_pump(l);
+}
+
+uint32_t sl_lane_ncolumns(const sl_lane *l)
+{
+    return l->nvals;
+}
+
 int sl_lane_control(sl_lane *l, int32_t task, sl_batch *ctl)
 {
     sl__lane_seal(l, task);
@@ -839,7 +853,8 @@ void sl_engine_get_stats(const sl_engine *e, sl_engine_stats *s)
 static int sl__create_sink(const sl_connector_def *c, const sl_def *def, const sl_sink_ops **ops,
                            void **state, char *errstr, size_t errstr_size)
 {
-    *ops = sl_sink_find(c->type);
+    if (!*ops)
+        *ops = sl_sink_find(c->type);
     if (!*ops)
         return sl_seterr(errstr, errstr_size, SL_EINVAL, "%s.type: unknown sink \"%s\"", c->path,
                          c->type);
@@ -857,7 +872,7 @@ sl_engine *sl_engine_new(const sl_def *def, const sl_engine_options *opt, char *
         e->opt.status_out = stderr;
     e->nworkers = def->runtime.workers > 0 ? def->runtime.workers : 1;
 
-    e->source_ops = sl_source_find(def->source.type);
+    e->source_ops = e->opt.source_ops ? e->opt.source_ops : sl_source_find(def->source.type);
     if (!e->source_ops) {
         sl_seterr(errstr, errstr_size, SL_EINVAL, "source.type: unknown source \"%s\"",
                   def->source.type);
@@ -868,6 +883,7 @@ sl_engine *sl_engine_new(const sl_def *def, const sl_engine_options *opt, char *
         free(e);
         return NULL;
     }
+    e->sink_ops = e->opt.sink_ops;
     if (sl__create_sink(&def->sink, def, &e->sink_ops, &e->sink, errstr, errstr_size) != SL_OK)
         goto fail;
     if (def->dead_letter.type &&

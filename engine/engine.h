@@ -42,6 +42,10 @@ typedef struct sl_engine_options {
     int status_interval_ms; /* live status line on stderr; 0 = none */
     int summary;            /* print the exit summary to stderr */
     FILE *status_out;       /* default stderr */
+    /* Embedding (tests, benchmarks): use these vtables instead of the ones
+     * named by the definition's source/sink "type". */
+    const struct sl_source_ops *source_ops;
+    const struct sl_sink_ops *sink_ops;
 } sl_engine_options;
 
 /* Builds the engine for `def` (borrowed; must outlive the engine): creates
@@ -78,6 +82,13 @@ int sl_lane_ingest(sl_lane *l, int32_t task, const char *payload, size_t len, in
 /* Pushes every partial batch of the lane (call when the input is drained
  * for now, e.g. after each poll). Returns SL_OK or SL_EAGAIN as above. */
 int sl_lane_flush(sl_lane *l);
+/* Pushes a batch the source built itself (kind SL_MSG_DATA, rows with the
+ * numeric columns of the window, b->task set): for binary inputs and
+ * benchmarks. Takes ownership. Returns SL_OK or SL_EAGAIN (queued). */
+int sl_lane_push_batch(sl_lane *l, sl_batch *b);
+/* Number of numeric columns a data batch must carry. */
+uint32_t sl_lane_ncolumns(const sl_lane *l);
+
 /* Sends a control message for `task` after its pending events (takes
  * ownership of ctl). Returns SL_OK or SL_EAGAIN (queued). */
 int sl_lane_control(sl_lane *l, int32_t task, sl_batch *ctl);
