@@ -1,0 +1,55 @@
+/*
+ * options.h - the generic option validator and small JSON helpers shared by
+ * the definition loader and the operators' parse functions.
+ *
+ * Messages written to errstr are path-qualified without a file name, e.g.
+ *   source.watermark: unknown key "idle_timout", did you mean "idle_timeout"?
+ * (sl_def_load prefixes the file). Control path only.
+ */
+#ifndef SL_OPTIONS_H
+#define SL_OPTIONS_H
+
+#include "connector.h"
+
+#include <jansson.h>
+
+/* Checks that `obj` is a JSON object whose keys are all named in `table`
+ * (ended by {NULL}), that every required option is present, and that each
+ * value has its declared type (SL_OPT_DURATION must parse with
+ * sl_parse_duration and be >= 0; SL_OPT_STRINGS takes a non-empty array of
+ * non-empty strings or one string). `path` names obj ("source"). Returns 0,
+ * or SL_EINVAL with "path.key: what is wrong" in errstr (unknown keys get a
+ * did-you-mean when a table name is close). Does not modify obj. */
+int sl_opts_check(const json_t *obj, const sl_opt *table, const char *path, char *errstr,
+                  size_t errstr_size);
+
+/* "object", "array", "string", "integer", "number", "boolean" or "null". */
+const char *sl_json_kind(const json_t *v);
+
+/* Writes a short rendering of `v` for messages (strings quoted, long values
+ * cut with "..."). Returns buf. */
+const char *sl_json_repr(const json_t *v, char *buf, size_t size);
+
+/* Reads a non-empty array of non-empty strings (or, if allow_single, one
+ * string) at `path` into a new array *out of *n copies. Duplicates are an
+ * error. Returns 0, or SL_EINVAL with errstr and nothing allocated. */
+int sl_json_strings(const json_t *v, const char *path, int allow_single, char ***out, size_t *n,
+                    char *errstr, size_t errstr_size);
+/* Frees n strings and the array; NULL is a no-op. */
+void sl_strings_free(char **v, size_t n);
+
+/* Reads a duration at `path` that must be > 0 (positive != 0) or >= 0.
+ * Returns 0, or SL_EINVAL with
+ *   "path: must be a positive duration, got \"-1s\"". */
+int sl_json_duration(const json_t *v, const char *path, int positive, int64_t *ms, char *errstr,
+                     size_t errstr_size);
+
+/* Formats a duration in ms the way a user would write it ("1s", "250ms",
+ * "1m30s"). Returns buf. */
+const char *sl_format_duration(int64_t ms, char *buf, size_t size);
+
+/* Joins path and key: "pipeline[2].window" + "size". If the key is not a
+ * plain identifier it is quoted: properties."bootstrap.servers". */
+const char *sl_path_join(char *buf, size_t size, const char *path, const char *key);
+
+#endif
