@@ -1,0 +1,331 @@
+/*
+ * test_engine_oracle.c - the whole engine (file source -> decode -> key_by ->
+ * window on worker threads -> sink) against the brute-force oracle in
+ * tests/lib/oracle.c, on seeded random streams with bounded disorder, late
+ * events and bad lines, for tumbling, hopping and session windows, 1..4
+ * workers and batch sizes 1..4096. Results must be identical per task, in
+ * sequence order, whatever the worker count or batch size.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "connector.h"
+#include "definition.h"
+#include "engine.h"
+#include "log.h"
+#include "oracle.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NTASKS 4
+
+/* ---- a sink that keeps every result in memory ---------------------------- */
+
+typedef struct cap_row {
+    int32_t task;
+    int64_t seq;
+    char *key, *value;
+} cap_row;
+
+static cap_row *cap_rows;
+static size_t cap_n, cap_cap;
+
+static int cap_create(const sl_connector_def *c, const sl_def *d, void **st, char *e, size_t es)
+{
+    (void)c, (void)d, (void)e, (void)es;
+    *st = NULL;
+    return SL_OK;
+}
+
+static int cap_write(void *st, const sl_batch *b)
+{
+    (void)st;
+    for (uint32_t i = 0; i < b->count; i++) {
+        if (cap_n == cap_cap) {
+            cap_cap = cap_cap ? cap_cap * 2 : 1024;
+            cap_rows = realloc(cap_rows, cap_cap * sizeof(*cap_rows));
+        }
+        uint32_t kl, vl;
+        const char *k = sl_batch_key(b, i, &kl);
+        const char *v = sl_batch_row(b, i, &vl);
+        cap_rows[cap_n].task = (int32_t)b->key_hash[i];
+        cap_rows[cap_n].seq = b->offset[i];
+        cap_rows[cap_n].key = strndup(k, kl);
+        cap_rows[cap_n].value = strndup(v, vl);
+        cap_n++;
+    }
+    return SL_OK;
+}
+
+static int cap_flush(void *st, int t)
+{
+    (void)st, (void)t;
+    return SL_OK;
+}
+
+static void cap_destroy(void *st)
+{
+    (void)st;
+}
+
+static const sl_sink_ops cap_sink = {.name = "capture",
+                                     .create = cap_create,
+                                     .write = cap_write,
+                                     .flush = cap_flush,
+                                     .destroy = cap_destroy};
+
+static void cap_reset(void)
+{
+    for (size_t i = 0; i < cap_n; i++) {
+        free(cap_rows[i].key);
+        free(cap_rows[i].value);
+    }
+    cap_n = 0;
+}
+
+static int cap_cmp(const void *a, const void *b)
+{
+    const cap_row *x = a, *y = b;
+    if (x->task != y->task)
+        return x->task < y->task ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* ---- random input --------------------------------------------------------- */
+
+static uint64_t rng_state;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+typedef struct stream {
+    or_event *events; /* good events, file order */
+    int32_t *task;
+    char **keys;
+    size_t n;
+    uint64_t bad_malformed, bad_missing_key, bad_missing_time, bad_wrong_type;
+} stream;
+
+static const char *const agg_names[] = {"orders", "total", "biggest", "smallest", "mean"};
+static const char *const agg_fns[] = {"count", "sum", "max", "min", "avg"};
+
+/* Writes a JSON-lines file with n good events (and some bad lines). */
+static void make_stream(const char *path, uint64_t seed, size_t n, int nkeys, stream *s)
+{
+    rng_state = seed * 2654435761u + 1;
+    memset(s, 0, sizeof(*s));
+    s->events = calloc(n, sizeof(*s->events));
+    s->task = calloc(n, sizeof(*s->task));
+    s->keys = calloc((size_t)nkeys, sizeof(char *));
+    for (int k = 0; k < nkeys; k++) {
+        char buf[64];
+        snprintf(buf, sizeof(buf), "\"user\":\"u%d\"", k);
+        s->keys[k] = strdup(buf);
+    }
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    int64_t base = 1700000000000;
+    for (size_t i = 0; i < n; i++) {
+        /* event time advances ~3 ms per event with disorder up to 400 ms and
+         * a few events far in the past (late) */
+        int64_t ts = base + (int64_t)i * 3 - (int64_t)(rnd() % 400);
+        if (rnd() % 50 == 0)
+            ts -= 1500 + (int64_t)(rnd() % 3000);
+        int k = (int)(rnd() % (uint64_t)nkeys);
+        int64_t amount = (int64_t)(rnd() % 1000) - 100;
+        if (rnd() % 97 == 0) {
+            switch (rnd() % 4) {
+            case 0:
+                fprintf(f, "{\"user\":\"u%d\",\"amount\":%" PRId64 ",\"ts\":\n", k, amount);
+                s->bad_malformed++;
+                break;
+            case 1:
+                fprintf(f, "{\"amount\":%" PRId64 ",\"ts\":%" PRId64 "}\n", amount, ts);
+                s->bad_missing_key++;
+                break;
+            case 2:
+                fprintf(f, "{\"user\":\"u%d\",\"amount\":%" PRId64 "}\n", k, amount);
+                s->bad_missing_time++;
+                break;
+            default:
+                fprintf(f, "{\"user\":\"u%d\",\"amount\":\"x\",\"ts\":%" PRId64 "}\n", k, ts);
+                s->bad_wrong_type++;
+                break;
+            }
+        }
+        fprintf(f, "{\"user\":\"u%d\",\"amount\":%" PRId64 ",\"ts\":%" PRId64 ",\"pad\":\"z\"}\n",
+                k, amount, ts);
+        s->events[s->n].key = s->keys[k];
+        s->events[s->n].ts = ts;
+        s->events[s->n].amount = amount;
+        s->task[s->n] = (int32_t)(sl_hash64(s->keys[k], strlen(s->keys[k])) % NTASKS);
+        s->n++;
+    }
+    fclose(f);
+}
+
+static void free_stream(stream *s, int nkeys)
+{
+    for (int k = 0; k < nkeys; k++)
+        free(s->keys[k]);
+    free(s->keys);
+    free(s->events);
+    free(s->task);
+}
+
+/* ---- the check ------------------------------------------------------------- */
+
+static void run_case(const char *window_json, const or_config *cfg, uint64_t seed, int workers,
+                     int batch)
+{
+    char path[] = "/tmp/sl_engine_oracle_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    const int nkeys = 37;
+    stream s;
+    make_stream(path, seed, 6000, nkeys, &s);
+
+    char def_text[4096];
+    snprintf(def_text, sizeof(def_text),
+             "{\"name\":\"oracle\",\"source\":{\"type\":\"file\",\"path\":\"%s\",\"format\":\"json\","
+             "\"event_time\":{\"field\":\"ts\",\"unit\":\"ms\"},"
+             "\"watermark\":{\"max_out_of_orderness\":%" PRId64 "}},"
+             "\"pipeline\":[{\"key_by\":[\"user\"]},%s],"
+             "\"sink\":{\"type\":\"null\"},"
+             "\"runtime\":{\"workers\":%d,\"batch_size\":%d,\"ring_capacity\":4,\"tasks\":%d}}",
+             path, cfg->ooo, window_json, workers, batch, NTASKS);
+    sl_def *def = NULL;
+    char err[1024];
+    int rc = sl_def_load_string(def_text, "oracle.json", &def, err, sizeof(err));
+    if (rc != SL_OK)
+        fail_msg("definition: %s", err);
+
+    sl_engine_options opt = {.sink_ops = &cap_sink};
+    sl_engine *e = sl_engine_new(def, &opt, err, sizeof(err));
+    if (!e)
+        fail_msg("engine: %s", err);
+    assert_int_equal(sl_engine_run(e), 0);
+    sl_engine_stats st;
+    sl_engine_get_stats(e, &st);
+    sl_engine_free(e);
+
+    /* expected, per task */
+    uint64_t late = 0;
+    or_output want[NTASKS];
+    for (int t = 0; t < NTASKS; t++) {
+        or_event *ev = calloc(s.n, sizeof(*ev));
+        size_t m = 0;
+        for (size_t i = 0; i < s.n; i++)
+            if (s.task[i] == t)
+                ev[m++] = s.events[i];
+        memset(&want[t], 0, sizeof(want[t]));
+        oracle_run(cfg, ev, m, &want[t]);
+        late += want[t].late;
+        free(ev);
+    }
+
+    qsort(cap_rows, cap_n, sizeof(*cap_rows), cap_cmp);
+    size_t pos = 0;
+    for (int t = 0; t < NTASKS; t++) {
+        for (size_t i = 0; i < want[t].n; i++, pos++) {
+            if (pos >= cap_n || cap_rows[pos].task != t)
+                fail_msg("seed %" PRIu64 " workers %d batch %d: task %d: missing result %zu: %s",
+                         seed, workers, batch, t, i, want[t].results[i].value);
+            if (cap_rows[pos].seq != (int64_t)i)
+                fail_msg("task %d: sequence %" PRId64 " where %zu expected", t, cap_rows[pos].seq,
+                         i);
+            if (strcmp(cap_rows[pos].value, want[t].results[i].value) != 0 ||
+                strcmp(cap_rows[pos].key, want[t].results[i].key) != 0)
+                fail_msg("seed %" PRIu64 " workers %d batch %d task %d result %zu:\n got  %s %s\n "
+                         "want %s %s",
+                         seed, workers, batch, t, i, cap_rows[pos].key, cap_rows[pos].value,
+                         want[t].results[i].key, want[t].results[i].value);
+        }
+        oracle_output_free(&want[t]);
+    }
+    if (pos != cap_n)
+        fail_msg("%zu unexpected extra results (first: task %d %s)", cap_n - pos,
+                 cap_rows[pos].task, cap_rows[pos].value);
+    assert_int_equal(st.late, late);
+    assert_int_equal(st.results_out, cap_n);
+    assert_int_equal(st.bad[SL_BAD_MALFORMED], s.bad_malformed);
+    assert_int_equal(st.bad[SL_BAD_MISSING_KEY], s.bad_missing_key);
+    assert_int_equal(st.bad[SL_BAD_MISSING_TIME], s.bad_missing_time);
+    assert_int_equal(st.bad[SL_BAD_WRONG_TYPE], s.bad_wrong_type);
+    assert_int_equal(st.events_in, s.n + s.bad_malformed + s.bad_missing_key +
+                                       s.bad_missing_time + s.bad_wrong_type);
+    cap_reset();
+    sl_def_free(def);
+    free_stream(&s, nkeys);
+    unlink(path);
+}
+
+static const int worker_counts[] = {1, 2, 3, 4};
+static const int batch_sizes[] = {1, 7, 256, 4096};
+
+static void sweep(const char *window_json, const or_config *cfg)
+{
+    uint64_t seed = 1;
+    for (size_t w = 0; w < 4; w++)
+        for (size_t b = 0; b < 4; b++)
+            run_case(window_json, cfg, seed++, worker_counts[w], batch_sizes[b]);
+}
+
+#define AGGS                                                                                       \
+    "\"aggregates\":{\"orders\":{\"fn\":\"count\"},\"total\":{\"fn\":\"sum\",\"field\":"         \
+    "\"amount\"},\"biggest\":{\"fn\":\"max\",\"field\":\"amount\"},\"smallest\":{\"fn\":"         \
+    "\"min\",\"field\":\"amount\"},\"mean\":{\"fn\":\"avg\",\"field\":\"amount\"}}"
+
+static void test_tumbling(void **state)
+{
+    (void)state;
+    or_config cfg = {.type = OR_TUMBLING, .size = 1000, .lateness = 500, .ooo = 100,
+                     .agg_names = agg_names, .agg_fns = agg_fns, .naggs = 5};
+    sweep("{\"window\":{\"type\":\"tumbling\",\"size\":\"1s\",\"allowed_lateness\":\"500ms\"}," AGGS
+          "}",
+          &cfg);
+}
+
+static void test_hopping(void **state)
+{
+    (void)state;
+    or_config cfg = {.type = OR_HOPPING, .size = 1500, .slide = 500, .lateness = 300, .ooo = 200,
+                     .agg_names = agg_names, .agg_fns = agg_fns, .naggs = 5};
+    sweep("{\"window\":{\"type\":\"hopping\",\"size\":\"1500ms\",\"slide\":\"500ms\","
+          "\"allowed_lateness\":\"300ms\"}," AGGS "}",
+          &cfg);
+}
+
+static void test_session(void **state)
+{
+    (void)state;
+    or_config cfg = {.type = OR_SESSION, .gap = 120, .lateness = 200, .ooo = 150,
+                     .agg_names = agg_names, .agg_fns = agg_fns, .naggs = 5};
+    sweep("{\"window\":{\"type\":\"session\",\"gap\":\"120ms\",\"allowed_lateness\":\"200ms\"}," AGGS
+          "}",
+          &cfg);
+}
+
+int main(void)
+{
+    sl_log_set_level(SL_LOG_WARN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tumbling),
+        cmocka_unit_test(test_hopping),
+        cmocka_unit_test(test_session),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
