@@ -1,0 +1,232 @@
+/* aggregate.c - count, sum, min, max, avg as add / merge / result (see
+ * aggregate.h). */
+#include "aggregate.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Finds or appends the cell (op, column); returns its index or -1. */
+static int32_t sl__agg_cell_for(sl_agg_plan *plan, uint8_t op, uint32_t column)
+{
+    for (uint32_t c = 0; c < plan->ncells; c++)
+        if (plan->cells[c].op == op && plan->cells[c].column == column)
+            return (int32_t)c;
+    sl_agg_cellspec *n = realloc(plan->cells, (plan->ncells + 1) * sizeof(*n));
+    if (!n)
+        return -1;
+    plan->cells = n;
+    n[plan->ncells].op = op;
+    n[plan->ncells].column = column;
+    if (column + 1 > plan->ncolumns)
+        plan->ncolumns = column + 1;
+    return (int32_t)plan->ncells++;
+}
+
+/* ,"name": with the name JSON-escaped. Returns NULL on allocation failure. */
+static char *sl__agg_prefix(const char *name, size_t *len)
+{
+    size_t n = strlen(name);
+    char *p = malloc(n * 6 + 5);
+    if (!p)
+        return NULL;
+    char *o = p;
+    *o++ = ',';
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        if (ch == '"' || ch == '\\') {
+            *o++ = '\\';
+            *o++ = (char)ch;
+        } else if (ch < 0x20) {
+            static const char hex[] = "0123456789abcdef";
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[ch >> 4];
+            o[5] = hex[ch & 15];
+            o += 6;
+        } else {
+            *o++ = (char)ch;
+        }
+    }
+    *o++ = '"';
+    *o++ = ':';
+    *len = (size_t)(o - p);
+    return p;
+}
+
+int sl_agg_plan_init(sl_agg_plan *plan, const sl_agg_def *aggs, size_t naggs)
+{
+    memset(plan, 0, sizeof(*plan));
+    plan->outputs = calloc(naggs ? naggs : 1, sizeof(*plan->outputs));
+    if (!plan->outputs)
+        return SL_ENOMEM;
+    plan->noutputs = naggs;
+    size_t bound = 0;
+    for (size_t a = 0; a < naggs; a++) {
+        sl_agg_output *o = &plan->outputs[a];
+        o->fn = (uint8_t)aggs[a].fn;
+        o->cell = -1;
+        if (aggs[a].fn != SL_AGG_COUNT) {
+            uint8_t op;
+            switch (aggs[a].fn) {
+            case SL_AGG_SUM:
+            case SL_AGG_AVG:
+                op = SL_AGG_OP_SUM;
+                break;
+            case SL_AGG_MIN:
+                op = SL_AGG_OP_MIN;
+                break;
+            case SL_AGG_MAX:
+                op = SL_AGG_OP_MAX;
+                break;
+            default:
+                sl_agg_plan_free(plan);
+                return SL_EINVAL;
+            }
+            if (aggs[a].column < 0) {
+                sl_agg_plan_free(plan);
+                return SL_EINVAL;
+            }
+            o->cell = sl__agg_cell_for(plan, op, (uint32_t)aggs[a].column);
+            if (o->cell < 0) {
+                sl_agg_plan_free(plan);
+                return SL_ENOMEM;
+            }
+        }
+        o->prefix = sl__agg_prefix(aggs[a].name ? aggs[a].name : "", &o->prefix_len);
+        if (!o->prefix) {
+            sl_agg_plan_free(plan);
+            return SL_ENOMEM;
+        }
+        /* %.17g of a double is at most 24 bytes; "null" and int64 fit too. */
+        bound += o->prefix_len + 32;
+    }
+    plan->format_bound = bound;
+    plan->state_size = (uint32_t)(sizeof(sl_agg_state) + plan->ncells * sizeof(sl_agg_cell));
+    return 0;
+}
+
+void sl_agg_plan_free(sl_agg_plan *plan)
+{
+    if (plan->outputs)
+        for (size_t a = 0; a < plan->noutputs; a++)
+            free(plan->outputs[a].prefix);
+    free(plan->outputs);
+    free(plan->cells);
+    memset(plan, 0, sizeof(*plan));
+}
+
+void sl_agg_merge(const sl_agg_plan *plan, void *dst, const void *src)
+{
+    sl_agg_state *d = dst;
+    const sl_agg_state *s = src;
+    if (s->n == 0)
+        return;
+    if (d->n == 0) {
+        memcpy(d, s, plan->state_size);
+        return;
+    }
+    for (uint32_t c = 0; c < plan->ncells; c++) {
+        const sl_agg_cell *sc = &s->cells[c];
+        sl_num x;
+        x.is_double = sc->is_double;
+        if (sc->is_double)
+            x.v.d = sc->v.d;
+        else
+            x.v.i = sc->v.i;
+        sl_agg_cell_add(plan->cells[c].op, &d->cells[c], 0, x);
+    }
+    d->n += s->n;
+}
+
+char *sl_agg_put_i64(char *out, int64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *out++ = '-';
+    while (n)
+        *out++ = tmp[--n];
+    return out;
+}
+
+static char *sl__agg_put_double(char *out, double d)
+{
+    if (!isfinite(d)) {
+        memcpy(out, "null", 4);
+        return out + 4;
+    }
+    char tmp[40];
+    int n = snprintf(tmp, sizeof(tmp), "%.17g", d);
+    memcpy(out, tmp, (size_t)n);
+    return out + n;
+}
+
+static char *sl__agg_put_cell(char *out, const sl_agg_cell *c)
+{
+    return c->is_double ? sl__agg_put_double(out, c->v.d) : sl_agg_put_i64(out, c->v.i);
+}
+
+char *sl_agg_format(const sl_agg_plan *plan, const void *state, char *out)
+{
+    const sl_agg_state *s = state;
+    for (size_t a = 0; a < plan->noutputs; a++) {
+        const sl_agg_output *o = &plan->outputs[a];
+        memcpy(out, o->prefix, o->prefix_len);
+        out += o->prefix_len;
+        switch (o->fn) {
+        case SL_AGG_COUNT:
+            out = sl_agg_put_i64(out, s->n);
+            break;
+        case SL_AGG_AVG: {
+            const sl_agg_cell *c = &s->cells[o->cell];
+            double sum = c->is_double ? c->v.d : (double)c->v.i;
+            out = sl__agg_put_double(out, sum / (double)s->n);
+            break;
+        }
+        default:
+            out = sl__agg_put_cell(out, &s->cells[o->cell]);
+            break;
+        }
+    }
+    return out;
+}
+
+void sl_agg_state_write(const sl_agg_plan *plan, const void *state, sl_buf *out)
+{
+    const sl_agg_state *s = state;
+    sl_buf_put_i64(out, s->n);
+    for (uint32_t c = 0; c < plan->ncells; c++) {
+        sl_buf_put_u8(out, s->cells[c].is_double);
+        if (s->cells[c].is_double)
+            sl_buf_put_f64(out, s->cells[c].v.d);
+        else
+            sl_buf_put_i64(out, s->cells[c].v.i);
+    }
+}
+
+int sl_agg_state_read(const sl_agg_plan *plan, void *state, sl_reader *in)
+{
+    sl_agg_state *s = state;
+    memset(s, 0, plan->state_size);
+    s->n = sl_read_i64(in);
+    if (s->n <= 0)
+        return SL_ECORRUPT;
+    for (uint32_t c = 0; c < plan->ncells; c++) {
+        uint8_t isd = sl_read_u8(in);
+        if (isd > 1)
+            return SL_ECORRUPT;
+        s->cells[c].is_double = isd;
+        if (isd)
+            s->cells[c].v.d = sl_read_f64(in);
+        else
+            s->cells[c].v.i = sl_read_i64(in);
+    }
+    return in->failed ? SL_ECORRUPT : 0;
+}

@@ -1,0 +1,164 @@
+/*
+ * aggregate.h - the aggregate functions of windows (count, sum, min, max,
+ * avg), each as add / merge / result over a flat per-key state.
+ *
+ * A plan compiles the aggregates of a window definition into a fixed-size
+ * state: one event count (shared by count and avg) followed by one cell per
+ * distinct (operation, input column) pair, so `sum` and `avg` over the same
+ * field share a cell. A zeroed state is the empty aggregate.
+ *
+ *   add     folds one event's values in (sl_agg_add, inline: the hot path)
+ *   merge   folds another state in (hopping slices, session merges)
+ *   result  writes the aggregates as JSON members (sl_agg_format)
+ *
+ * Numbers: a sum/min/max stays an exact int64 while it has seen only
+ * integers and becomes a double once it sees a double (min/max then compare
+ * by value). An integer sum that would overflow int64 also becomes a double.
+ * count is an integer; avg is a double (sum / count).
+ *
+ * @locality: a plan is read-only after init and may be shared by threads;
+ * states belong to their task.
+ */
+#ifndef SL_AGGREGATE_H
+#define SL_AGGREGATE_H
+
+#include "batch.h"
+#include "definition.h"
+#include "snapshot.h"
+
+#include <string.h>
+
+typedef enum sl_agg_op { SL_AGG_OP_SUM = 0, SL_AGG_OP_MIN, SL_AGG_OP_MAX } sl_agg_op;
+
+/* One partial value: an exact integer or a double. */
+typedef struct sl_agg_cell {
+    union {
+        int64_t i;
+        double d;
+    } v;
+    uint8_t is_double;
+} sl_agg_cell;
+
+/* The per-key state; `n` == 0 means empty (no event folded in yet). */
+typedef struct sl_agg_state {
+    int64_t n;
+    sl_agg_cell cells[];
+} sl_agg_state;
+
+typedef struct sl_agg_cellspec {
+    uint8_t op;      /* sl_agg_op */
+    uint32_t column; /* input column in sl_batch vals */
+} sl_agg_cellspec;
+
+typedef struct sl_agg_output {
+    uint8_t fn;   /* sl_agg_fn */
+    int32_t cell; /* input cell, -1 for count */
+    char *prefix; /* ,"name":  (JSON-escaped name) */
+    size_t prefix_len;
+} sl_agg_output;
+
+typedef struct sl_agg_plan {
+    uint32_t ncells;
+    uint32_t state_size; /* bytes of one sl_agg_state */
+    uint32_t ncolumns;   /* 1 + highest input column used, 0 if none */
+    sl_agg_cellspec *cells;
+    size_t noutputs;
+    sl_agg_output *outputs; /* in definition order */
+    size_t format_bound;    /* upper bound of sl_agg_format's output */
+} sl_agg_plan;
+
+/* Compiles `aggs` (borrowed only during the call) into `plan`. Returns 0,
+ * SL_EINVAL (an aggregate other than count without a column, or an unknown
+ * function) or SL_ENOMEM; on error nothing is left allocated. */
+int sl_agg_plan_init(sl_agg_plan *plan, const sl_agg_def *aggs, size_t naggs);
+/* Frees what init allocated. Safe on a zeroed plan. */
+void sl_agg_plan_free(sl_agg_plan *plan);
+
+/* Folds value `x` into `c` with operation `op`; `empty` says `c` holds
+ * nothing yet. Never fails. */
+static inline void sl_agg_cell_add(uint8_t op, sl_agg_cell *c, int empty, sl_num x)
+{
+    if (empty) {
+        c->is_double = x.is_double;
+        if (x.is_double)
+            c->v.d = x.v.d;
+        else
+            c->v.i = x.v.i;
+        return;
+    }
+    if (SL_LIKELY(!x.is_double && !c->is_double)) {
+        switch (op) {
+        case SL_AGG_OP_SUM: {
+            int64_t r;
+            if (SL_UNLIKELY(__builtin_add_overflow(c->v.i, x.v.i, &r))) {
+                c->v.d = (double)c->v.i + (double)x.v.i;
+                c->is_double = 1;
+            } else {
+                c->v.i = r;
+            }
+            break;
+        }
+        case SL_AGG_OP_MIN:
+            if (x.v.i < c->v.i)
+                c->v.i = x.v.i;
+            break;
+        default:
+            if (x.v.i > c->v.i)
+                c->v.i = x.v.i;
+            break;
+        }
+        return;
+    }
+    double a = c->is_double ? c->v.d : (double)c->v.i;
+    double b = x.is_double ? x.v.d : (double)x.v.i;
+    switch (op) {
+    case SL_AGG_OP_SUM:
+        a = a + b;
+        break;
+    case SL_AGG_OP_MIN:
+        if (b < a)
+            a = b;
+        break;
+    default:
+        if (b > a)
+            a = b;
+        break;
+    }
+    c->v.d = a;
+    c->is_double = 1;
+}
+
+/* Folds the event at `row` of `b` into `state`. `b` must have at least
+ * plan->ncolumns value columns. Never fails, never allocates. */
+static inline void sl_agg_add(const sl_agg_plan *plan, void *state, const sl_batch *b, uint32_t row)
+{
+    sl_agg_state *s = state;
+    int empty = s->n == 0;
+    s->n++;
+    for (uint32_t c = 0; c < plan->ncells; c++) {
+        const sl_agg_cellspec *cs = &plan->cells[c];
+        sl_agg_cell_add(cs->op, &s->cells[c], empty,
+                        b->vals[(size_t)cs->column * b->capacity + row]);
+    }
+}
+
+/* Folds state `src` into state `dst` (either may be empty). */
+void sl_agg_merge(const sl_agg_plan *plan, void *dst, const void *src);
+
+/* Writes the aggregates of non-empty `state` as JSON members, each with a
+ * leading comma (,"orders":3,"total":12.5), at `out`, which must have room
+ * for plan->format_bound bytes. Returns the end of what was written (no NUL
+ * terminator). Doubles print with %.17g, non-finite ones as null. */
+char *sl_agg_format(const sl_agg_plan *plan, const void *state, char *out);
+
+/* Writes the decimal form of `v` at `out` (at most 20 bytes) and returns the
+ * end. */
+char *sl_agg_put_i64(char *out, int64_t v);
+
+/* Serializes one state (endian-explicit). */
+void sl_agg_state_write(const sl_agg_plan *plan, const void *state, sl_buf *out);
+/* Reads a state written by sl_agg_state_write into `state`. Returns 0, or
+ * SL_ECORRUPT when the input is short or not a valid non-empty state. */
+int sl_agg_state_read(const sl_agg_plan *plan, void *state, sl_reader *in);
+
+#endif

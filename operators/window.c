@@ -1,0 +1,1415 @@
+/*
+ * window.c - per-task windowed aggregation on event time (see window.h).
+ *
+ * Design notes
+ * ============
+ * Panes (tumbling, hopping). A pane is a slice of event time
+ * [start, start + width) with one open-addressing hash table of key ->
+ * aggregate state (ktab: slots of (hash tag, entry index), entries in one
+ * flat array of stride 16 + state size, key bytes in a per-pane arena).
+ * Tumbling: width = size, one pane per window, fired straight from the
+ * pane. Hopping: width = gcd(size, slide); an event updates exactly one
+ * pane, and window [k*slide, k*slide + size) is combined from its panes
+ * when it fires (or, for one key, when a late event updates it). Events are
+ * never copied. A released pane goes to a small pool with its tables, so a
+ * steady stream allocates nothing.
+ *
+ * Sessions. One task-wide ktab of key -> list of that key's sessions. The
+ * sessions (start, end, fired) and their aggregate states live in flat
+ * arrays indexed by session id, with a free list; a binary min-heap of
+ * (due time, session id, generation) says what to fire or purge next.
+ *
+ * Per event: judge against the watermark before it (late / add / add and
+ * emit an update), then watermark = max(watermark, ts - ooo), and when it
+ * reaches next_due fire and purge. Fast path: the event falls in the same
+ * pane as the previous one and none of that pane's windows has fired.
+ *
+ * Invariants (between calls):
+ *  1. wm only grows. Every window or session with end <= wm has fired; no
+ *     state with end + allowed_lateness <= wm is kept.
+ *  2. panes[] is sorted by start, starts distinct; drop_at (last window end
+ *     of the pane + lateness) is nondecreasing along it, so purging pops
+ *     from the front.
+ *  3. next_fire is the smallest end > wm of a window holding a pane
+ *     (SL__NONE if none); next_due = min(next_fire, panes[0]->drop_at),
+ *     or for sessions the heap top.
+ *  4. The sessions of a key are pairwise disjoint: an event merges every
+ *     session that strictly overlaps [ts, ts + gap), and their union is an
+ *     interval that overlaps no other session of the key.
+ *  5. Every live session has exactly one heap entry carrying its current
+ *     generation, whose due time is <= end (pending) or <= end + lateness
+ *     (fired). Ends only grow, so extending a session leaves the heap alone;
+ *     a stale entry is re-pushed with the real due time when it surfaces.
+ *  6. Output order depends only on (window end, key bytes): firing sorts,
+ *     hash-table and session-id order never show.
+ *
+ * Event times are assumed within +-2^62 ms; beyond, arithmetic saturates
+ * (no undefined behaviour, but windows at the extremes may never fire).
+ */
+#include "window.h"
+
+#include "aggregate.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SL__NONE         INT64_MAX
+#define SL__POOL_MAX     8
+#define SL__SNAP_MAGIC   0x4e574c53u /* "SLWN" */
+#define SL__SNAP_VERSION 1u
+
+/* ------------------------------------------------------------------------ */
+/* Saturating arithmetic                                                     */
+/* ------------------------------------------------------------------------ */
+
+static inline int64_t sl__sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+static inline int64_t sl__sat_sub(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r))
+        return b < 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+static inline int64_t sl__sat_mul(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_mul_overflow(a, b, &r))
+        return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
+    return r;
+}
+
+/* floor(a / b) for b > 0. */
+static inline int64_t sl__floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    if (a % b != 0 && a < 0)
+        q--;
+    return q;
+}
+
+static int64_t sl__gcd(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t r = a % b;
+        a = b;
+        b = r;
+    }
+    return a;
+}
+
+/* ------------------------------------------------------------------------ */
+/* ktab: open-addressing table of key bytes -> fixed-size payload            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct kent {
+    uint64_t hash;
+    uint32_t off, len; /* key bytes in the table's arena */
+} kent;                /* followed by the payload */
+
+typedef struct ktab {
+    uint64_t *slots; /* (hash & 0xffffffff00000000) | (entry index + 1); 0 empty */
+    uint32_t nslots; /* power of two; 0 before the first insert */
+    uint32_t n, cap; /* entries used / allocated */
+    uint32_t stride; /* sizeof(kent) + payload, a multiple of 8 */
+    unsigned char *ents;
+    char *keys;
+    size_t klen, kcap;
+} ktab;
+
+#define SL__TAG_MASK 0xffffffff00000000ULL
+
+static void ktab_init(ktab *k, size_t payload)
+{
+    memset(k, 0, sizeof(*k));
+    k->stride = (uint32_t)(sizeof(kent) + ((payload + 7) & ~(size_t)7));
+}
+
+static void ktab_free(ktab *k)
+{
+    free(k->slots);
+    free(k->ents);
+    free(k->keys);
+    uint32_t stride = k->stride;
+    memset(k, 0, sizeof(*k));
+    k->stride = stride;
+}
+
+/* Empties the table, keeping its memory. */
+static void ktab_clear(ktab *k)
+{
+    if (k->nslots)
+        memset(k->slots, 0, (size_t)k->nslots * sizeof(*k->slots));
+    k->n = 0;
+    k->klen = 0;
+}
+
+static size_t ktab_bytes(const ktab *k)
+{
+    return (size_t)k->nslots * sizeof(uint64_t) + (size_t)k->cap * k->stride + k->kcap;
+}
+
+static inline kent *ktab_ent(const ktab *k, uint32_t i)
+{
+    return (kent *)(k->ents + (size_t)i * k->stride);
+}
+
+static inline const char *ktab_key(const ktab *k, const kent *e)
+{
+    return k->keys + e->off;
+}
+
+static void ktab_rehash(ktab *k, uint32_t nslots)
+{
+    uint64_t *s = sl_xcalloc(nslots, sizeof(*s));
+    free(k->slots);
+    k->slots = s;
+    k->nslots = nslots;
+    uint32_t mask = nslots - 1;
+    for (uint32_t i = 0; i < k->n; i++) {
+        const kent *e = ktab_ent(k, i);
+        uint32_t j = (uint32_t)e->hash & mask;
+        while (s[j])
+            j = (j + 1) & mask;
+        s[j] = (e->hash & SL__TAG_MASK) | (uint64_t)(i + 1);
+    }
+}
+
+/* Appends a new entry (payload zeroed) and points slot j at it. */
+static kent *ktab_insert_at(ktab *k, uint32_t j, uint64_t h, const char *key, uint32_t len)
+{
+    if (k->n == k->cap) {
+        uint32_t cap = k->cap ? k->cap * 2 : 16;
+        k->ents = sl_xrealloc(k->ents, (size_t)cap * k->stride);
+        k->cap = cap;
+    }
+    if (k->klen + len > k->kcap) {
+        size_t cap = k->kcap ? k->kcap * 2 : 256;
+        while (cap < k->klen + len)
+            cap *= 2;
+        k->keys = sl_xrealloc(k->keys, cap);
+        k->kcap = cap;
+    }
+    if (len)
+        memcpy(k->keys + k->klen, key, len);
+    kent *e = ktab_ent(k, k->n);
+    e->hash = h;
+    e->off = (uint32_t)k->klen;
+    e->len = len;
+    memset(e + 1, 0, k->stride - sizeof(kent));
+    k->klen += len;
+    k->slots[j] = (h & SL__TAG_MASK) | (uint64_t)(k->n + 1);
+    k->n++;
+    return e;
+}
+
+/* The entry of key (h, key, len), inserted (payload zeroed, *created = 1)
+ * if absent. Aborts on allocation failure (amortized: only a new key can
+ * allocate). */
+static inline kent *ktab_upsert(ktab *k, uint64_t h, const char *key, uint32_t len, int *created)
+{
+    if (SL_UNLIKELY((k->n + 1) * 2 > k->nslots))
+        ktab_rehash(k, k->nslots ? k->nslots * 2 : 16);
+    uint32_t mask = k->nslots - 1, j = (uint32_t)h & mask;
+    uint64_t tag = h & SL__TAG_MASK;
+    for (;;) {
+        uint64_t s = k->slots[j];
+        if (!s)
+            break;
+        if ((s & SL__TAG_MASK) == tag) {
+            kent *e = ktab_ent(k, (uint32_t)s - 1);
+            if (e->hash == h && e->len == len && memcmp(k->keys + e->off, key, len) == 0) {
+                *created = 0;
+                return e;
+            }
+        }
+        j = (j + 1) & mask;
+    }
+    *created = 1;
+    return ktab_insert_at(k, j, h, key, len);
+}
+
+/* The entry of the key, or NULL. */
+static kent *ktab_find(const ktab *k, uint64_t h, const char *key, uint32_t len)
+{
+    if (!k->nslots)
+        return NULL;
+    uint32_t mask = k->nslots - 1, j = (uint32_t)h & mask;
+    uint64_t tag = h & SL__TAG_MASK;
+    for (;;) {
+        uint64_t s = k->slots[j];
+        if (!s)
+            return NULL;
+        if ((s & SL__TAG_MASK) == tag) {
+            kent *e = ktab_ent(k, (uint32_t)s - 1);
+            if (e->hash == h && e->len == len && memcmp(k->keys + e->off, key, len) == 0)
+                return e;
+        }
+        j = (j + 1) & mask;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Task state                                                                */
+/* ------------------------------------------------------------------------ */
+
+typedef struct pane {
+    int64_t start, end; /* event times [start, end) */
+    int64_t first_end;  /* end of the first window holding the pane */
+    int64_t last_end;   /* end of the last one */
+    int64_t drop_at;    /* last_end + lateness (saturated) */
+    ktab tab;           /* key -> sl_agg_state */
+    struct pane *next;  /* pool link */
+} pane;
+
+typedef struct skey {
+    int32_t head; /* first session of the key, -1 if none */
+    uint32_t nsess;
+} skey;
+
+typedef struct session {
+    int64_t start, end; /* [first ts, last ts + gap) */
+    uint32_t key;       /* entry index in skeys */
+    int32_t next;       /* next session of the key, or free-list link */
+    uint32_t gen;       /* bumped on every heap push and on free */
+    uint8_t live, fired;
+} session;
+
+typedef struct heap_ent {
+    int64_t due;
+    uint32_t sid, gen;
+} heap_ent;
+
+typedef struct sort_item {
+    int64_t end;     /* window end */
+    uint64_t prefix; /* first 8 key bytes, big-endian, zero-padded */
+    const char *key;
+    uint32_t len;
+    uint32_t idx; /* entry index or session id */
+} sort_item;
+
+struct sl_window_task {
+    const sl_window_def *def;
+    const sl_watermark_def *wmdef;
+    sl_agg_plan plan;
+    int type;
+    int direct; /* one pane per window (tumbling) */
+    int64_t size, slide, width, gap, lateness, ooo;
+    int64_t wm, max_ts;
+    int64_t next_due;
+    sl_window_stats stats;
+
+    /* panes (tumbling, hopping) */
+    pane **panes;
+    size_t npanes, panes_cap;
+    pane *pool;
+    size_t npool;
+    int64_t next_fire;
+    pane *cur; /* the previous event's pane (fast path) */
+    int64_t cur_start, cur_end, cur_first_end;
+
+    /* sessions */
+    ktab skeys; /* key -> skey */
+    session *sess;
+    unsigned char *sstate; /* sl_agg_state per session id */
+    uint32_t nsess, sess_cap;
+    int32_t sess_free;
+    uint32_t empty_keys; /* skeys entries with no session */
+    heap_ent *heap;
+    size_t nheap, heap_cap;
+    int32_t *purge;
+    size_t npurge, purge_cap;
+
+    /* scratch */
+    ktab comb; /* hopping: one window combined from its panes */
+    sort_item *items;
+    size_t items_cap;
+    char *out;
+    size_t out_cap;
+    void *tmp; /* one aggregate state */
+};
+
+static inline void *sl__sstate(const sl_window_task *t, uint32_t sid)
+{
+    return t->sstate + (size_t)sid * t->plan.state_size;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Output                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static void sl__emit(sl_window_task *t, const sl_emitter *em, const char *key, uint32_t klen,
+                     int64_t start, int64_t end, const void *state, int update)
+{
+    size_t need = 2 * (size_t)klen + t->plan.format_bound + 96;
+    if (SL_UNLIKELY(need > t->out_cap)) {
+        t->out_cap = need * 2;
+        t->out = sl_xrealloc(t->out, t->out_cap);
+    }
+    char *v = t->out, *p = v;
+    *p++ = '{';
+    if (klen) {
+        memcpy(p, key, klen);
+        p += klen;
+        *p++ = ',';
+    }
+    memcpy(p, "\"window_start\":", 15);
+    p = sl_agg_put_i64(p + 15, start);
+    memcpy(p, ",\"window_end\":", 14);
+    p = sl_agg_put_i64(p + 14, end);
+    p = sl_agg_format(&t->plan, state, p);
+    *p++ = '}';
+    char *k = p;
+    *p++ = '{';
+    if (klen)
+        memcpy(p, key, klen);
+    p += klen;
+    *p++ = '}';
+    if (update)
+        t->stats.late_updates++;
+    else
+        t->stats.windows_fired++;
+    em->result(em->ctx, k, (size_t)(p - k), v, (size_t)(k - v), end - 1, update);
+}
+
+static void sl__late(sl_window_task *t, const sl_batch *in, uint32_t row, const sl_emitter *em)
+{
+    t->stats.late_dropped++;
+    if (em->late)
+        em->late(em->ctx, in, row, t->wm);
+}
+
+static uint64_t sl__key_prefix(const char *k, uint32_t len)
+{
+    uint64_t p = 0;
+    uint32_t n = len < 8 ? len : 8;
+    for (uint32_t i = 0; i < n; i++)
+        p |= (uint64_t)(unsigned char)k[i] << (56 - 8 * i);
+    return p;
+}
+
+/* Canonical order: window end, then key bytes (memcmp, shorter first). */
+static int sl__item_cmp(const void *a, const void *b)
+{
+    const sort_item *x = a, *y = b;
+    if (x->end != y->end)
+        return x->end < y->end ? -1 : 1;
+    if (x->prefix != y->prefix)
+        return x->prefix < y->prefix ? -1 : 1;
+    uint32_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->key, y->key, n);
+    if (c)
+        return c;
+    return (x->len > y->len) - (x->len < y->len);
+}
+
+static void sl__items_reserve(sl_window_task *t, size_t n)
+{
+    if (n > t->items_cap) {
+        size_t cap = t->items_cap ? t->items_cap : 64;
+        while (cap < n)
+            cap *= 2;
+        t->items = sl_xrealloc(t->items, cap * sizeof(*t->items));
+        t->items_cap = cap;
+    }
+}
+
+/* Emits every key of `k` (payloads are aggregate states) for window
+ * [start, end), in key order. */
+static void sl__emit_table(sl_window_task *t, const ktab *k, int64_t start, int64_t end,
+                           const sl_emitter *em)
+{
+    sl__items_reserve(t, k->n);
+    for (uint32_t i = 0; i < k->n; i++) {
+        const kent *e = ktab_ent(k, i);
+        sort_item *it = &t->items[i];
+        it->end = end;
+        it->key = ktab_key(k, e);
+        it->len = e->len;
+        it->prefix = sl__key_prefix(it->key, it->len);
+        it->idx = i;
+    }
+    if (k->n > 1)
+        qsort(t->items, k->n, sizeof(*t->items), sl__item_cmp);
+    for (uint32_t i = 0; i < k->n; i++) {
+        const sort_item *it = &t->items[i];
+        sl__emit(t, em, it->key, it->len, start, end, ktab_ent(k, it->idx) + 1, 0);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Panes: tumbling and hopping                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Ends of the first and last window holding the pane that starts at `s`;
+ * 0 when no window holds it (slide > size). */
+static int sl__pane_windows(const sl_window_task *t, int64_t s, int64_t *first_end,
+                            int64_t *last_end)
+{
+    int64_t kmin = sl__floor_div(sl__sat_sub(s, t->size), t->slide) + 1;
+    int64_t kmax = sl__floor_div(s, t->slide);
+    if (kmin > kmax)
+        return 0;
+    *first_end = sl__sat_add(sl__sat_mul(kmin, t->slide), t->size);
+    *last_end = sl__sat_add(sl__sat_mul(kmax, t->slide), t->size);
+    return 1;
+}
+
+/* Smallest end > after of a window holding pane p, or SL__NONE. */
+static int64_t sl__pane_next_window(const sl_window_task *t, const pane *p, int64_t after)
+{
+    if (p->last_end <= after)
+        return SL__NONE;
+    if (p->first_end > after)
+        return p->first_end;
+    int64_t k = sl__floor_div(sl__sat_sub(after, t->size), t->slide) + 1;
+    return sl__sat_add(sl__sat_mul(k, t->slide), t->size);
+}
+
+/* Index of the first pane with start >= x. */
+static size_t sl__pane_lower_bound(const sl_window_task *t, int64_t x)
+{
+    size_t lo = 0, hi = t->npanes;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->panes[mid]->start < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Smallest end > after of a window holding any pane, or SL__NONE. */
+static int64_t sl__next_fire_after(const sl_window_task *t, int64_t after)
+{
+    /* Panes of a window ending at E > after start at >= E - size. */
+    for (size_t i = sl__pane_lower_bound(t, sl__sat_add(sl__sat_sub(after, t->size), 1));
+         i < t->npanes; i++) {
+        int64_t e = sl__pane_next_window(t, t->panes[i], after);
+        if (e != SL__NONE)
+            return e;
+    }
+    return SL__NONE;
+}
+
+static void sl__pane_due(sl_window_task *t)
+{
+    int64_t d = t->next_fire;
+    if (t->npanes && t->panes[0]->drop_at < d)
+        d = t->panes[0]->drop_at;
+    t->next_due = d;
+}
+
+static void sl__pane_release(sl_window_task *t, pane *p)
+{
+    if (t->npool < SL__POOL_MAX) {
+        ktab_clear(&p->tab);
+        p->next = t->pool;
+        t->pool = p;
+        t->npool++;
+    } else {
+        ktab_free(&p->tab);
+        free(p);
+    }
+}
+
+/* The pane starting at s (aligned, with windows), created if absent. */
+static pane *sl__pane_get(sl_window_task *t, int64_t s, int64_t first_end, int64_t last_end,
+                          int *created)
+{
+    size_t i = sl__pane_lower_bound(t, s);
+    if (i < t->npanes && t->panes[i]->start == s) {
+        *created = 0;
+        return t->panes[i];
+    }
+    pane *p = t->pool;
+    if (p) {
+        t->pool = p->next;
+        t->npool--;
+    } else {
+        p = sl_xcalloc(1, sizeof(*p));
+        ktab_init(&p->tab, t->plan.state_size);
+    }
+    p->start = s;
+    p->end = sl__sat_add(s, t->width);
+    p->first_end = first_end;
+    p->last_end = last_end;
+    p->drop_at = sl__sat_add(last_end, t->lateness);
+    p->next = NULL;
+    if (t->npanes == t->panes_cap) {
+        t->panes_cap = t->panes_cap ? t->panes_cap * 2 : 16;
+        t->panes = sl_xrealloc(t->panes, t->panes_cap * sizeof(*t->panes));
+    }
+    memmove(&t->panes[i + 1], &t->panes[i], (t->npanes - i) * sizeof(*t->panes));
+    t->panes[i] = p;
+    t->npanes++;
+    *created = 1;
+    return p;
+}
+
+/* Combines the state of one key over the panes of window [end-size, end)
+ * into t->tmp. */
+static void sl__combine_key(sl_window_task *t, int64_t end, uint64_t h, const char *key,
+                            uint32_t klen)
+{
+    memset(t->tmp, 0, t->plan.state_size);
+    int64_t start = sl__sat_sub(end, t->size);
+    for (size_t j = sl__pane_lower_bound(t, start); j < t->npanes && t->panes[j]->start < end;
+         j++) {
+        const kent *e = ktab_find(&t->panes[j]->tab, h, key, klen);
+        if (e)
+            sl_agg_merge(&t->plan, t->tmp, e + 1);
+    }
+}
+
+/* Slow path of one event: window geometry, lateness, late updates. */
+static void sl__pane_event(sl_window_task *t, const sl_batch *in, uint32_t i, const sl_emitter *em)
+{
+    int64_t x = in->ts[i], wm = t->wm;
+    int64_t s = sl__sat_mul(sl__floor_div(x, t->width), t->width);
+    int64_t first_end, last_end;
+    if (!sl__pane_windows(t, s, &first_end, &last_end) ||
+        sl__sat_add(last_end, t->lateness) <= wm) {
+        sl__late(t, in, i, em);
+        return;
+    }
+    int created;
+    pane *p = sl__pane_get(t, s, first_end, last_end, &created);
+    if (created) {
+        int64_t e = sl__pane_next_window(t, p, wm);
+        if (e < t->next_fire)
+            t->next_fire = e;
+        sl__pane_due(t);
+    }
+    uint32_t klen;
+    const char *key = sl_batch_key(in, i, &klen);
+    uint64_t h = in->key_hash[i];
+    kent *e = ktab_upsert(&p->tab, h, key, klen, &created);
+    sl_agg_add(&t->plan, e + 1, in, i);
+    if (first_end > wm) {
+        t->cur = p;
+        t->cur_start = p->start;
+        t->cur_end = p->end;
+        t->cur_first_end = first_end;
+        return;
+    }
+    /* Windows of this pane that fired but are within allowed lateness get
+     * an updated result for this key, in window-end order. */
+    for (int64_t end = first_end; end <= wm && end <= last_end; end += t->slide) {
+        if (sl__sat_add(end, t->lateness) > wm) {
+            if (t->direct) {
+                sl__emit(t, em, key, klen, p->start, end, e + 1, 1);
+            } else {
+                sl__combine_key(t, end, h, key, klen);
+                sl__emit(t, em, key, klen, end - t->size, end, t->tmp, 1);
+            }
+        }
+        if (end > INT64_MAX - t->slide)
+            break;
+    }
+}
+
+/* Fires the window ending at `end` (it holds at least one pane). */
+static void sl__fire_window(sl_window_task *t, int64_t end, const sl_emitter *em)
+{
+    int64_t start = sl__sat_sub(end, t->size);
+    size_t j = sl__pane_lower_bound(t, start);
+    if (t->direct) {
+        if (j < t->npanes && t->panes[j]->start == start)
+            sl__emit_table(t, &t->panes[j]->tab, start, end, em);
+        return;
+    }
+    ktab_clear(&t->comb);
+    for (; j < t->npanes && t->panes[j]->start < end; j++) {
+        const ktab *k = &t->panes[j]->tab;
+        for (uint32_t i = 0; i < k->n; i++) {
+            const kent *e = ktab_ent(k, i);
+            int created;
+            kent *c = ktab_upsert(&t->comb, e->hash, ktab_key(k, e), e->len, &created);
+            sl_agg_merge(&t->plan, c + 1, e + 1);
+        }
+    }
+    sl__emit_table(t, &t->comb, start, end, em);
+}
+
+static void sl__fire_panes(sl_window_task *t, const sl_emitter *em)
+{
+    int64_t wm = t->wm;
+    while (t->next_fire != SL__NONE && t->next_fire <= wm) {
+        int64_t end = t->next_fire;
+        sl__fire_window(t, end, em);
+        t->next_fire = sl__next_fire_after(t, end);
+    }
+    size_t d = 0;
+    while (d < t->npanes && t->panes[d]->drop_at <= wm)
+        sl__pane_release(t, t->panes[d++]);
+    if (d) {
+        memmove(t->panes, t->panes + d, (t->npanes - d) * sizeof(*t->panes));
+        t->npanes -= d;
+        t->cur = NULL;
+        t->cur_start = t->cur_end = 0;
+    }
+    sl__pane_due(t);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sessions                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static void sl__heap_push(sl_window_task *t, heap_ent h)
+{
+    if (t->nheap == t->heap_cap) {
+        t->heap_cap = t->heap_cap ? t->heap_cap * 2 : 64;
+        t->heap = sl_xrealloc(t->heap, t->heap_cap * sizeof(*t->heap));
+    }
+    size_t i = t->nheap++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (t->heap[parent].due <= h.due)
+            break;
+        t->heap[i] = t->heap[parent];
+        i = parent;
+    }
+    t->heap[i] = h;
+}
+
+static heap_ent sl__heap_pop(sl_window_task *t)
+{
+    heap_ent top = t->heap[0], last = t->heap[--t->nheap];
+    size_t i = 0, n = t->nheap;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && t->heap[c + 1].due < t->heap[c].due)
+            c++;
+        if (last.due <= t->heap[c].due)
+            break;
+        t->heap[i] = t->heap[c];
+        i = c;
+    }
+    if (n)
+        t->heap[i] = last;
+    return top;
+}
+
+/* (Re)schedules session sid at its current due time. */
+static void sl__session_push(sl_window_task *t, uint32_t sid)
+{
+    session *s = &t->sess[sid];
+    heap_ent h = {
+        .due = s->fired ? sl__sat_add(s->end, t->lateness) : s->end, .sid = sid, .gen = ++s->gen};
+    sl__heap_push(t, h);
+    t->next_due = t->heap[0].due;
+}
+
+static uint32_t sl__session_alloc(sl_window_task *t)
+{
+    uint32_t sid;
+    if (t->sess_free >= 0) {
+        sid = (uint32_t)t->sess_free;
+        t->sess_free = t->sess[sid].next;
+    } else {
+        if (t->nsess == t->sess_cap) {
+            uint32_t cap = t->sess_cap ? t->sess_cap * 2 : 64;
+            t->sess = sl_xrealloc(t->sess, (size_t)cap * sizeof(*t->sess));
+            t->sstate = sl_xrealloc(t->sstate, (size_t)cap * t->plan.state_size);
+            t->sess_cap = cap;
+        }
+        sid = t->nsess++;
+        t->sess[sid].gen = 0;
+    }
+    session *s = &t->sess[sid];
+    s->live = 1;
+    s->fired = 0;
+    s->next = -1;
+    memset(sl__sstate(t, sid), 0, t->plan.state_size);
+    return sid;
+}
+
+static void sl__session_free(sl_window_task *t, uint32_t sid)
+{
+    session *s = &t->sess[sid];
+    s->live = 0;
+    s->gen++;
+    s->next = t->sess_free;
+    t->sess_free = (int32_t)sid;
+}
+
+static inline skey *sl__skey(const sl_window_task *t, uint32_t kidx)
+{
+    return (skey *)(ktab_ent(&t->skeys, kidx) + 1);
+}
+
+static inline uint32_t sl__skey_index(const sl_window_task *t, const kent *e)
+{
+    return (uint32_t)(((const unsigned char *)e - t->skeys.ents) / t->skeys.stride);
+}
+
+static void sl__session_event(sl_window_task *t, const sl_batch *in, uint32_t i,
+                              const sl_emitter *em)
+{
+    int64_t x = in->ts[i], wm = t->wm;
+    int64_t end = sl__sat_add(x, t->gap);
+    if (sl__sat_add(end, t->lateness) <= wm) {
+        sl__late(t, in, i, em);
+        return;
+    }
+    uint32_t klen;
+    const char *key = sl_batch_key(in, i, &klen);
+    int created;
+    kent *ke = ktab_upsert(&t->skeys, in->key_hash[i], key, klen, &created);
+    skey *k = (skey *)(ke + 1);
+    if (created)
+        k->head = -1;
+    int32_t target = -1, prev = -1;
+    int changed = 0;
+    for (int32_t sid = k->head; sid >= 0;) {
+        session *s = &t->sess[sid];
+        int32_t next = s->next;
+        if (x < s->end && s->start < end) {
+            if (target < 0) {
+                target = sid;
+                prev = sid;
+            } else {
+                session *tg = &t->sess[target];
+                sl_agg_merge(&t->plan, sl__sstate(t, (uint32_t)target),
+                             sl__sstate(t, (uint32_t)sid));
+                if (s->start < tg->start)
+                    tg->start = s->start;
+                if (s->end > tg->end)
+                    tg->end = s->end;
+                if (prev < 0)
+                    k->head = next;
+                else
+                    t->sess[prev].next = next;
+                sl__session_free(t, (uint32_t)sid);
+                k->nsess--;
+                changed = 1;
+            }
+        } else {
+            prev = sid;
+        }
+        sid = next;
+    }
+    int was_fired = 0;
+    if (target < 0) {
+        uint32_t sid = sl__session_alloc(t);
+        session *s = &t->sess[sid];
+        s->start = x;
+        s->end = end;
+        s->key = sl__skey_index(t, ke);
+        s->next = k->head;
+        k->head = (int32_t)sid;
+        if (k->nsess == 0 && !created)
+            t->empty_keys--;
+        k->nsess++;
+        target = (int32_t)sid;
+        changed = 1;
+    } else {
+        was_fired = t->sess[target].fired;
+    }
+    session *s = &t->sess[target];
+    if (x < s->start)
+        s->start = x;
+    if (end > s->end)
+        s->end = end;
+    void *st = sl__sstate(t, (uint32_t)target);
+    sl_agg_add(&t->plan, st, in, i);
+    s->fired = s->end <= wm;
+    if (s->fired)
+        sl__emit(t, em, key, klen, s->start, s->end, st, 1);
+    if (changed || was_fired != s->fired)
+        sl__session_push(t, (uint32_t)target);
+}
+
+/* Unlinks and frees a session. */
+static void sl__session_purge(sl_window_task *t, uint32_t sid)
+{
+    session *s = &t->sess[sid];
+    skey *k = sl__skey(t, s->key);
+    if (k->head == (int32_t)sid) {
+        k->head = s->next;
+    } else {
+        int32_t p = k->head;
+        while (t->sess[p].next != (int32_t)sid)
+            p = t->sess[p].next;
+        t->sess[p].next = s->next;
+    }
+    if (--k->nsess == 0)
+        t->empty_keys++;
+    sl__session_free(t, sid);
+}
+
+/* Rebuilds the key table without keys that have no session left. */
+static void sl__skeys_compact(sl_window_task *t)
+{
+    ktab nk;
+    ktab_init(&nk, sizeof(skey));
+    for (uint32_t i = 0; i < t->skeys.n; i++) {
+        const kent *e = ktab_ent(&t->skeys, i);
+        const skey *k = (const skey *)(e + 1);
+        if (!k->nsess)
+            continue;
+        int created;
+        kent *ne = ktab_upsert(&nk, e->hash, ktab_key(&t->skeys, e), e->len, &created);
+        *(skey *)(ne + 1) = *k;
+        for (int32_t sid = k->head; sid >= 0; sid = t->sess[sid].next)
+            t->sess[sid].key = nk.n - 1;
+    }
+    ktab_free(&t->skeys);
+    t->skeys = nk;
+    t->empty_keys = 0;
+}
+
+static void sl__purge_add(sl_window_task *t, uint32_t sid)
+{
+    if (t->npurge == t->purge_cap) {
+        t->purge_cap = t->purge_cap ? t->purge_cap * 2 : 64;
+        t->purge = sl_xrealloc(t->purge, t->purge_cap * sizeof(*t->purge));
+    }
+    t->purge[t->npurge++] = (int32_t)sid;
+}
+
+static void sl__fire_sessions(sl_window_task *t, const sl_emitter *em)
+{
+    int64_t wm = t->wm;
+    size_t nitems = 0;
+    t->npurge = 0;
+    while (t->nheap && t->heap[0].due <= wm) {
+        heap_ent h = sl__heap_pop(t);
+        session *s = &t->sess[h.sid];
+        if (!s->live || s->gen != h.gen)
+            continue;
+        if (!s->fired) {
+            if (s->end > wm) { /* stale lower bound: the session grew */
+                sl__session_push(t, h.sid);
+                continue;
+            }
+            s->fired = 1;
+            sl__items_reserve(t, nitems + 1);
+            const kent *ke = ktab_ent(&t->skeys, s->key);
+            sort_item *it = &t->items[nitems++];
+            it->end = s->end;
+            it->key = ktab_key(&t->skeys, ke);
+            it->len = ke->len;
+            it->prefix = sl__key_prefix(it->key, it->len);
+            it->idx = h.sid;
+        }
+        if (sl__sat_add(s->end, t->lateness) > wm)
+            sl__session_push(t, h.sid);
+        else
+            sl__purge_add(t, h.sid);
+    }
+    if (nitems > 1)
+        qsort(t->items, nitems, sizeof(*t->items), sl__item_cmp);
+    for (size_t i = 0; i < nitems; i++) {
+        const sort_item *it = &t->items[i];
+        const session *s = &t->sess[it->idx];
+        sl__emit(t, em, it->key, it->len, s->start, s->end, sl__sstate(t, it->idx), 0);
+    }
+    for (size_t i = 0; i < t->npurge; i++)
+        sl__session_purge(t, (uint32_t)t->purge[i]);
+    if (t->empty_keys > 1024 && (size_t)t->empty_keys * 2 > t->skeys.n)
+        sl__skeys_compact(t);
+    t->next_due = t->nheap ? t->heap[0].due : SL__NONE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Task                                                                      */
+/* ------------------------------------------------------------------------ */
+
+static void sl__fire(sl_window_task *t, const sl_emitter *em)
+{
+    if (t->type == SL_WIN_SESSION)
+        sl__fire_sessions(t, em);
+    else
+        sl__fire_panes(t, em);
+}
+
+/* Frees every window, session and scratch buffer (not the plan). */
+static void sl__free_state(sl_window_task *t)
+{
+    for (size_t i = 0; i < t->npanes; i++) {
+        ktab_free(&t->panes[i]->tab);
+        free(t->panes[i]);
+    }
+    free(t->panes);
+    t->panes = NULL;
+    t->npanes = t->panes_cap = 0;
+    while (t->pool) {
+        pane *p = t->pool;
+        t->pool = p->next;
+        ktab_free(&p->tab);
+        free(p);
+    }
+    t->npool = 0;
+    t->cur = NULL;
+    t->cur_start = t->cur_end = 0;
+    t->next_fire = SL__NONE;
+    ktab_free(&t->skeys);
+    free(t->sess);
+    free(t->sstate);
+    t->sess = NULL;
+    t->sstate = NULL;
+    t->nsess = t->sess_cap = 0;
+    t->sess_free = -1;
+    t->empty_keys = 0;
+    free(t->heap);
+    t->heap = NULL;
+    t->nheap = t->heap_cap = 0;
+    free(t->purge);
+    t->purge = NULL;
+    t->npurge = t->purge_cap = 0;
+    ktab_free(&t->comb);
+    free(t->items);
+    t->items = NULL;
+    t->items_cap = 0;
+    free(t->out);
+    t->out = NULL;
+    t->out_cap = 0;
+    t->next_due = SL__NONE;
+}
+
+sl_window_task *sl_window_task_new(const sl_window_def *def, const sl_watermark_def *wm)
+{
+    if (!def || !wm)
+        return NULL;
+    switch (def->type) {
+    case SL_WIN_TUMBLING:
+        if (def->size_ms <= 0)
+            return NULL;
+        break;
+    case SL_WIN_HOPPING:
+        if (def->size_ms <= 0 || def->slide_ms <= 0)
+            return NULL;
+        break;
+    case SL_WIN_SESSION:
+        if (def->gap_ms <= 0)
+            return NULL;
+        break;
+    default:
+        return NULL;
+    }
+    sl_window_task *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    if (sl_agg_plan_init(&t->plan, def->aggs, def->naggs) != 0) {
+        free(t);
+        return NULL;
+    }
+    t->tmp = malloc(t->plan.state_size);
+    if (!t->tmp) {
+        sl_agg_plan_free(&t->plan);
+        free(t);
+        return NULL;
+    }
+    t->def = def;
+    t->wmdef = wm;
+    t->type = def->type;
+    t->lateness = def->allowed_lateness_ms > 0 ? def->allowed_lateness_ms : 0;
+    t->ooo = wm->max_out_of_orderness_ms;
+    if (def->type == SL_WIN_SESSION) {
+        t->gap = def->gap_ms;
+    } else {
+        t->size = def->size_ms;
+        t->slide = def->type == SL_WIN_HOPPING ? def->slide_ms : def->size_ms;
+        t->direct = t->slide == t->size;
+        t->width = sl__gcd(t->size, t->slide);
+    }
+    t->wm = INT64_MIN;
+    t->max_ts = INT64_MIN;
+    t->next_fire = SL__NONE;
+    t->next_due = SL__NONE;
+    t->sess_free = -1;
+    ktab_init(&t->skeys, sizeof(skey));
+    ktab_init(&t->comb, t->plan.state_size);
+    return t;
+}
+
+void sl_window_task_free(sl_window_task *t)
+{
+    if (!t)
+        return;
+    sl__free_state(t);
+    sl_agg_plan_free(&t->plan);
+    free(t->tmp);
+    free(t);
+}
+
+void sl_window_task_process(sl_window_task *t, const sl_batch *in, const sl_emitter *em)
+{
+    uint32_t n = in->count;
+    if (!n)
+        return;
+    assert(in->nvals >= t->plan.ncolumns);
+    t->stats.events += n;
+    const int64_t *ts = in->ts;
+    const int64_t ooo = t->ooo;
+    int64_t max_ts = t->max_ts;
+    if (t->type == SL_WIN_SESSION) {
+        for (uint32_t i = 0; i < n; i++) {
+            int64_t x = ts[i];
+            if (x > max_ts)
+                max_ts = x;
+            sl__session_event(t, in, i, em);
+            int64_t w = sl__sat_sub(x, ooo);
+            if (w > t->wm) {
+                t->wm = w;
+                if (w >= t->next_due)
+                    sl__fire_sessions(t, em);
+            }
+        }
+    } else {
+        const uint64_t *kh = in->key_hash;
+        for (uint32_t i = 0; i < n; i++) {
+            int64_t x = ts[i];
+            if (x > max_ts)
+                max_ts = x;
+            if (SL_LIKELY(x >= t->cur_start && x < t->cur_end && t->wm < t->cur_first_end)) {
+                int created;
+                kent *e = ktab_upsert(&t->cur->tab, kh[i], in->bytes + in->key_off[i],
+                                      in->key_len[i], &created);
+                sl_agg_add(&t->plan, e + 1, in, i);
+            } else {
+                sl__pane_event(t, in, i, em);
+            }
+            int64_t w = sl__sat_sub(x, ooo);
+            if (w > t->wm) {
+                t->wm = w;
+                if (w >= t->next_due)
+                    sl__fire_panes(t, em);
+            }
+        }
+    }
+    t->max_ts = max_ts;
+}
+
+void sl_window_task_advance(sl_window_task *t, int64_t watermark, const sl_emitter *em)
+{
+    if (watermark <= t->wm)
+        return;
+    t->wm = watermark;
+    if (watermark >= t->next_due)
+        sl__fire(t, em);
+}
+
+void sl_window_task_close(sl_window_task *t, const sl_emitter *em)
+{
+    t->wm = INT64_MAX;
+    sl__fire(t, em);
+    sl__free_state(t);
+}
+
+int64_t sl_window_task_watermark(const sl_window_task *t)
+{
+    return t->wm;
+}
+
+int64_t sl_window_task_max_ts(const sl_window_task *t)
+{
+    return t->max_ts;
+}
+
+size_t sl_window_task_state_bytes(const sl_window_task *t)
+{
+    size_t b = sizeof(*t) + t->plan.state_size;
+    b += t->panes_cap * sizeof(*t->panes);
+    for (size_t i = 0; i < t->npanes; i++)
+        b += sizeof(pane) + ktab_bytes(&t->panes[i]->tab);
+    for (const pane *p = t->pool; p; p = p->next)
+        b += sizeof(pane) + ktab_bytes(&p->tab);
+    b += ktab_bytes(&t->skeys);
+    b += (size_t)t->sess_cap * (sizeof(session) + t->plan.state_size);
+    b += t->heap_cap * sizeof(heap_ent) + t->purge_cap * sizeof(int32_t);
+    b += ktab_bytes(&t->comb) + t->items_cap * sizeof(sort_item) + t->out_cap;
+    return b;
+}
+
+const sl_window_stats *sl_window_task_stats(const sl_window_task *t)
+{
+    return &t->stats;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Snapshot and restore                                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Format (little-endian, see snapshot.h):
+ *   u32 magic "SLWN", u32 version, u64 payload length, payload, u32 CRC32C
+ *   of everything before it.
+ * Payload:
+ *   definition fingerprint: u8 type, i64 size, slide, gap, lateness,
+ *     u32 ncells, (u8 op, u32 column) each, u32 noutputs, (u8 fn, i32 cell)
+ *   i64 watermark, i64 max_ts, u64 events, late_dropped, late_updates,
+ *     windows_fired
+ *   u32 npanes, per pane (ascending start): i64 start, u32 nkeys, per key:
+ *     u64 hash, blob key, state
+ *   u32 nkeys, per key with sessions: u64 hash, blob key, u32 nsessions,
+ *     per session: i64 start, i64 end, u8 fired, state
+ * A state is i64 count then per cell u8 is_double and i64 or f64.
+ */
+
+static void sl__snap_fingerprint(const sl_window_task *t, sl_buf *b)
+{
+    sl_buf_put_u8(b, (uint8_t)t->type);
+    sl_buf_put_i64(b, t->size);
+    sl_buf_put_i64(b, t->slide);
+    sl_buf_put_i64(b, t->gap);
+    sl_buf_put_i64(b, t->lateness);
+    sl_buf_put_u32(b, t->plan.ncells);
+    for (uint32_t c = 0; c < t->plan.ncells; c++) {
+        sl_buf_put_u8(b, t->plan.cells[c].op);
+        sl_buf_put_u32(b, t->plan.cells[c].column);
+    }
+    sl_buf_put_u32(b, (uint32_t)t->plan.noutputs);
+    for (size_t a = 0; a < t->plan.noutputs; a++) {
+        sl_buf_put_u8(b, t->plan.outputs[a].fn);
+        sl_buf_put_u32(b, (uint32_t)t->plan.outputs[a].cell);
+    }
+}
+
+int sl_window_task_snapshot(const sl_window_task *t, sl_buf *out)
+{
+    size_t start = out->len;
+    sl_buf_put_u32(out, SL__SNAP_MAGIC);
+    sl_buf_put_u32(out, SL__SNAP_VERSION);
+    sl_buf_put_u64(out, 0); /* payload length, patched below */
+    size_t pstart = out->len;
+    sl__snap_fingerprint(t, out);
+    sl_buf_put_i64(out, t->wm);
+    sl_buf_put_i64(out, t->max_ts);
+    sl_buf_put_u64(out, t->stats.events);
+    sl_buf_put_u64(out, t->stats.late_dropped);
+    sl_buf_put_u64(out, t->stats.late_updates);
+    sl_buf_put_u64(out, t->stats.windows_fired);
+
+    sl_buf_put_u32(out, (uint32_t)t->npanes);
+    for (size_t i = 0; i < t->npanes; i++) {
+        const pane *p = t->panes[i];
+        sl_buf_put_i64(out, p->start);
+        sl_buf_put_u32(out, p->tab.n);
+        for (uint32_t j = 0; j < p->tab.n; j++) {
+            const kent *e = ktab_ent(&p->tab, j);
+            sl_buf_put_u64(out, e->hash);
+            sl_buf_put_blob(out, ktab_key(&p->tab, e), e->len);
+            sl_agg_state_write(&t->plan, e + 1, out);
+        }
+    }
+
+    uint32_t nkeys = 0;
+    for (uint32_t i = 0; i < t->skeys.n; i++)
+        nkeys += ((const skey *)(ktab_ent(&t->skeys, i) + 1))->nsess != 0;
+    sl_buf_put_u32(out, nkeys);
+    for (uint32_t i = 0; i < t->skeys.n; i++) {
+        const kent *e = ktab_ent(&t->skeys, i);
+        const skey *k = (const skey *)(e + 1);
+        if (!k->nsess)
+            continue;
+        sl_buf_put_u64(out, e->hash);
+        sl_buf_put_blob(out, ktab_key(&t->skeys, e), e->len);
+        sl_buf_put_u32(out, k->nsess);
+        for (int32_t sid = k->head; sid >= 0; sid = t->sess[sid].next) {
+            const session *s = &t->sess[sid];
+            sl_buf_put_i64(out, s->start);
+            sl_buf_put_i64(out, s->end);
+            sl_buf_put_u8(out, s->fired);
+            sl_agg_state_write(&t->plan, sl__sstate(t, (uint32_t)sid), out);
+        }
+    }
+    if (out->failed)
+        return SL_ENOMEM;
+    uint64_t plen = out->len - pstart;
+    for (int i = 0; i < 8; i++)
+        out->data[pstart - 8 + i] = (uint8_t)(plen >> (8 * i));
+    sl_buf_put_u32(out, sl_crc32c(0, out->data + start, out->len - start));
+    return out->failed ? SL_ENOMEM : 0;
+}
+
+#define SL__CORRUPT(...) sl_seterr(errstr, errstr_size, SL_ECORRUPT, __VA_ARGS__)
+
+/* Parses the payload into the empty task r. */
+static int sl__restore_payload(sl_window_task *r, sl_reader *in, char *errstr, size_t errstr_size)
+{
+    sl_buf fp;
+    sl_buf_init(&fp);
+    sl__snap_fingerprint(r, &fp);
+    if (fp.failed) {
+        sl_buf_free(&fp);
+        return sl_seterr(errstr, errstr_size, SL_ENOMEM, "out of memory");
+    }
+    int same = in->len - in->pos >= fp.len && memcmp(in->p + in->pos, fp.data, fp.len) == 0;
+    in->pos += same ? fp.len : 0;
+    sl_buf_free(&fp);
+    if (!same)
+        return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                         "window snapshot: made for a different window definition");
+
+    r->wm = sl_read_i64(in);
+    r->max_ts = sl_read_i64(in);
+    r->stats.events = sl_read_u64(in);
+    r->stats.late_dropped = sl_read_u64(in);
+    r->stats.late_updates = sl_read_u64(in);
+    r->stats.windows_fired = sl_read_u64(in);
+    const size_t min_state = 8 + (size_t)r->plan.ncells * 9;
+
+    uint32_t npanes = sl_read_u32(in);
+    if (in->failed)
+        return SL__CORRUPT("window snapshot: truncated header");
+    if (r->type == SL_WIN_SESSION && npanes)
+        return SL__CORRUPT("window snapshot: panes in a session window");
+    if (npanes > (in->len - in->pos) / 12)
+        return SL__CORRUPT("window snapshot: impossible pane count %u", npanes);
+    for (uint32_t i = 0; i < npanes; i++) {
+        int64_t s = sl_read_i64(in);
+        uint32_t nkeys = sl_read_u32(in);
+        int64_t first_end, last_end;
+        if (in->failed)
+            return SL__CORRUPT("window snapshot: truncated pane");
+        if (sl__floor_div(s, r->width) * r->width != s ||
+            !sl__pane_windows(r, s, &first_end, &last_end))
+            return SL__CORRUPT("window snapshot: misaligned pane start %" PRId64, s);
+        if (r->npanes && r->panes[r->npanes - 1]->start >= s)
+            return SL__CORRUPT("window snapshot: panes out of order");
+        if (sl__sat_add(last_end, r->lateness) <= r->wm)
+            return SL__CORRUPT("window snapshot: expired pane");
+        if (nkeys > (in->len - in->pos) / (12 + min_state))
+            return SL__CORRUPT("window snapshot: impossible key count %u", nkeys);
+        int created;
+        pane *p = sl__pane_get(r, s, first_end, last_end, &created);
+        for (uint32_t j = 0; j < nkeys; j++) {
+            uint64_t h = sl_read_u64(in);
+            uint32_t klen;
+            const uint8_t *key = sl_read_blob(in, &klen);
+            if (!key)
+                return SL__CORRUPT("window snapshot: truncated key");
+            kent *e = ktab_upsert(&p->tab, h, (const char *)key, klen, &created);
+            if (!created)
+                return SL__CORRUPT("window snapshot: duplicate key in a pane");
+            if (sl_agg_state_read(&r->plan, e + 1, in) != 0)
+                return SL__CORRUPT("window snapshot: bad aggregate state");
+        }
+    }
+
+    uint32_t nkeys = sl_read_u32(in);
+    if (in->failed)
+        return SL__CORRUPT("window snapshot: truncated");
+    if (r->type != SL_WIN_SESSION && nkeys)
+        return SL__CORRUPT("window snapshot: sessions in a %s window",
+                           r->type == SL_WIN_TUMBLING ? "tumbling" : "hopping");
+    if (nkeys > (in->len - in->pos) / 16)
+        return SL__CORRUPT("window snapshot: impossible key count %u", nkeys);
+    for (uint32_t i = 0; i < nkeys; i++) {
+        uint64_t h = sl_read_u64(in);
+        uint32_t klen;
+        const uint8_t *key = sl_read_blob(in, &klen);
+        uint32_t ns = sl_read_u32(in);
+        if (!key || in->failed)
+            return SL__CORRUPT("window snapshot: truncated session key");
+        if (ns == 0 || ns > (in->len - in->pos) / (17 + min_state))
+            return SL__CORRUPT("window snapshot: impossible session count %u", ns);
+        int created;
+        ktab_upsert(&r->skeys, h, (const char *)key, klen, &created);
+        if (!created)
+            return SL__CORRUPT("window snapshot: duplicate session key");
+        uint32_t kidx = r->skeys.n - 1;
+        int32_t tail = -1;
+        for (uint32_t j = 0; j < ns; j++) {
+            int64_t s0 = sl_read_i64(in), s1 = sl_read_i64(in);
+            uint8_t fired = sl_read_u8(in);
+            if (in->failed)
+                return SL__CORRUPT("window snapshot: truncated session");
+            if (s1 <= s0 || sl__sat_sub(s1, s0) < r->gap || fired != (s1 <= r->wm) ||
+                sl__sat_add(s1, r->lateness) <= r->wm)
+                return SL__CORRUPT("window snapshot: inconsistent session");
+            skey *k = (skey *)(ktab_ent(&r->skeys, kidx) + 1);
+            if (j == 0)
+                k->head = -1;
+            for (int32_t o = k->head; o >= 0; o = r->sess[o].next)
+                if (s0 < r->sess[o].end && r->sess[o].start < s1)
+                    return SL__CORRUPT("window snapshot: overlapping sessions");
+            uint32_t sid = sl__session_alloc(r);
+            session *s = &r->sess[sid];
+            s->start = s0;
+            s->end = s1;
+            s->fired = fired;
+            s->key = kidx;
+            if (tail < 0)
+                k->head = (int32_t)sid;
+            else
+                r->sess[tail].next = (int32_t)sid;
+            tail = (int32_t)sid;
+            k->nsess++;
+            if (sl_agg_state_read(&r->plan, sl__sstate(r, sid), in) != 0)
+                return SL__CORRUPT("window snapshot: bad aggregate state");
+            sl__session_push(r, sid);
+        }
+    }
+    if (!sl_reader_done(in))
+        return SL__CORRUPT("window snapshot: %zu trailing bytes", in->len - in->pos);
+    if (r->type != SL_WIN_SESSION) {
+        r->next_fire = r->wm == INT64_MAX ? SL__NONE : sl__next_fire_after(r, r->wm);
+        sl__pane_due(r);
+    } else {
+        r->next_due = r->nheap ? r->heap[0].due : SL__NONE;
+    }
+    return 0;
+}
+
+int sl_window_task_restore(sl_window_task *t, sl_reader *in, char *errstr, size_t errstr_size)
+{
+    sl__free_state(t);
+    memset(&t->stats, 0, sizeof(t->stats));
+    t->wm = INT64_MIN;
+    t->max_ts = INT64_MIN;
+
+    size_t start = in->pos;
+    uint32_t magic = sl_read_u32(in);
+    uint32_t version = sl_read_u32(in);
+    uint64_t plen = sl_read_u64(in);
+    if (in->failed)
+        return SL__CORRUPT("window snapshot: truncated header");
+    if (magic != SL__SNAP_MAGIC)
+        return SL__CORRUPT("window snapshot: bad magic 0x%08x", magic);
+    if (version != SL__SNAP_VERSION)
+        return sl_seterr(errstr, errstr_size, SL_EVERSION,
+                         "window snapshot: version %u, this build reads version %u", version,
+                         SL__SNAP_VERSION);
+    size_t left = in->len - in->pos;
+    if (left < 4 || plen > left - 4)
+        return SL__CORRUPT("window snapshot: truncated (%" PRIu64 " payload bytes, %zu left)", plen,
+                           left);
+    uint32_t want = sl_crc32c(0, in->p + start, (in->pos - start) + (size_t)plen);
+    sl_reader sub;
+    sl_reader_init(&sub, in->p + in->pos, (size_t)plen);
+    in->pos += (size_t)plen;
+    uint32_t crc = sl_read_u32(in);
+    if (crc != want)
+        return SL__CORRUPT("window snapshot: checksum mismatch");
+
+    sl_window_task *r = sl_window_task_new(t->def, t->wmdef);
+    if (!r)
+        return sl_seterr(errstr, errstr_size, SL_ENOMEM, "window snapshot: out of memory");
+    int rc = sl__restore_payload(r, &sub, errstr, errstr_size);
+    if (rc != 0) {
+        sl_window_task_free(r);
+        return rc;
+    }
+    /* Move r's state into t. */
+    sl_agg_plan_free(&t->plan);
+    free(t->tmp);
+    *t = *r;
+    free(r);
+    return 0;
+}
