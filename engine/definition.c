@@ -73,7 +73,8 @@ static void sl__buf_put_escaped(sl__buf *b, const char *s, size_t n)
 
 /* Returns the substituted text (caller frees) or NULL with errstr set to
  * "NAME:LINE:COL: msg" (line and column of the '$', 1-based). */
-static char *sl__substitute(const char *text, const char *name, char *errstr, size_t errstr_size)
+static char *sl__substitute(const char *text, const char *name, int *rc, char *errstr,
+                            size_t errstr_size)
 {
     sl__buf out = {0};
     int in_string = 0, escaped = 0, line = 1, col = 1;
@@ -96,9 +97,10 @@ static char *sl__substitute(const char *text, const char *name, char *errstr, si
                 bad = 1;
             if (bad) {
                 free(out.p);
-                sl_seterr(errstr, errstr_size, SL_EPARSE,
-                          "%s:%d:%d: bad variable reference (write ${NAME} or ${NAME:-default})",
-                          name, line, col);
+                *rc = sl_seterr(
+                    errstr, errstr_size, SL_EPARSE,
+                    "%s:%d:%d: bad variable reference (write ${NAME} or ${NAME:-default})", name,
+                    line, col);
                 return NULL;
             }
             char var[256];
@@ -119,10 +121,11 @@ static char *sl__substitute(const char *text, const char *name, char *errstr, si
             } else {
                 if (!val) {
                     free(out.p);
-                    sl_seterr(errstr, errstr_size, SL_EINVAL,
-                              "%s:%d:%d: environment variable %s is not set (use ${%s:-default} "
-                              "for a default)",
-                              name, line, col, var, var);
+                    *rc = sl_seterr(
+                        errstr, errstr_size, SL_EINVAL,
+                        "%s:%d:%d: environment variable %s is not set (use ${%s:-default} "
+                        "for a default)",
+                        name, line, col, var, var);
                     return NULL;
                 }
                 val_len = strlen(val);
@@ -615,7 +618,7 @@ static int sl__parse_stage(sl_def *def, size_t i, const json_t *sj, char *msg)
     char fpath[300];
     switch (st->kind) {
     case SL_STAGE_FILTER:
-        snprintf(fpath, sizeof(fpath), "%s.filter", path);
+        sl_path_join(fpath, sizeof(fpath), path, "filter");
         return sl__check_expr_fields(def, i, st->u.filter, fpath, msg);
     case SL_STAGE_MAP:
         for (size_t k = 0; k < st->u.map.nkeep; k++) {
@@ -626,7 +629,7 @@ static int sl__parse_stage(sl_def *def, size_t i, const json_t *sj, char *msg)
         return 0;
     case SL_STAGE_KEY_BY:
         for (size_t k = 0; k < st->u.key_by.nfields; k++) {
-            snprintf(fpath, sizeof(fpath), "%s.key_by", path);
+            sl_path_join(fpath, sizeof(fpath), path, "key_by");
             if ((rc = sl__check_field(def, i, st->u.key_by.fields[k], fpath, msg)) != 0)
                 return rc;
         }
@@ -635,7 +638,7 @@ static int sl__parse_stage(sl_def *def, size_t i, const json_t *sj, char *msg)
         for (size_t k = 0; k < st->u.window.naggs; k++) {
             const sl_agg_def *a = &st->u.window.aggs[k];
             char apath[256];
-            snprintf(apath, sizeof(apath), "%s.aggregates", path);
+            sl_path_join(apath, sizeof(apath), path, "aggregates");
             sl_path_join(fpath, sizeof(fpath), apath, a->name);
             if (a->field && (rc = sl__check_field(def, i, a->field, fpath, msg)) != 0)
                 return rc;
@@ -671,7 +674,7 @@ static int sl__parse_pipeline(sl_def *def, char *msg)
             for (size_t f = 0; f < def->key_by->u.key_by.nfields; f++)
                 if (strcmp(def->window->aggs[k].name, def->key_by->u.key_by.fields[f]) == 0) {
                     char apath[256], fpath[300];
-                    snprintf(apath, sizeof(apath), "%s.aggregates", ws->path);
+                    sl_path_join(apath, sizeof(apath), ws->path, "aggregates");
                     return sl_seterr(
                         msg, SL__MSG, SL_EINVAL,
                         "%s: aggregate name collides with the key field \"%s\" in "
@@ -860,7 +863,7 @@ static int sl__validate(sl_def *def, char *msg)
     if (!json_is_object(root))
         return sl_seterr(msg, SL__MSG, SL_EINVAL, "(top level): must be an object, got %s",
                          sl_json_repr(root, repr, sizeof(repr)));
-    int rc = sl_opts_check(root, sl__top_keys, "(top level)", msg, SL__MSG);
+    int rc = sl_opts_check(root, sl__top_keys, "", msg, SL__MSG);
     if (rc != 0)
         return rc;
     const json_t *name = json_object_get(root, "name");
@@ -916,9 +919,10 @@ int sl_def_load_string(const char *text, const char *name, sl_def **out, char *e
     *out = NULL;
     if (!name)
         name = "(string)";
-    char *subst = sl__substitute(text, name, errstr, errstr_size);
+    int rc = 0;
+    char *subst = sl__substitute(text, name, &rc, errstr, errstr_size);
     if (!subst)
-        return SL_EINVAL;
+        return rc;
     json_error_t jerr;
     json_t *root = json_loads(subst, JSON_REJECT_DUPLICATES, &jerr);
     free(subst);
@@ -932,7 +936,7 @@ int sl_def_load_string(const char *text, const char *name, sl_def **out, char *e
     def->root = root;
     char msg[SL__MSG];
     msg[0] = '\0';
-    int rc = sl__validate(def, msg);
+    rc = sl__validate(def, msg);
     if (rc != 0) {
         sl_def_free(def);
         return sl_seterr(errstr, errstr_size, rc, "%s: %s", name, msg);

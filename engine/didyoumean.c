@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #define SL__DYM_MAX 63
 
@@ -49,6 +50,12 @@ void sl_suggest_add(sl_suggest *s, const char *candidate)
     if (!candidate || !s->word || strcmp(candidate, s->word) == 0)
         return;
     size_t d = sl_edit_distance(s->word, candidate);
+    /* "node" for "node_id", "aggregate" for "aggregates": a prefix of at
+     * least 3 bytes counts as one edit. */
+    size_t lw = strlen(s->word), lc = strlen(candidate);
+    size_t shorter = lw < lc ? lw : lc;
+    if (d > 1 && shorter >= 3 && strncasecmp(s->word, candidate, shorter) == 0)
+        d = 1;
     if (d < s->best_dist) {
         s->best_dist = d;
         s->best = candidate;

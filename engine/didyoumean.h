@@ -26,7 +26,8 @@ void sl_suggest_init(sl_suggest *s, const char *word);
 /* Considers `candidate` (borrowed; NULL is ignored). Ties keep the first. */
 void sl_suggest_add(sl_suggest *s, const char *candidate);
 /* The best candidate if it is close enough to be a likely typo, else NULL:
- * at most 1 edit for words of up to 4 bytes, 2 up to 8, 3 beyond; a
+ * at most 1 edit for words of up to 4 bytes, 2 up to 8, 3 beyond (one
+ * being a prefix of the other, of 3 bytes or more, counts as 1 edit); a
  * candidate equal to the word is never suggested. */
 const char *sl_suggest_result(const sl_suggest *s);
 

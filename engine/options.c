@@ -122,7 +122,7 @@ int sl_json_strings(const json_t *v, const char *path, int allow_single, char **
     return 0;
 }
 
-/* Multiplies ms by the unit's factor, with overflow checks. */
+/* Looks up a duration unit (ms, s, m, h, d): its length in ms. */
 static int sl__duration_unit(const char *u, size_t ulen, int64_t *factor)
 {
     static const struct {
@@ -161,9 +161,10 @@ int sl_parse_duration(const json_t *v, int64_t *ms)
             return SL_EINVAL;
         int64_t n = 0;
         while (isdigit((unsigned char)*s)) {
-            if (n > (INT64_MAX - 9) / 10)
+            int digit = *s - '0';
+            if (n > (INT64_MAX - digit) / 10)
                 return SL_EINVAL;
-            n = n * 10 + (*s - '0');
+            n = n * 10 + digit;
             s++;
         }
         const char *u = s;
@@ -252,8 +253,9 @@ int sl_opts_check(const json_t *obj, const sl_opt *table, const char *path, char
                   size_t errstr_size)
 {
     char repr[80], kpath[256];
+    const char *where = path && path[0] ? path : "(top level)";
     if (!json_is_object(obj))
-        return sl_seterr(errstr, errstr_size, SL_EINVAL, "%s: must be an object, got %s", path,
+        return sl_seterr(errstr, errstr_size, SL_EINVAL, "%s: must be an object, got %s", where,
                          sl_json_repr(obj, repr, sizeof(repr)));
     const char *key;
     json_t *val;
@@ -271,8 +273,8 @@ int sl_opts_check(const json_t *obj, const sl_opt *table, const char *path, char
             const char *best = sl_suggest_result(&sug);
             if (best)
                 return sl_seterr(errstr, errstr_size, SL_EINVAL,
-                                 "%s: unknown key \"%s\", did you mean \"%s\"?", path, key, best);
-            return sl_seterr(errstr, errstr_size, SL_EINVAL, "%s: unknown key \"%s\"", path, key);
+                                 "%s: unknown key \"%s\", did you mean \"%s\"?", where, key, best);
+            return sl_seterr(errstr, errstr_size, SL_EINVAL, "%s: unknown key \"%s\"", where, key);
         }
         sl_path_join(kpath, sizeof(kpath), path, key);
         int ok = 1;
@@ -318,7 +320,7 @@ int sl_opts_check(const json_t *obj, const sl_opt *table, const char *path, char
     for (const sl_opt *o = table; o && o->name; o++)
         if (o->required && !json_object_get(obj, o->name))
             return sl_seterr(errstr, errstr_size, SL_EINVAL,
-                             "%s: missing required key \"%s\"%s%s%s", path, o->name,
+                             "%s: missing required key \"%s\"%s%s%s", where, o->name,
                              o->help ? " (" : "", o->help ? o->help : "", o->help ? ")" : "");
     return 0;
 }

@@ -157,7 +157,7 @@ static int sl__parse_expr(const json_t *j, const char *path, int depth, sl_expr 
         e->kind = SL_EXPR_NOT;
         e->args = sl_xcalloc(1, sizeof(sl_expr *));
         e->nargs = 1;
-        snprintf(sub, sizeof(sub), "%s.not", path);
+        sl_path_join(sub, sizeof(sub), path, "not");
         rc = sl__parse_expr(json_object_get(j, "not"), sub, depth + 1, &e->args[0], errstr,
                             errstr_size);
     } else {
@@ -197,7 +197,7 @@ static int filter_parse(const json_t *stage_json, const char *path, sl_stage *st
     int rc = sl_opts_check(stage_json, sl__filter_stage_keys, path, errstr, errstr_size);
     if (rc != 0)
         return rc;
-    snprintf(sub, sizeof(sub), "%s.filter", path);
+    sl_path_join(sub, sizeof(sub), path, "filter");
     sl_expr *e;
     rc = sl__parse_expr(json_object_get(stage_json, "filter"), sub, 0, &e, errstr, errstr_size);
     if (rc != 0)

@@ -19,7 +19,7 @@ static int key_by_parse(const json_t *stage_json, const char *path, sl_stage *st
     int rc = sl_opts_check(stage_json, sl__key_by_stage_keys, path, errstr, errstr_size);
     if (rc != 0)
         return rc;
-    snprintf(sub, sizeof(sub), "%s.key_by", path);
+    sl_path_join(sub, sizeof(sub), path, "key_by");
     char **fields;
     size_t n;
     rc = sl_json_strings(json_object_get(stage_json, "key_by"), sub, 1, &fields, &n, errstr,

@@ -46,12 +46,12 @@ static int sl__map_parse_body(const json_t *body, const char *mpath, sl_map_def 
         return sl_seterr(errstr, errstr_size, SL_EINVAL,
                          "%s: needs at least one of \"keep\", \"drop\", \"rename\"", mpath);
     if (keep) {
-        snprintf(sub, sizeof(sub), "%s.keep", mpath);
+        sl_path_join(sub, sizeof(sub), mpath, "keep");
         if ((rc = sl_json_strings(keep, sub, 1, &m->keep, &m->nkeep, errstr, errstr_size)) != 0)
             return rc;
     }
     if (drop) {
-        snprintf(sub, sizeof(sub), "%s.drop", mpath);
+        sl_path_join(sub, sizeof(sub), mpath, "drop");
         if ((rc = sl_json_strings(drop, sub, 1, &m->drop, &m->ndrop, errstr, errstr_size)) != 0)
             return rc;
         for (size_t i = 0; i < m->ndrop; i++)
@@ -72,7 +72,7 @@ static int sl__map_parse_body(const json_t *body, const char *mpath, sl_map_def 
         json_object_foreach((json_t *)rename, from, to)
         {
             char rpath[256];
-            snprintf(rpath, sizeof(rpath), "%s.rename", mpath);
+            sl_path_join(rpath, sizeof(rpath), mpath, "rename");
             sl_path_join(sub, sizeof(sub), rpath, from);
             if (!json_is_string(to) || json_string_length(to) == 0)
                 return sl_seterr(errstr, errstr_size, SL_EINVAL,
@@ -106,7 +106,7 @@ static int map_parse(const json_t *stage_json, const char *path, sl_stage *stage
     int rc = sl_opts_check(stage_json, sl__map_stage_keys, path, errstr, errstr_size);
     if (rc != 0)
         return rc;
-    snprintf(mpath, sizeof(mpath), "%s.map", path);
+    sl_path_join(mpath, sizeof(mpath), path, "map");
     const json_t *body = json_object_get(stage_json, "map");
     if ((rc = sl_opts_check(body, sl__map_keys, mpath, errstr, errstr_size)) != 0)
         return rc;

@@ -77,7 +77,7 @@ static int sl__window_spec(const json_t *wj, const char *wpath, sl_window_def *w
     int rc = sl_opts_check(wj, sl__window_keys, wpath, errstr, errstr_size);
     if (rc != 0)
         return rc;
-    snprintf(sub, sizeof(sub), "%s.type", wpath);
+    sl_path_join(sub, sizeof(sub), wpath, "type");
     int type = sl__pick(json_string_value(json_object_get(wj, "type")), sl__window_types, 3, sub,
                         "window type", errstr, errstr_size);
     if (type < 0)
@@ -95,7 +95,7 @@ static int sl__window_spec(const json_t *wj, const char *wpath, sl_window_def *w
         if (!gap)
             return sl_seterr(errstr, errstr_size, SL_EINVAL, "%s: a session window needs \"gap\"",
                              wpath);
-        snprintf(sub, sizeof(sub), "%s.gap", wpath);
+        sl_path_join(sub, sizeof(sub), wpath, "gap");
         if ((rc = sl_json_duration(gap, sub, 1, &w->gap_ms, errstr, errstr_size)) != 0)
             return rc;
     } else {
@@ -107,7 +107,7 @@ static int sl__window_spec(const json_t *wj, const char *wpath, sl_window_def *w
         if (!size)
             return sl_seterr(errstr, errstr_size, SL_EINVAL, "%s: a %s window needs \"size\"",
                              wpath, tname);
-        snprintf(sub, sizeof(sub), "%s.size", wpath);
+        sl_path_join(sub, sizeof(sub), wpath, "size");
         if ((rc = sl_json_duration(size, sub, 1, &w->size_ms, errstr, errstr_size)) != 0)
             return rc;
         if (w->type == SL_WIN_TUMBLING) {
@@ -120,7 +120,7 @@ static int sl__window_spec(const json_t *wj, const char *wpath, sl_window_def *w
             if (!slide)
                 return sl_seterr(errstr, errstr_size, SL_EINVAL,
                                  "%s: a hopping window needs \"slide\"", wpath);
-            snprintf(sub, sizeof(sub), "%s.slide", wpath);
+            sl_path_join(sub, sizeof(sub), wpath, "slide");
             if ((rc = sl_json_duration(slide, sub, 1, &w->slide_ms, errstr, errstr_size)) != 0)
                 return rc;
             if (w->slide_ms > w->size_ms) {
@@ -133,7 +133,7 @@ static int sl__window_spec(const json_t *wj, const char *wpath, sl_window_def *w
         }
     }
     if (late) {
-        snprintf(sub, sizeof(sub), "%s.allowed_lateness", wpath);
+        sl_path_join(sub, sizeof(sub), wpath, "allowed_lateness");
         if ((rc = sl_json_duration(late, sub, 0, &w->allowed_lateness_ms, errstr, errstr_size)) !=
             0)
             return rc;
@@ -169,7 +169,7 @@ static int sl__aggregates(const json_t *aj, const char *apath, sl_window_def *w,
         int rc = sl_opts_check(spec, sl__agg_keys, sub, errstr, errstr_size);
         if (rc != 0)
             return rc;
-        snprintf(fpath, sizeof(fpath), "%s.fn", sub);
+        sl_path_join(fpath, sizeof(fpath), sub, "fn");
         int fn = sl__pick(json_string_value(json_object_get(spec, "fn")), sl__agg_fns, 5, fpath,
                           "aggregate function", errstr, errstr_size);
         if (fn < 0)
@@ -211,8 +211,8 @@ static int window_parse(const json_t *stage_json, const char *path, sl_stage *st
         return rc;
     stage->kind = SL_STAGE_WINDOW;
     memset(&stage->u.window, 0, sizeof(stage->u.window));
-    snprintf(wpath, sizeof(wpath), "%s.window", path);
-    snprintf(apath, sizeof(apath), "%s.aggregates", path);
+    sl_path_join(wpath, sizeof(wpath), path, "window");
+    sl_path_join(apath, sizeof(apath), path, "aggregates");
     rc = sl__window_spec(json_object_get(stage_json, "window"), wpath, &stage->u.window, errstr,
                          errstr_size);
     if (rc == 0)
