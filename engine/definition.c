@@ -1,5 +1,5 @@
 /*
- * definition.c - loads, validates and explains pipeline definitions.
+ * definition.c - loads and validates pipeline definitions.
  *
  * Steps of sl_def_load_string(), each of which can fail with a message that
  * names the file:
@@ -9,10 +9,12 @@
  *   2. JSON parse (jansson, duplicate keys rejected) -> "FILE:LINE:COL: msg".
  *   3. SLUICE_* environment overrides edit the parsed tree.
  *   4. Validation into sl_def; messages are "FILE: json.path: msg".
- * Operators parse their own stages (operators/filter_parse.c and friends); connector options
- * are checked against the connector's sl_opt table by sl_opts_check.
+ * Steps 1 and 3 live in definition_env.c, input fields and explain in
+ * definition_explain.c. Operators parse their own stages
+ * (operators/filter_parse.c and friends); connector options are checked
+ * against the connector's sl_opt table by sl_opts_check (options.c).
  */
-#include "definition.h"
+#include "definition_internal.h"
 
 #include "connector.h"
 #include "didyoumean.h"
@@ -28,209 +30,6 @@
 #include <unistd.h>
 
 #define SL__MSG 1024
-
-/* ======================================================================
- * 1. ${VAR} substitution
- * ====================================================================== */
-
-typedef struct sl__buf {
-    char *p;
-    size_t len, cap;
-} sl__buf;
-
-static void sl__buf_put(sl__buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->p = sl_xrealloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-/* Appends `s` escaped for the inside of a JSON string. */
-static void sl__buf_put_escaped(sl__buf *b, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            sl__buf_put(b, esc, 2);
-        } else if (c < 0x20) {
-            snprintf(esc, sizeof(esc), "\\u%04x", c);
-            sl__buf_put(b, esc, 6);
-        } else {
-            sl__buf_put(b, (const char *)&s[i], 1);
-        }
-    }
-}
-
-/* Returns the substituted text (caller frees) or NULL with errstr set to
- * "NAME:LINE:COL: msg" (line and column of the '$', 1-based). */
-static char *sl__substitute(const char *text, const char *name, int *rc, char *errstr,
-                            size_t errstr_size)
-{
-    sl__buf out = {0};
-    int in_string = 0, escaped = 0, line = 1, col = 1;
-    sl__buf_put(&out, "", 0);
-    for (const char *p = text; *p;) {
-        if (p[0] == '$' && p[1] == '$' && p[2] == '{') {
-            sl__buf_put(&out, "${", 2);
-            p += 3;
-            col += 3;
-            continue;
-        }
-        if (p[0] == '$' && p[1] == '{') {
-            const char *v = p + 2, *e = v;
-            while (isalnum((unsigned char)*e) || *e == '_')
-                e++;
-            const char *close = strchr(e, '}');
-            int bad = e == v || isdigit((unsigned char)*v) || !close ||
-                      (*e != '}' && !(e[0] == ':' && e[1] == '-'));
-            if (!bad && memchr(e, '\n', (size_t)(close - e)))
-                bad = 1;
-            if (bad) {
-                free(out.p);
-                *rc = sl_seterr(
-                    errstr, errstr_size, SL_EPARSE,
-                    "%s:%d:%d: bad variable reference (write ${NAME} or ${NAME:-default})", name,
-                    line, col);
-                return NULL;
-            }
-            char var[256];
-            size_t vlen = (size_t)(e - v);
-            if (vlen >= sizeof(var))
-                vlen = sizeof(var) - 1;
-            memcpy(var, v, vlen);
-            var[vlen] = '\0';
-            const char *val = getenv(var);
-            size_t val_len;
-            if (*e == ':') {
-                if (!val || !*val) {
-                    val = e + 2;
-                    val_len = (size_t)(close - val);
-                } else {
-                    val_len = strlen(val);
-                }
-            } else {
-                if (!val) {
-                    free(out.p);
-                    *rc = sl_seterr(
-                        errstr, errstr_size, SL_EINVAL,
-                        "%s:%d:%d: environment variable %s is not set (use ${%s:-default} "
-                        "for a default)",
-                        name, line, col, var, var);
-                    return NULL;
-                }
-                val_len = strlen(val);
-            }
-            if (in_string)
-                sl__buf_put_escaped(&out, val, val_len);
-            else
-                sl__buf_put(&out, val, val_len);
-            col += (int)(close + 1 - p);
-            p = close + 1;
-            continue;
-        }
-        char c = *p;
-        if (in_string) {
-            if (escaped)
-                escaped = 0;
-            else if (c == '\\')
-                escaped = 1;
-            else if (c == '"')
-                in_string = 0;
-        } else if (c == '"') {
-            in_string = 1;
-        }
-        if (c == '\n') {
-            line++;
-            col = 1;
-        } else {
-            col++;
-        }
-        sl__buf_put(&out, p, 1);
-        p++;
-    }
-    return out.p;
-}
-
-/* ======================================================================
- * 3. Environment overrides
- * ====================================================================== */
-
-/* root[key] if it is an object; creates it when absent and `create`.
- * NULL if absent (and !create) or not an object (validation reports it). */
-static json_t *sl__child_obj(json_t *root, const char *key, int create)
-{
-    json_t *o = json_object_get(root, key);
-    if (!o && create) {
-        o = json_object();
-        json_object_set_new(root, key, o);
-    }
-    return json_is_object(o) ? o : NULL;
-}
-
-static const char *sl__env(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
-static void sl__apply_overrides(json_t *root)
-{
-    const char *v;
-    json_t *o;
-    if ((v = sl__env("SLUICE_NODE_ID")) && (o = sl__child_obj(root, "cluster", 1)))
-        json_object_set_new(o, "node_id", json_string(v));
-    if ((v = sl__env("SLUICE_LISTEN")) && (o = sl__child_obj(root, "cluster", 1)))
-        json_object_set_new(o, "listen", json_string(v));
-    if ((v = sl__env("SLUICE_PEERS")) && (o = sl__child_obj(root, "cluster", 1))) {
-        json_t *arr = json_array();
-        const char *p = v;
-        while (*p) {
-            const char *comma = strchr(p, ',');
-            const char *end = comma ? comma : p + strlen(p);
-            const char *a = p, *b = end;
-            while (a < b && isspace((unsigned char)*a))
-                a++;
-            while (b > a && isspace((unsigned char)b[-1]))
-                b--;
-            if (b > a)
-                json_array_append_new(arr, json_stringn(a, (size_t)(b - a)));
-            p = comma ? comma + 1 : end;
-        }
-        json_object_set_new(o, "peers", arr);
-    }
-    /* The checkpoint directory only matters when checkpoints are on; the
-     * override never turns them on by itself (see sl__parse_checkpoint). */
-    if ((v = sl__env("SLUICE_CHECKPOINT_DIR")) && (o = sl__child_obj(root, "checkpoint", 0)))
-        json_object_set_new(o, "dir", json_string(v));
-    if ((v = sl__env("SLUICE_HTTP_ADDR")) && (o = sl__child_obj(root, "http", 1)))
-        json_object_set_new(o, "addr", json_string(v));
-    if ((v = sl__env("SLUICE_BOOTSTRAP"))) {
-        static const char *const conns[] = {"source", "sink", "dead_letter"};
-        for (size_t i = 0; i < SL_ARRAY_LEN(conns); i++) {
-            json_t *c = sl__child_obj(root, conns[i], 0);
-            const char *type = c ? json_string_value(json_object_get(c, "type")) : NULL;
-            if (!type || strcmp(type, "kafka") != 0)
-                continue;
-            json_t *props = sl__child_obj(c, "properties", 1);
-            if (props)
-                json_object_set_new(props, "bootstrap.servers", json_string(v));
-        }
-    }
-}
-
-/* ======================================================================
- * 4. Validation
- * ====================================================================== */
 
 static const sl_opt sl__top_keys[] = {
     {"name", SL_OPT_STRING, 1, "the pipeline's name"},
@@ -277,7 +76,7 @@ static const sl_opt sl__cluster_keys[] = {{"node_id", SL_OPT_STRING, 0, NULL},
                                           {NULL, 0, 0, NULL}};
 static const sl_opt sl__http_keys[] = {{"addr", SL_OPT_ANY, 0, NULL}, {NULL, 0, 0, NULL}};
 
-static const sl_operator_ops *sl__stage_ops(sl_stage_kind kind)
+const sl_operator_ops *sl__def_stage_ops(sl_stage_kind kind)
 {
     switch (kind) {
     case SL_STAGE_FILTER:
@@ -492,7 +291,7 @@ static int sl__parse_sink(sl_def *def, const char *path, sl_connector_def *out, 
 /* Maps `field` as seen by stage `at` back through the maps before it to
  * the input field it comes from. Returns that name (borrowed), or NULL if
  * a map removes it; then *by is the index of that map. */
-static const char *sl__field_origin(const sl_def *def, size_t at, const char *field, size_t *by)
+const char *sl__def_field_origin(const sl_def *def, size_t at, const char *field, size_t *by)
 {
     const char *f = field;
     for (size_t j = at; j-- > 0;) {
@@ -531,7 +330,7 @@ static int sl__check_field(const sl_def *def, size_t at, const char *field, cons
                            char *msg)
 {
     size_t by = 0;
-    if (!sl__field_origin(def, at, field, &by))
+    if (!sl__def_field_origin(def, at, field, &by))
         return sl_seterr(msg, SL__MSG, SL_EINVAL, "%s: field \"%s\" is removed by %s.map", path,
                          field, def->stages[by].path);
     return 0;
@@ -756,7 +555,7 @@ static int sl__parse_checkpoint(sl_def *def, char *msg)
     def->checkpoint.replicas = def->cluster.npeers > 0 ? 1 : 0;
     def->checkpoint.guarantee = SL_EXACTLY_ONCE;
     def->checkpoint.replica_timeout_ms = 5000;
-    const char *envdir = sl__env("SLUICE_CHECKPOINT_DIR");
+    const char *envdir = sl__def_env("SLUICE_CHECKPOINT_DIR");
     if (envdir) {
         free(def->checkpoint.dir);
         def->checkpoint.dir = sl_xstrdup(envdir);
@@ -891,7 +690,7 @@ void sl_def_free(sl_def *def)
     if (!def)
         return;
     for (size_t i = 0; i < def->nstages; i++) {
-        sl__stage_ops(def->stages[i].kind)->destroy(&def->stages[i]);
+        sl__def_stage_ops(def->stages[i].kind)->destroy(&def->stages[i]);
         free(def->stages[i].path);
     }
     free(def->stages);
@@ -920,7 +719,7 @@ int sl_def_load_string(const char *text, const char *name, sl_def **out, char *e
     if (!name)
         name = "(string)";
     int rc = 0;
-    char *subst = sl__substitute(text, name, &rc, errstr, errstr_size);
+    char *subst = sl__def_substitute(text, name, &rc, errstr, errstr_size);
     if (!subst)
         return rc;
     json_error_t jerr;
@@ -930,7 +729,7 @@ int sl_def_load_string(const char *text, const char *name, sl_def **out, char *e
         return sl_seterr(errstr, errstr_size, SL_EPARSE, "%s:%d:%d: %s", name, jerr.line,
                          jerr.column, jerr.text);
     if (json_is_object(root))
-        sl__apply_overrides(root);
+        sl__def_apply_overrides(root);
     sl_def *def = sl_xcalloc(1, sizeof(*def));
     def->file = sl_xstrdup(name);
     def->root = root;
@@ -952,12 +751,19 @@ int sl_def_load(const char *path, sl_def **out, char *errstr, size_t errstr_size
     FILE *f = is_stdin ? stdin : fopen(path, "rb");
     if (!f)
         return sl_seterr(errstr, errstr_size, SL_EIO, "%s: cannot open: %s", path, strerror(errno));
-    sl__buf b = {0};
-    char chunk[8192];
+    struct {
+        char *p;
+        size_t len, cap;
+    } b = {sl_xmalloc(8192), 0, 8192};
     size_t n;
-    sl__buf_put(&b, "", 0);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        sl__buf_put(&b, chunk, n);
+    while ((n = fread(b.p + b.len, 1, b.cap - b.len - 1, f)) > 0) {
+        b.len += n;
+        if (b.cap - b.len < 4096) {
+            b.cap *= 2;
+            b.p = sl_xrealloc(b.p, b.cap);
+        }
+    }
+    b.p[b.len] = '\0';
     int failed = ferror(f);
     int saved = errno;
     if (!is_stdin)
@@ -977,253 +783,4 @@ int sl_def_load(const char *path, sl_def **out, char *errstr, size_t errstr_size
         (*out)->file = sl_xstrdup("-");
     }
     return rc;
-}
-
-/* ======================================================================
- * Input fields (projection pushdown)
- * ====================================================================== */
-
-static void sl__add_field(char ***list, size_t *n, size_t *cap, const char *f)
-{
-    if (!f)
-        return;
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp((*list)[i], f) == 0)
-            return;
-    if (*n + 2 > *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        *list = sl_xrealloc(*list, *cap * sizeof(char *));
-    }
-    (*list)[(*n)++] = sl_xstrdup(f);
-    (*list)[*n] = NULL;
-}
-
-static void sl__add_expr_fields(const sl_def *def, size_t at, const sl_expr *e, char ***list,
-                                size_t *n, size_t *cap)
-{
-    size_t by;
-    if (e->kind == SL_EXPR_CMP) {
-        sl__add_field(list, n, cap, sl__field_origin(def, at, e->field, &by));
-        return;
-    }
-    for (size_t i = 0; i < e->nargs; i++)
-        sl__add_expr_fields(def, at, e->args[i], list, n, cap);
-}
-
-char **sl_def_input_fields(const sl_def *def)
-{
-    char **list = NULL;
-    size_t n = 0, cap = 0, by;
-    list = sl_xcalloc(1, sizeof(char *));
-    cap = 1;
-    for (size_t i = 0; i < def->nstages; i++)
-        if (def->stages[i].kind == SL_STAGE_FILTER)
-            sl__add_expr_fields(def, i, def->stages[i].u.filter, &list, &n, &cap);
-    for (size_t i = 0; i < def->nstages; i++)
-        if (def->stages[i].kind == SL_STAGE_MAP)
-            for (size_t k = 0; k < def->stages[i].u.map.nkeep; k++)
-                sl__add_field(&list, &n, &cap,
-                              sl__field_origin(def, i, def->stages[i].u.map.keep[k], &by));
-    if (def->key_by) {
-        size_t at = (size_t)(def->key_by - def->stages);
-        for (size_t k = 0; k < def->key_by->u.key_by.nfields; k++)
-            sl__add_field(&list, &n, &cap,
-                          sl__field_origin(def, at, def->key_by->u.key_by.fields[k], &by));
-    }
-    if (def->window) {
-        size_t at = def->nstages - 1;
-        for (uint32_t c = 0; c < def->window->ncolumns; c++)
-            sl__add_field(&list, &n, &cap, sl__field_origin(def, at, def->window->columns[c], &by));
-    }
-    sl__add_field(&list, &n, &cap, def->event_time.field);
-    return list;
-}
-
-/* ======================================================================
- * Explain
- * ====================================================================== */
-
-static void sl__explain_conf(const sl_connector_def *c, FILE *out)
-{
-    static const char *const skip[] = {"type", "event_time", "watermark"};
-    const char *key;
-    json_t *val;
-    fprintf(out, "%s: %s\n", c->path, c->type);
-    json_object_foreach(c->conf, key, val)
-    {
-        int skipped = 0;
-        for (size_t i = 0; i < SL_ARRAY_LEN(skip); i++)
-            skipped |= strcmp(key, skip[i]) == 0;
-        if (skipped)
-            continue;
-        char *txt = json_is_string(val) ? NULL : json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
-        fprintf(out, "  %s: %s\n", key, txt ? txt : json_string_value(val));
-        free(txt);
-    }
-}
-
-static int64_t sl__gcd(int64_t a, int64_t b)
-{
-    while (b) {
-        int64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
-static int64_t sl__ceil_div(int64_t a, int64_t b)
-{
-    return b > 0 ? (a + b - 1) / b : 0;
-}
-
-static void sl__fmt_bytes(double b, char *buf, size_t size)
-{
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    size_t u = 0;
-    while (b >= 1024 && u + 1 < SL_ARRAY_LEN(units)) {
-        b /= 1024;
-        u++;
-    }
-    snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", b, units[u]);
-}
-
-void sl_def_explain(const sl_def *def, FILE *out)
-{
-    char a[32], b[32], m1[32], m2[32];
-    fprintf(out, "pipeline: %s  (%s)\n", def->name, def->file);
-
-    /* Source. */
-    sl__explain_conf(&def->source, out);
-    int is_kafka = strcmp(def->source.type, "kafka") == 0;
-    int lanes = 1;
-    const json_t *ct = json_object_get(def->source.conf, "consumer_threads");
-    if (json_is_integer(ct) && json_integer_value(ct) > 0)
-        lanes = (int)json_integer_value(ct);
-    if (is_kafka)
-        fprintf(out, "  tasks: one per input partition\n");
-    else
-        fprintf(out, "  tasks: %d (events hashed by key)\n", def->runtime.tasks);
-    static const char *const units[] = {"ms", "s", "rfc3339", "kafka"};
-    if (def->event_time.unit == SL_TIME_KAFKA)
-        fprintf(out, "  event time: the kafka message timestamp\n");
-    else if (def->event_time.field)
-        fprintf(out, "  event time: field \"%s\" (%s)\n", def->event_time.field,
-                units[def->event_time.unit]);
-    else
-        fprintf(out, "  event time: none\n");
-    fprintf(out, "  watermark: max event time - %s; idle advance %s\n",
-            sl_format_duration(def->watermark.max_out_of_orderness_ms, a, sizeof(a)),
-            def->watermark.idle_timeout_ms
-                ? sl_format_duration(def->watermark.idle_timeout_ms, b, sizeof(b))
-                : "never");
-    char **fields = sl_def_input_fields(def);
-    fputs("  reads from each event:", out);
-    for (size_t i = 0; fields[i]; i++)
-        fprintf(out, "%s %s", i ? "," : "", fields[i]);
-    fputs(fields[0] ? "\n" : " (whole events)\n", out);
-    for (size_t i = 0; fields[i]; i++)
-        free(fields[i]);
-    free(fields);
-    if (is_kafka) {
-        const json_t *pb = json_object_get(def->source.conf, "partitioned_by");
-        int matches = 0;
-        if (def->key_by && pb) {
-            size_t np = json_is_array(pb) ? json_array_size(pb) : 1;
-            matches = np == def->key_by->u.key_by.nfields;
-            for (size_t i = 0; matches && i < np; i++) {
-                const json_t *e = json_is_array(pb) ? json_array_get(pb, i) : pb;
-                matches = strcmp(json_string_value(e), def->key_by->u.key_by.fields[i]) == 0;
-            }
-        }
-        if (!def->key_by)
-            fprintf(out, "  repartition: no (no key_by; state is per input partition)\n");
-        else if (matches)
-            fprintf(out, "  repartition: no (input declared partitioned_by the key)\n");
-        else
-            fprintf(out,
-                    "  repartition: yes, through topic \"%s-repartition\" keyed by the "
-                    "key_by fields\n",
-                    def->name);
-    }
-
-    /* Stages. */
-    fprintf(out, "stages: %zu\n", def->nstages);
-    for (size_t i = 0; i < def->nstages; i++)
-        sl__stage_ops(def->stages[i].kind)->explain(&def->stages[i], out);
-
-    /* Threads and rings. */
-    int w = def->runtime.workers;
-    fprintf(out, "threads: %d source lane%s, %d worker%s, 1 sink\n", lanes, lanes == 1 ? "" : "s",
-            w, w == 1 ? "" : "s");
-    long rings = (long)lanes * w + w;
-    size_t cap = 1;
-    while (cap < (size_t)def->runtime.ring_capacity)
-        cap <<= 1;
-    uint32_t ncols = def->window ? def->window->ncolumns : 0;
-    /* Per event row: ts, offset, key hash, key off/len, row off/len (40 B),
-     * 16 B per numeric column, ~24 B of key bytes. */
-    double row_bytes = 40 + 16.0 * ncols + 24;
-    double in_flight = (double)rings * (double)cap * def->runtime.batch_size;
-    sl__fmt_bytes(in_flight * row_bytes, m1, sizeof(m1));
-    fprintf(out,
-            "rings: %ld (%d lane%s x %d worker%s + %d to the sink) x %zu batches x %d events; "
-            "at most %.0f events (~%s) in flight\n",
-            rings, lanes, lanes == 1 ? "" : "s", w, w == 1 ? "" : "s", w, cap,
-            def->runtime.batch_size, in_flight, m1);
-
-    /* Window state estimate. */
-    if (def->window) {
-        const sl_window_def *wd = def->window;
-        int64_t pending = def->watermark.max_out_of_orderness_ms + wd->allowed_lateness_ms;
-        int64_t open;
-        const char *what;
-        if (wd->type == SL_WIN_TUMBLING) {
-            open = 1 + sl__ceil_div(pending, wd->size_ms);
-            what = "windows";
-        } else if (wd->type == SL_WIN_HOPPING) {
-            int64_t g = sl__gcd(wd->size_ms, wd->slide_ms);
-            open = wd->size_ms / g + sl__ceil_div(pending, g);
-            what = "slices";
-        } else {
-            open = 1 + sl__ceil_div(pending, wd->gap_ms);
-            what = "sessions";
-        }
-        size_t nkey = def->key_by ? def->key_by->u.key_by.nfields : 0;
-        double entry = 64 + 16.0 * (double)nkey + 24.0 * (double)wd->naggs;
-        double per_key = entry * (double)open;
-        sl__fmt_bytes(per_key * 1e4, m1, sizeof(m1));
-        sl__fmt_bytes(per_key * 1e6, m2, sizeof(m2));
-        fprintf(out,
-                "window state: ~%.0f B per key = %" PRId64 " open %s x (64 B entry + 16 B x %zu "
-                "key field%s + 24 B x %zu aggregate%s); 10k keys ~%s, 1M keys ~%s\n",
-                per_key, open, what, nkey, nkey == 1 ? "" : "s", wd->naggs,
-                wd->naggs == 1 ? "" : "s", m1, m2);
-    }
-
-    /* Sink, dead letters, checkpoints, cluster, HTTP. */
-    sl__explain_conf(&def->sink, out);
-    if (def->dead_letter.type)
-        sl__explain_conf(&def->dead_letter, out);
-    else
-        fprintf(out, "dead_letter: none (late and bad events are counted and dropped)\n");
-    if (def->checkpoint.enabled)
-        fprintf(out, "checkpoint: every %s to %s, keep %d, %d replica%s (timeout %s), %s\n",
-                sl_format_duration(def->checkpoint.interval_ms, a, sizeof(a)), def->checkpoint.dir,
-                def->checkpoint.keep, def->checkpoint.replicas,
-                def->checkpoint.replicas == 1 ? "" : "s",
-                sl_format_duration(def->checkpoint.replica_timeout_ms, b, sizeof(b)),
-                def->checkpoint.guarantee == SL_EXACTLY_ONCE ? "exactly_once" : "at_least_once");
-    else
-        fprintf(out, "checkpoint: disabled\n");
-    if (def->cluster.listen) {
-        fprintf(out, "cluster: node %s listening on %s, peers:", def->cluster.node_id,
-                def->cluster.listen);
-        for (size_t i = 0; i < def->cluster.npeers; i++)
-            fprintf(out, "%s %s", i ? "," : "", def->cluster.peers[i]);
-        fputs(def->cluster.npeers ? "\n" : " none\n", out);
-    } else {
-        fprintf(out, "cluster: standalone (node %s)\n", def->cluster.node_id);
-    }
-    fprintf(out, "http: %s\n", def->http.addr ? def->http.addr : "disabled");
 }

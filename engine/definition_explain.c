@@ -1,0 +1,262 @@
+/*
+ * definition_explain.c - what a loaded definition implies: the input fields
+ * the decoder must extract (projection pushdown) and the printed plan
+ * (stages, threads, rings, window state estimate, checkpoints, cluster).
+ */
+#include "definition_internal.h"
+
+#include "options.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ======================================================================
+ * Input fields (projection pushdown)
+ * ====================================================================== */
+
+static void sl__add_field(char ***list, size_t *n, size_t *cap, const char *f)
+{
+    if (!f)
+        return;
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*list)[i], f) == 0)
+            return;
+    if (*n + 2 > *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *list = sl_xrealloc(*list, *cap * sizeof(char *));
+    }
+    (*list)[(*n)++] = sl_xstrdup(f);
+    (*list)[*n] = NULL;
+}
+
+static void sl__add_expr_fields(const sl_def *def, size_t at, const sl_expr *e, char ***list,
+                                size_t *n, size_t *cap)
+{
+    size_t by;
+    if (e->kind == SL_EXPR_CMP) {
+        sl__add_field(list, n, cap, sl__def_field_origin(def, at, e->field, &by));
+        return;
+    }
+    for (size_t i = 0; i < e->nargs; i++)
+        sl__add_expr_fields(def, at, e->args[i], list, n, cap);
+}
+
+char **sl_def_input_fields(const sl_def *def)
+{
+    char **list = NULL;
+    size_t n = 0, cap = 0, by;
+    list = sl_xcalloc(1, sizeof(char *));
+    cap = 1;
+    for (size_t i = 0; i < def->nstages; i++)
+        if (def->stages[i].kind == SL_STAGE_FILTER)
+            sl__add_expr_fields(def, i, def->stages[i].u.filter, &list, &n, &cap);
+    for (size_t i = 0; i < def->nstages; i++)
+        if (def->stages[i].kind == SL_STAGE_MAP)
+            for (size_t k = 0; k < def->stages[i].u.map.nkeep; k++)
+                sl__add_field(&list, &n, &cap,
+                              sl__def_field_origin(def, i, def->stages[i].u.map.keep[k], &by));
+    if (def->key_by) {
+        size_t at = (size_t)(def->key_by - def->stages);
+        for (size_t k = 0; k < def->key_by->u.key_by.nfields; k++)
+            sl__add_field(&list, &n, &cap,
+                          sl__def_field_origin(def, at, def->key_by->u.key_by.fields[k], &by));
+    }
+    if (def->window) {
+        size_t at = def->nstages - 1;
+        for (uint32_t c = 0; c < def->window->ncolumns; c++)
+            sl__add_field(&list, &n, &cap,
+                          sl__def_field_origin(def, at, def->window->columns[c], &by));
+    }
+    sl__add_field(&list, &n, &cap, def->event_time.field);
+    return list;
+}
+
+/* ======================================================================
+ * Explain
+ * ====================================================================== */
+
+static void sl__explain_conf(const sl_connector_def *c, FILE *out)
+{
+    static const char *const skip[] = {"type", "event_time", "watermark"};
+    const char *key;
+    json_t *val;
+    fprintf(out, "%s: %s\n", c->path, c->type);
+    json_object_foreach(c->conf, key, val)
+    {
+        int skipped = 0;
+        for (size_t i = 0; i < SL_ARRAY_LEN(skip); i++)
+            skipped |= strcmp(key, skip[i]) == 0;
+        if (skipped)
+            continue;
+        char *txt = json_is_string(val) ? NULL : json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
+        fprintf(out, "  %s: %s\n", key, txt ? txt : json_string_value(val));
+        free(txt);
+    }
+}
+
+static int64_t sl__gcd(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static int64_t sl__ceil_div(int64_t a, int64_t b)
+{
+    return b > 0 ? (a + b - 1) / b : 0;
+}
+
+static void sl__fmt_bytes(double b, char *buf, size_t size)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    size_t u = 0;
+    while (b >= 1024 && u + 1 < SL_ARRAY_LEN(units)) {
+        b /= 1024;
+        u++;
+    }
+    snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", b, units[u]);
+}
+
+void sl_def_explain(const sl_def *def, FILE *out)
+{
+    char a[32], b[32], m1[32], m2[32];
+    fprintf(out, "pipeline: %s  (%s)\n", def->name, def->file);
+
+    /* Source. */
+    sl__explain_conf(&def->source, out);
+    int is_kafka = strcmp(def->source.type, "kafka") == 0;
+    int lanes = 1;
+    const json_t *ct = json_object_get(def->source.conf, "consumer_threads");
+    if (json_is_integer(ct) && json_integer_value(ct) > 0)
+        lanes = (int)json_integer_value(ct);
+    if (is_kafka)
+        fprintf(out, "  tasks: one per input partition\n");
+    else
+        fprintf(out, "  tasks: %d (events hashed by key)\n", def->runtime.tasks);
+    static const char *const units[] = {"ms", "s", "rfc3339", "kafka"};
+    if (def->event_time.unit == SL_TIME_KAFKA)
+        fprintf(out, "  event time: the kafka message timestamp\n");
+    else if (def->event_time.field)
+        fprintf(out, "  event time: field \"%s\" (%s)\n", def->event_time.field,
+                units[def->event_time.unit]);
+    else
+        fprintf(out, "  event time: none\n");
+    fprintf(out, "  watermark: max event time - %s; idle advance %s\n",
+            sl_format_duration(def->watermark.max_out_of_orderness_ms, a, sizeof(a)),
+            def->watermark.idle_timeout_ms
+                ? sl_format_duration(def->watermark.idle_timeout_ms, b, sizeof(b))
+                : "never");
+    char **fields = sl_def_input_fields(def);
+    fputs("  reads from each event:", out);
+    for (size_t i = 0; fields[i]; i++)
+        fprintf(out, "%s %s", i ? "," : "", fields[i]);
+    fputs(fields[0] ? "\n" : " (whole events)\n", out);
+    for (size_t i = 0; fields[i]; i++)
+        free(fields[i]);
+    free(fields);
+    if (is_kafka) {
+        const json_t *pb = json_object_get(def->source.conf, "partitioned_by");
+        int matches = 0;
+        if (def->key_by && pb) {
+            size_t np = json_is_array(pb) ? json_array_size(pb) : 1;
+            matches = np == def->key_by->u.key_by.nfields;
+            for (size_t i = 0; matches && i < np; i++) {
+                const json_t *e = json_is_array(pb) ? json_array_get(pb, i) : pb;
+                matches = strcmp(json_string_value(e), def->key_by->u.key_by.fields[i]) == 0;
+            }
+        }
+        if (!def->key_by)
+            fprintf(out, "  repartition: no (no key_by; state is per input partition)\n");
+        else if (matches)
+            fprintf(out, "  repartition: no (input declared partitioned_by the key)\n");
+        else
+            fprintf(out,
+                    "  repartition: yes, through topic \"%s-repartition\" keyed by the "
+                    "key_by fields\n",
+                    def->name);
+    }
+
+    /* Stages. */
+    fprintf(out, "stages: %zu\n", def->nstages);
+    for (size_t i = 0; i < def->nstages; i++)
+        sl__def_stage_ops(def->stages[i].kind)->explain(&def->stages[i], out);
+
+    /* Threads and rings. */
+    int w = def->runtime.workers;
+    fprintf(out, "threads: %d source lane%s, %d worker%s, 1 sink\n", lanes, lanes == 1 ? "" : "s",
+            w, w == 1 ? "" : "s");
+    long rings = (long)lanes * w + w;
+    size_t cap = 1;
+    while (cap < (size_t)def->runtime.ring_capacity)
+        cap <<= 1;
+    uint32_t ncols = def->window ? def->window->ncolumns : 0;
+    /* Per event row: ts, offset, key hash, key off/len, row off/len (40 B),
+     * 16 B per numeric column, ~24 B of key bytes. */
+    double row_bytes = 40 + 16.0 * ncols + 24;
+    double in_flight = (double)rings * (double)cap * def->runtime.batch_size;
+    sl__fmt_bytes(in_flight * row_bytes, m1, sizeof(m1));
+    fprintf(out,
+            "rings: %ld (%d lane%s x %d worker%s + %d to the sink) x %zu batches x %d events; "
+            "at most %.0f events (~%s) in flight\n",
+            rings, lanes, lanes == 1 ? "" : "s", w, w == 1 ? "" : "s", w, cap,
+            def->runtime.batch_size, in_flight, m1);
+
+    /* Window state estimate. */
+    if (def->window) {
+        const sl_window_def *wd = def->window;
+        int64_t pending = def->watermark.max_out_of_orderness_ms + wd->allowed_lateness_ms;
+        int64_t open;
+        const char *what;
+        if (wd->type == SL_WIN_TUMBLING) {
+            open = 1 + sl__ceil_div(pending, wd->size_ms);
+            what = "windows";
+        } else if (wd->type == SL_WIN_HOPPING) {
+            int64_t g = sl__gcd(wd->size_ms, wd->slide_ms);
+            open = wd->size_ms / g + sl__ceil_div(pending, g);
+            what = "slices";
+        } else {
+            open = 1 + sl__ceil_div(pending, wd->gap_ms);
+            what = "sessions";
+        }
+        size_t nkey = def->key_by ? def->key_by->u.key_by.nfields : 0;
+        double entry = 64 + 16.0 * (double)nkey + 24.0 * (double)wd->naggs;
+        double per_key = entry * (double)open;
+        sl__fmt_bytes(per_key * 1e4, m1, sizeof(m1));
+        sl__fmt_bytes(per_key * 1e6, m2, sizeof(m2));
+        fprintf(out,
+                "window state: ~%.0f B per key = %" PRId64 " open %s x (64 B entry + 16 B x %zu "
+                "key field%s + 24 B x %zu aggregate%s); 10k keys ~%s, 1M keys ~%s\n",
+                per_key, open, what, nkey, nkey == 1 ? "" : "s", wd->naggs,
+                wd->naggs == 1 ? "" : "s", m1, m2);
+    }
+
+    /* Sink, dead letters, checkpoints, cluster, HTTP. */
+    sl__explain_conf(&def->sink, out);
+    if (def->dead_letter.type)
+        sl__explain_conf(&def->dead_letter, out);
+    else
+        fprintf(out, "dead_letter: none (late and bad events are counted and dropped)\n");
+    if (def->checkpoint.enabled)
+        fprintf(out, "checkpoint: every %s to %s, keep %d, %d replica%s (timeout %s), %s\n",
+                sl_format_duration(def->checkpoint.interval_ms, a, sizeof(a)), def->checkpoint.dir,
+                def->checkpoint.keep, def->checkpoint.replicas,
+                def->checkpoint.replicas == 1 ? "" : "s",
+                sl_format_duration(def->checkpoint.replica_timeout_ms, b, sizeof(b)),
+                def->checkpoint.guarantee == SL_EXACTLY_ONCE ? "exactly_once" : "at_least_once");
+    else
+        fprintf(out, "checkpoint: disabled\n");
+    if (def->cluster.listen) {
+        fprintf(out, "cluster: node %s listening on %s, peers:", def->cluster.node_id,
+                def->cluster.listen);
+        for (size_t i = 0; i < def->cluster.npeers; i++)
+            fprintf(out, "%s %s", i ? "," : "", def->cluster.peers[i]);
+        fputs(def->cluster.npeers ? "\n" : " none\n", out);
+    } else {
+        fprintf(out, "cluster: standalone (node %s)\n", def->cluster.node_id);
+    }
+    fprintf(out, "http: %s\n", def->http.addr ? def->http.addr : "disabled");
+}

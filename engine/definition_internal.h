@@ -1,0 +1,37 @@
+/*
+ * definition_internal.h - shared between definition.c (load and validate),
+ * definition_env.c (substitution, overrides) and definition_explain.c
+ * (input fields, explain). Not for use outside the definition module.
+ */
+#ifndef SL_DEFINITION_INTERNAL_H
+#define SL_DEFINITION_INTERNAL_H
+
+#include "definition.h"
+#include "operator.h"
+
+#include <jansson.h>
+
+/* Returns `text` with ${VAR} and ${VAR:-default} replaced (caller frees),
+ * or NULL with *rc and errstr = "NAME:LINE:COL: msg". Inside a JSON string
+ * the value is JSON-escaped; "$${" stands for a literal "${". */
+char *sl__def_substitute(const char *text, const char *name, int *rc, char *errstr,
+                         size_t errstr_size);
+
+/* Applies SLUICE_NODE_ID, SLUICE_LISTEN, SLUICE_PEERS, SLUICE_CHECKPOINT_DIR
+ * (only if a "checkpoint" object exists), SLUICE_HTTP_ADDR and
+ * SLUICE_BOOTSTRAP (kafka source/sink/dead_letter "properties") to `root`,
+ * an object. Empty variables are ignored. Never fails. */
+void sl__def_apply_overrides(json_t *root);
+
+/* getenv(name) if set and non-empty, else NULL. */
+const char *sl__def_env(const char *name);
+
+/* The operator vtable of a parsed stage kind. */
+const sl_operator_ops *sl__def_stage_ops(sl_stage_kind kind);
+
+/* Maps `field` as seen by stage `at` back through the maps before it to
+ * the input field it comes from (borrowed), or NULL if a map removes it;
+ * then *by is the index of that map stage. */
+const char *sl__def_field_origin(const sl_def *def, size_t at, const char *field, size_t *by);
+
+#endif
