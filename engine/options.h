@@ -48,8 +48,10 @@ int sl_json_duration(const json_t *v, const char *path, int positive, int64_t *m
  * "1m30s"). Returns buf. */
 const char *sl_format_duration(int64_t ms, char *buf, size_t size);
 
-/* Joins path and key: "pipeline[2].window" + "size". If the key is not a
- * plain identifier it is quoted: properties."bootstrap.servers". */
+/* Joins path and key into buf (truncating to size): "pipeline[2].window" +
+ * "size" -> "pipeline[2].window.size"; an empty path gives the key alone;
+ * a key that is not a plain name is bracketed:
+ * properties["bootstrap.servers"]. Returns buf. */
 const char *sl_path_join(char *buf, size_t size, const char *path, const char *key);
 
 #endif
