@@ -14,7 +14,9 @@
 #define SL_CONNECTOR_H
 
 #include "batch.h"
+#include "checkpoint.h"
 #include "definition.h"
+#include "snapshot.h"
 
 #include <stdio.h>
 
@@ -62,6 +64,11 @@ typedef struct sl_source_ops {
     /* Optional: prints its status fields as JSON members (no braces), e.g.
      * lag per partition. */
     void (*status)(void *state, FILE *out);
+    /* Optional (checkpointing sources): commit the input offsets of durable
+     * checkpoint `checkpoint_id` (e.g. Kafka offsets with metadata naming
+     * it). Called on the checkpoint coordinator's thread. Returns 0 or an
+     * error. */
+    int (*commit)(void *state, uint64_t checkpoint_id, const sl_task_offset *offsets, size_t n);
 } sl_source_ops;
 
 typedef struct sl_sink_ops {
@@ -76,6 +83,18 @@ typedef struct sl_sink_ops {
      * Returns 0 or an error (a delivery failure is never silent). */
     int (*flush)(void *state, int timeout_ms);
     void (*destroy)(void *state);
+    /* Optional (exactly-once sinks). Sink thread, right after a flush that
+     * follows `task`'s checkpoint barrier: append to `out` the position
+     * from which results the task writes later can appear (Kafka: per
+     * output partition, the offset after the last delivered message). */
+    int (*position)(void *state, int32_t task, sl_buf *out);
+    /* Optional. On restore of `task` (worker thread, before its first
+     * result): reads the outputs from the recorded `position` to their end
+     * and sets *last_seq to the highest sequence number (the "sluice-seq"
+     * header) the task already wrote there, or -1 if none. Returns 0 or an
+     * error (errstr says what). */
+    int (*recover)(void *state, int32_t task, const uint8_t *position, size_t len,
+                   int64_t *last_seq, char *errstr, size_t errstr_size);
 } sl_sink_ops;
 
 extern const sl_source_ops sl_source_file;

@@ -1,0 +1,484 @@
+/*
+ * checkpoint.c - the per-node checkpoint coordinator.
+ *
+ * Design notes
+ * ------------
+ * A checkpoint n is a consistent cut of every task this node owns: for each
+ * task, its state after exactly the input before BARRIER(n), the input
+ * offset of that point, and the sink's position once every result before
+ * the barrier is delivered.
+ *
+ * Invariants:
+ *   1. At most one checkpoint is in flight; ids increase strictly (and are
+ *      at least the wall clock in ms, so they also increase across restarts
+ *      and never repeat for a task moving between nodes).
+ *   2. A task snapshot reaches the coordinator only after the sink flushed
+ *      every result the task produced before the barrier (engine.c).
+ *   3. Input offsets are committed only after every snapshot of n is on
+ *      the local disk (write, fsync, rename) AND acknowledged by the
+ *      required number of replicas. `durable` only ever grows.
+ *   4. A failed checkpoint commits nothing; the next one starts afresh.
+ *
+ * States of checkpoint n:
+ *
+ *   IDLE --begin()--> COLLECTING --all lanes reported and all snapshots
+ *   in--> PERSISTING --stored + replicated + committed--> DURABLE (IDLE)
+ *                         \--any failure or timeout--> FAILED (IDLE)
+ *   COLLECTING --cancel (input ended before the barriers went out)--> IDLE
+ *
+ *   begin()        main thread        sl_checkpointer_begin
+ *   lane reports   lane threads       sl_checkpointer_lane_done
+ *   snapshots in   sink thread        sl_checkpointer_add
+ *   persisting     coordinator thread sl__persist
+ */
+#include "checkpoint.h"
+
+#include "checkpoint_store.h"
+#include "log.h"
+#if __has_include("replication.h") /* TEMPORARY until replication lands */
+#include "replication.h"
+#define SL__HAVE_REPL 1
+#else
+#define SL__HAVE_REPL 0
+typedef struct sl_repl_server sl_repl_server;
+typedef struct sl_repl_client sl_repl_client;
+#endif
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SL__DURATIONS 1024
+
+typedef struct sl__entry {
+    int32_t task;
+    int64_t next_offset;
+    uint8_t *blob;
+    size_t len;
+} sl__entry;
+
+struct sl_checkpointer {
+    const sl_def *def;
+    sl_ckpt_store *store;
+    sl_repl_server *server;
+    sl_repl_client *client;
+    sl_commit_fn commit;
+    void *commit_ctx;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    int thread_started;
+    int stopping;
+
+    _Atomic uint64_t requested; /* id of the checkpoint begun last */
+    _Atomic uint64_t durable;
+
+    /* the checkpoint in flight (under mu) */
+    uint64_t inflight;
+    int lanes_expected, lanes_reported, tasks_expected;
+    sl__entry *entries;
+    size_t nentries, cap;
+    int64_t begin_ns;
+    int last_ok; /* outcome of the last finished checkpoint */
+
+    /* stats (under mu) */
+    sl_checkpoint_stats stats;
+    double durations[SL__DURATIONS];
+    size_t ndurations;
+};
+
+/* ---- persisting (coordinator thread) ------------------------------------------ */
+
+static int sl__cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void sl__record(sl_checkpointer *c, uint64_t id, int ok, double ms, uint64_t bytes)
+{
+    pthread_mutex_lock(&c->mu);
+    c->last_ok = ok;
+    if (ok) {
+        c->stats.completed++;
+        c->stats.durable_id = id;
+        c->stats.last_bytes = bytes;
+        c->stats.last_duration_ms = ms;
+        c->stats.last_completed_wall_ms = sl_wall_ms();
+        c->durations[c->ndurations++ % SL__DURATIONS] = ms;
+        size_t n = c->ndurations < SL__DURATIONS ? c->ndurations : SL__DURATIONS;
+        double sorted[SL__DURATIONS];
+        memcpy(sorted, c->durations, n * sizeof(double));
+        qsort(sorted, n, sizeof(double), sl__cmp_double);
+        c->stats.p50_ms = sorted[n / 2];
+        c->stats.p99_ms = sorted[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
+    } else {
+        c->stats.failed++;
+    }
+    c->stats.last_id = id;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Stores, replicates and commits the collected checkpoint. Runs without
+ * the lock: the entries are owned by this thread until it clears them. */
+static int sl__persist(sl_checkpointer *c, uint64_t id, sl__entry *entries, size_t n,
+                       uint64_t *bytes)
+{
+    char err[512];
+    *bytes = 0;
+    int32_t *tasks = sl_xcalloc(n ? n : 1, sizeof(*tasks));
+    sl_task_offset *offsets = sl_xcalloc(n ? n : 1, sizeof(*offsets));
+    int rc = SL_OK;
+    for (size_t i = 0; i < n && rc == SL_OK; i++) {
+        rc = sl_ckpt_store_put(c->store, entries[i].task, id, entries[i].blob, entries[i].len,
+                               err, sizeof(err));
+        if (rc != SL_OK)
+            sl_error("checkpoint", "checkpoint %" PRIu64 ": %s", id, err);
+        tasks[i] = entries[i].task;
+        offsets[i].task = entries[i].task;
+        offsets[i].next_offset = entries[i].next_offset;
+        *bytes += entries[i].len;
+    }
+    if (rc == SL_OK) {
+        rc = sl_ckpt_store_put_manifest(c->store, id, tasks, n, err, sizeof(err));
+        if (rc != SL_OK)
+            sl_error("checkpoint", "checkpoint %" PRIu64 ": %s", id, err);
+    }
+#if SL__HAVE_REPL
+    if (rc == SL_OK && c->client) {
+        sl_repl_snapshot *snaps = sl_xcalloc(n ? n : 1, sizeof(*snaps));
+        for (size_t i = 0; i < n; i++) {
+            snaps[i].task = entries[i].task;
+            snaps[i].data = entries[i].blob;
+            snaps[i].len = entries[i].len;
+        }
+        rc = sl_repl_client_push(c->client, id, snaps, n, c->def->checkpoint.replicas,
+                                 (int)c->def->checkpoint.replica_timeout_ms, err, sizeof(err));
+        free(snaps);
+        if (rc != SL_OK)
+            sl_error("checkpoint", "checkpoint %" PRIu64 " not replicated: %s", id, err);
+    }
+#endif
+    if (rc == SL_OK && c->commit) {
+        rc = c->commit(c->commit_ctx, id, offsets, n);
+        if (rc != SL_OK)
+            sl_error("checkpoint", "checkpoint %" PRIu64 ": offset commit failed: %s", id,
+                     sl_err2str(rc));
+    }
+    if (rc == SL_OK)
+        sl_ckpt_store_protect(c->store, id);
+    free(tasks);
+    free(offsets);
+    return rc;
+}
+
+static void sl__clear_entries(sl__entry *entries, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(entries[i].blob);
+}
+
+static int sl__complete(const sl_checkpointer *c)
+{
+    return c->inflight && c->lanes_reported >= c->lanes_expected &&
+           (int)c->nentries >= c->tasks_expected;
+}
+
+static void *sl__coordinator_main(void *arg)
+{
+    sl_checkpointer *c = arg;
+    int64_t timeout_ns =
+        (c->def->checkpoint.replica_timeout_ms + 60000 + 10 * c->def->checkpoint.interval_ms) *
+        1000000;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->stopping && !sl__complete(c)) {
+            if (c->inflight && sl_mono_ns() - c->begin_ns > timeout_ns) {
+                sl_error("checkpoint",
+                         "checkpoint %" PRIu64 " timed out collecting snapshots (%d/%d lanes, "
+                         "%zu/%d tasks)",
+                         c->inflight, c->lanes_reported, c->lanes_expected, c->nentries,
+                         c->tasks_expected);
+                uint64_t id = c->inflight;
+                sl__clear_entries(c->entries, c->nentries);
+                c->nentries = 0;
+                c->inflight = 0;
+                pthread_mutex_unlock(&c->mu);
+                sl__record(c, id, 0, 0, 0);
+                pthread_mutex_lock(&c->mu);
+                continue;
+            }
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 50 * 1000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        }
+        if (c->stopping && !sl__complete(c))
+            break;
+        /* take the collected checkpoint out of the shared state */
+        uint64_t id = c->inflight;
+        sl__entry *entries = c->entries;
+        size_t n = c->nentries;
+        int64_t began = c->begin_ns;
+        c->entries = NULL;
+        c->nentries = c->cap = 0;
+        pthread_mutex_unlock(&c->mu);
+
+        uint64_t bytes;
+        int rc = sl__persist(c, id, entries, n, &bytes);
+        double ms = (double)(sl_mono_ns() - began) / 1e6;
+        sl__clear_entries(entries, n);
+        free(entries);
+        if (rc == SL_OK) {
+            atomic_store(&c->durable, id);
+            sl_debug("checkpoint", "checkpoint %" PRIu64 " durable: %zu tasks, %" PRIu64
+                     " bytes, %.1f ms", id, n, bytes, ms);
+        }
+        pthread_mutex_lock(&c->mu);
+        c->inflight = 0;
+        pthread_mutex_unlock(&c->mu);
+        sl__record(c, id, rc == SL_OK, ms, bytes);
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* ---- public API ---------------------------------------------------------------- */
+
+sl_checkpointer *sl_checkpointer_new(const sl_def *def, sl_commit_fn commit, void *commit_ctx,
+                                     char *errstr, size_t errstr_size)
+{
+    sl_checkpointer *c = sl_xcalloc(1, sizeof(*c));
+    c->def = def;
+    c->commit = commit;
+    c->commit_ctx = commit_ctx;
+    c->last_ok = 1;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    char err[512];
+    c->store = sl_ckpt_store_open(def->checkpoint.dir, def->checkpoint.keep, err, sizeof(err));
+    if (!c->store) {
+        sl_seterr(errstr, errstr_size, SL_EIO, "checkpoint.dir: %s", err);
+        goto fail;
+    }
+#if SL__HAVE_REPL
+    if (def->cluster.listen) {
+        c->server = sl_repl_server_start(def->cluster.listen, def->checkpoint.dir,
+                                         def->cluster.node_id, err, sizeof(err));
+        if (!c->server) {
+            sl_seterr(errstr, errstr_size, SL_EIO, "cluster.listen: %s", err);
+            goto fail;
+        }
+    }
+    if (def->cluster.npeers > 0 && def->checkpoint.replicas > 0) {
+        c->client = sl_repl_client_new((const char *const *)def->cluster.peers,
+                                       def->cluster.npeers, def->cluster.node_id, err,
+                                       sizeof(err));
+        if (!c->client) {
+            sl_seterr(errstr, errstr_size, SL_EIO, "cluster.peers: %s", err);
+            goto fail;
+        }
+        if ((size_t)def->checkpoint.replicas > def->cluster.npeers)
+            sl_warn("checkpoint", "checkpoint.replicas is %d but only %zu peers are configured",
+                    def->checkpoint.replicas, def->cluster.npeers);
+    } else
+#endif
+    if (def->checkpoint.replicas > 0) {
+        sl_warn("checkpoint", "no cluster.peers: checkpoints are kept on this node only "
+                "(checkpoint.replicas %d not met)", def->checkpoint.replicas);
+    }
+    /* ids continue above what the directory already holds */
+    uint64_t last = 0;
+    int32_t *tasks = NULL;
+    size_t ntasks = 0;
+    if (sl_ckpt_store_get_manifest(c->store, 0, &last, &tasks, &ntasks, err, sizeof(err)) ==
+        SL_OK)
+        free(tasks);
+    atomic_store(&c->requested, last);
+    if (pthread_create(&c->thread, NULL, sl__coordinator_main, c) != 0) {
+        sl_seterr(errstr, errstr_size, SL_EIO, "cannot start the checkpoint thread");
+        goto fail;
+    }
+    c->thread_started = 1;
+    return c;
+fail:
+    sl_checkpointer_free(c);
+    return NULL;
+}
+
+void sl_checkpointer_free(sl_checkpointer *c)
+{
+    if (!c)
+        return;
+    if (c->thread_started) {
+        pthread_mutex_lock(&c->mu);
+        c->stopping = 1;
+        pthread_cond_broadcast(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+        pthread_join(c->thread, NULL);
+    }
+    sl__clear_entries(c->entries, c->nentries);
+    free(c->entries);
+#if SL__HAVE_REPL
+    sl_repl_client_free(c->client);
+    sl_repl_server_stop(c->server);
+#endif
+    sl_ckpt_store_close(c->store);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}
+
+uint64_t sl_checkpointer_begin(sl_checkpointer *c, int nlanes)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->inflight) {
+        pthread_mutex_unlock(&c->mu);
+        return 0;
+    }
+    uint64_t id = atomic_load(&c->requested) + 1;
+    uint64_t now = (uint64_t)sl_wall_ms();
+    if (id < now)
+        id = now;
+    c->inflight = id;
+    c->lanes_expected = nlanes;
+    c->lanes_reported = 0;
+    c->tasks_expected = 0;
+    c->begin_ns = sl_mono_ns();
+    atomic_store(&c->requested, id);
+    pthread_mutex_unlock(&c->mu);
+    return id;
+}
+
+uint64_t sl_checkpointer_requested(const sl_checkpointer *c)
+{
+    return atomic_load(&((sl_checkpointer *)c)->requested);
+}
+
+void sl_checkpointer_lane_done(sl_checkpointer *c, uint64_t n, int ntasks)
+{
+    pthread_mutex_lock(&c->mu);
+    if (n == c->inflight) {
+        c->lanes_reported++;
+        c->tasks_expected += ntasks;
+        pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+void sl_checkpointer_add(sl_checkpointer *c, uint64_t n, int32_t task, int64_t next_offset,
+                         const void *blob, size_t len)
+{
+    pthread_mutex_lock(&c->mu);
+    if (n == c->inflight) {
+        if (c->nentries == c->cap) {
+            c->cap = c->cap ? c->cap * 2 : 16;
+            c->entries = sl_xrealloc(c->entries, c->cap * sizeof(*c->entries));
+        }
+        sl__entry *e = &c->entries[c->nentries++];
+        e->task = task;
+        e->next_offset = next_offset;
+        e->blob = sl_xmalloc(len ? len : 1);
+        memcpy(e->blob, blob, len);
+        e->len = len;
+        pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+uint64_t sl_checkpointer_durable(const sl_checkpointer *c)
+{
+    return atomic_load(&((sl_checkpointer *)c)->durable);
+}
+
+void sl_checkpointer_cancel_unreported(sl_checkpointer *c)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->inflight && c->lanes_reported < c->lanes_expected) {
+        sl_debug("checkpoint", "checkpoint %" PRIu64 " cancelled: the input ended first",
+                 c->inflight);
+        sl__clear_entries(c->entries, c->nentries);
+        c->nentries = 0;
+        c->inflight = 0;
+        pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+int sl_checkpointer_wait(sl_checkpointer *c, int timeout_ms)
+{
+    int64_t deadline = sl_mono_ns() + (int64_t)timeout_ms * 1000000;
+    pthread_mutex_lock(&c->mu);
+    while (c->inflight) {
+        if (sl_mono_ns() >= deadline) {
+            pthread_mutex_unlock(&c->mu);
+            return SL_ETIMEOUT;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+    }
+    int ok = c->last_ok;
+    pthread_mutex_unlock(&c->mu);
+    return ok ? SL_OK : SL_EIO;
+}
+
+int sl_checkpointer_load(sl_checkpointer *c, int32_t task, uint64_t n, uint8_t **blob,
+                         size_t *len, char *errstr, size_t errstr_size)
+{
+    void *p = NULL;
+    int rc = sl_ckpt_store_get(c->store, task, n, &p, len, errstr, errstr_size);
+    if (rc == SL_OK) {
+        *blob = p;
+        return SL_OK;
+    }
+    char local_err[512];
+    snprintf(local_err, sizeof(local_err), "%s", errstr ? errstr : "");
+#if SL__HAVE_REPL
+    /* replicas other nodes pushed to this one, then the peers themselves */
+    rc = sl_repl_local_get(c->def->checkpoint.dir, task, n, &p, len, errstr, errstr_size);
+    if (rc == SL_OK) {
+        *blob = p;
+        return SL_OK;
+    }
+    if (c->client) {
+        rc = sl_repl_client_fetch(c->client, task, n, &p, len,
+                                  (int)c->def->checkpoint.replica_timeout_ms, errstr,
+                                  errstr_size);
+        if (rc == SL_OK) {
+            *blob = p;
+            sl_info("checkpoint", "task %d: checkpoint %" PRIu64 " fetched from a peer", task, n);
+            return SL_OK;
+        }
+    }
+#endif
+    sl_seterr(errstr, errstr_size, rc == SL_OK ? SL_ENOTFOUND : rc,
+              "not in the local store (%s) nor at any peer", local_err);
+    return rc == SL_OK ? SL_ENOTFOUND : rc;
+}
+
+void sl_checkpointer_get_stats(const sl_checkpointer *c, sl_checkpoint_stats *out)
+{
+    pthread_mutex_lock(&((sl_checkpointer *)c)->mu);
+    *out = c->stats;
+    out->durable_id = atomic_load(&((sl_checkpointer *)c)->durable);
+    pthread_mutex_unlock(&((sl_checkpointer *)c)->mu);
+}

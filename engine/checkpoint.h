@@ -1,0 +1,80 @@
+/*
+ * checkpoint.h - the per-node checkpoint coordinator (DESIGN.md
+ * "Checkpoints and failure"; design notes and invariants at the top of
+ * checkpoint.c).
+ *
+ * Threads:
+ *   main thread   sl_checkpointer_begin()       starts checkpoint n
+ *   lane threads  sl_checkpointer_lane_done()   barrier n injected for k tasks
+ *   sink thread   sl_checkpointer_add()         task snapshot, results flushed
+ *   own thread    writes, replicates, then calls the commit callback
+ *   workers       sl_checkpointer_durable(), sl_checkpointer_load()
+ */
+#ifndef SL_CHECKPOINT_H
+#define SL_CHECKPOINT_H
+
+#include "common.h"
+#include "definition.h"
+
+typedef struct sl_checkpointer sl_checkpointer;
+
+/* One task's input position in a durable checkpoint. */
+typedef struct sl_task_offset {
+    int32_t task;
+    int64_t next_offset;
+} sl_task_offset;
+
+/* Called on the coordinator's thread once checkpoint n is durable (local
+ * store + required replicas): commit these input offsets. Returns 0 or an
+ * error (the checkpoint then counts as failed; it is retried next time). */
+typedef int (*sl_commit_fn)(void *ctx, uint64_t checkpoint_id, const sl_task_offset *offsets,
+                            size_t n);
+
+typedef struct sl_checkpoint_stats {
+    uint64_t completed, failed;
+    uint64_t last_id, durable_id;
+    uint64_t last_bytes;
+    double last_duration_ms;
+    double p50_ms, p99_ms; /* over the last 1024 checkpoints */
+    int64_t last_completed_wall_ms;
+} sl_checkpoint_stats;
+
+/* Creates the coordinator for def->checkpoint / def->cluster: opens the
+ * local store (creating the directory), starts the replication server when
+ * cluster.listen is set, and the coordinator thread. NULL + errstr on
+ * failure. */
+sl_checkpointer *sl_checkpointer_new(const sl_def *def, sl_commit_fn commit, void *commit_ctx,
+                                     char *errstr, size_t errstr_size);
+/* Takes a final checkpoint if one is in flight, stops threads, frees. */
+void sl_checkpointer_free(sl_checkpointer *c);
+
+/* Main thread: starts checkpoint n (returned) that `nlanes` lanes will
+ * report on; 0 if one is still in flight (they never overlap). */
+uint64_t sl_checkpointer_begin(sl_checkpointer *c, int nlanes);
+/* The id most recently begun (lanes compare it with their last barrier). */
+uint64_t sl_checkpointer_requested(const sl_checkpointer *c);
+/* Lane thread: barrier n was injected for `ntasks` tasks of the lane. */
+void sl_checkpointer_lane_done(sl_checkpointer *c, uint64_t n, int ntasks);
+/* Sink thread: the snapshot of `task` for checkpoint n; every result the
+ * task produced before the barrier is delivered. Copies `blob`. */
+void sl_checkpointer_add(sl_checkpointer *c, uint64_t n, int32_t task, int64_t next_offset,
+                         const void *blob, size_t len);
+/* Highest checkpoint id that is durable (0 if none). Any thread. */
+uint64_t sl_checkpointer_durable(const sl_checkpointer *c);
+/* Waits up to timeout_ms for the checkpoint in flight (if any) to finish.
+ * Returns 0 if it became durable, or an error. */
+int sl_checkpointer_wait(sl_checkpointer *c, int timeout_ms);
+
+/* Cancels the checkpoint in flight if some lane never reported its barrier
+ * (the input ended first): nothing of it was persisted. */
+void sl_checkpointer_cancel_unreported(sl_checkpointer *c);
+
+/* Loads the snapshot of `task` at checkpoint n from the local store or, if
+ * absent, from a peer. *blob is malloc'ed. Returns 0, SL_ENOTFOUND, or
+ * SL_ECORRUPT (errstr says which file/peer and why). */
+int sl_checkpointer_load(sl_checkpointer *c, int32_t task, uint64_t n, uint8_t **blob,
+                         size_t *len, char *errstr, size_t errstr_size);
+
+void sl_checkpointer_get_stats(const sl_checkpointer *c, sl_checkpoint_stats *out);
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * engine_internal.h - structures shared by engine.c (lifecycle, sink thread,
+ * checkpoint coordination), lane.c (source side) and worker.c (tasks).
+ * Not a public header: connectors and operators use engine.h.
+ */
+#ifndef SL_ENGINE_INTERNAL_H
+#define SL_ENGINE_INTERNAL_H
+
+#include "checkpoint.h"
+#include "connector.h"
+#include "engine.h"
+#include "ingest.h"
+#include "ring.h"
+#include "window.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define SL__OUT_BATCH_ROWS 1024
+/* First 4 bytes of a task snapshot blob, and its format version. */
+#define SL__TASK_SNAPSHOT_MAGIC   0x534c5453u /* "SLTS" */
+#define SL__TASK_SNAPSHOT_VERSION 1u
+
+/* Counters are owned by one thread and published with relaxed stores once
+ * per batch; readers add them up (no per-event atomic read-modify-write). */
+#define SL__PUBLISH(field, value) atomic_store_explicit(&(field), (value), memory_order_relaxed)
+#define SL__READ(field)           atomic_load_explicit(&(field), memory_order_relaxed)
+
+typedef struct sl__lane_counters {
+    _Atomic uint64_t events_in, filtered, dead_lettered;
+    _Atomic uint64_t bad[SL_BAD_COUNT];
+} sl__lane_counters;
+
+typedef struct sl__worker_counters {
+    _Atomic uint64_t late, late_updates, windows_fired, results;
+    _Atomic uint64_t dead_lettered;
+    _Atomic int64_t min_watermark;
+    _Atomic uint64_t state_bytes;
+    _Atomic int tasks;
+} sl__worker_counters;
+
+/* FIFO of batches linked through batch->next (one owner thread). */
+typedef struct sl__queue {
+    sl_batch *head, *tail;
+    size_t len;
+} sl__queue;
+
+void sl__queue_push(sl__queue *q, sl_batch *b);
+sl_batch *sl__queue_pop(sl__queue *q);
+
+struct sl_lane {
+    sl_engine *engine;
+    int index;
+    sl_ingest *ingest;
+    uint32_t nvals;
+    sl_batch **building;   /* per task id: the batch being filled */
+    int64_t *next_offset;  /* per task id: input position after the last event */
+    size_t nbuilding;
+    sl__queue *queued;     /* per worker: batches waiting for ring room */
+    sl_ring **rings;       /* per worker */
+    sl_ring *dlq;          /* to the sink thread (bad events) */
+    sl_batch *dlq_batch;
+    int32_t *tasks;        /* tasks fed by this lane */
+    size_t ntasks, tasks_cap;
+    uint64_t last_barrier; /* last checkpoint id injected */
+    /* thread-local totals, published into `counters` */
+    uint64_t events_in, filtered, dead_lettered, bad[SL_BAD_COUNT];
+    sl__lane_counters counters;
+};
+
+/* A held result (output commit rule: results that follow an idle-timeout
+ * watermark advance wait until a checkpoint that records it is durable). */
+typedef struct sl__held {
+    char *key, *value;
+    uint32_t key_len, value_len;
+    int64_t ts;
+    uint64_t seq;
+} sl__held;
+
+typedef struct sl__task {
+    int32_t id;
+    int lane;
+    sl_window_task *window;
+    uint64_t next_seq;       /* sequence number of the next result */
+    int64_t suppress_upto;   /* results with seq <= this were written before */
+    int64_t last_input_ns;   /* processing time of the last event */
+    int64_t idle_base_wm;    /* watermark when the idle advance started */
+    int closed;
+    /* output commit rule */
+    int holding;             /* an idle advance happened since the last barrier */
+    uint64_t release_at;     /* held results go out once this is durable */
+    sl__held *held;
+    size_t nheld, held_cap;
+    struct sl__task *next;
+} sl__task;
+
+typedef struct sl__worker {
+    sl_engine *engine;
+    int index;
+    pthread_t thread;
+    sl_ring *out;        /* to the sink thread */
+    sl_batch *results;   /* being filled */
+    sl_batch *dead;      /* late events for the dead-letter sink */
+    sl__task **buckets;  /* task table */
+    size_t nbuckets;
+    int ntasks;
+    int nholding;        /* tasks with held results */
+    uint64_t late, late_updates, windows_fired, results_count, dead_lettered, suppressed;
+    sl__worker_counters counters;
+    sl__task *current;   /* task whose batch is being processed */
+    sl_emitter emitter;
+} sl__worker;
+
+struct sl_engine {
+    const sl_def *def;
+    sl_engine_options opt;
+    const sl_source_ops *source_ops;
+    void *source;
+    const sl_sink_ops *sink_ops;
+    void *sink;
+    const sl_sink_ops *dlq_ops;
+    void *dlq;
+    sl_checkpointer *checkpointer; /* NULL when checkpoints are off */
+    int nlanes, nworkers;
+    sl_lane *lanes;
+    sl__worker *workers;
+    pthread_t sink_thread;
+    _Atomic int stop_requested;
+    _Atomic int lanes_done;
+    _Atomic int workers_done;
+    _Atomic int failed;
+    _Atomic int checkpoint_asap;   /* a worker advanced a watermark by idleness */
+    _Atomic uint64_t results_written, dlq_written;
+    int64_t start_ns;
+    int64_t end_ns;
+    int source_failed;             /* written by the joiner before lanes_done */
+};
+
+/* lane.c */
+int sl__lane_init(sl_engine *e, sl_lane *l, int index, size_t ring_cap, char *errstr,
+                  size_t errstr_size);
+void sl__lane_destroy(sl_lane *l, int nworkers);
+void sl__lane_publish(sl_lane *l);
+
+/* worker.c */
+int sl__worker_init(sl_engine *e, sl__worker *w, int index, size_t ring_cap);
+void sl__worker_destroy(sl__worker *w);
+void *sl__worker_main(void *arg);
+
+/* Blocking push for workers and the sink path: waits with backoff while
+ * the ring is full; frees the batch and returns if the engine failed. */
+void sl__push_blocking(sl_engine *e, sl_ring *r, sl_batch *b);
+
+#endif

@@ -1,0 +1,402 @@
+/*
+ * lane.c - the source side of the engine: a lane is one source thread's
+ * connection to every worker (see engine.h and the notes in engine.c).
+ *
+ * @locality: every function here runs on the lane's own source thread,
+ * except sl__lane_init/destroy (main thread, before start / after join).
+ *
+ * A lane decodes events into per-task batches, seals full batches into a
+ * per-worker FIFO and moves the FIFO into the worker's ring as room allows.
+ * It never blocks and never drops: when a FIFO cannot drain, sl_lane_*
+ * return SL_EAGAIN and the source pauses that input. At each checkpoint the
+ * lane puts BARRIER(n) into every task's stream, after the last event it
+ * delivered, carrying the task's next input offset.
+ */
+#include "engine_internal.h"
+#include "log.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sl__queue_push(sl__queue *q, sl_batch *b)
+{
+    b->next = NULL;
+    if (q->tail)
+        q->tail->next = b;
+    else
+        q->head = b;
+    q->tail = b;
+    q->len++;
+}
+
+sl_batch *sl__queue_pop(sl__queue *q)
+{
+    sl_batch *b = q->head;
+    if (b) {
+        q->head = b->next;
+        if (!q->head)
+            q->tail = NULL;
+        q->len--;
+        b->next = NULL;
+    }
+    return b;
+}
+
+sl_lane *sl_engine_lane(sl_engine *e, int index)
+{
+    if (index < 0 || index >= e->nlanes)
+        return NULL;
+    return &e->lanes[index];
+}
+
+int sl_lane_set_mode(sl_lane *l, int ingest_mode)
+{
+    char err[256];
+    sl_ingest *ing = sl_ingest_new(l->engine->def, (sl_ingest_mode)ingest_mode, err, sizeof(err));
+    if (!ing) {
+        sl_error("engine", "lane %d: %s", l->index, err);
+        return SL_EINVAL;
+    }
+    sl_ingest_free(l->ingest);
+    l->ingest = ing;
+    l->nvals = sl_ingest_ncolumns(ing);
+    return SL_OK;
+}
+
+uint32_t sl_lane_ncolumns(const sl_lane *l)
+{
+    return l->nvals;
+}
+
+/* Grows the per-task arrays to hold `task`. */
+static void sl__lane_reserve(sl_lane *l, int32_t task)
+{
+    if ((size_t)task < l->nbuilding)
+        return;
+    size_t n = l->nbuilding ? l->nbuilding : 16;
+    while (n <= (size_t)task)
+        n *= 2;
+    l->building = sl_xrealloc(l->building, n * sizeof(*l->building));
+    l->next_offset = sl_xrealloc(l->next_offset, n * sizeof(*l->next_offset));
+    for (size_t i = l->nbuilding; i < n; i++) {
+        l->building[i] = NULL;
+        l->next_offset[i] = -1;
+    }
+    l->nbuilding = n;
+}
+
+void sl_lane_add_task(sl_lane *l, int32_t task)
+{
+    sl__lane_reserve(l, task);
+    for (size_t i = 0; i < l->ntasks; i++)
+        if (l->tasks[i] == task)
+            return;
+    if (l->ntasks == l->tasks_cap) {
+        l->tasks_cap = l->tasks_cap ? l->tasks_cap * 2 : 16;
+        l->tasks = sl_xrealloc(l->tasks, l->tasks_cap * sizeof(*l->tasks));
+    }
+    l->tasks[l->ntasks++] = task;
+}
+
+static void sl__lane_remove_task(sl_lane *l, int32_t task)
+{
+    for (size_t i = 0; i < l->ntasks; i++) {
+        if (l->tasks[i] == task) {
+            l->tasks[i] = l->tasks[--l->ntasks];
+            return;
+        }
+    }
+}
+
+void sl__lane_publish(sl_lane *l)
+{
+    SL__PUBLISH(l->counters.events_in, l->events_in);
+    SL__PUBLISH(l->counters.filtered, l->filtered);
+    SL__PUBLISH(l->counters.dead_lettered, l->dead_lettered);
+    for (int i = 0; i < SL_BAD_COUNT; i++)
+        SL__PUBLISH(l->counters.bad[i], l->bad[i]);
+}
+
+int sl_lane_pump(sl_lane *l)
+{
+    int blocked = 0;
+    for (int w = 0; w < l->engine->nworkers; w++) {
+        sl__queue *q = &l->queued[w];
+        while (q->head) {
+            if (!sl_ring_push(l->rings[w], q->head))
+                break;
+            sl__queue_pop(q);
+        }
+        if (q->head)
+            blocked = 1;
+    }
+    sl__lane_publish(l);
+    return blocked ? SL_EAGAIN : SL_OK;
+}
+
+int sl_lane_blocked(const sl_lane *l, int32_t task)
+{
+    return l->queued[sl_engine_worker_of(l->engine, task)].head != NULL;
+}
+
+/* Moves task's partial batch (if any) to its worker's queue. */
+static void sl__lane_seal(sl_lane *l, int32_t task)
+{
+    if (task < 0 || (size_t)task >= l->nbuilding || !l->building[task])
+        return;
+    sl_batch *b = l->building[task];
+    l->building[task] = NULL;
+    if (b->count == 0) {
+        sl_batch_free(b);
+        return;
+    }
+    sl__queue_push(&l->queued[sl_engine_worker_of(l->engine, task)], b);
+}
+
+/* Injects BARRIER(n) into every task's stream when checkpoint n was begun
+ * since the lane's last barrier. */
+static void sl__lane_maybe_barrier(sl_lane *l)
+{
+    sl_checkpointer *c = l->engine->checkpointer;
+    if (!c)
+        return;
+    uint64_t n = sl_checkpointer_requested(c);
+    if (n <= l->last_barrier)
+        return;
+    int injected = 0;
+    for (size_t i = 0; i < l->ntasks; i++) {
+        int32_t task = l->tasks[i];
+        sl__lane_seal(l, task);
+        sl_batch *ctl = sl_batch_control(SL_MSG_BARRIER, task, l->next_offset[task]);
+        if (!ctl) {
+            atomic_store(&l->engine->failed, 1);
+            return;
+        }
+        ctl->checkpoint_id = n;
+        sl__queue_push(&l->queued[sl_engine_worker_of(l->engine, task)], ctl);
+        injected++;
+    }
+    l->last_barrier = n;
+    sl_checkpointer_lane_done(c, n, injected);
+}
+
+void sl_lane_wait(sl_lane *l)
+{
+    int spins = 0;
+    for (;;) {
+        sl__lane_maybe_barrier(l);
+        if (sl_lane_pump(l) != SL_EAGAIN || sl_engine_stopping(l->engine))
+            return;
+        if (++spins < 32)
+            continue;
+        sl_sleep_us(spins < 1000 ? 50 : 500);
+    }
+}
+
+static sl_batch *sl__lane_batch_for(sl_lane *l, int32_t task)
+{
+    sl__lane_reserve(l, task);
+    sl_batch *b = l->building[task];
+    if (!b) {
+        b = sl_batch_new(SL_MSG_DATA, task, (uint32_t)l->engine->def->runtime.batch_size, l->nvals);
+        if (!b)
+            return NULL;
+        l->building[task] = b;
+        sl_lane_add_task(l, task);
+    }
+    return b;
+}
+
+/* Appends src as a JSON string (with quotes) to the batch arena. */
+static void sl__put_json_string(sl_batch *b, const char *src, size_t len)
+{
+    uint32_t off;
+    char *p = sl_batch_reserve_bytes(b, len * 6 + 2, &off);
+    if (!p)
+        return;
+    char *o = p;
+    *o++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)src[i];
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            o += sprintf(o, "\\u%04x", c);
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    b->bytes_len = off + (size_t)(o - p);
+}
+
+static void sl__lane_push_dlq(sl_lane *l)
+{
+    if (l->dlq_batch && l->dlq_batch->count) {
+        sl__push_blocking(l->engine, l->dlq, l->dlq_batch);
+        l->dlq_batch = NULL;
+    }
+}
+
+/* Records a rejected event for the dead-letter sink. */
+static void sl__lane_dead_letter(sl_lane *l, int32_t task, sl_bad_reason reason,
+                                 const char *payload, size_t len, int64_t offset)
+{
+    if (!l->engine->dlq_ops)
+        return;
+    if (!l->dlq_batch && !(l->dlq_batch = sl_batch_new(SL_MSG_BAD, -1, 256, 0)))
+        return;
+    sl_batch *b = l->dlq_batch;
+    uint32_t i = b->count;
+    const char *rname = sl_bad_reason_name(reason);
+    b->key_len[i] = (uint32_t)strlen(rname);
+    b->key_off[i] = sl_batch_put_bytes(b, rname, b->key_len[i]);
+    char head[160];
+    int hn = snprintf(head, sizeof(head),
+                      "{\"reason\":\"%s\",\"task\":%d,\"offset\":%" PRId64 ",\"payload\":", rname,
+                      task, offset);
+    size_t start = b->bytes_len;
+    sl_batch_put_bytes(b, head, (size_t)hn);
+    sl__put_json_string(b, payload, len > 65536 ? 65536 : len); /* huge ones truncated */
+    sl_batch_put_bytes(b, "}", 1);
+    b->row_off[i] = (uint32_t)start;
+    b->row_len[i] = (uint32_t)(b->bytes_len - start);
+    b->offset[i] = offset;
+    b->ts[i] = 0;
+    b->key_hash[i] = (uint64_t)(uint32_t)task;
+    b->count++;
+    l->dead_lettered++;
+    if (b->count == b->capacity)
+        sl__lane_push_dlq(l);
+}
+
+int sl_lane_ingest(sl_lane *l, int32_t task, const char *payload, size_t len, int64_t offset,
+                   int64_t kafka_ts)
+{
+    sl_bad_reason reason = SL_BAD_MALFORMED;
+    l->events_in++;
+    if (task >= 0) {
+        sl__lane_reserve(l, task);
+        l->next_offset[task] = offset + 1;
+    }
+    sl_decode_result r = sl_ingest_decode(l->ingest, payload, len, kafka_ts, &reason);
+    if (SL_UNLIKELY(r != SL_DECODE_OK)) {
+        if (r == SL_DECODE_FILTERED) {
+            l->filtered++;
+        } else {
+            l->bad[reason]++;
+            sl__lane_dead_letter(l, task, reason, payload, len, offset);
+        }
+        return task >= 0 && sl_lane_blocked(l, task) ? SL_EAGAIN : SL_OK;
+    }
+    if (task < 0)
+        task = (int32_t)(sl_ingest_key_hash(l->ingest) % (uint64_t)l->engine->def->runtime.tasks);
+    sl_batch *b = sl__lane_batch_for(l, task);
+    if (!b || sl_ingest_append(l->ingest, b, offset) != SL_OK) {
+        sl_error("engine", "out of memory building a batch");
+        atomic_store(&l->engine->failed, 1);
+        return SL_ENOMEM;
+    }
+    if (b->count == b->capacity) {
+        sl__lane_seal(l, task);
+        return sl_lane_pump(l);
+    }
+    return sl_lane_blocked(l, task) ? SL_EAGAIN : SL_OK;
+}
+
+int sl_lane_push_batch(sl_lane *l, sl_batch *b)
+{
+    sl__lane_seal(l, b->task);
+    sl_lane_add_task(l, b->task);
+    l->events_in += b->count;
+    if (b->count)
+        l->next_offset[b->task] = b->offset[b->count - 1] + 1;
+    sl__queue_push(&l->queued[sl_engine_worker_of(l->engine, b->task)], b);
+    return sl_lane_pump(l);
+}
+
+int sl_lane_flush(sl_lane *l)
+{
+    for (size_t t = 0; t < l->nbuilding; t++)
+        if (l->building[t])
+            sl__lane_seal(l, (int32_t)t);
+    sl__lane_push_dlq(l);
+    sl__lane_maybe_barrier(l);
+    return sl_lane_pump(l);
+}
+
+int sl_lane_control(sl_lane *l, int32_t task, sl_batch *ctl)
+{
+    sl__lane_seal(l, task);
+    ctl->task = task;
+    if (ctl->kind == SL_MSG_REVOKE) {
+        sl__lane_remove_task(l, task);
+    } else {
+        sl_lane_add_task(l, task);
+        if (ctl->kind == SL_MSG_ASSIGN)
+            l->next_offset[task] = ctl->value;
+    }
+    sl__queue_push(&l->queued[sl_engine_worker_of(l->engine, task)], ctl);
+    return sl_lane_pump(l);
+}
+
+int sl_lane_control_all(sl_lane *l, sl_msg_kind kind, int64_t value)
+{
+    sl_lane_flush(l);
+    for (int w = 0; w < l->engine->nworkers; w++) {
+        sl_batch *ctl = sl_batch_control(kind, -1, value);
+        if (!ctl)
+            return SL_ENOMEM;
+        sl__queue_push(&l->queued[w], ctl);
+    }
+    return sl_lane_pump(l);
+}
+
+int sl__lane_init(sl_engine *e, sl_lane *l, int index, size_t ring_cap, char *errstr,
+                  size_t errstr_size)
+{
+    l->engine = e;
+    l->index = index;
+    l->ingest = sl_ingest_new(e->def, SL_INGEST_RAW, errstr, errstr_size);
+    if (!l->ingest)
+        return SL_EINVAL;
+    l->nvals = sl_ingest_ncolumns(l->ingest);
+    l->queued = sl_xcalloc((size_t)e->nworkers, sizeof(*l->queued));
+    l->rings = sl_xcalloc((size_t)e->nworkers, sizeof(*l->rings));
+    for (int w = 0; w < e->nworkers; w++)
+        if (!(l->rings[w] = sl_ring_new(ring_cap)))
+            return sl_seterr(errstr, errstr_size, SL_ENOMEM, "out of memory creating rings");
+    if (!(l->dlq = sl_ring_new(ring_cap)))
+        return sl_seterr(errstr, errstr_size, SL_ENOMEM, "out of memory creating rings");
+    return SL_OK;
+}
+
+void sl__lane_destroy(sl_lane *l, int nworkers)
+{
+    sl_batch *b;
+    for (size_t t = 0; t < l->nbuilding; t++)
+        sl_batch_free(l->building[t]);
+    free(l->building);
+    free(l->next_offset);
+    for (int w = 0; w < nworkers && l->queued; w++)
+        while ((b = sl__queue_pop(&l->queued[w])))
+            sl_batch_free(b);
+    for (int w = 0; w < nworkers && l->rings; w++) {
+        while (l->rings[w] && (b = sl_ring_pop(l->rings[w])))
+            sl_batch_free(b);
+        sl_ring_free(l->rings[w]);
+    }
+    if (l->dlq) {
+        while ((b = sl_ring_pop(l->dlq)))
+            sl_batch_free(b);
+        sl_ring_free(l->dlq);
+    }
+    sl_batch_free(l->dlq_batch);
+    free(l->queued);
+    free(l->rings);
+    free(l->tasks);
+    sl_ingest_free(l->ingest);
+}

@@ -1,0 +1,638 @@
+/*
+ * worker.c - worker threads: each hosts many tasks and runs their window
+ * operator on the batches the lanes send, in order.
+ *
+ * @locality: everything here runs on the worker's own thread, except
+ * sl__worker_init/destroy (main thread, before start / after join).
+ *
+ * Per task, results get consecutive sequence numbers. Three rules decide
+ * what happens to a result:
+ *   1. seq <= suppress_upto: the task wrote it before a failure (found by
+ *      the sink's output scan on restore): dropped.
+ *   2. the task is holding (an idle-timeout watermark advance happened,
+ *      a processing-time decision) or already has held results: held, in
+ *      order, until the checkpoint taken right after the advance is
+ *      durable (DESIGN.md "Output commit rule"). Held results are part of
+ *      the task snapshot, so a restore re-emits them (rule 1 dedups).
+ *   3. otherwise it goes to the sink at once.
+ */
+#include "engine_internal.h"
+#include "log.h"
+#include "snapshot.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- task table ---------------------------------------------------------- */
+
+static sl__task *sl__task_find(sl__worker *w, int32_t id)
+{
+    for (sl__task *t = w->buckets[(uint32_t)id % w->nbuckets]; t; t = t->next)
+        if (t->id == id)
+            return t;
+    return NULL;
+}
+
+static void sl__task_free(sl__task *t)
+{
+    sl_window_task_free(t->window);
+    for (size_t i = 0; i < t->nheld; i++) {
+        free(t->held[i].key);
+        free(t->held[i].value);
+    }
+    free(t->held);
+    free(t);
+}
+
+static sl__task *sl__task_create(sl__worker *w, int32_t id, int lane)
+{
+    sl__task *t = sl_xcalloc(1, sizeof(*t));
+    t->id = id;
+    t->lane = lane;
+    t->last_input_ns = sl_mono_ns();
+    t->idle_base_wm = INT64_MIN;
+    t->suppress_upto = -1;
+    const sl_def *def = w->engine->def;
+    if (def->window) {
+        t->window = sl_window_task_new(def->window, &def->watermark);
+        if (!t->window) {
+            sl_error("engine", "out of memory creating task %d", id);
+            atomic_store(&w->engine->failed, 1);
+        }
+    }
+    size_t b = (uint32_t)id % w->nbuckets;
+    t->next = w->buckets[b];
+    w->buckets[b] = t;
+    w->ntasks++;
+    return t;
+}
+
+static sl__task *sl__task_get(sl__worker *w, int32_t id, int lane)
+{
+    sl__task *t = sl__task_find(w, id);
+    return t ? t : sl__task_create(w, id, lane);
+}
+
+static void sl__task_remove(sl__worker *w, int32_t id)
+{
+    sl__task **pp = &w->buckets[(uint32_t)id % w->nbuckets];
+    while (*pp && (*pp)->id != id)
+        pp = &(*pp)->next;
+    if (*pp) {
+        sl__task *t = *pp;
+        *pp = t->next;
+        if (t->nheld)
+            w->nholding--;
+        sl__task_free(t);
+        w->ntasks--;
+    }
+}
+
+/* ---- results --------------------------------------------------------------- */
+
+void sl__push_blocking(sl_engine *e, sl_ring *r, sl_batch *b)
+{
+    int spins = 0;
+    while (!sl_ring_push(r, b)) {
+        if (atomic_load(&e->failed)) {
+            sl_batch_free(b);
+            return;
+        }
+        if (++spins < 64)
+            continue;
+        sl_sleep_us(spins < 1000 ? 20 : 200);
+    }
+}
+
+static void sl__worker_flush_results(sl__worker *w)
+{
+    if (w->results && w->results->count) {
+        sl__push_blocking(w->engine, w->out, w->results);
+        w->results = NULL;
+    }
+    if (w->dead && w->dead->count) {
+        sl__push_blocking(w->engine, w->out, w->dead);
+        w->dead = NULL;
+    }
+}
+
+/* Appends one result row to the batch going to the sink. */
+static void sl__send_result(sl__worker *w, int32_t task, const char *key, size_t key_len,
+                            const char *value, size_t value_len, int64_t ts, uint64_t seq)
+{
+    if (!w->results && !(w->results = sl_batch_new(SL_MSG_RESULTS, -1, SL__OUT_BATCH_ROWS, 0))) {
+        atomic_store(&w->engine->failed, 1);
+        return;
+    }
+    sl_batch *b = w->results;
+    uint32_t i = b->count;
+    b->key_off[i] = sl_batch_put_bytes(b, key, key_len);
+    b->key_len[i] = (uint32_t)key_len;
+    b->row_off[i] = sl_batch_put_bytes(b, value, value_len);
+    b->row_len[i] = (uint32_t)value_len;
+    if (b->key_off[i] == UINT32_MAX || b->row_off[i] == UINT32_MAX) {
+        atomic_store(&w->engine->failed, 1);
+        return;
+    }
+    b->offset[i] = (int64_t)seq;
+    b->ts[i] = ts;
+    b->key_hash[i] = (uint64_t)(uint32_t)task;
+    b->count++;
+    w->results_count++;
+    if (b->count == b->capacity)
+        sl__worker_flush_results(w);
+}
+
+static void sl__hold(sl__worker *w, sl__task *t, const char *key, size_t key_len,
+                     const char *value, size_t value_len, int64_t ts, uint64_t seq)
+{
+    if (t->nheld == t->held_cap) {
+        t->held_cap = t->held_cap ? t->held_cap * 2 : 64;
+        t->held = sl_xrealloc(t->held, t->held_cap * sizeof(*t->held));
+    }
+    sl__held *h = &t->held[t->nheld];
+    h->key = sl_xmalloc(key_len + 1);
+    memcpy(h->key, key, key_len);
+    h->key_len = (uint32_t)key_len;
+    h->value = sl_xmalloc(value_len + 1);
+    memcpy(h->value, value, value_len);
+    h->value_len = (uint32_t)value_len;
+    h->ts = ts;
+    h->seq = seq;
+    if (t->nheld++ == 0)
+        w->nholding++;
+}
+
+static void sl__emit_result(void *ctx, const char *key, size_t key_len, const char *value,
+                            size_t value_len, int64_t ts, int update)
+{
+    sl__worker *w = ctx;
+    sl__task *t = w->current;
+    uint64_t seq = t->next_seq++;
+    if (update)
+        w->late_updates++;
+    else
+        w->windows_fired++;
+    if ((int64_t)seq <= t->suppress_upto) {
+        w->suppressed++;
+        return;
+    }
+    if (t->holding || t->nheld)
+        sl__hold(w, t, key, key_len, value, value_len, ts, seq);
+    else
+        sl__send_result(w, t->id, key, key_len, value, value_len, ts, seq);
+}
+
+/* Sends a task's held results once the checkpoint they wait for is durable. */
+static void sl__release_held(sl__worker *w, sl__task *t, uint64_t durable)
+{
+    if (!t->nheld || t->holding || t->release_at == 0 || t->release_at > durable)
+        return;
+    for (size_t i = 0; i < t->nheld; i++) {
+        sl__held *h = &t->held[i];
+        if ((int64_t)h->seq > t->suppress_upto)
+            sl__send_result(w, t->id, h->key, h->key_len, h->value, h->value_len, h->ts, h->seq);
+        free(h->key);
+        free(h->value);
+    }
+    t->nheld = 0;
+    t->release_at = 0;
+    w->nholding--;
+}
+
+static void sl__release_all(sl__worker *w)
+{
+    if (!w->nholding || !w->engine->checkpointer)
+        return;
+    uint64_t durable = sl_checkpointer_durable(w->engine->checkpointer);
+    for (size_t k = 0; k < w->nbuckets; k++)
+        for (sl__task *t = w->buckets[k]; t; t = t->next)
+            sl__release_held(w, t, durable);
+}
+
+static void sl__emit_late(void *ctx, const sl_batch *in, uint32_t row, int64_t watermark)
+{
+    sl__worker *w = ctx;
+    w->late++;
+    if (!w->engine->dlq_ops)
+        return;
+    if (!w->dead && !(w->dead = sl_batch_new(SL_MSG_BAD, -1, 256, 0)))
+        return;
+    sl_batch *b = w->dead;
+    uint32_t i = b->count, klen;
+    const char *key = sl_batch_key(in, row, &klen);
+    b->key_off[i] = sl_batch_put_bytes(b, "late", 4);
+    b->key_len[i] = 4;
+    char head[200];
+    int hn = snprintf(head, sizeof(head),
+                      "{\"reason\":\"late\",\"task\":%d,\"offset\":%" PRId64
+                      ",\"event_time\":%" PRId64 ",\"watermark\":%" PRId64 ",\"key\":{",
+                      in->task, in->offset[row], in->ts[row], watermark);
+    size_t start = b->bytes_len;
+    sl_batch_put_bytes(b, head, (size_t)hn);
+    sl_batch_put_bytes(b, key, klen);
+    sl_batch_put_bytes(b, "}}", 2);
+    b->row_off[i] = (uint32_t)start;
+    b->row_len[i] = (uint32_t)(b->bytes_len - start);
+    b->offset[i] = in->offset[row];
+    b->ts[i] = in->ts[row];
+    b->key_hash[i] = (uint64_t)(uint32_t)in->task;
+    b->count++;
+    w->dead_lettered++;
+    if (b->count == b->capacity)
+        sl__worker_flush_results(w);
+}
+
+/* A pipeline without a window: every event row is a result. */
+static void sl__passthrough(sl__worker *w, const sl_batch *in)
+{
+    char kbuf[4096];
+    for (uint32_t i = 0; i < in->count; i++) {
+        uint32_t klen, rlen;
+        const char *key = sl_batch_key(in, i, &klen);
+        const char *row = sl_batch_row(in, i, &rlen);
+        size_t kn = 0;
+        if (klen && klen + 2 <= sizeof(kbuf)) {
+            kbuf[0] = '{';
+            memcpy(kbuf + 1, key, klen);
+            kbuf[klen + 1] = '}';
+            kn = klen + 2;
+        }
+        sl__emit_result(w, kbuf, kn, row, rlen, in->ts[i], 0);
+        w->windows_fired--; /* a row, not a window */
+    }
+}
+
+/* ---- checkpoints: task snapshot and restore --------------------------------- */
+
+/* Task state at a barrier: sequence, window state and held results. The
+ * sink thread wraps it with the sink's position (engine.c). */
+static void sl__task_snapshot(sl__worker *w, sl__task *t, const sl_batch *barrier)
+{
+    sl_buf buf;
+    sl_buf_init(&buf);
+    sl_buf_put_u32(&buf, SL__TASK_SNAPSHOT_MAGIC);
+    sl_buf_put_u32(&buf, SL__TASK_SNAPSHOT_VERSION);
+    sl_buf_put_u32(&buf, (uint32_t)t->id);
+    sl_buf_put_u64(&buf, barrier->checkpoint_id);
+    sl_buf_put_i64(&buf, barrier->value); /* next input offset */
+    sl_buf_put_u64(&buf, t->next_seq);
+    sl_buf_put_u8(&buf, (uint8_t)t->closed);
+    sl_buf_put_u8(&buf, t->window != NULL);
+    if (t->window) {
+        sl_buf wb;
+        sl_buf_init(&wb);
+        if (sl_window_task_snapshot(t->window, &wb) != SL_OK)
+            wb.failed = 1;
+        sl_buf_put_blob(&buf, wb.data, wb.len);
+        if (wb.failed)
+            buf.failed = 1;
+        sl_buf_free(&wb);
+    }
+    sl_buf_put_u32(&buf, (uint32_t)t->nheld);
+    for (size_t i = 0; i < t->nheld; i++) {
+        sl_buf_put_blob(&buf, t->held[i].key, t->held[i].key_len);
+        sl_buf_put_blob(&buf, t->held[i].value, t->held[i].value_len);
+        sl_buf_put_i64(&buf, t->held[i].ts);
+        sl_buf_put_u64(&buf, t->held[i].seq);
+    }
+    if (buf.failed) {
+        sl_error("checkpoint", "task %d: out of memory serializing checkpoint %" PRIu64, t->id,
+                 barrier->checkpoint_id);
+        atomic_store(&w->engine->failed, 1);
+        sl_buf_free(&buf);
+        return;
+    }
+    /* The results fired by an idle advance wait for this checkpoint. */
+    if (t->holding) {
+        t->holding = 0;
+        t->release_at = barrier->checkpoint_id;
+    } else if (t->nheld && t->release_at == 0) {
+        t->release_at = barrier->checkpoint_id;
+    }
+    sl_batch *out = sl_batch_control(SL_MSG_BARRIER, t->id, barrier->value);
+    if (!out) {
+        atomic_store(&w->engine->failed, 1);
+        sl_buf_free(&buf);
+        return;
+    }
+    out->checkpoint_id = barrier->checkpoint_id;
+    out->bytes = (char *)buf.data; /* moves the snapshot into the message */
+    out->bytes_len = out->bytes_cap = buf.len;
+    sl__worker_flush_results(w); /* results before the barrier go first */
+    sl__push_blocking(w->engine, w->out, out);
+}
+
+/* Parses a task snapshot (the worker part) into t. Returns 0 or
+ * SL_ECORRUPT; on error t is left as created (empty). */
+static int sl__task_restore(sl__worker *w, sl__task *t, const uint8_t *blob, size_t len,
+                            char *errstr, size_t errstr_size)
+{
+    sl_reader r;
+    sl_reader_init(&r, blob, len);
+    uint32_t magic = sl_read_u32(&r), version = sl_read_u32(&r);
+    if (r.failed || magic != SL__TASK_SNAPSHOT_MAGIC)
+        return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "not a task snapshot");
+    if (version != SL__TASK_SNAPSHOT_VERSION)
+        return sl_seterr(errstr, errstr_size, SL_EVERSION,
+                         "task snapshot version %u, this build reads %u", version,
+                         SL__TASK_SNAPSHOT_VERSION);
+    int32_t id = (int32_t)sl_read_u32(&r);
+    (void)sl_read_u64(&r); /* checkpoint id */
+    (void)sl_read_i64(&r); /* next input offset: the source seeks there */
+    uint64_t next_seq = sl_read_u64(&r);
+    uint8_t closed = sl_read_u8(&r), has_window = sl_read_u8(&r);
+    if (r.failed || id != t->id || (has_window != 0) != (t->window != NULL))
+        return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "task snapshot does not match task %d",
+                         t->id);
+    if (has_window) {
+        uint32_t wlen;
+        const uint8_t *wb = sl_read_blob(&r, &wlen);
+        if (!wb)
+            return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "truncated task snapshot");
+        sl_reader wr;
+        sl_reader_init(&wr, wb, wlen);
+        int rc = sl_window_task_restore(t->window, &wr, errstr, errstr_size);
+        if (rc != SL_OK)
+            return rc;
+    }
+    uint32_t nheld = sl_read_u32(&r);
+    if (r.failed || nheld > len)
+        return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "truncated task snapshot");
+    for (uint32_t i = 0; i < nheld; i++) {
+        uint32_t kl, vl;
+        const uint8_t *k = sl_read_blob(&r, &kl);
+        const uint8_t *v = sl_read_blob(&r, &vl);
+        int64_t ts = sl_read_i64(&r);
+        uint64_t seq = sl_read_u64(&r);
+        if (r.failed || !k || !v)
+            return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "truncated held results");
+        sl__hold(w, t, (const char *)k, kl, (const char *)v, vl, ts, seq);
+    }
+    if (!sl_reader_done(&r))
+        return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "trailing bytes in task snapshot");
+    t->next_seq = next_seq;
+    t->closed = closed;
+    return SL_OK;
+}
+
+/* ASSIGN: (re)creates the task; restores it from checkpoint n if given,
+ * then finds what it already wrote (exactly-once output scan). */
+static void sl__task_assign(sl__worker *w, int lane, const sl_batch *msg)
+{
+    sl_engine *e = w->engine;
+    sl__task_remove(w, msg->task);
+    sl__task *t = sl__task_create(w, msg->task, lane);
+    char err[512] = "";
+    const uint8_t *sink_pos = NULL;
+    uint32_t sink_pos_len = 0;
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    if (msg->checkpoint_id && e->checkpointer) {
+        int rc = sl_checkpointer_load(e->checkpointer, msg->task, msg->checkpoint_id, &blob, &len,
+                                      err, sizeof(err));
+        if (rc != SL_OK) {
+            sl_error("checkpoint", "task %d: cannot load checkpoint %" PRIu64 ": %s", msg->task,
+                     msg->checkpoint_id, err);
+            atomic_store(&e->failed, 1);
+            return;
+        }
+        /* node-level wrapper: blob(task state) blob(sink position) */
+        sl_reader r;
+        sl_reader_init(&r, blob, len);
+        uint32_t tl;
+        const uint8_t *tb = sl_read_blob(&r, &tl);
+        sink_pos = sl_read_blob(&r, &sink_pos_len);
+        if (!tb || !sink_pos || (rc = sl__task_restore(w, t, tb, tl, err, sizeof(err))) != 0) {
+            sl_error("checkpoint", "task %d: checkpoint %" PRIu64 " refused: %s", msg->task,
+                     msg->checkpoint_id, err[0] ? err : "malformed");
+            sl__task_remove(w, msg->task);
+            free(blob);
+            atomic_store(&e->failed, 1);
+            return;
+        }
+        sl_info("checkpoint", "task %d restored from checkpoint %" PRIu64 " (next seq %" PRIu64
+                ", %zu held results)", t->id, msg->checkpoint_id, t->next_seq, t->nheld);
+    }
+    if (e->def->checkpoint.enabled && e->def->checkpoint.guarantee == SL_EXACTLY_ONCE &&
+        e->sink_ops->recover) {
+        int64_t last = -1;
+        int rc = e->sink_ops->recover(e->sink, t->id, sink_pos, sink_pos_len, &last, err,
+                                      sizeof(err));
+        if (rc != SL_OK) {
+            sl_error("checkpoint", "task %d: output scan failed: %s", t->id, err);
+            atomic_store(&e->failed, 1);
+        }
+        t->suppress_upto = last;
+        if (last >= 0)
+            sl_info("checkpoint", "task %d: results up to sequence %" PRId64
+                    " were already written; suppressing their replay", t->id, last);
+    }
+    free(blob);
+    /* Held results of a restored snapshot belong to durable state. */
+    if (t->nheld) {
+        t->release_at = msg->checkpoint_id;
+        sl__release_held(w, t, msg->checkpoint_id);
+    }
+}
+
+/* ---- the worker loop ---------------------------------------------------------- */
+
+static void sl__task_close(sl__worker *w, sl__task *t)
+{
+    if (t->closed)
+        return;
+    w->current = t;
+    if (t->window)
+        sl_window_task_close(t->window, &w->emitter);
+    t->closed = 1;
+}
+
+static void sl__worker_handle(sl__worker *w, int lane, sl_batch *b)
+{
+    switch (b->kind) {
+    case SL_MSG_DATA: {
+        sl__task *t = sl__task_get(w, b->task, lane);
+        w->current = t;
+        t->last_input_ns = sl_mono_ns();
+        t->idle_base_wm = INT64_MIN;
+        if (t->window)
+            sl_window_task_process(t->window, b, &w->emitter);
+        else
+            sl__passthrough(w, b);
+        break;
+    }
+    case SL_MSG_WATERMARK: {
+        sl__task *t = sl__task_get(w, b->task, lane);
+        w->current = t;
+        if (t->window)
+            sl_window_task_advance(t->window, b->value, &w->emitter);
+        break;
+    }
+    case SL_MSG_EOS:
+        if (b->task >= 0) {
+            sl__task_close(w, sl__task_get(w, b->task, lane));
+        } else {
+            for (size_t k = 0; k < w->nbuckets; k++)
+                for (sl__task *t = w->buckets[k]; t; t = t->next)
+                    if (t->lane == lane)
+                        sl__task_close(w, t);
+        }
+        break;
+    case SL_MSG_BARRIER:
+        sl__task_snapshot(w, sl__task_get(w, b->task, lane), b);
+        break;
+    case SL_MSG_ASSIGN:
+        sl__task_assign(w, lane, b);
+        break;
+    case SL_MSG_REVOKE:
+        /* The new owner restores the task from the last checkpoint. */
+        sl__task_remove(w, b->task);
+        break;
+    default:
+        break;
+    }
+    sl_batch_free(b);
+}
+
+/* Idle timeout: a task without input for idle_timeout advances its
+ * watermark with processing time (by the time it has been quiet), so its
+ * last windows close. With checkpoints on, this processing-time decision
+ * is recorded by a checkpoint taken at once, and what follows is held
+ * until that checkpoint is durable. */
+static void sl__worker_idle(sl__worker *w, int64_t now_ns)
+{
+    sl_engine *e = w->engine;
+    int64_t idle_ms = e->def->watermark.idle_timeout_ms;
+    if (idle_ms <= 0)
+        return;
+    for (size_t k = 0; k < w->nbuckets; k++) {
+        for (sl__task *t = w->buckets[k]; t; t = t->next) {
+            if (!t->window || t->closed)
+                continue;
+            int64_t quiet_ms = (now_ns - t->last_input_ns) / 1000000;
+            if (quiet_ms < idle_ms)
+                continue;
+            int64_t wm = sl_window_task_watermark(t->window);
+            if (wm == INT64_MIN)
+                continue; /* nothing seen yet */
+            if (t->idle_base_wm == INT64_MIN)
+                t->idle_base_wm = wm;
+            int64_t target = t->idle_base_wm + quiet_ms;
+            if (target <= wm)
+                continue;
+            if (e->checkpointer) {
+                t->holding = 1;
+                atomic_store(&e->checkpoint_asap, 1);
+            }
+            w->current = t;
+            sl_window_task_advance(t->window, target, &w->emitter);
+        }
+    }
+}
+
+static void sl__worker_publish(sl__worker *w)
+{
+    int64_t min_wm = INT64_MAX;
+    size_t state = 0;
+    int any = 0;
+    for (size_t b = 0; b < w->nbuckets; b++) {
+        for (sl__task *t = w->buckets[b]; t; t = t->next) {
+            if (!t->window)
+                continue;
+            int64_t wm = sl_window_task_watermark(t->window);
+            if (wm > INT64_MIN && wm < INT64_MAX && wm < min_wm) {
+                min_wm = wm;
+                any = 1;
+            }
+            state += sl_window_task_state_bytes(t->window);
+        }
+    }
+    SL__PUBLISH(w->counters.late, w->late);
+    SL__PUBLISH(w->counters.late_updates, w->late_updates);
+    SL__PUBLISH(w->counters.windows_fired, w->windows_fired);
+    SL__PUBLISH(w->counters.results, w->results_count);
+    SL__PUBLISH(w->counters.dead_lettered, w->dead_lettered);
+    SL__PUBLISH(w->counters.min_watermark, any ? min_wm : INT64_MIN);
+    SL__PUBLISH(w->counters.state_bytes, (uint64_t)state);
+    SL__PUBLISH(w->counters.tasks, w->ntasks);
+}
+
+void *sl__worker_main(void *arg)
+{
+    sl__worker *w = arg;
+    sl_engine *e = w->engine;
+    sl_batch *items[16];
+    int idle_rounds = 0;
+    int64_t last_idle_check = sl_mono_ns(), last_publish = 0;
+    for (;;) {
+        int done = atomic_load_explicit(&e->lanes_done, memory_order_acquire);
+        size_t got = 0;
+        for (int l = 0; l < e->nlanes; l++) {
+            sl_ring *r = e->lanes[l].rings[w->index];
+            size_t n = sl_ring_pop_many(r, (void **)items, SL_ARRAY_LEN(items));
+            for (size_t i = 0; i < n; i++)
+                sl__worker_handle(w, l, items[i]);
+            got += n;
+        }
+        int64_t now = sl_mono_ns();
+        if (now - last_idle_check > 10 * 1000000) {
+            sl__worker_idle(w, now);
+            sl__release_all(w);
+            last_idle_check = now;
+        }
+        if (got == 0 || now - last_publish > 50 * 1000000) {
+            sl__worker_flush_results(w);
+            sl__worker_publish(w);
+            last_publish = now;
+        }
+        if (got == 0) {
+            if (done || atomic_load(&e->failed))
+                break;
+            if (++idle_rounds > 64)
+                sl_sleep_us(idle_rounds > 2000 ? 1000 : 50);
+        } else {
+            idle_rounds = 0;
+        }
+    }
+    sl__release_all(w);
+    sl__worker_flush_results(w);
+    sl__worker_publish(w);
+    return NULL;
+}
+
+int sl__worker_init(sl_engine *e, sl__worker *w, int index, size_t ring_cap)
+{
+    w->engine = e;
+    w->index = index;
+    w->out = sl_ring_new(ring_cap);
+    w->nbuckets = 256;
+    w->buckets = sl_xcalloc(w->nbuckets, sizeof(*w->buckets));
+    w->emitter.result = sl__emit_result;
+    w->emitter.late = sl__emit_late;
+    w->emitter.ctx = w;
+    return w->out ? SL_OK : SL_ENOMEM;
+}
+
+void sl__worker_destroy(sl__worker *w)
+{
+    if (w->out) {
+        sl_batch *b;
+        while ((b = sl_ring_pop(w->out)))
+            sl_batch_free(b);
+        sl_ring_free(w->out);
+    }
+    sl_batch_free(w->results);
+    sl_batch_free(w->dead);
+    for (size_t k = 0; w->buckets && k < w->nbuckets; k++) {
+        sl__task *t = w->buckets[k];
+        while (t) {
+            sl__task *n = t->next;
+            sl__task_free(t);
+            t = n;
+        }
+    }
+    free(w->buckets);
+}
