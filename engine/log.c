@@ -64,8 +64,8 @@ static size_t sl__json_escape(char *buf, size_t pos, size_t cap, const char *s)
     return pos;
 }
 
-void sl_log_fields(sl_log_level level, const char *component, const char *fields,
-                   const char *fmt, ...)
+void sl_log_fields(sl_log_level level, const char *component, const char *fields, const char *fmt,
+                   ...)
 {
     if ((int)level < atomic_load(&sl__log_level))
         return;
@@ -90,9 +90,9 @@ void sl_log_fields(sl_log_level level, const char *component, const char *fields
     char line[4096];
     size_t pos;
     if (json) {
-        pos = (size_t)snprintf(line, sizeof(line),
-                               "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"", when,
-                               sl__level_names[level]);
+        pos =
+            (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"",
+                             when, sl__level_names[level]);
         pos = sl__json_escape(line, pos, sizeof(line), component);
         pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\",\"msg\":\"");
         pos = sl__json_escape(line, pos, sizeof(line), msg);
@@ -101,8 +101,8 @@ void sl_log_fields(sl_log_level level, const char *component, const char *fields
                                     fields && *fields ? "," : "", fields ? fields : "");
     } else {
         pos = (size_t)snprintf(line, sizeof(line), "%s %-5s [%s] %s%s%s\n", when,
-                               sl__level_names[level], component, msg,
-                               fields && *fields ? " " : "", fields ? fields : "");
+                               sl__level_names[level], component, msg, fields && *fields ? " " : "",
+                               fields ? fields : "");
     }
     if (pos >= sizeof(line)) {
         pos = sizeof(line) - 1;

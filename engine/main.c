@@ -13,6 +13,7 @@
 #include "connector.h"
 #include "definition.h"
 #include "engine.h"
+#include "kafka.h"
 #include "log.h"
 
 #include <signal.h>
@@ -200,6 +201,10 @@ static const sl_command sl__commands[] = {
      "Prints stages, threads, rings and capacities, the fields each stage reads,\n"
      "window and watermark settings and an estimate of window state memory.\n",
      sl__cmd_explain},
+    {"kafka-mock", "[--brokers N] [--topic T:P]...", "embedded Kafka (mock cluster) on loopback",
+     NULL /* the command prints its own --help */, sl_cmd_kafka_mock},
+    {"produce", "--bootstrap B --topic T ...", "load generator: synthetic events to a topic",
+     NULL, sl_cmd_produce},
 };
 
 static const sl_command *sl__find_command(const char *name)
@@ -212,7 +217,8 @@ static const sl_command *sl__find_command(const char *name)
 
 static void sl__usage(FILE *out)
 {
-    fprintf(out, "sluice %s - real-time stream processing\n\nUsage: sluice COMMAND [ARGS]\n\n"
+    fprintf(out,
+            "sluice %s - real-time stream processing\n\nUsage: sluice COMMAND [ARGS]\n\n"
                  "Commands:\n",
             SL_VERSION);
     for (size_t i = 0; i < SL_ARRAY_LEN(sl__commands); i++)
@@ -247,7 +253,7 @@ int main(int argc, char **argv)
         sl__usage(stderr);
         return SL_EXIT_USAGE;
     }
-    if (sl__wants_help(argc - 1, argv + 1)) {
+    if (c->help && sl__wants_help(argc - 1, argv + 1)) {
         printf("Usage: sluice %s %s\n\n%s", c->name, c->args, c->help);
         return SL_EXIT_OK;
     }
