@@ -1,0 +1,731 @@
+/*
+ * test_window_oracle.c - the window operator against a brute-force reference.
+ *
+ * The reference below is written for obviousness: every (key, window) -- or
+ * session -- keeps the list of its events, and each result is recomputed
+ * from that list. Per event, in order: judge it against the watermark before
+ * it, add it to every window it belongs to that is not expired (emitting an
+ * update right away for those that already fired), then move the watermark
+ * to max(wm, ts - ooo), fire every unfired window with end <= wm sorted by
+ * (end, key bytes), and forget windows with end + lateness <= wm.
+ *
+ * Amounts are integers or multiples of 0.25 small enough that every partial
+ * sum is exact in a double, so any summation order (the operator combines
+ * hopping slices and merged sessions in its own order) gives the same
+ * double, and results can be compared as strings, byte for byte.
+ *
+ * Seeded random streams (bounded disorder, events later than the allowed
+ * lateness, idle advances, string / int / two-field / no keys, deliberately
+ * colliding key hashes, int and double amounts) for tumbling, hopping and
+ * session windows, each fed with batch sizes 1, 7, 100 and 4096; results,
+ * update flags, late events (offset and the watermark they were judged
+ * against), stats, watermark and max_ts must all match.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "window.h"
+#include "window_stream.h"
+
+/* ------------------------------------------------------------------------ */
+/* The reference                                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct or_rec {
+    int key;
+    int64_t start, end;
+    size_t *evs; /* indices into the stream's ops */
+    size_t nevs, cap;
+    int fired;
+    int alive;
+} or_rec;
+
+typedef struct oracle {
+    const ws_config *cfg;
+    const ws_stream *s;
+    int64_t wm, max_ts;
+    or_rec *recs;
+    size_t nrecs, cap;
+    ws_capture out;
+    sl_window_stats stats;
+} oracle;
+
+static void or_rec_add(or_rec *r, size_t ev)
+{
+    if (r->nevs == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 8;
+        r->evs = realloc(r->evs, r->cap * sizeof(*r->evs));
+    }
+    r->evs[r->nevs++] = ev;
+}
+
+static or_rec *or_new_rec(oracle *o, int key, int64_t start, int64_t end)
+{
+    if (o->nrecs == o->cap) {
+        o->cap = o->cap ? o->cap * 2 : 64;
+        o->recs = realloc(o->recs, o->cap * sizeof(*o->recs));
+    }
+    or_rec *r = &o->recs[o->nrecs++];
+    memset(r, 0, sizeof(*r));
+    r->key = key;
+    r->start = start;
+    r->end = end;
+    r->alive = 1;
+    return r;
+}
+
+static or_rec *or_find_rec(oracle *o, int key, int64_t start, int64_t end)
+{
+    for (size_t i = 0; i < o->nrecs; i++) {
+        or_rec *r = &o->recs[i];
+        if (r->alive && r->key == key && r->start == start && r->end == end)
+            return r;
+    }
+    return NULL;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    if (a % b != 0 && a < 0)
+        q--;
+    return q;
+}
+
+static char *put_num(char *p, int is_double, int64_t i, double d)
+{
+    if (is_double)
+        return p + sprintf(p, "%.17g", d);
+    return p + sprintf(p, "%" PRId64, i);
+}
+
+/* The result of one record, computed from its events. */
+static void or_emit(oracle *o, const or_rec *r, int update)
+{
+    const ws_stream *s = o->s;
+    char value[4096], key[128], *p = value;
+    const char *kb = s->keys[r->key];
+    uint32_t kl = s->key_len[r->key];
+    p += sprintf(p, "{%.*s%s\"window_start\":%" PRId64 ",\"window_end\":%" PRId64, (int)kl, kb,
+                 kl ? "," : "", r->start, r->end);
+    for (size_t a = 0; a < o->cfg->naggs; a++) {
+        const ws_agg *ag = &o->cfg->aggs[a];
+        p += sprintf(p, ",\"%s\":", ag->escaped);
+        int64_t n = (int64_t)r->nevs;
+        if (ag->fn == SL_AGG_COUNT) {
+            p += sprintf(p, "%" PRId64, n);
+            continue;
+        }
+        int any_double = 0;
+        for (size_t e = 0; e < r->nevs; e++) {
+            const ws_op *op = &s->ops[r->evs[e]];
+            const sl_num *x = ag->column == WS_COL_AMOUNT ? &op->amount : &op->qty;
+            any_double |= x->is_double;
+        }
+        int64_t isum = 0, imin = INT64_MAX, imax = INT64_MIN;
+        double dsum = 0, dmin = 1e300, dmax = -1e300;
+        for (size_t e = 0; e < r->nevs; e++) {
+            const ws_op *op = &s->ops[r->evs[e]];
+            const sl_num *x = ag->column == WS_COL_AMOUNT ? &op->amount : &op->qty;
+            double d = x->is_double ? x->v.d : (double)x->v.i;
+            dsum += d;
+            dmin = d < dmin ? d : dmin;
+            dmax = d > dmax ? d : dmax;
+            if (!x->is_double) {
+                isum += x->v.i;
+                imin = x->v.i < imin ? x->v.i : imin;
+                imax = x->v.i > imax ? x->v.i : imax;
+            }
+        }
+        switch (ag->fn) {
+        case SL_AGG_SUM:
+            p = put_num(p, any_double, isum, dsum);
+            break;
+        case SL_AGG_MIN:
+            p = put_num(p, any_double, imin, dmin);
+            break;
+        case SL_AGG_MAX:
+            p = put_num(p, any_double, imax, dmax);
+            break;
+        default: /* avg */
+            p = put_num(p, 1, 0, (any_double ? dsum : (double)isum) / (double)n);
+            break;
+        }
+    }
+    *p++ = '}';
+    *p = 0;
+    snprintf(key, sizeof(key), "{%.*s}", (int)kl, kb);
+    ws_capture_result(&o->out, key, strlen(key), value, strlen(value), r->end - 1, update);
+    if (update)
+        o->stats.late_updates++;
+    else
+        o->stats.windows_fired++;
+}
+
+static int key_cmp(const ws_stream *s, int a, int b)
+{
+    uint32_t la = s->key_len[a], lb = s->key_len[b];
+    int c = memcmp(s->keys[a], s->keys[b], la < lb ? la : lb);
+    if (c)
+        return c;
+    return la < lb ? -1 : la > lb;
+}
+
+/* Fires every unfired record with end <= wm in (end, key) order, then
+ * forgets every record with end + lateness <= wm. */
+static void or_fire(oracle *o)
+{
+    for (;;) {
+        or_rec *best = NULL;
+        for (size_t i = 0; i < o->nrecs; i++) {
+            or_rec *r = &o->recs[i];
+            if (!r->alive || r->fired || r->end > o->wm)
+                continue;
+            if (!best || r->end < best->end ||
+                (r->end == best->end && key_cmp(o->s, r->key, best->key) < 0))
+                best = r;
+        }
+        if (!best)
+            break;
+        or_emit(o, best, 0);
+        best->fired = 1;
+    }
+    for (size_t i = 0; i < o->nrecs; i++) {
+        or_rec *r = &o->recs[i];
+        /* end + lateness <= wm, written so that it cannot overflow */
+        if (r->alive && r->end <= o->wm - o->cfg->lateness) {
+            r->alive = 0;
+            free(r->evs);
+            r->evs = NULL;
+        }
+    }
+}
+
+static void or_late(oracle *o, size_t ev)
+{
+    o->stats.late_dropped++;
+    ws_capture_late(&o->out, o->s->ops[ev].offset, o->wm);
+}
+
+static void or_event(oracle *o, size_t ev)
+{
+    const ws_config *c = o->cfg;
+    const ws_op *op = &o->s->ops[ev];
+    int64_t ts = op->ts, wm = o->wm, L = c->lateness;
+    o->stats.events++;
+    if (ts > o->max_ts)
+        o->max_ts = ts;
+    if (c->type == SL_WIN_SESSION) {
+        int64_t end = ts + c->gap;
+        if (end + L <= wm) {
+            or_late(o, ev);
+        } else {
+            /* merge every session of the key that overlaps [ts, ts + gap) */
+            size_t *evs = NULL, nevs = 0;
+            int64_t s0 = ts, s1 = end;
+            for (size_t i = 0; i < o->nrecs; i++) {
+                or_rec *r = &o->recs[i];
+                if (!r->alive || r->key != op->key || !(ts < r->end && r->start < end))
+                    continue;
+                s0 = r->start < s0 ? r->start : s0;
+                s1 = r->end > s1 ? r->end : s1;
+                evs = realloc(evs, (nevs + r->nevs) * sizeof(*evs));
+                memcpy(evs + nevs, r->evs, r->nevs * sizeof(*evs));
+                nevs += r->nevs;
+                r->alive = 0;
+                free(r->evs);
+                r->evs = NULL;
+            }
+            or_rec *n = or_new_rec(o, op->key, s0, s1);
+            for (size_t i = 0; i < nevs; i++)
+                or_rec_add(n, evs[i]);
+            free(evs);
+            or_rec_add(n, ev);
+            if (n->end <= wm) {
+                or_emit(o, n, 1);
+                n->fired = 1;
+            }
+        }
+    } else {
+        int64_t slide = c->type == SL_WIN_HOPPING ? c->slide : c->size;
+        int accepted = 0;
+        /* windows [k*slide, k*slide + size) that contain ts, by end */
+        for (int64_t k = floor_div(ts - c->size, slide) + 1; k <= floor_div(ts, slide); k++) {
+            int64_t start = k * slide, end = start + c->size;
+            if (!(start <= ts && ts < end))
+                continue;
+            if (end + L <= wm)
+                continue; /* expired */
+            accepted = 1;
+            or_rec *r = or_find_rec(o, op->key, start, end);
+            if (!r)
+                r = or_new_rec(o, op->key, start, end);
+            or_rec_add(r, ev);
+            if (end <= wm) { /* fired already: update at once */
+                or_emit(o, r, 1);
+                r->fired = 1;
+            }
+        }
+        if (!accepted)
+            or_late(o, ev);
+    }
+    int64_t w = ts - c->ooo;
+    if (w > o->wm) {
+        o->wm = w;
+        or_fire(o);
+    }
+}
+
+static void or_advance(oracle *o, int64_t w)
+{
+    if (w > o->wm) {
+        o->wm = w;
+        or_fire(o);
+    }
+}
+
+static void or_close(oracle *o)
+{
+    /* fire everything pending in (end, key) order, then forget it all */
+    o->wm = INT64_MAX;
+    for (;;) {
+        or_rec *best = NULL;
+        for (size_t i = 0; i < o->nrecs; i++) {
+            or_rec *r = &o->recs[i];
+            if (!r->alive || r->fired)
+                continue;
+            if (!best || r->end < best->end ||
+                (r->end == best->end && key_cmp(o->s, r->key, best->key) < 0))
+                best = r;
+        }
+        if (!best)
+            break;
+        or_emit(o, best, 0);
+        best->fired = 1;
+    }
+    for (size_t i = 0; i < o->nrecs; i++) {
+        o->recs[i].alive = 0;
+        free(o->recs[i].evs);
+        o->recs[i].evs = NULL;
+    }
+}
+
+static void oracle_run(const ws_config *cfg, const ws_stream *s, oracle *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->cfg = cfg;
+    o->s = s;
+    o->wm = INT64_MIN;
+    o->max_ts = INT64_MIN;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->ops[i].advance)
+            or_advance(o, s->ops[i].ts);
+        else
+            or_event(o, i);
+    }
+    if (cfg->close)
+        or_close(o);
+}
+
+static void oracle_free(oracle *o)
+{
+    for (size_t i = 0; i < o->nrecs; i++)
+        free(o->recs[i].evs);
+    free(o->recs);
+    ws_capture_free(&o->out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Operator vs reference                                                     */
+/* ------------------------------------------------------------------------ */
+
+static const uint32_t batch_sizes[] = {1, 7, 100, 4096};
+
+/* Runs one configuration through the oracle and the operator at every batch
+ * size. Returns the number of results compared. */
+static size_t check_config(const ws_config *cfg, const ws_stream *s, uint64_t seed)
+{
+    sl_window_def def;
+    sl_agg_def aggs[16];
+    sl_watermark_def wmdef;
+    ws_make_def(cfg, &def, aggs, &wmdef);
+    oracle o;
+    oracle_run(cfg, s, &o);
+    char desc[512], what[700];
+    ws_describe(cfg, desc, sizeof(desc));
+    for (size_t b = 0; b < SL_ARRAY_LEN(batch_sizes); b++) {
+        snprintf(what, sizeof(what), "seed %" PRIu64 " batch %u [%s]", seed, batch_sizes[b], desc);
+        sl_window_task *t = sl_window_task_new(&def, &wmdef);
+        assert_non_null(t);
+        ws_capture got = {0};
+        ws_feed(t, s, 0, s->n, batch_sizes[b], &got);
+        if (cfg->close)
+            ws_close(t, &got);
+        if (ws_compare(&o.out, &got, what))
+            fail_msg("%s: results differ from the reference", what);
+        const sl_window_stats *st = sl_window_task_stats(t);
+        if (st->events != o.stats.events || st->late_dropped != o.stats.late_dropped ||
+            st->late_updates != o.stats.late_updates ||
+            st->windows_fired != o.stats.windows_fired)
+            fail_msg("%s: stats differ: events %" PRIu64 "/%" PRIu64 " late %" PRIu64 "/%" PRIu64
+                     " updates %" PRIu64 "/%" PRIu64 " fired %" PRIu64 "/%" PRIu64,
+                     what, st->events, o.stats.events, st->late_dropped, o.stats.late_dropped,
+                     st->late_updates, o.stats.late_updates, st->windows_fired,
+                     o.stats.windows_fired);
+        assert_int_equal(sl_window_task_watermark(t), o.wm);
+        assert_int_equal(sl_window_task_max_ts(t), o.max_ts);
+        if (cfg->close) /* everything freed: only the task and its plan remain */
+            assert_true(sl_window_task_state_bytes(t) < 2048);
+        ws_capture_free(&got);
+        sl_window_task_free(t);
+    }
+    size_t n = o.out.n;
+    oracle_free(&o);
+    return n;
+}
+
+static void run_random(int type, uint64_t first_seed, int nseeds)
+{
+    size_t results = 0, late = 0, updates = 0;
+    for (int i = 0; i < nseeds; i++) {
+        uint64_t seed = first_seed + (uint64_t)i;
+        ws_rng r = {seed * 0x632BE59BD9B4E019ull + 1};
+        ws_config cfg;
+        ws_random_config(&r, type, &cfg);
+        ws_stream s;
+        ws_make_stream(&r, &cfg, &s);
+        oracle o;
+        oracle_run(&cfg, &s, &o);
+        late += o.stats.late_dropped;
+        updates += o.stats.late_updates;
+        oracle_free(&o);
+        results += check_config(&cfg, &s, seed);
+        ws_stream_free(&s);
+    }
+    /* the streams must actually exercise lateness */
+    assert_true(results > 1000);
+    assert_true(late > 0);
+    assert_true(updates > 0);
+    printf("  %d seeds: %zu results, %zu late events, %zu late updates (x4 batch sizes)\n",
+           nseeds, results, late, updates);
+}
+
+static void test_tumbling_random(void **state)
+{
+    (void)state;
+    run_random(SL_WIN_TUMBLING, 1000, 120);
+}
+
+static void test_hopping_random(void **state)
+{
+    (void)state;
+    run_random(SL_WIN_HOPPING, 2000, 120);
+}
+
+static void test_session_random(void **state)
+{
+    (void)state;
+    run_random(SL_WIN_SESSION, 3000, 120);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Hand-checked scenarios (the reference is not the only judge)              */
+/* ------------------------------------------------------------------------ */
+
+typedef struct hand_ev {
+    const char *key;
+    int64_t ts;
+    int64_t amount;
+} hand_ev;
+
+/* Runs events (ts == INT64_MIN + 1 means: advance to `amount`) and then
+ * close, and returns the concatenation of "U|" / "F|" + value + "\n". */
+static char *run_hand(const sl_window_def *def, const sl_watermark_def *wm, const hand_ev *evs,
+                      size_t n, sl_window_stats *stats_out)
+{
+    sl_window_task *t = sl_window_task_new(def, wm);
+    assert_non_null(t);
+    ws_capture cap = {0};
+    sl_emitter em = {.result = ws_on_result, .late = ws_on_late, .ctx = &cap};
+    sl_batch *b = sl_batch_new(SL_MSG_DATA, 0, 1, WS_NCOLUMNS);
+    for (size_t i = 0; i < n; i++) {
+        if (evs[i].ts == INT64_MIN + 1) {
+            sl_window_task_advance(t, evs[i].amount, &em);
+            continue;
+        }
+        sl_batch_reset(b);
+        b->count = 1;
+        b->ts[0] = evs[i].ts;
+        b->offset[0] = (int64_t)i;
+        uint32_t kl = (uint32_t)strlen(evs[i].key);
+        b->key_off[0] = sl_batch_put_bytes(b, evs[i].key, kl);
+        b->key_len[0] = kl;
+        b->key_hash[0] = sl_hash64(evs[i].key, kl);
+        sl_batch_val(b, 0, 0)->is_double = 0;
+        sl_batch_val(b, 0, 0)->v.i = evs[i].amount;
+        sl_batch_val(b, 1, 0)->is_double = 0;
+        sl_batch_val(b, 1, 0)->v.i = 0;
+        sl_window_task_process(t, b, &em);
+    }
+    sl_window_task_close(t, &em);
+    *stats_out = *sl_window_task_stats(t);
+    size_t len = 1;
+    for (size_t i = 0; i < cap.n; i++)
+        len += strlen(cap.res[i].value) + strlen(cap.res[i].key) + 8;
+    char *s = calloc(1, len), *p = s;
+    for (size_t i = 0; i < cap.n; i++)
+        p += sprintf(p, "%s%s %s\n", cap.res[i].update ? "U|" : "F|", cap.res[i].key,
+                     cap.res[i].value);
+    ws_capture_free(&cap);
+    sl_batch_free(b);
+    sl_window_task_free(t);
+    return s;
+}
+
+static void test_tumbling_hand(void **state)
+{
+    (void)state;
+    sl_agg_def aggs[] = {{(char *)"orders", SL_AGG_COUNT, NULL, -1},
+                         {(char *)"total", SL_AGG_SUM, NULL, 0},
+                         {(char *)"biggest", SL_AGG_MAX, NULL, 0}};
+    sl_window_def def = {.type = SL_WIN_TUMBLING,
+                         .size_ms = 1000,
+                         .allowed_lateness_ms = 500,
+                         .aggs = aggs,
+                         .naggs = 3,
+                         .ncolumns = 1};
+    sl_watermark_def wm = {.max_out_of_orderness_ms = 100};
+    const hand_ev evs[] = {
+        {"\"user\":\"u2\"", 100, 5},
+        {"\"user\":\"u10\"", 200, 7},
+        {"\"user\":\"u1\"", 950, 1},
+        {"\"user\":\"u2\"", 1099, 3},  /* wm 999: nothing fired yet */
+        {"\"user\":\"u1\"", 1100, 4},  /* wm 1000: [0,1000) fires, keys in byte order */
+        {"\"user\":\"u1\"", 999, 10},  /* fired, within lateness: update */
+        {"\"user\":\"u3\"", 500, 2},   /* new key in a fired window: update */
+        {"\"user\":\"u1\"", 1600, 1},  /* wm 1500: [0,1000) state dropped */
+        {"\"user\":\"u1\"", 900, 100}, /* late: dropped */
+        {"", INT64_MIN + 1, 2500},     /* idle advance: [1000,2000) fires */
+    };
+    sl_window_stats st;
+    char *out = run_hand(&def, &wm, evs, SL_ARRAY_LEN(evs), &st);
+    const char *want =
+        "F|{\"user\":\"u1\"} {\"user\":\"u1\",\"window_start\":0,\"window_end\":1000,\"orders\":1,"
+        "\"total\":1,\"biggest\":1}\n"
+        "F|{\"user\":\"u10\"} {\"user\":\"u10\",\"window_start\":0,\"window_end\":1000,\"orders\":1,"
+        "\"total\":7,\"biggest\":7}\n"
+        "F|{\"user\":\"u2\"} {\"user\":\"u2\",\"window_start\":0,\"window_end\":1000,\"orders\":1,"
+        "\"total\":5,\"biggest\":5}\n"
+        "U|{\"user\":\"u1\"} {\"user\":\"u1\",\"window_start\":0,\"window_end\":1000,\"orders\":2,"
+        "\"total\":11,\"biggest\":10}\n"
+        "U|{\"user\":\"u3\"} {\"user\":\"u3\",\"window_start\":0,\"window_end\":1000,\"orders\":1,"
+        "\"total\":2,\"biggest\":2}\n"
+        "F|{\"user\":\"u1\"} {\"user\":\"u1\",\"window_start\":1000,\"window_end\":2000,\"orders\":2,"
+        "\"total\":5,\"biggest\":4}\n"
+        "F|{\"user\":\"u2\"} {\"user\":\"u2\",\"window_start\":1000,\"window_end\":2000,\"orders\":1,"
+        "\"total\":3,\"biggest\":3}\n";
+    assert_string_equal(out, want);
+    assert_int_equal(st.events, 9);
+    assert_int_equal(st.late_dropped, 1);
+    assert_int_equal(st.late_updates, 2);
+    assert_int_equal(st.windows_fired, 5);
+    free(out);
+}
+
+static void test_hopping_hand(void **state)
+{
+    (void)state;
+    /* size 10, slide 4: slices of 2; windows [0,10) [4,14) [8,18) ... */
+    sl_agg_def aggs[] = {{(char *)"n", SL_AGG_COUNT, NULL, -1},
+                         {(char *)"s", SL_AGG_SUM, NULL, 0}};
+    sl_window_def def = {.type = SL_WIN_HOPPING,
+                         .size_ms = 10,
+                         .slide_ms = 4,
+                         .allowed_lateness_ms = 4,
+                         .aggs = aggs,
+                         .naggs = 2,
+                         .ncolumns = 1};
+    sl_watermark_def wm = {0};
+    const hand_ev evs[] = {
+        {"\"k\":1", 9, 1},  /* windows ending 10, 14, 18 */
+        {"\"k\":1", 11, 2}, /* in [4,14) [8,18); wm 11 fires [0,10) */
+        {"\"k\":1", 3, 4},  /* [0,10): fired, 10+4 > 11 -> update */
+        {"\"k\":1", 15, 8}, /* wm 15 fires [4,14); [0,10) expires (10+4 <= 15) */
+        {"\"k\":1", 7, 16}, /* [4,14) fired within lateness: update; [8,18) pending */
+        {"\"k\":1", 2, 32}, /* [-4,6) and [0,10) both expired: late */
+    };
+    sl_window_stats st;
+    char *out = run_hand(&def, &wm, evs, SL_ARRAY_LEN(evs), &st);
+    const char *want =
+        "F|{\"k\":1} {\"k\":1,\"window_start\":0,\"window_end\":10,\"n\":1,\"s\":1}\n"
+        "U|{\"k\":1} {\"k\":1,\"window_start\":0,\"window_end\":10,\"n\":2,\"s\":5}\n"
+        "F|{\"k\":1} {\"k\":1,\"window_start\":4,\"window_end\":14,\"n\":2,\"s\":3}\n"
+        "U|{\"k\":1} {\"k\":1,\"window_start\":4,\"window_end\":14,\"n\":3,\"s\":19}\n"
+        "F|{\"k\":1} {\"k\":1,\"window_start\":8,\"window_end\":18,\"n\":3,\"s\":11}\n"
+        "F|{\"k\":1} {\"k\":1,\"window_start\":12,\"window_end\":22,\"n\":1,\"s\":8}\n";
+    assert_string_equal(out, want);
+    assert_int_equal(st.late_dropped, 1);
+    free(out);
+}
+
+static void test_session_hand(void **state)
+{
+    (void)state;
+    sl_agg_def aggs[] = {{(char *)"n", SL_AGG_COUNT, NULL, -1},
+                         {(char *)"s", SL_AGG_SUM, NULL, 0}};
+    sl_window_def def = {.type = SL_WIN_SESSION,
+                         .gap_ms = 10,
+                         .allowed_lateness_ms = 50,
+                         .aggs = aggs,
+                         .naggs = 2,
+                         .ncolumns = 1};
+    sl_watermark_def wm = {0};
+    const hand_ev evs[] = {
+        {"\"k\":\"a\"", 0, 1},   /* a: [0,10) */
+        {"\"k\":\"a\"", 10, 2},  /* touches only: a: [10,20); wm 10 fires a[0,10) */
+        {"\"k\":\"b\"", 5, 4},   /* b: [5,15) */
+        {"\"k\":\"a\"", 40, 8},  /* wm 40: fires b[5,15), a[10,20) */
+        {"\"k\":\"a\"", 9, 16},  /* overlaps [0,10) and [10,20): merged [0,20), update */
+        {"\"k\":\"b\"", 100, 1}, /* wm 100: a[40,50) fires; everything old purged */
+        {"\"k\":\"a\"", 5, 64},  /* 5 + 10 + 50 <= 100: late */
+    };
+    sl_window_stats st;
+    char *out = run_hand(&def, &wm, evs, SL_ARRAY_LEN(evs), &st);
+    const char *want =
+        "F|{\"k\":\"a\"} {\"k\":\"a\",\"window_start\":0,\"window_end\":10,\"n\":1,\"s\":1}\n"
+        "F|{\"k\":\"b\"} {\"k\":\"b\",\"window_start\":5,\"window_end\":15,\"n\":1,\"s\":4}\n"
+        "F|{\"k\":\"a\"} {\"k\":\"a\",\"window_start\":10,\"window_end\":20,\"n\":1,\"s\":2}\n"
+        "U|{\"k\":\"a\"} {\"k\":\"a\",\"window_start\":0,\"window_end\":20,\"n\":3,\"s\":19}\n"
+        "F|{\"k\":\"a\"} {\"k\":\"a\",\"window_start\":40,\"window_end\":50,\"n\":1,\"s\":8}\n"
+        "F|{\"k\":\"b\"} {\"k\":\"b\",\"window_start\":100,\"window_end\":110,\"n\":1,\"s\":1}\n";
+    assert_string_equal(out, want);
+    assert_int_equal(st.late_dropped, 1);
+    assert_int_equal(st.late_updates, 1);
+    assert_int_equal(st.windows_fired, 5);
+    free(out);
+}
+
+/* No key_by: the message key is {} and the value has no key members. */
+static void test_no_key_and_doubles(void **state)
+{
+    (void)state;
+    sl_agg_def aggs[] = {{(char *)"total", SL_AGG_SUM, NULL, 0},
+                         {(char *)"lo", SL_AGG_MIN, NULL, 0},
+                         {(char *)"mean", SL_AGG_AVG, NULL, 0}};
+    sl_window_def def = {.type = SL_WIN_TUMBLING,
+                         .size_ms = 10,
+                         .aggs = aggs,
+                         .naggs = 3,
+                         .ncolumns = 1};
+    sl_watermark_def wm = {0};
+    sl_window_task *t = sl_window_task_new(&def, &wm);
+    ws_capture cap = {0};
+    sl_emitter em = {.result = ws_on_result, .late = NULL, .ctx = &cap};
+    sl_batch *b = sl_batch_new(SL_MSG_DATA, 0, 4, 1);
+    const sl_num v[4] = {{.v.i = 3}, {.v.d = 0.1, .is_double = 1}, {.v.i = INT64_MAX},
+                         {.v.i = 1}};
+    for (int i = 0; i < 3; i++) {
+        b->ts[i] = i;
+        b->key_len[i] = 0;
+        b->key_off[i] = 0;
+        b->key_hash[i] = sl_hash64("", 0);
+        *sl_batch_val(b, 0, (uint32_t)i) = v[i];
+    }
+    b->count = 2;
+    sl_window_task_process(t, b, &em);
+    sl_window_task_close(t, &em);
+    assert_int_equal(cap.n, 1);
+    assert_string_equal(cap.res[0].key, "{}");
+    assert_string_equal(cap.res[0].value, "{\"window_start\":0,\"window_end\":10,"
+                                          "\"total\":3.1000000000000001,\"lo\":0.10000000000000001,"
+                                          "\"mean\":1.55}");
+    assert_int_equal(cap.res[0].ts, 9);
+    sl_window_task_free(t);
+    ws_capture_free(&cap);
+
+    /* an integer sum that would overflow int64 becomes a double */
+    t = sl_window_task_new(&def, &wm);
+    b->ts[0] = 0;
+    *sl_batch_val(b, 0, 0) = v[2];
+    b->ts[1] = 1;
+    *sl_batch_val(b, 0, 1) = v[3];
+    b->count = 2;
+    em.ctx = &cap;
+    sl_window_task_process(t, b, &em);
+    sl_window_task_close(t, &em);
+    assert_int_equal(cap.n, 1);
+    assert_string_equal(cap.res[0].value, "{\"window_start\":0,\"window_end\":10,"
+                                          "\"total\":9.2233720368547758e+18,\"lo\":1,"
+                                          "\"mean\":4.6116860184273879e+18}");
+    sl_window_task_free(t);
+    ws_capture_free(&cap);
+    sl_batch_free(b);
+}
+
+/* Idle advance with no events, advance backwards (ignored), and a task that
+ * is closed twice. */
+static void test_advance_and_close_edges(void **state)
+{
+    (void)state;
+    sl_agg_def aggs[] = {{(char *)"n", SL_AGG_COUNT, NULL, -1}};
+    sl_window_def def = {.type = SL_WIN_TUMBLING, .size_ms = 100, .aggs = aggs, .naggs = 1};
+    sl_watermark_def wm = {.max_out_of_orderness_ms = 50};
+    sl_window_task *t = sl_window_task_new(&def, &wm);
+    ws_capture cap = {0};
+    sl_emitter em = {.result = ws_on_result, .late = ws_on_late, .ctx = &cap};
+    assert_int_equal(sl_window_task_watermark(t), INT64_MIN);
+    assert_int_equal(sl_window_task_max_ts(t), INT64_MIN);
+    sl_window_task_advance(t, 1000, &em);
+    assert_int_equal(sl_window_task_watermark(t), 1000);
+    sl_window_task_advance(t, 10, &em);
+    assert_int_equal(sl_window_task_watermark(t), 1000);
+    sl_batch *b = sl_batch_new(SL_MSG_DATA, 0, 2, 0);
+    b->count = 2;
+    b->ts[0] = 1050; /* window [1000,1100), not fired */
+    b->ts[1] = 999;  /* [900,1000) fired and expired: late against wm 1000 */
+    for (int i = 0; i < 2; i++) {
+        b->key_len[i] = 0;
+        b->key_off[i] = 0;
+        b->key_hash[i] = 0;
+        b->offset[i] = 70 + i;
+    }
+    sl_window_task_process(t, b, &em);
+    assert_int_equal(cap.n, 0);
+    assert_int_equal(cap.nlate, 1);
+    assert_int_equal(cap.late_offsets[0], 71);
+    assert_int_equal(cap.late_wm[0], 1000);
+    assert_int_equal(sl_window_task_max_ts(t), 1050);
+    sl_window_task_advance(t, 1100, &em);
+    assert_int_equal(cap.n, 1);
+    assert_string_equal(cap.res[0].value, "{\"window_start\":1000,\"window_end\":1100,\"n\":1}");
+    sl_window_task_close(t, &em);
+    sl_window_task_close(t, &em);
+    assert_int_equal(cap.n, 1);
+    assert_int_equal(sl_window_task_watermark(t), INT64_MAX);
+    sl_batch_free(b);
+    ws_capture_free(&cap);
+    sl_window_task_free(t);
+    sl_window_task_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tumbling_hand),
+        cmocka_unit_test(test_hopping_hand),
+        cmocka_unit_test(test_session_hand),
+        cmocka_unit_test(test_no_key_and_doubles),
+        cmocka_unit_test(test_advance_and_close_edges),
+        cmocka_unit_test(test_tumbling_random),
+        cmocka_unit_test(test_hopping_random),
+        cmocka_unit_test(test_session_random),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
