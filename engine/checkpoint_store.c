@@ -1,0 +1,821 @@
+/*
+ * checkpoint_store.c - a local directory of task snapshots.
+ *
+ * Design notes
+ * ------------
+ * Files in the directory (all others are ignored, so sub-directories such
+ * as replicas/ can live beside them):
+ *
+ *   task-<task>.ckpt-<id>.slck       snapshot of one task at checkpoint id
+ *   manifest.ckpt-<id>.slcm          the tasks of checkpoint id (complete)
+ *   .tmp.<final name>.<pid>.<seq>    a write in progress
+ *
+ * Snapshot file (little-endian):
+ *
+ *   off  size  field
+ *     0     4  magic "SLCK"
+ *     4     4  format version (1)
+ *     8     8  checkpoint id
+ *    16     4  task id (int32)
+ *    20     8  payload length
+ *    28     4  CRC32C of the payload
+ *    32     4  CRC32C of bytes 0..31
+ *    36     n  payload
+ *
+ * Manifest file: "SLCM", version u32, checkpoint id u64, count u32,
+ * count x task i32, CRC32C of everything before it.
+ *
+ * Invariants:
+ *   1. A file under a final name is complete: it only ever appears there
+ *      through rename() of a fully written and fsynced temporary file, and
+ *      the directory is fsynced before put returns SL_OK. So after a crash a
+ *      final name holds either the previous complete file or the new one.
+ *   2. Load verifies magic, then version (a foreign version may have another
+ *      layout, so nothing else is trusted first), then the header CRC, then
+ *      that the header's task and id match the file name, that the file
+ *      length is exactly header + payload length, then the payload CRC. Only
+ *      then is a byte handed to the caller: never a half-read snapshot.
+ *   3. Pruning runs only after a successful put and keeps the newest `keep`
+ *      ids, the file just written (even if the caller wrote an old id) and
+ *      the protected checkpoint.
+ *   4. Temporary files carry the writer's pid; opening a store removes only
+ *      those of processes that no longer exist, so two handles on one
+ *      directory never delete each other's writes in progress.
+ *
+ * Life of one snapshot file:
+ *
+ *   (none) --put: open tmp, write, fsync, close--> TMP
+ *   TMP --rename + fsync(dir)--> FINAL          put returns SL_OK
+ *   TMP --any failure: unlink tmp--> (none)      put returns SL_EIO
+ *   FINAL --prune (older than newest keep)--> (none)
+ *
+ * @locality any thread; a handle serialises its calls with one mutex.
+ */
+#include "checkpoint_store.h"
+#include "snapshot.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SL__SNAP_PREFIX        "task-"
+#define SL__SNAP_SUFFIX        ".slck"
+#define SL__MAN_PREFIX         "manifest.ckpt-"
+#define SL__MAN_SUFFIX         ".slcm"
+#define SL__TMP_PREFIX         ".tmp."
+#define SL__MAX_MANIFEST_TASKS (1u << 20)
+
+struct sl_ckpt_store {
+    pthread_mutex_t lock;
+    char *dir;
+    int keep;
+    uint64_t protected_id;
+    uint64_t tmp_seq;
+    sl_ckpt_io io;
+};
+
+/* ------------------------------------------------------------------------ */
+/* System call indirection (fault injection)                                 */
+/* ------------------------------------------------------------------------ */
+
+static int sl__io_open(sl_ckpt_store *s, const char *path, int flags, int mode)
+{
+    if (s->io.open)
+        return s->io.open(path, flags, mode, s->io.ctx);
+    return open(path, flags, mode);
+}
+
+static ssize_t sl__io_write(sl_ckpt_store *s, int fd, const void *buf, size_t n)
+{
+    if (s->io.write)
+        return s->io.write(fd, buf, n, s->io.ctx);
+    return write(fd, buf, n);
+}
+
+static int sl__io_fsync(sl_ckpt_store *s, int fd)
+{
+    if (s->io.fsync)
+        return s->io.fsync(fd, s->io.ctx);
+    return fsync(fd);
+}
+
+static int sl__io_rename(sl_ckpt_store *s, const char *from, const char *to)
+{
+    if (s->io.rename)
+        return s->io.rename(from, to, s->io.ctx);
+    return rename(from, to);
+}
+
+void sl_ckpt_store_set_io(sl_ckpt_store *s, const sl_ckpt_io *io)
+{
+    pthread_mutex_lock(&s->lock);
+    if (io)
+        s->io = *io;
+    else
+        memset(&s->io, 0, sizeof s->io);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Names                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static void sl__snap_name(char *out, size_t n, int32_t task, uint64_t id)
+{
+    snprintf(out, n, SL__SNAP_PREFIX "%" PRId32 ".ckpt-%" PRIu64 SL__SNAP_SUFFIX, task, id);
+}
+
+static void sl__man_name(char *out, size_t n, uint64_t id)
+{
+    snprintf(out, n, SL__MAN_PREFIX "%" PRIu64 SL__MAN_SUFFIX, id);
+}
+
+/* Parses an unsigned decimal of at most 20 digits, no sign, no leading
+ * zero (so that each number has one spelling). Advances *p. */
+static int sl__parse_u64(const char **p, uint64_t *out)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+    int digits = 0;
+    if (*s == '0' && s[1] >= '0' && s[1] <= '9')
+        return -1;
+    while (*s >= '0' && *s <= '9') {
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+        s++;
+        digits++;
+    }
+    if (!digits)
+        return -1;
+    *p = s;
+    *out = v;
+    return 0;
+}
+
+/* "task-<i32>.ckpt-<u64>.slck" -> task, id. Returns 0 on a match. */
+static int sl__parse_snap_name(const char *name, int32_t *task, uint64_t *id)
+{
+    const char *p = name;
+    size_t pl = strlen(SL__SNAP_PREFIX);
+    if (strncmp(p, SL__SNAP_PREFIX, pl) != 0)
+        return -1;
+    p += pl;
+    int neg = 0;
+    if (*p == '-') {
+        neg = 1;
+        p++;
+    }
+    uint64_t t;
+    if (sl__parse_u64(&p, &t) != 0)
+        return -1;
+    if ((!neg && t > INT32_MAX) || (neg && (t == 0 || t > (uint64_t)INT32_MAX + 1)))
+        return -1;
+    if (strncmp(p, ".ckpt-", 6) != 0)
+        return -1;
+    p += 6;
+    if (sl__parse_u64(&p, id) != 0 || strcmp(p, SL__SNAP_SUFFIX) != 0)
+        return -1;
+    *task = neg ? (int32_t)(-(int64_t)t) : (int32_t)t;
+    return 0;
+}
+
+static int sl__parse_man_name(const char *name, uint64_t *id)
+{
+    const char *p = name;
+    size_t pl = strlen(SL__MAN_PREFIX);
+    if (strncmp(p, SL__MAN_PREFIX, pl) != 0)
+        return -1;
+    p += pl;
+    if (sl__parse_u64(&p, id) != 0 || strcmp(p, SL__MAN_SUFFIX) != 0)
+        return -1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Open / close                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* mkdir -p. Returns 0 or -1 with errno. */
+static int sl__mkdirs(const char *path)
+{
+    char *tmp = sl_xstrdup(path);
+    int rc = 0;
+    for (char *p = tmp + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+                rc = -1;
+                break;
+            }
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    free(tmp);
+    return rc;
+}
+
+/* Removes temporary files left by processes that no longer exist. */
+static void sl__clean_stale_tmp(sl_ckpt_store *s)
+{
+    DIR *d = opendir(s->dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, SL__TMP_PREFIX, strlen(SL__TMP_PREFIX)) != 0)
+            continue;
+        /* ".tmp.<final>.<pid>.<seq>": pid is the second-last field. */
+        const char *last = strrchr(e->d_name, '.');
+        if (!last || last == e->d_name)
+            continue;
+        const char *q = last - 1;
+        while (q > e->d_name && *q != '.')
+            q--;
+        long pid = strtol(q + 1, NULL, 10);
+        if (pid <= 0 || (pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH)) {
+            char path[PATH_MAX];
+            if ((size_t)snprintf(path, sizeof path, "%s/%s", s->dir, e->d_name) < sizeof path)
+                unlink(path);
+        }
+    }
+    closedir(d);
+}
+
+sl_ckpt_store *sl_ckpt_store_open(const char *dir, int keep, char *errstr, size_t errstr_size)
+{
+    if (!dir || !*dir || keep < 1) {
+        sl_seterr(errstr, errstr_size, SL_EINVAL, "checkpoint store: %s",
+                  keep < 1 ? "keep must be >= 1" : "no directory given");
+        return NULL;
+    }
+    if (strlen(dir) > PATH_MAX - 128) {
+        sl_seterr(errstr, errstr_size, SL_EINVAL, "checkpoint store: directory name too long");
+        return NULL;
+    }
+    if (sl__mkdirs(dir) != 0) {
+        sl_seterr(errstr, errstr_size, SL_EIO, "checkpoint store %s: cannot create: %s", dir,
+                  strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        sl_seterr(errstr, errstr_size, SL_EIO, "checkpoint store %s: not a directory", dir);
+        return NULL;
+    }
+    sl_ckpt_store *s = sl_xcalloc(1, sizeof *s);
+    pthread_mutex_init(&s->lock, NULL);
+    s->dir = sl_xstrdup(dir);
+    size_t l = strlen(s->dir);
+    while (l > 1 && s->dir[l - 1] == '/')
+        s->dir[--l] = '\0';
+    s->keep = keep;
+    sl__clean_stale_tmp(s);
+    return s;
+}
+
+void sl_ckpt_store_close(sl_ckpt_store *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_destroy(&s->lock);
+    free(s->dir);
+    free(s);
+}
+
+const char *sl_ckpt_store_dir(const sl_ckpt_store *s)
+{
+    return s->dir;
+}
+
+void sl_ckpt_store_protect(sl_ckpt_store *s, uint64_t ckpt_id)
+{
+    pthread_mutex_lock(&s->lock);
+    s->protected_id = ckpt_id;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Durable write                                                             */
+/* ------------------------------------------------------------------------ */
+
+static int sl__write_all(sl_ckpt_store *s, int fd, const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    while (n) {
+        ssize_t w = sl__io_write(s, fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (w == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int sl__fsync_dir(sl_ckpt_store *s)
+{
+    int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = sl__io_fsync(s, fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+/* Writes parts[0..nparts) to `name` in the store durably (invariant 1).
+ * Caller holds the lock. */
+static int sl__durable_write(sl_ckpt_store *s, const char *name, const void *const *parts,
+                             const size_t *lens, int nparts, char *errstr, size_t errstr_size)
+{
+    char tmp[PATH_MAX], final[PATH_MAX];
+    snprintf(final, sizeof final, "%s/%s", s->dir, name);
+    snprintf(tmp, sizeof tmp, "%s/" SL__TMP_PREFIX "%s.%ld.%" PRIu64, s->dir, name, (long)getpid(),
+             ++s->tmp_seq);
+    const char *step = "creating";
+    int fd = sl__io_open(s, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        goto fail;
+    step = "writing";
+    for (int i = 0; i < nparts; i++)
+        if (sl__write_all(s, fd, parts[i], lens[i]) != 0)
+            goto fail_fd;
+    step = "syncing";
+    if (sl__io_fsync(s, fd) != 0)
+        goto fail_fd;
+    step = "closing";
+    if (close(fd) != 0) {
+        fd = -1;
+        goto fail_fd;
+    }
+    step = "renaming";
+    if (sl__io_rename(s, tmp, final) != 0)
+        goto fail;
+    if (sl__fsync_dir(s) != 0) {
+        /* The rename happened; whether it survives a crash is unknown. */
+        return sl_seterr(errstr, errstr_size, SL_EIO,
+                         "checkpoint store %s: syncing directory after writing %s: %s", s->dir,
+                         name, strerror(errno));
+    }
+    return SL_OK;
+
+fail_fd : {
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
+}
+fail : {
+    int saved = errno;
+    unlink(tmp);
+    return sl_seterr(errstr, errstr_size, SL_EIO, "checkpoint store %s: %s %s: %s", s->dir, step,
+                     name, strerror(saved));
+}
+}
+
+static void sl__le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void sl__le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Fills the 36-byte header described in the design notes. */
+static void sl__put_header(uint8_t h[SL_CKPT_HEADER_SIZE], int32_t task, uint64_t id,
+                           const void *payload, size_t len)
+{
+    memcpy(h, SL_CKPT_MAGIC, 4);
+    sl__le32(h + 4, SL_CKPT_FORMAT_VERSION);
+    sl__le64(h + 8, id);
+    sl__le32(h + 16, (uint32_t)task);
+    sl__le64(h + 20, (uint64_t)len);
+    sl__le32(h + 28, sl_crc32c(0, payload, len));
+    sl__le32(h + 32, sl_crc32c(0, h, 32));
+}
+
+static int sl__cmp_desc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Collects ids of snapshot files of `task` (task >= INT32_MIN) or, when
+ * `manifests`, of manifest files. *ids malloc'd, sorted newest first. */
+static int sl__scan(sl_ckpt_store *s, int manifests, int32_t task, uint64_t **ids_out,
+                    size_t *n_out)
+{
+    DIR *d = opendir(s->dir);
+    if (!d)
+        return SL_EIO;
+    size_t n = 0, cap = 16;
+    uint64_t *ids = sl_xmalloc(cap * sizeof *ids);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        uint64_t id;
+        int32_t t;
+        if (manifests) {
+            if (sl__parse_man_name(e->d_name, &id) != 0)
+                continue;
+        } else if (sl__parse_snap_name(e->d_name, &t, &id) != 0 || t != task) {
+            continue;
+        }
+        if (n == cap) {
+            cap *= 2;
+            ids = sl_xrealloc(ids, cap * sizeof *ids);
+        }
+        ids[n++] = id;
+    }
+    closedir(d);
+    qsort(ids, n, sizeof *ids, sl__cmp_desc);
+    *ids_out = ids;
+    *n_out = n;
+    return SL_OK;
+}
+
+/* Removes all but the newest `keep` ids, the protected one and `written`
+ * (the id just written, even if old). */
+static void sl__prune(sl_ckpt_store *s, int manifests, int32_t task, uint64_t written)
+{
+    uint64_t *ids;
+    size_t n;
+    if (sl__scan(s, manifests, task, &ids, &n) != SL_OK)
+        return;
+    for (size_t i = (size_t)s->keep; i < n; i++) {
+        if (ids[i] == s->protected_id || ids[i] == written)
+            continue;
+        char name[128], path[PATH_MAX];
+        if (manifests)
+            sl__man_name(name, sizeof name, ids[i]);
+        else
+            sl__snap_name(name, sizeof name, task, ids[i]);
+        snprintf(path, sizeof path, "%s/%s", s->dir, name);
+        unlink(path);
+    }
+    free(ids);
+}
+
+int sl_ckpt_store_put(sl_ckpt_store *s, int32_t task, uint64_t ckpt_id, const void *payload,
+                      size_t len, char *errstr, size_t errstr_size)
+{
+    if (ckpt_id == 0 || (!payload && len))
+        return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                         "checkpoint store: invalid checkpoint id or payload");
+    uint8_t hdr[SL_CKPT_HEADER_SIZE];
+    sl__put_header(hdr, task, ckpt_id, payload, len);
+    char name[128];
+    sl__snap_name(name, sizeof name, task, ckpt_id);
+    const void *parts[2] = {hdr, payload};
+    size_t lens[2] = {sizeof hdr, len};
+    pthread_mutex_lock(&s->lock);
+    int rc = sl__durable_write(s, name, parts, lens, len ? 2 : 1, errstr, errstr_size);
+    if (rc == SL_OK)
+        sl__prune(s, 0, task, ckpt_id);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Verified read                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Checks a 36-byte header (invariant 2, up to the lengths). */
+static int sl__check_header(const uint8_t *h, const char *name, int32_t *task, uint64_t *id,
+                            uint64_t *plen, uint32_t *pcrc, char *errstr, size_t errstr_size)
+{
+    if (memcmp(h, SL_CKPT_MAGIC, 4) != 0)
+        return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
+                         "checkpoint %s: not a Sluice snapshot (bad magic)", name);
+    sl_reader r;
+    sl_reader_init(&r, h + 4, SL_CKPT_HEADER_SIZE - 4);
+    uint32_t version = sl_read_u32(&r);
+    if (version != SL_CKPT_FORMAT_VERSION)
+        return sl_seterr(errstr, errstr_size, SL_EVERSION,
+                         "checkpoint %s: format version %" PRIu32 ", this build reads %u", name,
+                         version, SL_CKPT_FORMAT_VERSION);
+    *id = sl_read_u64(&r);
+    *task = (int32_t)sl_read_u32(&r);
+    *plen = sl_read_u64(&r);
+    *pcrc = sl_read_u32(&r);
+    uint32_t hcrc = sl_read_u32(&r);
+    if (r.failed || hcrc != sl_crc32c(0, h, 32))
+        return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
+                         "checkpoint %s: header checksum mismatch", name);
+    return SL_OK;
+}
+
+int sl_ckpt_parse(const void *file, size_t file_len, const char *name, int32_t *task,
+                  uint64_t *ckpt_id, const uint8_t **payload, size_t *len, char *errstr,
+                  size_t errstr_size)
+{
+    const uint8_t *f = file;
+    *payload = NULL;
+    *len = 0;
+    if (!name)
+        name = "(memory)";
+    if (file_len < SL_CKPT_HEADER_SIZE)
+        return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
+                         "checkpoint %s: truncated (%zu bytes, the header alone is %d)", name,
+                         file_len, SL_CKPT_HEADER_SIZE);
+    uint64_t plen = 0;
+    uint32_t pcrc = 0;
+    int rc = sl__check_header(f, name, task, ckpt_id, &plen, &pcrc, errstr, errstr_size);
+    if (rc != SL_OK)
+        return rc;
+    if (plen != file_len - SL_CKPT_HEADER_SIZE)
+        return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
+                         "checkpoint %s: %s (payload length %" PRIu64 ", file has %zu)", name,
+                         plen > file_len - SL_CKPT_HEADER_SIZE ? "truncated" : "trailing bytes",
+                         plen, file_len - SL_CKPT_HEADER_SIZE);
+    if (sl_crc32c(0, f + SL_CKPT_HEADER_SIZE, (size_t)plen) != pcrc)
+        return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
+                         "checkpoint %s: payload checksum mismatch", name);
+    *payload = f + SL_CKPT_HEADER_SIZE;
+    *len = (size_t)plen;
+    return SL_OK;
+}
+
+static int sl__read_all(int fd, void *buf, size_t n)
+{
+    uint8_t *p = buf;
+    while (n) {
+        ssize_t r = read(fd, p, n);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (r == 0)
+            return 1; /* shorter than expected */
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* Reads file `name` wholly into a malloc'd buffer of its fstat size (plus
+ * one spare byte to detect growth). */
+static int sl__slurp(sl_ckpt_store *s, const char *name, uint8_t **out, size_t *len, char *errstr,
+                     size_t errstr_size)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", s->dir, name);
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return sl_seterr(errstr, errstr_size, SL_ENOTFOUND, "checkpoint store %s: no %s",
+                             s->dir, name);
+        return sl_seterr(errstr, errstr_size, SL_EIO, "checkpoint store %s: opening %s: %s", s->dir,
+                         name, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return sl_seterr(errstr, errstr_size, SL_EIO, "checkpoint store %s: %s is not a file",
+                         s->dir, name);
+    }
+    if ((uint64_t)st.st_size >= SIZE_MAX / 2) {
+        close(fd);
+        return sl_seterr(errstr, errstr_size, SL_ENOMEM, "checkpoint store %s: %s too large",
+                         s->dir, name);
+    }
+    size_t n = (size_t)st.st_size;
+    uint8_t *buf = malloc(n + 1);
+    if (!buf) {
+        close(fd);
+        return sl_seterr(errstr, errstr_size, SL_ENOMEM,
+                         "checkpoint store %s: no memory for %s (%zu bytes)", s->dir, name, n);
+    }
+    int rr = sl__read_all(fd, buf, n);
+    int saved = errno;
+    uint8_t extra;
+    ssize_t more = rr == 0 ? read(fd, &extra, 1) : 0;
+    close(fd);
+    if (rr < 0) {
+        free(buf);
+        return sl_seterr(errstr, errstr_size, SL_EIO, "checkpoint store %s: reading %s: %s", s->dir,
+                         name, strerror(saved));
+    }
+    if (rr > 0 || more != 0) {
+        free(buf);
+        return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
+                         "checkpoint store %s: %s changed size while being read", s->dir, name);
+    }
+    *out = buf;
+    *len = n;
+    return SL_OK;
+}
+
+static int sl__get_locked(sl_ckpt_store *s, int32_t task, uint64_t id, void **payload, size_t *len,
+                          char *errstr, size_t errstr_size)
+{
+    char name[128];
+    sl__snap_name(name, sizeof name, task, id);
+    uint8_t *file;
+    size_t flen;
+    int rc = sl__slurp(s, name, &file, &flen, errstr, errstr_size);
+    if (rc != SL_OK)
+        return rc;
+    int32_t htask;
+    uint64_t hid;
+    const uint8_t *p;
+    size_t plen;
+    rc = sl_ckpt_parse(file, flen, name, &htask, &hid, &p, &plen, errstr, errstr_size);
+    if (rc == SL_OK && (htask != task || hid != id))
+        rc = sl_seterr(errstr, errstr_size, SL_ECORRUPT,
+                       "checkpoint %s: header names task %" PRId32 " checkpoint %" PRIu64, name,
+                       htask, hid);
+    if (rc != SL_OK) {
+        free(file);
+        return rc;
+    }
+    /* Hand out the payload alone: move it to the front of the buffer. */
+    memmove(file, p, plen);
+    *payload = file;
+    *len = plen;
+    return SL_OK;
+}
+
+int sl_ckpt_store_get(sl_ckpt_store *s, int32_t task, uint64_t ckpt_id, void **payload, size_t *len,
+                      char *errstr, size_t errstr_size)
+{
+    *payload = NULL;
+    *len = 0;
+    pthread_mutex_lock(&s->lock);
+    int rc = sl__get_locked(s, task, ckpt_id, payload, len, errstr, errstr_size);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int sl_ckpt_store_get_latest(sl_ckpt_store *s, int32_t task, uint64_t *ckpt_id, void **payload,
+                             size_t *len, char *errstr, size_t errstr_size)
+{
+    *payload = NULL;
+    *len = 0;
+    pthread_mutex_lock(&s->lock);
+    uint64_t *ids;
+    size_t n;
+    int rc = sl__scan(s, 0, task, &ids, &n);
+    if (rc != SL_OK) {
+        rc = sl_seterr(errstr, errstr_size, rc, "checkpoint store %s: listing: %s", s->dir,
+                       strerror(errno));
+        pthread_mutex_unlock(&s->lock);
+        return rc;
+    }
+    if (n == 0) {
+        rc = sl_seterr(errstr, errstr_size, SL_ENOTFOUND,
+                       "checkpoint store %s: no snapshot of task %" PRId32, s->dir, task);
+    } else {
+        rc = sl__get_locked(s, task, ids[0], payload, len, errstr, errstr_size);
+        if (rc == SL_OK && ckpt_id)
+            *ckpt_id = ids[0];
+    }
+    free(ids);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int sl_ckpt_store_list(sl_ckpt_store *s, int32_t task, uint64_t *ids, size_t max)
+{
+    pthread_mutex_lock(&s->lock);
+    uint64_t *all;
+    size_t n;
+    int rc = sl__scan(s, 0, task, &all, &n);
+    pthread_mutex_unlock(&s->lock);
+    if (rc != SL_OK)
+        return rc;
+    for (size_t i = 0; i < n && i < max; i++)
+        ids[i] = all[i];
+    free(all);
+    return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Manifests                                                                 */
+/* ------------------------------------------------------------------------ */
+
+int sl_ckpt_store_put_manifest(sl_ckpt_store *s, uint64_t ckpt_id, const int32_t *tasks,
+                               size_t ntasks, char *errstr, size_t errstr_size)
+{
+    if (ckpt_id == 0 || ntasks > SL__MAX_MANIFEST_TASKS || (!tasks && ntasks))
+        return sl_seterr(errstr, errstr_size, SL_EINVAL, "checkpoint store: invalid manifest");
+    sl_buf b;
+    sl_buf_init(&b);
+    sl_buf_put_bytes(&b, SL_CKPT_MANIFEST_MAGIC, 4);
+    sl_buf_put_u32(&b, SL_CKPT_FORMAT_VERSION);
+    sl_buf_put_u64(&b, ckpt_id);
+    sl_buf_put_u32(&b, (uint32_t)ntasks);
+    for (size_t i = 0; i < ntasks; i++)
+        sl_buf_put_u32(&b, (uint32_t)tasks[i]);
+    sl_buf_put_u32(&b, b.failed ? 0 : sl_crc32c(0, b.data, b.len));
+    if (b.failed) {
+        sl_buf_free(&b);
+        return sl_seterr(errstr, errstr_size, SL_ENOMEM, "checkpoint store: manifest");
+    }
+    char name[128];
+    sl__man_name(name, sizeof name, ckpt_id);
+    const void *parts[1] = {b.data};
+    size_t lens[1] = {b.len};
+    pthread_mutex_lock(&s->lock);
+    int rc = sl__durable_write(s, name, parts, lens, 1, errstr, errstr_size);
+    if (rc == SL_OK)
+        sl__prune(s, 1, 0, ckpt_id);
+    pthread_mutex_unlock(&s->lock);
+    sl_buf_free(&b);
+    return rc;
+}
+
+int sl_ckpt_store_get_manifest(sl_ckpt_store *s, uint64_t ckpt_id, uint64_t *found_id,
+                               int32_t **tasks, size_t *ntasks, char *errstr, size_t errstr_size)
+{
+    *tasks = NULL;
+    *ntasks = 0;
+    pthread_mutex_lock(&s->lock);
+    if (ckpt_id == 0) {
+        uint64_t *ids;
+        size_t n;
+        if (sl__scan(s, 1, 0, &ids, &n) != SL_OK) {
+            pthread_mutex_unlock(&s->lock);
+            return sl_seterr(errstr, errstr_size, SL_EIO, "checkpoint store %s: listing: %s",
+                             s->dir, strerror(errno));
+        }
+        ckpt_id = n ? ids[0] : 0;
+        free(ids);
+        if (!ckpt_id) {
+            pthread_mutex_unlock(&s->lock);
+            return sl_seterr(errstr, errstr_size, SL_ENOTFOUND, "checkpoint store %s: no manifest",
+                             s->dir);
+        }
+    }
+    char name[128];
+    sl__man_name(name, sizeof name, ckpt_id);
+    uint8_t *file;
+    size_t flen;
+    int rc = sl__slurp(s, name, &file, &flen, errstr, errstr_size);
+    pthread_mutex_unlock(&s->lock);
+    if (rc != SL_OK)
+        return rc;
+    if (flen < 24 || memcmp(file, SL_CKPT_MANIFEST_MAGIC, 4) != 0) {
+        free(file);
+        return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "checkpoint %s: not a manifest", name);
+    }
+    sl_reader r;
+    sl_reader_init(&r, file + 4, flen - 4);
+    uint32_t version = sl_read_u32(&r);
+    if (version != SL_CKPT_FORMAT_VERSION) {
+        free(file);
+        return sl_seterr(errstr, errstr_size, SL_EVERSION,
+                         "checkpoint %s: format version %" PRIu32 ", this build reads %u", name,
+                         version, SL_CKPT_FORMAT_VERSION);
+    }
+    sl_reader cr;
+    sl_reader_init(&cr, file + flen - 4, 4);
+    uint32_t crc = sl_read_u32(&cr);
+    if (crc != sl_crc32c(0, file, flen - 4)) {
+        free(file);
+        return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
+                         "checkpoint %s: manifest checksum mismatch", name);
+    }
+    uint64_t id = sl_read_u64(&r);
+    uint32_t n = sl_read_u32(&r);
+    if (r.failed || id != ckpt_id || (uint64_t)n * 4 + 24 != flen) {
+        free(file);
+        return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
+                         "checkpoint %s: manifest inconsistent with its name or length", name);
+    }
+    int32_t *t = sl_xmalloc((n ? n : 1) * sizeof *t);
+    for (uint32_t i = 0; i < n; i++)
+        t[i] = (int32_t)sl_read_u32(&r);
+    free(file);
+    *tasks = t;
+    *ntasks = n;
+    if (found_id)
+        *found_id = id;
+    return SL_OK;
+}
