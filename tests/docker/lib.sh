@@ -46,8 +46,7 @@ sl_docker_start() {
         -H "unix://$d/docker.sock" >"$d/dockerd.log" 2>&1 &
     SL_DOCKER_PID=$!
     SL_DOCKER_STARTED=1
-    local i
-    for i in $(seq 120); do
+    for _ in $(seq 120); do
         docker info >/dev/null 2>&1 && return 0
         kill -0 "$SL_DOCKER_PID" 2>/dev/null || break
         sleep 0.5
