@@ -1,17 +1,20 @@
 /* registry.c - the connectors known by "type" in pipeline definitions. */
 #include "connector.h"
+#include "kafka.h"
 
 #include <string.h>
 
 const sl_source_ops *const sl_sources[] = {
     &sl_source_file,
     &sl_source_generator,
+    &sl_source_kafka,
     NULL,
 };
 
 const sl_sink_ops *const sl_sinks[] = {
     &sl_sink_file,
     &sl_sink_null,
+    &sl_sink_kafka,
     NULL,
 };
 

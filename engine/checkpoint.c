@@ -35,14 +35,9 @@
 
 #include "checkpoint_store.h"
 #include "log.h"
-#if __has_include("replication.h") /* TEMPORARY until replication lands */
 #include "replication.h"
-#define SL__HAVE_REPL 1
-#else
-#define SL__HAVE_REPL 0
-typedef struct sl_repl_server sl_repl_server;
-typedef struct sl_repl_client sl_repl_client;
-#endif
+
+#include <dirent.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -152,7 +147,6 @@ static int sl__persist(sl_checkpointer *c, uint64_t id, sl__entry *entries, size
         if (rc != SL_OK)
             sl_error("checkpoint", "checkpoint %" PRIu64 ": %s", id, err);
     }
-#if SL__HAVE_REPL
     if (rc == SL_OK && c->client) {
         sl_repl_snapshot *snaps = sl_xcalloc(n ? n : 1, sizeof(*snaps));
         for (size_t i = 0; i < n; i++) {
@@ -160,13 +154,15 @@ static int sl__persist(sl_checkpointer *c, uint64_t id, sl__entry *entries, size
             snaps[i].data = entries[i].blob;
             snaps[i].len = entries[i].len;
         }
-        rc = sl_repl_client_push(c->client, id, snaps, n, c->def->checkpoint.replicas,
-                                 (int)c->def->checkpoint.replica_timeout_ms, err, sizeof(err));
+        int replicas = c->def->checkpoint.replicas;
+        if ((size_t)replicas > c->def->cluster.npeers)
+            replicas = (int)c->def->cluster.npeers;
+        rc = sl_repl_push(c->client, id, atomic_load(&c->durable), snaps, n, replicas,
+                          (int)c->def->checkpoint.replica_timeout_ms, err, sizeof(err));
         free(snaps);
         if (rc != SL_OK)
             sl_error("checkpoint", "checkpoint %" PRIu64 " not replicated: %s", id, err);
     }
-#endif
     if (rc == SL_OK && c->commit) {
         rc = c->commit(c->commit_ctx, id, offsets, n);
         if (rc != SL_OK)
@@ -274,19 +270,22 @@ sl_checkpointer *sl_checkpointer_new(const sl_def *def, sl_commit_fn commit, voi
         sl_seterr(errstr, errstr_size, SL_EIO, "checkpoint.dir: %s", err);
         goto fail;
     }
-#if SL__HAVE_REPL
     if (def->cluster.listen) {
-        c->server = sl_repl_server_start(def->cluster.listen, def->checkpoint.dir,
-                                         def->cluster.node_id, err, sizeof(err));
+        sl_repl_server_conf sc = {.node_id = def->cluster.node_id,
+                                  .endpoint = def->cluster.listen,
+                                  .store_dir = def->checkpoint.dir,
+                                  .keep = def->checkpoint.keep};
+        c->server = sl_repl_server_start(&sc, err, sizeof(err));
         if (!c->server) {
             sl_seterr(errstr, errstr_size, SL_EIO, "cluster.listen: %s", err);
             goto fail;
         }
     }
     if (def->cluster.npeers > 0 && def->checkpoint.replicas > 0) {
-        c->client = sl_repl_client_new((const char *const *)def->cluster.peers,
-                                       def->cluster.npeers, def->cluster.node_id, err,
-                                       sizeof(err));
+        sl_repl_client_conf cc = {.node_id = def->cluster.node_id,
+                                  .peers = (const char *const *)def->cluster.peers,
+                                  .npeers = def->cluster.npeers};
+        c->client = sl_repl_client_new(&cc, err, sizeof(err));
         if (!c->client) {
             sl_seterr(errstr, errstr_size, SL_EIO, "cluster.peers: %s", err);
             goto fail;
@@ -294,9 +293,7 @@ sl_checkpointer *sl_checkpointer_new(const sl_def *def, sl_commit_fn commit, voi
         if ((size_t)def->checkpoint.replicas > def->cluster.npeers)
             sl_warn("checkpoint", "checkpoint.replicas is %d but only %zu peers are configured",
                     def->checkpoint.replicas, def->cluster.npeers);
-    } else
-#endif
-    if (def->checkpoint.replicas > 0) {
+    } else if (def->checkpoint.replicas > 0) {
         sl_warn("checkpoint", "no cluster.peers: checkpoints are kept on this node only "
                 "(checkpoint.replicas %d not met)", def->checkpoint.replicas);
     }
@@ -332,10 +329,8 @@ void sl_checkpointer_free(sl_checkpointer *c)
     }
     sl__clear_entries(c->entries, c->nentries);
     free(c->entries);
-#if SL__HAVE_REPL
     sl_repl_client_free(c->client);
     sl_repl_server_stop(c->server);
-#endif
     sl_ckpt_store_close(c->store);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
@@ -441,38 +436,66 @@ int sl_checkpointer_wait(sl_checkpointer *c, int timeout_ms)
     return ok ? SL_OK : SL_EIO;
 }
 
+/* Looks for the snapshot in the replica areas other nodes pushed to this
+ * node (<dir>/replicas/<origin>/). */
+static int sl__replica_area_get(const sl_checkpointer *c, int32_t task, uint64_t n, void **p,
+                                size_t *len)
+{
+    char path[4096], err[256];
+    snprintf(path, sizeof(path), "%s/replicas", c->def->checkpoint.dir);
+    DIR *d = opendir(path);
+    if (!d)
+        return SL_ENOTFOUND;
+    int rc = SL_ENOTFOUND;
+    struct dirent *de;
+    while (rc != SL_OK && (de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char area[4096 + 256];
+        snprintf(area, sizeof(area), "%s/%s", path, de->d_name);
+        sl_ckpt_store *st = sl_ckpt_store_open(area, c->def->checkpoint.keep, err, sizeof(err));
+        if (!st)
+            continue;
+        rc = sl_ckpt_store_get(st, task, n, p, len, err, sizeof(err));
+        sl_ckpt_store_close(st);
+    }
+    closedir(d);
+    return rc;
+}
+
 int sl_checkpointer_load(sl_checkpointer *c, int32_t task, uint64_t n, uint8_t **blob,
                          size_t *len, char *errstr, size_t errstr_size)
 {
     void *p = NULL;
-    int rc = sl_ckpt_store_get(c->store, task, n, &p, len, errstr, errstr_size);
-    if (rc == SL_OK) {
+    char local_err[512] = "";
+    int rc = sl_ckpt_store_get(c->store, task, n, &p, len, local_err, sizeof(local_err));
+    if (rc == SL_OK || sl__replica_area_get(c, task, n, &p, len) == SL_OK) {
         *blob = p;
         return SL_OK;
     }
-    char local_err[512];
-    snprintf(local_err, sizeof(local_err), "%s", errstr ? errstr : "");
-#if SL__HAVE_REPL
-    /* replicas other nodes pushed to this one, then the peers themselves */
-    rc = sl_repl_local_get(c->def->checkpoint.dir, task, n, &p, len, errstr, errstr_size);
-    if (rc == SL_OK) {
-        *blob = p;
-        return SL_OK;
-    }
-    if (c->client) {
-        rc = sl_repl_client_fetch(c->client, task, n, &p, len,
-                                  (int)c->def->checkpoint.replica_timeout_ms, errstr,
-                                  errstr_size);
-        if (rc == SL_OK) {
-            *blob = p;
-            sl_info("checkpoint", "task %d: checkpoint %" PRIu64 " fetched from a peer", task, n);
-            return SL_OK;
+    if (c->def->cluster.npeers > 0) {
+        /* A client of its own: replication clients belong to one thread,
+         * and restores happen on worker threads. */
+        char err[512];
+        sl_repl_client_conf cc = {.node_id = c->def->cluster.node_id,
+                                  .peers = (const char *const *)c->def->cluster.peers,
+                                  .npeers = c->def->cluster.npeers};
+        sl_repl_client *client = sl_repl_client_new(&cc, err, sizeof(err));
+        if (client) {
+            rc = sl_repl_fetch(client, NULL, task, n, (int)c->def->checkpoint.replica_timeout_ms,
+                               NULL, &p, len, err, sizeof(err));
+            sl_repl_client_free(client);
+            if (rc == SL_OK) {
+                *blob = p;
+                sl_info("checkpoint", "task %d: checkpoint %" PRIu64 " fetched from a peer",
+                        task, n);
+                return SL_OK;
+            }
         }
+        return sl_seterr(errstr, errstr_size, rc == SL_OK ? SL_ENOTFOUND : rc,
+                         "not in the local store (%s) nor at any peer (%s)", local_err, err);
     }
-#endif
-    sl_seterr(errstr, errstr_size, rc == SL_OK ? SL_ENOTFOUND : rc,
-              "not in the local store (%s) nor at any peer", local_err);
-    return rc == SL_OK ? SL_ENOTFOUND : rc;
+    return sl_seterr(errstr, errstr_size, rc, "%s", local_err);
 }
 
 void sl_checkpointer_get_stats(const sl_checkpointer *c, sl_checkpoint_stats *out)

@@ -201,6 +201,8 @@ static const sl_command sl__commands[] = {
      "Prints stages, threads, rings and capacities, the fields each stage reads,\n"
      "window and watermark settings and an estimate of window state memory.\n",
      sl__cmd_explain},
+    {"demo", "[--seconds N]", "the whole path on a laptop: embedded Kafka, producer, pipeline",
+     NULL, sl_cmd_demo},
     {"kafka-mock", "[--brokers N] [--topic T:P]...", "embedded Kafka (mock cluster) on loopback",
      NULL /* the command prints its own --help */, sl_cmd_kafka_mock},
     {"produce", "--bootstrap B --topic T ...", "load generator: synthetic events to a topic",
