@@ -192,7 +192,7 @@ static kent *ktab_insert_at(ktab *k, uint32_t j, uint64_t h, const char *key, ui
         k->ents = sl_xrealloc(k->ents, (size_t)cap * k->stride);
         k->cap = cap;
     }
-    if (k->klen + len > k->kcap) {
+    if (!k->keys || k->klen + len > k->kcap) {
         size_t cap = k->kcap ? k->kcap * 2 : 256;
         while (cap < k->klen + len)
             cap *= 2;
@@ -920,7 +920,7 @@ static void sl__fire_sessions(sl_window_task *t, const sl_emitter *em)
     }
     for (size_t i = 0; i < t->npurge; i++)
         sl__session_purge(t, (uint32_t)t->purge[i]);
-    if (t->empty_keys > 1024 && (size_t)t->empty_keys * 2 > t->skeys.n)
+    if (t->empty_keys > 64 && (size_t)t->empty_keys * 2 > t->skeys.n)
         sl__skeys_compact(t);
     t->next_due = t->nheap ? t->heap[0].due : SL__NONE;
 }

@@ -197,6 +197,7 @@ static void or_fire(oracle *o)
         or_emit(o, best, 0);
         best->fired = 1;
     }
+    size_t kept = 0;
     for (size_t i = 0; i < o->nrecs; i++) {
         or_rec *r = &o->recs[i];
         /* end + lateness <= wm, written so that it cannot overflow */
@@ -205,7 +206,10 @@ static void or_fire(oracle *o)
             free(r->evs);
             r->evs = NULL;
         }
+        if (r->alive)
+            o->recs[kept++] = *r;
     }
+    o->nrecs = kept;
 }
 
 static void or_late(oracle *o, size_t ev)
@@ -372,8 +376,7 @@ static size_t check_config(const ws_config *cfg, const ws_stream *s, uint64_t se
             fail_msg("%s: results differ from the reference", what);
         const sl_window_stats *st = sl_window_task_stats(t);
         if (st->events != o.stats.events || st->late_dropped != o.stats.late_dropped ||
-            st->late_updates != o.stats.late_updates ||
-            st->windows_fired != o.stats.windows_fired)
+            st->late_updates != o.stats.late_updates || st->windows_fired != o.stats.windows_fired)
             fail_msg("%s: stats differ: events %" PRIu64 "/%" PRIu64 " late %" PRIu64 "/%" PRIu64
                      " updates %" PRIu64 "/%" PRIu64 " fired %" PRIu64 "/%" PRIu64,
                      what, st->events, o.stats.events, st->late_dropped, o.stats.late_dropped,
@@ -391,7 +394,8 @@ static size_t check_config(const ws_config *cfg, const ws_stream *s, uint64_t se
     return n;
 }
 
-static void run_random(int type, uint64_t first_seed, int nseeds)
+/* nkeys/nevents > 0 override the random configuration's. */
+static void run_random(int type, uint64_t first_seed, int nseeds, int nkeys, size_t nevents)
 {
     size_t results = 0, late = 0, updates = 0;
     for (int i = 0; i < nseeds; i++) {
@@ -399,6 +403,12 @@ static void run_random(int type, uint64_t first_seed, int nseeds)
         ws_rng r = {seed * 0x632BE59BD9B4E019ull + 1};
         ws_config cfg;
         ws_random_config(&r, type, &cfg);
+        if (nkeys && cfg.key_style != 3) {
+            cfg.nkeys = nkeys;
+            cfg.key_style = cfg.key_style == 0 ? 0 : 2;
+        }
+        if (nevents)
+            cfg.nevents = nevents;
         ws_stream s;
         ws_make_stream(&r, &cfg, &s);
         oracle o;
@@ -413,26 +423,36 @@ static void run_random(int type, uint64_t first_seed, int nseeds)
     assert_true(results > 1000);
     assert_true(late > 0);
     assert_true(updates > 0);
-    printf("  %d seeds: %zu results, %zu late events, %zu late updates (x4 batch sizes)\n",
-           nseeds, results, late, updates);
+    printf("  %d seeds: %zu results, %zu late events, %zu late updates (x4 batch sizes)\n", nseeds,
+           results, late, updates);
 }
 
 static void test_tumbling_random(void **state)
 {
     (void)state;
-    run_random(SL_WIN_TUMBLING, 1000, 120);
+    run_random(SL_WIN_TUMBLING, 1000, 500, 0, 0);
 }
 
 static void test_hopping_random(void **state)
 {
     (void)state;
-    run_random(SL_WIN_HOPPING, 2000, 120);
+    run_random(SL_WIN_HOPPING, 2000, 500, 0, 0);
 }
 
 static void test_session_random(void **state)
 {
     (void)state;
-    run_random(SL_WIN_SESSION, 3000, 120);
+    run_random(SL_WIN_SESSION, 3000, 500, 0, 0);
+}
+
+/* Fewer, longer streams over many keys: table growth, big sorts, session
+ * key-table compaction. */
+static void test_many_keys_random(void **state)
+{
+    (void)state;
+    run_random(SL_WIN_TUMBLING, 4000, 4, 3000, 8000);
+    run_random(SL_WIN_HOPPING, 5000, 4, 3000, 8000);
+    run_random(SL_WIN_SESSION, 6000, 4, 3000, 8000);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -503,10 +523,8 @@ static void test_tumbling_hand(void **state)
                          .ncolumns = 1};
     sl_watermark_def wm = {.max_out_of_orderness_ms = 100};
     const hand_ev evs[] = {
-        {"\"user\":\"u2\"", 100, 5},
-        {"\"user\":\"u10\"", 200, 7},
-        {"\"user\":\"u1\"", 950, 1},
-        {"\"user\":\"u2\"", 1099, 3},  /* wm 999: nothing fired yet */
+        {"\"user\":\"u2\"", 100, 5},   {"\"user\":\"u10\"", 200, 7},
+        {"\"user\":\"u1\"", 950, 1},   {"\"user\":\"u2\"", 1099, 3}, /* wm 999: nothing fired yet */
         {"\"user\":\"u1\"", 1100, 4},  /* wm 1000: [0,1000) fires, keys in byte order */
         {"\"user\":\"u1\"", 999, 10},  /* fired, within lateness: update */
         {"\"user\":\"u3\"", 500, 2},   /* new key in a fired window: update */
@@ -519,7 +537,8 @@ static void test_tumbling_hand(void **state)
     const char *want =
         "F|{\"user\":\"u1\"} {\"user\":\"u1\",\"window_start\":0,\"window_end\":1000,\"orders\":1,"
         "\"total\":1,\"biggest\":1}\n"
-        "F|{\"user\":\"u10\"} {\"user\":\"u10\",\"window_start\":0,\"window_end\":1000,\"orders\":1,"
+        "F|{\"user\":\"u10\"} "
+        "{\"user\":\"u10\",\"window_start\":0,\"window_end\":1000,\"orders\":1,"
         "\"total\":7,\"biggest\":7}\n"
         "F|{\"user\":\"u2\"} {\"user\":\"u2\",\"window_start\":0,\"window_end\":1000,\"orders\":1,"
         "\"total\":5,\"biggest\":5}\n"
@@ -527,9 +546,11 @@ static void test_tumbling_hand(void **state)
         "\"total\":11,\"biggest\":10}\n"
         "U|{\"user\":\"u3\"} {\"user\":\"u3\",\"window_start\":0,\"window_end\":1000,\"orders\":1,"
         "\"total\":2,\"biggest\":2}\n"
-        "F|{\"user\":\"u1\"} {\"user\":\"u1\",\"window_start\":1000,\"window_end\":2000,\"orders\":2,"
+        "F|{\"user\":\"u1\"} "
+        "{\"user\":\"u1\",\"window_start\":1000,\"window_end\":2000,\"orders\":2,"
         "\"total\":5,\"biggest\":4}\n"
-        "F|{\"user\":\"u2\"} {\"user\":\"u2\",\"window_start\":1000,\"window_end\":2000,\"orders\":1,"
+        "F|{\"user\":\"u2\"} "
+        "{\"user\":\"u2\",\"window_start\":1000,\"window_end\":2000,\"orders\":1,"
         "\"total\":3,\"biggest\":3}\n";
     assert_string_equal(out, want);
     assert_int_equal(st.events, 9);
@@ -543,8 +564,7 @@ static void test_hopping_hand(void **state)
 {
     (void)state;
     /* size 10, slide 4: slices of 2; windows [0,10) [4,14) [8,18) ... */
-    sl_agg_def aggs[] = {{(char *)"n", SL_AGG_COUNT, NULL, -1},
-                         {(char *)"s", SL_AGG_SUM, NULL, 0}};
+    sl_agg_def aggs[] = {{(char *)"n", SL_AGG_COUNT, NULL, -1}, {(char *)"s", SL_AGG_SUM, NULL, 0}};
     sl_window_def def = {.type = SL_WIN_HOPPING,
                          .size_ms = 10,
                          .slide_ms = 4,
@@ -578,8 +598,7 @@ static void test_hopping_hand(void **state)
 static void test_session_hand(void **state)
 {
     (void)state;
-    sl_agg_def aggs[] = {{(char *)"n", SL_AGG_COUNT, NULL, -1},
-                         {(char *)"s", SL_AGG_SUM, NULL, 0}};
+    sl_agg_def aggs[] = {{(char *)"n", SL_AGG_COUNT, NULL, -1}, {(char *)"s", SL_AGG_SUM, NULL, 0}};
     sl_window_def def = {.type = SL_WIN_SESSION,
                          .gap_ms = 10,
                          .allowed_lateness_ms = 50,
@@ -619,18 +638,14 @@ static void test_no_key_and_doubles(void **state)
     sl_agg_def aggs[] = {{(char *)"total", SL_AGG_SUM, NULL, 0},
                          {(char *)"lo", SL_AGG_MIN, NULL, 0},
                          {(char *)"mean", SL_AGG_AVG, NULL, 0}};
-    sl_window_def def = {.type = SL_WIN_TUMBLING,
-                         .size_ms = 10,
-                         .aggs = aggs,
-                         .naggs = 3,
-                         .ncolumns = 1};
+    sl_window_def def = {
+        .type = SL_WIN_TUMBLING, .size_ms = 10, .aggs = aggs, .naggs = 3, .ncolumns = 1};
     sl_watermark_def wm = {0};
     sl_window_task *t = sl_window_task_new(&def, &wm);
     ws_capture cap = {0};
     sl_emitter em = {.result = ws_on_result, .late = NULL, .ctx = &cap};
     sl_batch *b = sl_batch_new(SL_MSG_DATA, 0, 4, 1);
-    const sl_num v[4] = {{.v.i = 3}, {.v.d = 0.1, .is_double = 1}, {.v.i = INT64_MAX},
-                         {.v.i = 1}};
+    const sl_num v[4] = {{.v.i = 3}, {.v.d = 0.1, .is_double = 1}, {.v.i = INT64_MAX}, {.v.i = 1}};
     for (int i = 0; i < 3; i++) {
         b->ts[i] = i;
         b->key_len[i] = 0;
@@ -726,6 +741,7 @@ int main(void)
         cmocka_unit_test(test_tumbling_random),
         cmocka_unit_test(test_hopping_random),
         cmocka_unit_test(test_session_random),
+        cmocka_unit_test(test_many_keys_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

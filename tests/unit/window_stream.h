@@ -54,8 +54,8 @@ static inline int ws_chance(ws_rng *r, int percent)
 
 /* Input columns of every test stream. */
 #define WS_COL_AMOUNT 0 /* ints and doubles (multiples of 0.25) */
-#define WS_COL_QTY 1    /* ints only */
-#define WS_NCOLUMNS 2
+#define WS_COL_QTY    1 /* ints only */
+#define WS_NCOLUMNS   2
 
 typedef struct ws_agg {
     const char *name;    /* as given in the definition */
@@ -93,7 +93,7 @@ typedef struct ws_config {
     /* stream shape */
     int key_style; /* 0 strings, 1 ints, 2 two fields, 3 no key */
     int nkeys;
-    int collide;   /* key hashes collide on purpose */
+    int collide; /* key hashes collide on purpose */
     int pct_double, pct_late, pct_advance;
     int64_t disorder, max_step, base;
     size_t nevents;
@@ -144,13 +144,27 @@ static inline void ws_random_config(ws_rng *r, int type, ws_config *c)
     int64_t unit = c->size;
     if (c->type == SL_WIN_HOPPING) {
         switch (ws_below(r, 7)) {
-        case 0: c->slide = c->size / 2; break;
-        case 1: c->slide = c->size / 5; break;
-        case 2: c->slide = c->size * 2 / 5 + 1; break; /* gcd 1 often */
-        case 3: c->slide = c->size * 3 / 4; break;
-        case 4: c->slide = c->size; break;
-        case 5: c->slide = c->size + c->size / 2; break; /* gaps between windows */
-        default: c->slide = ws_range(r, 1, c->size); break;
+        case 0:
+            c->slide = c->size / 2;
+            break;
+        case 1:
+            c->slide = c->size / 5;
+            break;
+        case 2:
+            c->slide = c->size * 2 / 5 + 1;
+            break; /* gcd 1 often */
+        case 3:
+            c->slide = c->size * 3 / 4;
+            break;
+        case 4:
+            c->slide = c->size;
+            break;
+        case 5:
+            c->slide = c->size + c->size / 2;
+            break; /* gaps between windows */
+        default:
+            c->slide = ws_range(r, 1, c->size);
+            break;
         }
         if (c->slide < 1)
             c->slide = 1;
@@ -162,29 +176,62 @@ static inline void ws_random_config(ws_rng *r, int type, ws_config *c)
     }
     switch (ws_below(r, 4)) {
     case 0:
-    case 1: c->lateness = 0; break;
-    case 2: c->lateness = unit / 2 + 1; break;
-    default: c->lateness = unit * 3; break;
+    case 1:
+        c->lateness = 0;
+        break;
+    case 2:
+        c->lateness = unit / 2 + 1;
+        break;
+    default:
+        c->lateness = unit * 3;
+        break;
     }
     switch (ws_below(r, 3)) {
-    case 0: c->disorder = 0; break;
-    case 1: c->disorder = unit / 2; break;
-    default: c->disorder = unit * 2; break;
+    case 0:
+        c->disorder = 0;
+        break;
+    case 1:
+        c->disorder = unit / 2;
+        break;
+    default:
+        c->disorder = unit * 2;
+        break;
     }
     switch (ws_below(r, 3)) {
-    case 0: c->ooo = 0; break;
-    case 1: c->ooo = c->disorder / 3; break;
-    default: c->ooo = c->disorder; break;
+    case 0:
+        c->ooo = 0;
+        break;
+    case 1:
+        c->ooo = c->disorder / 3;
+        break;
+    default:
+        c->ooo = c->disorder;
+        break;
     }
     switch (ws_below(r, 3)) {
-    case 0: c->max_step = 1; break;
-    case 1: c->max_step = unit / 10 + 1; break;
-    default: c->max_step = unit; break;
+    case 0:
+        c->max_step = 1;
+        break;
+    case 1:
+        c->max_step = unit / 10 + 1;
+        break;
+    default:
+        c->max_step = unit;
+        break;
     }
     switch (ws_below(r, 3)) {
-    case 0: c->aggs = ws_aggs_full; c->naggs = sizeof(ws_aggs_full) / sizeof(ws_aggs_full[0]); break;
-    case 1: c->aggs = ws_aggs_count; c->naggs = 1; break;
-    default: c->aggs = ws_aggs_odd; c->naggs = sizeof(ws_aggs_odd) / sizeof(ws_aggs_odd[0]); break;
+    case 0:
+        c->aggs = ws_aggs_full;
+        c->naggs = sizeof(ws_aggs_full) / sizeof(ws_aggs_full[0]);
+        break;
+    case 1:
+        c->aggs = ws_aggs_count;
+        c->naggs = 1;
+        break;
+    default:
+        c->aggs = ws_aggs_odd;
+        c->naggs = sizeof(ws_aggs_odd) / sizeof(ws_aggs_odd[0]);
+        break;
     }
     c->key_style = (int)ws_below(r, 4);
     static const int nkeys[] = {1, 3, 17, 150};
@@ -202,10 +249,10 @@ static inline void ws_random_config(ws_rng *r, int type, ws_config *c)
 /* ---- streams ------------------------------------------------------------ */
 
 typedef struct ws_op {
-    int advance;     /* 0: an event; 1: sl_window_task_advance(wm) */
-    int64_t ts;      /* event time, or the advance watermark */
-    int64_t offset;  /* input position */
-    int key;         /* key number */
+    int advance;    /* 0: an event; 1: sl_window_task_advance(wm) */
+    int64_t ts;     /* event time, or the advance watermark */
+    int64_t offset; /* input position */
+    int key;        /* key number */
     sl_num amount, qty;
 } ws_op;
 
@@ -242,7 +289,7 @@ static inline void ws_make_stream(ws_rng *r, const ws_config *c, ws_stream *s)
             len = snprintf(s->keys[k], sizeof(s->keys[k]), "\"user\":\"u%d\"", k);
             break;
         case 1:
-            len = snprintf(s->keys[k], sizeof(s->keys[k]), "\"id\":%d", (k % 2 ? -k : k) * 7);
+            len = snprintf(s->keys[k], sizeof(s->keys[k]), "\"account\":%d", (k % 2 ? -k : k) * 7);
             break;
         case 2:
             len = snprintf(s->keys[k], sizeof(s->keys[k]), "\"user\":\"u%d\",\"region\":\"%s\"",
@@ -424,8 +471,7 @@ static inline int ws_compare(const ws_capture *want, const ws_capture *got, cons
     }
     if (want->n != got->n) {
         fprintf(stderr, "%s: %zu results wanted, %zu emitted; first extra: %s\n", what, want->n,
-                got->n,
-                want->n > got->n ? want->res[n].value : got->res[n].value);
+                got->n, want->n > got->n ? want->res[n].value : got->res[n].value);
         return 1;
     }
     if (want->nlate != got->nlate) {
@@ -436,8 +482,8 @@ static inline int ws_compare(const ws_capture *want, const ws_capture *got, cons
     for (size_t i = 0; i < want->nlate; i++)
         if (want->late_offsets[i] != got->late_offsets[i] || want->late_wm[i] != got->late_wm[i]) {
             fprintf(stderr,
-                    "%s: late event %zu: want offset %" PRId64 " wm %" PRId64 ", got offset %" PRId64
-                    " wm %" PRId64 "\n",
+                    "%s: late event %zu: want offset %" PRId64 " wm %" PRId64
+                    ", got offset %" PRId64 " wm %" PRId64 "\n",
                     what, i, want->late_offsets[i], want->late_wm[i], got->late_offsets[i],
                     got->late_wm[i]);
             return 1;
