@@ -1464,8 +1464,9 @@ static void ks_destroy(void *state)
     ks_free(s);
 }
 
-/* Status members: total lag and, per assigned partition, consumed,
- * committed, high watermark and lag. Any thread. */
+/* Status members: total lag and, per partition assigned here (now or
+ * before), consumed and committed offsets, high watermark and lag. Any
+ * thread. */
 static void ks_status(void *state, FILE *out)
 {
     ks_source *s = state;
@@ -1478,8 +1479,8 @@ static void ks_status(void *state, FILE *out)
     for (size_t tp = 0; tp < ntop; tp++) {
         for (int32_t i = 0; i < s->nparts[tp]; i++) {
             ks_part *p = &s->parts[tp][i];
-            if (!atomic_load(&p->assigned))
-                continue;
+            if (atomic_load(&p->consumed) < 0)
+                continue; /* never assigned here */
             int64_t lo = -1, hi = -1;
             rd_kafka_get_watermark_offsets(s->rk, s->topics[tp], i, &lo, &hi);
             int64_t consumed = atomic_load(&p->consumed);
