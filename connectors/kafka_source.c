@@ -367,7 +367,9 @@ static int ks_create(const sl_connector_def *c, const sl_def *def, void **state,
         rd_kafka_conf_set(s->conf, "client.id", val, NULL, 0);
     }
     if (s->repartition) {
-        s->pconf = rd_kafka_conf_dup(s->conf);
+        /* The producer gets the user's properties (security, bootstrap)
+         * but none of the consumer settings above. */
+        s->pconf = rd_kafka_conf_new();
         static const char *const pdefaults[][2] = {
             {"enable.idempotence", "true"},
             {"linger.ms", "5"},
@@ -377,6 +379,13 @@ static int ks_create(const sl_connector_def *c, const sl_def *def, void **state,
         };
         for (size_t i = 0; i < SL_ARRAY_LEN(pdefaults); i++)
             rd_kafka_conf_set(s->pconf, pdefaults[i][0], pdefaults[i][1], NULL, 0);
+        sl__kafka_conf_apply(s->pconf, props, ppath, NULL, 0);
+        vlen = sizeof(val);
+        if (rd_kafka_conf_get(s->conf, "bootstrap.servers", val, &vlen) == RD_KAFKA_CONF_OK)
+            rd_kafka_conf_set(s->pconf, "bootstrap.servers", val, NULL, 0);
+        vlen = sizeof(val);
+        if (rd_kafka_conf_get(s->conf, "client.id", val, &vlen) == RD_KAFKA_CONF_OK)
+            rd_kafka_conf_set(s->pconf, "client.id", val, NULL, 0);
     }
     *state = s;
     return SL_OK;
