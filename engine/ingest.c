@@ -16,7 +16,8 @@
  *    fills the slots; then the steps in pipeline order: each filter (->
  *    FILTERED), the key_by check and key bytes (-> missing_key), and at the
  *    window (or the end without one) the event time (-> missing_time,
- *    bad_time) and the aggregate columns (-> missing_field, wrong_type).
+ *    bad_time) and the aggregate columns (-> missing_field, wrong_type;
+ *    a number beyond the double range, e.g. 1e400, is a wrong type).
  * 3. Key bytes are the key_by members re-encoded canonically under their
  *    names at the key_by stage: strings unescaped and re-escaped minimally,
  *    integers in decimal, doubles in shortest round-trip form (with ".0"
@@ -818,6 +819,8 @@ static int sl__columns(sl_ingest *ing)
         } else if (v->type == SL_T_DOUBLE) {
             n->v.d = sl_json_to_double(v->raw, v->len);
             n->is_double = 1;
+            if (SL_UNLIKELY(!isfinite(n->v.d))) /* 1e400: beyond double range */
+                return SL_BAD_WRONG_TYPE + 1;
         } else {
             return (v->type == SL_T_MISSING ? SL_BAD_MISSING_FIELD : SL_BAD_WRONG_TYPE) + 1;
         }

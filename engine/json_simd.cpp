@@ -134,9 +134,17 @@ extern "C" int sl_simd_scan(sl_simd_scanner *s, const char *buf, size_t len, sl_
             break;
         }
         case sl_od::json_type::number: {
+            while (o->len && (tok[o->len - 1] == ' ' || tok[o->len - 1] == '\t' ||
+                              tok[o->len - 1] == '\n' || tok[o->len - 1] == '\r'))
+                o->len--; /* the token may include the whitespace after it */
             sl_od::number num;
-            if (v.get_number().get(num))
-                return -1;
+            if (v.get_number().get(num)) {
+                double d; /* integers beyond 64 bits: as doubles */
+                if (v.get_double().get(d))
+                    return -1;
+                o->type = SL_T_DOUBLE;
+                break;
+            }
             if (num.is_int64()) {
                 o->type = SL_T_INT;
                 o->i = num.get_int64();
