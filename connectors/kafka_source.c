@@ -1250,8 +1250,10 @@ static int ks_ensure_repartition_topic(ks_source *s, int32_t want, char *errstr,
     if (s->nparts[rt] != want)
         return sl_seterr(errstr, errstr_size, SL_EKAFKA,
                          "%s: internal topic \"%s\" has %d partitions, expected %d (the input's "
-                         "partition count)",
-                         s->path, s->topics[rt], (int)s->nparts[rt], (int)want);
+                         "partition count); was it auto-created? Create it with %d partitions "
+                         "beforehand (embedded broker: sluice kafka-mock --topic %s:%d)",
+                         s->path, s->topics[rt], (int)s->nparts[rt], (int)want, (int)want,
+                         s->topics[rt], (int)want);
     return SL_OK;
 }
 
