@@ -88,7 +88,6 @@ static void kk_destroy(void *state)
 static int kk_create(const sl_connector_def *c, const sl_def *def, void **state, char *errstr,
                      size_t errstr_size)
 {
-    (void)def;
     kk_sink *k = sl_xcalloc(1, sizeof(*k));
     k->path = sl_xstrdup(c->path);
     k->topic = sl_xstrdup(json_string_value(json_object_get(c->conf, "topic")));
@@ -123,6 +122,12 @@ static int kk_create(const sl_connector_def *c, const sl_def *def, void **state,
                              ppath);
         }
         rd_kafka_conf_set(conf, "bootstrap.servers", envb, NULL, 0);
+    }
+    vlen = sizeof(val);
+    if (rd_kafka_conf_get(conf, "client.id", val, &vlen) == RD_KAFKA_CONF_OK &&
+        strcmp(val, "rdkafka") == 0) {
+        snprintf(val, sizeof(val), "sluice-%s-%s", def->name, c->path);
+        rd_kafka_conf_set(conf, "client.id", val, NULL, 0);
     }
     sl__kafka_conf_logging(conf);
     rd_kafka_conf_set_error_cb(conf, kk_error_cb);
