@@ -212,6 +212,35 @@ static kent *ktab_insert_at(ktab *k, uint32_t j, uint64_t h, const char *key, ui
     return e;
 }
 
+/* Key bytes equal? (inlined: keys are short, a libc call costs more) */
+static inline int sl__key_eq(const char *a, const char *b, uint32_t len)
+{
+    while (len >= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return 0;
+        a += 8;
+        b += 8;
+        len -= 8;
+    }
+    if (len >= 4) {
+        uint32_t x, y;
+        memcpy(&x, a, 4);
+        memcpy(&y, b, 4);
+        if (x != y)
+            return 0;
+        a += 4;
+        b += 4;
+        len -= 4;
+    }
+    while (len--)
+        if (*a++ != *b++)
+            return 0;
+    return 1;
+}
+
 /* The entry of key (h, key, len), inserted (payload zeroed, *created = 1)
  * if absent. Aborts on allocation failure (amortized: only a new key can
  * allocate). */
@@ -227,7 +256,7 @@ static inline kent *ktab_upsert(ktab *k, uint64_t h, const char *key, uint32_t l
             break;
         if ((s & SL__TAG_MASK) == tag) {
             kent *e = ktab_ent(k, (uint32_t)s - 1);
-            if (e->hash == h && e->len == len && memcmp(k->keys + e->off, key, len) == 0) {
+            if (e->hash == h && e->len == len && sl__key_eq(k->keys + e->off, key, len)) {
                 *created = 0;
                 return e;
             }
@@ -251,7 +280,7 @@ static kent *ktab_find(const ktab *k, uint64_t h, const char *key, uint32_t len)
             return NULL;
         if ((s & SL__TAG_MASK) == tag) {
             kent *e = ktab_ent(k, (uint32_t)s - 1);
-            if (e->hash == h && e->len == len && memcmp(k->keys + e->off, key, len) == 0)
+            if (e->hash == h && e->len == len && sl__key_eq(k->keys + e->off, key, len))
                 return e;
         }
         j = (j + 1) & mask;
@@ -330,11 +359,14 @@ struct sl_window_task {
     size_t npurge, purge_cap;
 
     /* scratch */
-    ktab comb; /* hopping: one window combined from its panes */
-    sort_item *items;
+    ktab comb;                 /* hopping: one window combined from its panes */
+    sort_item *items, *items2; /* items2: radix sort buffer */
     size_t items_cap;
     char *out;
     size_t out_cap;
+    char seg[80]; /* "window_start":S,"window_end":E of the last result */
+    size_t seg_len;
+    int64_t seg_start, seg_end;
     void *tmp; /* one aggregate state */
 };
 
@@ -362,10 +394,18 @@ static void sl__emit(sl_window_task *t, const sl_emitter *em, const char *key, u
         p += klen;
         *p++ = ',';
     }
-    memcpy(p, "\"window_start\":", 15);
-    p = sl_agg_put_i64(p + 15, start);
-    memcpy(p, ",\"window_end\":", 14);
-    p = sl_agg_put_i64(p + 14, end);
+    if (start != t->seg_start || end != t->seg_end || !t->seg_len) {
+        char *q = t->seg;
+        memcpy(q, "\"window_start\":", 15);
+        q = sl_agg_put_i64(q + 15, start);
+        memcpy(q, ",\"window_end\":", 14);
+        q = sl_agg_put_i64(q + 14, end);
+        t->seg_len = (size_t)(q - t->seg);
+        t->seg_start = start;
+        t->seg_end = end;
+    }
+    memcpy(p, t->seg, t->seg_len);
+    p += t->seg_len;
     p = sl_agg_format(&t->plan, state, p);
     *p++ = '}';
     char *k = p;
@@ -388,12 +428,15 @@ static void sl__late(sl_window_task *t, const sl_batch *in, uint32_t row, const 
         em->late(em->ctx, in, row, t->wm);
 }
 
-static uint64_t sl__key_prefix(const char *k, uint32_t len)
+/* Bytes [skip, skip + 8) of a key, big-endian, zero-padded. */
+static uint64_t sl__key_prefix(const char *k, uint32_t len, uint32_t skip)
 {
     uint64_t p = 0;
-    uint32_t n = len < 8 ? len : 8;
+    uint32_t n = len > skip ? len - skip : 0;
+    if (n > 8)
+        n = 8;
     for (uint32_t i = 0; i < n; i++)
-        p |= (uint64_t)(unsigned char)k[i] << (56 - 8 * i);
+        p |= (uint64_t)(unsigned char)k[skip + i] << (56 - 8 * i);
     return p;
 }
 
@@ -412,6 +455,70 @@ static int sl__item_cmp(const void *a, const void *b)
     return (x->len > y->len) - (x->len < y->len);
 }
 
+/* Sorts items[0, n) (end, key, len filled in) into canonical order. The
+ * 8-byte prefixes are taken after the bytes all keys share ("user":"u...),
+ * so most comparisons never reach memcmp. */
+static inline unsigned sl__item_byte(const sort_item *it, int pass)
+{
+    uint64_t v = pass < 8 ? it->prefix : (uint64_t)it->end ^ (1ULL << 63);
+    return (unsigned)(v >> (8 * (pass & 7))) & 255;
+}
+
+static void sl__sort_items(sl_window_task *t, size_t n)
+{
+    if (n < 2)
+        return;
+    sort_item *it = t->items;
+    uint32_t common = it[0].len;
+    for (size_t i = 1; i < n && common; i++) {
+        uint32_t m = it[i].len < common ? it[i].len : common;
+        uint32_t j = 0;
+        while (j < m && it[i].key[j] == it[0].key[j])
+            j++;
+        common = j;
+    }
+    for (size_t i = 0; i < n; i++)
+        it[i].prefix = sl__key_prefix(it[i].key, it[i].len, common);
+    if (n < 64) {
+        qsort(it, n, sizeof(*it), sl__item_cmp);
+        return;
+    }
+    /* LSD radix sort on (end, prefix), skipping the byte positions where
+     * every item agrees; then runs of equal (end, prefix) by comparison. */
+    uint32_t hist[16][256];
+    memset(hist, 0, sizeof(hist));
+    for (size_t i = 0; i < n; i++)
+        for (int pass = 0; pass < 16; pass++)
+            hist[pass][sl__item_byte(&it[i], pass)]++;
+    sort_item *src = it, *dst = t->items2;
+    for (int pass = 0; pass < 16; pass++) {
+        uint32_t *h = hist[pass];
+        if (h[sl__item_byte(&src[0], pass)] == n)
+            continue;
+        uint32_t off = 0;
+        for (int b = 0; b < 256; b++) {
+            uint32_t c = h[b];
+            h[b] = off;
+            off += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[h[sl__item_byte(&src[i], pass)]++] = src[i];
+        sort_item *x = src;
+        src = dst;
+        dst = x;
+    }
+    if (src != it)
+        memcpy(it, src, n * sizeof(*it));
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && it[j].end == it[i].end && it[j].prefix == it[i].prefix)
+            j++;
+        if (j - i > 1)
+            qsort(it + i, j - i, sizeof(*it), sl__item_cmp);
+        i = j;
+    }
+}
+
 static void sl__items_reserve(sl_window_task *t, size_t n)
 {
     if (n > t->items_cap) {
@@ -419,6 +526,7 @@ static void sl__items_reserve(sl_window_task *t, size_t n)
         while (cap < n)
             cap *= 2;
         t->items = sl_xrealloc(t->items, cap * sizeof(*t->items));
+        t->items2 = sl_xrealloc(t->items2, cap * sizeof(*t->items2));
         t->items_cap = cap;
     }
 }
@@ -435,11 +543,9 @@ static void sl__emit_table(sl_window_task *t, const ktab *k, int64_t start, int6
         it->end = end;
         it->key = ktab_key(k, e);
         it->len = e->len;
-        it->prefix = sl__key_prefix(it->key, it->len);
         it->idx = i;
     }
-    if (k->n > 1)
-        qsort(t->items, k->n, sizeof(*t->items), sl__item_cmp);
+    sl__sort_items(t, k->n);
     for (uint32_t i = 0; i < k->n; i++) {
         const sort_item *it = &t->items[i];
         sl__emit(t, em, it->key, it->len, start, end, ktab_ent(k, it->idx) + 1, 0);
@@ -903,7 +1009,6 @@ static void sl__fire_sessions(sl_window_task *t, const sl_emitter *em)
             it->end = s->end;
             it->key = ktab_key(&t->skeys, ke);
             it->len = ke->len;
-            it->prefix = sl__key_prefix(it->key, it->len);
             it->idx = h.sid;
         }
         if (sl__sat_add(s->end, t->lateness) > wm)
@@ -911,8 +1016,7 @@ static void sl__fire_sessions(sl_window_task *t, const sl_emitter *em)
         else
             sl__purge_add(t, h.sid);
     }
-    if (nitems > 1)
-        qsort(t->items, nitems, sizeof(*t->items), sl__item_cmp);
+    sl__sort_items(t, nitems);
     for (size_t i = 0; i < nitems; i++) {
         const sort_item *it = &t->items[i];
         const session *s = &t->sess[it->idx];
@@ -973,7 +1077,8 @@ static void sl__free_state(sl_window_task *t)
     t->npurge = t->purge_cap = 0;
     ktab_free(&t->comb);
     free(t->items);
-    t->items = NULL;
+    free(t->items2);
+    t->items = t->items2 = NULL;
     t->items_cap = 0;
     free(t->out);
     t->out = NULL;
@@ -1077,6 +1182,20 @@ void sl_window_task_process(sl_window_task *t, const sl_batch *in, const sl_emit
             if (x > max_ts)
                 max_ts = x;
             if (SL_LIKELY(x >= t->cur_start && x < t->cur_end && t->wm < t->cur_first_end)) {
+                /* Prefetch the slot 8 events ahead and the entry 4 ahead
+                 * (its slot was prefetched 4 events ago): the tables of
+                 * many keys do not fit in L1/L2. Hints only. */
+                const ktab *ct = &t->cur->tab;
+                if (SL_LIKELY(ct->nslots != 0)) {
+                    uint32_t mask = ct->nslots - 1;
+                    if (i + 8 < n)
+                        __builtin_prefetch(&ct->slots[(uint32_t)kh[i + 8] & mask]);
+                    if (i + 4 < n) {
+                        uint64_t sv = ct->slots[(uint32_t)kh[i + 4] & mask];
+                        if (sv)
+                            __builtin_prefetch(ktab_ent(ct, (uint32_t)sv - 1));
+                    }
+                }
                 int created;
                 kent *e = ktab_upsert(&t->cur->tab, kh[i], in->bytes + in->key_off[i],
                                       in->key_len[i], &created);
@@ -1132,7 +1251,7 @@ size_t sl_window_task_state_bytes(const sl_window_task *t)
     b += ktab_bytes(&t->skeys);
     b += (size_t)t->sess_cap * (sizeof(session) + t->plan.state_size);
     b += t->heap_cap * sizeof(heap_ent) + t->purge_cap * sizeof(int32_t);
-    b += ktab_bytes(&t->comb) + t->items_cap * sizeof(sort_item) + t->out_cap;
+    b += ktab_bytes(&t->comb) + 2 * t->items_cap * sizeof(sort_item) + t->out_cap;
     return b;
 }
 

@@ -445,6 +445,34 @@ static void test_session_random(void **state)
     run_random(SL_WIN_SESSION, 3000, 500, 0, 0);
 }
 
+/* Many sessions with negative and positive ends fired by one close: one
+ * big sort across different window ends. */
+static void test_session_close_across_zero(void **state)
+{
+    (void)state;
+    for (int style = 0; style < 3; style++) {
+        ws_rng r = {77 + (uint64_t)style};
+        ws_config cfg;
+        ws_random_config(&r, SL_WIN_SESSION, &cfg);
+        cfg.gap = 7;
+        cfg.lateness = 0;
+        cfg.ooo = 100000; /* nothing fires before close */
+        cfg.key_style = style;
+        cfg.nkeys = 150;
+        cfg.pct_late = 0;
+        cfg.pct_advance = 0;
+        cfg.disorder = 5;
+        cfg.max_step = 1;
+        cfg.base = -300;
+        cfg.nevents = 600;
+        cfg.close = 1;
+        ws_stream s;
+        ws_make_stream(&r, &cfg, &s);
+        assert_true(check_config(&cfg, &s, 77) > 100);
+        ws_stream_free(&s);
+    }
+}
+
 /* Fewer, longer streams over many keys: table growth, big sorts, session
  * key-table compaction. */
 static void test_many_keys_random(void **state)
@@ -741,6 +769,7 @@ int main(void)
         cmocka_unit_test(test_tumbling_random),
         cmocka_unit_test(test_hopping_random),
         cmocka_unit_test(test_session_random),
+        cmocka_unit_test(test_session_close_across_zero),
         cmocka_unit_test(test_many_keys_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
