@@ -20,7 +20,7 @@
  *    a number beyond the double range, e.g. 1e400, is a wrong type).
  * 3. Key bytes are the key_by members re-encoded canonically under their
  *    names at the key_by stage: strings unescaped and re-escaped minimally,
- *    integers in decimal, doubles in shortest round-trip form (with ".0"
+ *    integers in decimal, doubles in round-trip form (sl_json_format_double: ".0"
  *    when integral), objects/arrays minified. Canonical output is never
  *    longer than the raw member (except short numbers), so the key buffer is
  *    sized once per event length and never overflows.

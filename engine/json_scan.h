@@ -98,9 +98,11 @@ size_t sl_json_escape(const char *s, size_t len, char *out);
 /* Copies a validated JSON value without insignificant whitespace. out must
  * hold len bytes. Returns the length. */
 size_t sl_json_minify(const char *raw, size_t len, char *out);
-/* Writes the shortest text that reads back as exactly `d` ("1.5", "0.1",
- * "1e+300"; integral values get ".0" so they stay doubles; non-finite
- * values are written as null). out must hold 32 bytes. Returns the length. */
+/* Writes `d` as the first of %.15g, %.16g, %.17g that reads back as
+ * exactly `d` ("1.5", "0.1", "1e+300"); integral values get ".0" so they
+ * stay doubles ("100.0"); non-finite values are written as null. This is
+ * the canonical form of doubles in key bytes. out must hold 32 bytes.
+ * Returns the length. */
 size_t sl_json_format_double(double d, char *out);
 /* Writes v in decimal. out must hold 20 bytes. Returns the length. */
 size_t sl_json_format_int(int64_t v, char *out);
