@@ -1013,7 +1013,8 @@ long sl_ingest_encode_repartition(const sl_ingest *ing, char *out, size_t cap)
         size_t n_ = (n);                                                                           \
         if (at + n_ > cap)                                                                         \
             return -1;                                                                             \
-        memcpy(out + at, (src), n_);                                                               \
+        if (n_)                                                                                    \
+            memcpy(out + at, (src), n_);                                                           \
         at += n_;                                                                                  \
     } while (0)
     SL__PUT("{", 1);

@@ -141,8 +141,8 @@ static void tdef_window(tdef *t, const char *const *cols, size_t n)
     w->aggs[0].fn = SL_AGG_COUNT;
     w->aggs[0].column = -1;
     for (size_t i = 0; i < n; i++) {
-        w->aggs[i + 1].name = arena_alloc(&t->a, 16);
-        snprintf(w->aggs[i + 1].name, 16, "s%zu", i);
+        w->aggs[i + 1].name = arena_alloc(&t->a, 32);
+        snprintf(w->aggs[i + 1].name, 32, "s%zu", i);
         w->aggs[i + 1].fn = SL_AGG_SUM;
         w->aggs[i + 1].field = w->columns[i];
         w->aggs[i + 1].column = (int)i;
