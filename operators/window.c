@@ -244,7 +244,8 @@ static inline int sl__key_eq(const char *a, const char *b, uint32_t len)
 /* The entry of key (h, key, len), inserted (payload zeroed, *created = 1)
  * if absent. Aborts on allocation failure (amortized: only a new key can
  * allocate). */
-static inline kent *ktab_upsert(ktab *k, uint64_t h, const char *key, uint32_t len, int *created)
+static inline __attribute__((always_inline)) kent *ktab_upsert(ktab *k, uint64_t h, const char *key,
+                                                               uint32_t len, int *created)
 {
     if (SL_UNLIKELY((k->n + 1) * 2 > k->nslots))
         ktab_rehash(k, k->nslots ? k->nslots * 2 : 16);

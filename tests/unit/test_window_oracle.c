@@ -758,6 +758,52 @@ static void test_advance_and_close_edges(void **state)
     sl_window_task_free(NULL);
 }
 
+/* Event times, lateness and out-of-orderness at the ends of int64: no
+ * overflow (UBSan), no hang, every event counted, everything freed at
+ * close. (Windows at the very ends may never fire: window.c saturates.) */
+static void test_extreme_times(void **state)
+{
+    (void)state;
+    const int64_t times[] = {INT64_MIN, INT64_MIN + 1,   INT64_MIN + 999, -1,        0,
+                             1,         INT64_MAX - 999, INT64_MAX - 1,   INT64_MAX, 5};
+    sl_agg_def aggs[] = {{(char *)"n", SL_AGG_COUNT, NULL, -1}, {(char *)"s", SL_AGG_SUM, NULL, 0}};
+    for (int type = 0; type < 3; type++)
+        for (int variant = 0; variant < 4; variant++) {
+            sl_window_def def = {.type = (sl_window_type)type,
+                                 .size_ms = 1000,
+                                 .slide_ms = 300,
+                                 .gap_ms = 1000,
+                                 .allowed_lateness_ms = variant & 1 ? INT64_MAX / 2 : 0,
+                                 .aggs = aggs,
+                                 .naggs = 2,
+                                 .ncolumns = 1};
+            sl_watermark_def wm = {.max_out_of_orderness_ms = variant & 2 ? INT64_MAX : 0};
+            sl_window_task *t = sl_window_task_new(&def, &wm);
+            ws_capture cap = {0};
+            sl_emitter em = {.result = ws_on_result, .late = ws_on_late, .ctx = &cap};
+            sl_batch *b = sl_batch_new(SL_MSG_DATA, 0, SL_ARRAY_LEN(times), 1);
+            for (uint32_t i = 0; i < SL_ARRAY_LEN(times); i++) {
+                b->ts[i] = times[i];
+                b->offset[i] = i;
+                b->key_off[i] = sl_batch_put_bytes(b, "\"k\":1", 5);
+                b->key_len[i] = 5;
+                b->key_hash[i] = 42;
+                sl_batch_val(b, 0, i)->is_double = 0;
+                sl_batch_val(b, 0, i)->v.i = 1;
+            }
+            b->count = SL_ARRAY_LEN(times);
+            sl_window_task_process(t, b, &em);
+            sl_window_task_advance(t, INT64_MAX - 1, &em);
+            sl_window_task_process(t, b, &em);
+            sl_window_task_close(t, &em);
+            assert_int_equal(sl_window_task_stats(t)->events, 2 * SL_ARRAY_LEN(times));
+            assert_true(sl_window_task_state_bytes(t) < 2048);
+            ws_capture_free(&cap);
+            sl_batch_free(b);
+            sl_window_task_free(t);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -766,6 +812,7 @@ int main(void)
         cmocka_unit_test(test_session_hand),
         cmocka_unit_test(test_no_key_and_doubles),
         cmocka_unit_test(test_advance_and_close_edges),
+        cmocka_unit_test(test_extreme_times),
         cmocka_unit_test(test_tumbling_random),
         cmocka_unit_test(test_hopping_random),
         cmocka_unit_test(test_session_random),
