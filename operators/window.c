@@ -43,59 +43,31 @@
  *  6. Output order depends only on (window end, key bytes): firing sorts,
  *     hash-table and session-id order never show.
  *
- * Event times are assumed within +-2^62 ms; beyond, arithmetic saturates
- * (no undefined behaviour, but windows at the extremes may never fire).
+ * Firing sorts the window's keys: an LSD radix sort on (end, the 8 key
+ * bytes after the prefix all keys share), then memcmp within ties.
+ *
+ * Choices window.h leaves open:
+ *  - update = 1 marks exactly the results emitted at once for an event that
+ *    lands in an already fired window (also a key's first event there, and
+ *    a session created or merged with end <= wm). Results of watermark
+ *    firing and close are update = 0, also for a session that a merge
+ *    re-opened (end > wm) and that fires again later.
+ *  - An event that falls in no window (hopping with slide > size) is late.
+ *  - Event times are assumed within +-2^62 ms; beyond, arithmetic saturates
+ *    (no undefined behaviour, but windows at the extremes may never fire).
+ *  - Allocation failure (a new key, pane or session) aborts the process:
+ *    process() has no error path, and silently losing state is worse.
+ *
+ * Snapshot and restore live in window_snapshot.c; the structures in
+ * window_internal.h.
  */
-#include "window.h"
-
-#include "aggregate.h"
+#include "window_internal.h"
 
 #include <assert.h>
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SL__NONE         INT64_MAX
-#define SL__POOL_MAX     8
-#define SL__SNAP_MAGIC   0x4e574c53u /* "SLWN" */
-#define SL__SNAP_VERSION 1u
-
-/* ------------------------------------------------------------------------ */
-/* Saturating arithmetic                                                     */
-/* ------------------------------------------------------------------------ */
-
-static inline int64_t sl__sat_add(int64_t a, int64_t b)
-{
-    int64_t r;
-    if (__builtin_add_overflow(a, b, &r))
-        return b > 0 ? INT64_MAX : INT64_MIN;
-    return r;
-}
-
-static inline int64_t sl__sat_sub(int64_t a, int64_t b)
-{
-    int64_t r;
-    if (__builtin_sub_overflow(a, b, &r))
-        return b < 0 ? INT64_MAX : INT64_MIN;
-    return r;
-}
-
-static inline int64_t sl__sat_mul(int64_t a, int64_t b)
-{
-    int64_t r;
-    if (__builtin_mul_overflow(a, b, &r))
-        return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
-    return r;
-}
-
-/* floor(a / b) for b > 0. */
-static inline int64_t sl__floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    if (a % b != 0 && a < 0)
-        q--;
-    return q;
-}
+#define SL__POOL_MAX 8
 
 static int64_t sl__gcd(int64_t a, int64_t b)
 {
@@ -105,275 +77,6 @@ static int64_t sl__gcd(int64_t a, int64_t b)
         b = r;
     }
     return a;
-}
-
-/* ------------------------------------------------------------------------ */
-/* ktab: open-addressing table of key bytes -> fixed-size payload            */
-/* ------------------------------------------------------------------------ */
-
-typedef struct kent {
-    uint64_t hash;
-    uint32_t off, len; /* key bytes in the table's arena */
-} kent;                /* followed by the payload */
-
-typedef struct ktab {
-    uint64_t *slots; /* (hash & 0xffffffff00000000) | (entry index + 1); 0 empty */
-    uint32_t nslots; /* power of two; 0 before the first insert */
-    uint32_t n, cap; /* entries used / allocated */
-    uint32_t stride; /* sizeof(kent) + payload, a multiple of 8 */
-    unsigned char *ents;
-    char *keys;
-    size_t klen, kcap;
-} ktab;
-
-#define SL__TAG_MASK 0xffffffff00000000ULL
-
-static void ktab_init(ktab *k, size_t payload)
-{
-    memset(k, 0, sizeof(*k));
-    k->stride = (uint32_t)(sizeof(kent) + ((payload + 7) & ~(size_t)7));
-}
-
-static void ktab_free(ktab *k)
-{
-    free(k->slots);
-    free(k->ents);
-    free(k->keys);
-    uint32_t stride = k->stride;
-    memset(k, 0, sizeof(*k));
-    k->stride = stride;
-}
-
-/* Empties the table, keeping its memory. */
-static void ktab_clear(ktab *k)
-{
-    if (k->nslots)
-        memset(k->slots, 0, (size_t)k->nslots * sizeof(*k->slots));
-    k->n = 0;
-    k->klen = 0;
-}
-
-static size_t ktab_bytes(const ktab *k)
-{
-    return (size_t)k->nslots * sizeof(uint64_t) + (size_t)k->cap * k->stride + k->kcap;
-}
-
-static inline kent *ktab_ent(const ktab *k, uint32_t i)
-{
-    return (kent *)(k->ents + (size_t)i * k->stride);
-}
-
-static inline const char *ktab_key(const ktab *k, const kent *e)
-{
-    return k->keys + e->off;
-}
-
-static void ktab_rehash(ktab *k, uint32_t nslots)
-{
-    uint64_t *s = sl_xcalloc(nslots, sizeof(*s));
-    free(k->slots);
-    k->slots = s;
-    k->nslots = nslots;
-    uint32_t mask = nslots - 1;
-    for (uint32_t i = 0; i < k->n; i++) {
-        const kent *e = ktab_ent(k, i);
-        uint32_t j = (uint32_t)e->hash & mask;
-        while (s[j])
-            j = (j + 1) & mask;
-        s[j] = (e->hash & SL__TAG_MASK) | (uint64_t)(i + 1);
-    }
-}
-
-/* Appends a new entry (payload zeroed) and points slot j at it. */
-static kent *ktab_insert_at(ktab *k, uint32_t j, uint64_t h, const char *key, uint32_t len)
-{
-    if (k->n == k->cap) {
-        uint32_t cap = k->cap ? k->cap * 2 : 16;
-        k->ents = sl_xrealloc(k->ents, (size_t)cap * k->stride);
-        k->cap = cap;
-    }
-    if (!k->keys || k->klen + len > k->kcap) {
-        size_t cap = k->kcap ? k->kcap * 2 : 256;
-        while (cap < k->klen + len)
-            cap *= 2;
-        k->keys = sl_xrealloc(k->keys, cap);
-        k->kcap = cap;
-    }
-    if (len)
-        memcpy(k->keys + k->klen, key, len);
-    kent *e = ktab_ent(k, k->n);
-    e->hash = h;
-    e->off = (uint32_t)k->klen;
-    e->len = len;
-    memset(e + 1, 0, k->stride - sizeof(kent));
-    k->klen += len;
-    k->slots[j] = (h & SL__TAG_MASK) | (uint64_t)(k->n + 1);
-    k->n++;
-    return e;
-}
-
-/* Key bytes equal? (inlined: keys are short, a libc call costs more) */
-static inline int sl__key_eq(const char *a, const char *b, uint32_t len)
-{
-    while (len >= 8) {
-        uint64_t x, y;
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        if (x != y)
-            return 0;
-        a += 8;
-        b += 8;
-        len -= 8;
-    }
-    if (len >= 4) {
-        uint32_t x, y;
-        memcpy(&x, a, 4);
-        memcpy(&y, b, 4);
-        if (x != y)
-            return 0;
-        a += 4;
-        b += 4;
-        len -= 4;
-    }
-    while (len--)
-        if (*a++ != *b++)
-            return 0;
-    return 1;
-}
-
-/* The entry of key (h, key, len), inserted (payload zeroed, *created = 1)
- * if absent. Aborts on allocation failure (amortized: only a new key can
- * allocate). */
-static inline __attribute__((always_inline)) kent *ktab_upsert(ktab *k, uint64_t h, const char *key,
-                                                               uint32_t len, int *created)
-{
-    if (SL_UNLIKELY((k->n + 1) * 2 > k->nslots))
-        ktab_rehash(k, k->nslots ? k->nslots * 2 : 16);
-    uint32_t mask = k->nslots - 1, j = (uint32_t)h & mask;
-    uint64_t tag = h & SL__TAG_MASK;
-    for (;;) {
-        uint64_t s = k->slots[j];
-        if (!s)
-            break;
-        if ((s & SL__TAG_MASK) == tag) {
-            kent *e = ktab_ent(k, (uint32_t)s - 1);
-            if (e->hash == h && e->len == len && sl__key_eq(k->keys + e->off, key, len)) {
-                *created = 0;
-                return e;
-            }
-        }
-        j = (j + 1) & mask;
-    }
-    *created = 1;
-    return ktab_insert_at(k, j, h, key, len);
-}
-
-/* The entry of the key, or NULL. */
-static kent *ktab_find(const ktab *k, uint64_t h, const char *key, uint32_t len)
-{
-    if (!k->nslots)
-        return NULL;
-    uint32_t mask = k->nslots - 1, j = (uint32_t)h & mask;
-    uint64_t tag = h & SL__TAG_MASK;
-    for (;;) {
-        uint64_t s = k->slots[j];
-        if (!s)
-            return NULL;
-        if ((s & SL__TAG_MASK) == tag) {
-            kent *e = ktab_ent(k, (uint32_t)s - 1);
-            if (e->hash == h && e->len == len && sl__key_eq(k->keys + e->off, key, len))
-                return e;
-        }
-        j = (j + 1) & mask;
-    }
-}
-
-/* ------------------------------------------------------------------------ */
-/* Task state                                                                */
-/* ------------------------------------------------------------------------ */
-
-typedef struct pane {
-    int64_t start, end; /* event times [start, end) */
-    int64_t first_end;  /* end of the first window holding the pane */
-    int64_t last_end;   /* end of the last one */
-    int64_t drop_at;    /* last_end + lateness (saturated) */
-    ktab tab;           /* key -> sl_agg_state */
-    struct pane *next;  /* pool link */
-} pane;
-
-typedef struct skey {
-    int32_t head; /* first session of the key, -1 if none */
-    uint32_t nsess;
-} skey;
-
-typedef struct session {
-    int64_t start, end; /* [first ts, last ts + gap) */
-    uint32_t key;       /* entry index in skeys */
-    int32_t next;       /* next session of the key, or free-list link */
-    uint32_t gen;       /* bumped on every heap push and on free */
-    uint8_t live, fired;
-} session;
-
-typedef struct heap_ent {
-    int64_t due;
-    uint32_t sid, gen;
-} heap_ent;
-
-typedef struct sort_item {
-    int64_t end;     /* window end */
-    uint64_t prefix; /* first 8 key bytes, big-endian, zero-padded */
-    const char *key;
-    uint32_t len;
-    uint32_t idx; /* entry index or session id */
-} sort_item;
-
-struct sl_window_task {
-    const sl_window_def *def;
-    const sl_watermark_def *wmdef;
-    sl_agg_plan plan;
-    int type;
-    int direct; /* one pane per window (tumbling) */
-    int64_t size, slide, width, gap, lateness, ooo;
-    int64_t wm, max_ts;
-    int64_t next_due;
-    sl_window_stats stats;
-
-    /* panes (tumbling, hopping) */
-    pane **panes;
-    size_t npanes, panes_cap;
-    pane *pool;
-    size_t npool;
-    int64_t next_fire;
-    pane *cur; /* the previous event's pane (fast path) */
-    int64_t cur_start, cur_end, cur_first_end;
-
-    /* sessions */
-    ktab skeys; /* key -> skey */
-    session *sess;
-    unsigned char *sstate; /* sl_agg_state per session id */
-    uint32_t nsess, sess_cap;
-    int32_t sess_free;
-    uint32_t empty_keys; /* skeys entries with no session */
-    heap_ent *heap;
-    size_t nheap, heap_cap;
-    int32_t *purge;
-    size_t npurge, purge_cap;
-
-    /* scratch */
-    ktab comb;                 /* hopping: one window combined from its panes */
-    sort_item *items, *items2; /* items2: radix sort buffer */
-    size_t items_cap;
-    char *out;
-    size_t out_cap;
-    char seg[80]; /* "window_start":S,"window_end":E of the last result */
-    size_t seg_len;
-    int64_t seg_start, seg_end;
-    void *tmp; /* one aggregate state */
-};
-
-static inline void *sl__sstate(const sl_window_task *t, uint32_t sid)
-{
-    return t->sstate + (size_t)sid * t->plan.state_size;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -539,17 +242,17 @@ static void sl__emit_table(sl_window_task *t, const ktab *k, int64_t start, int6
 {
     sl__items_reserve(t, k->n);
     for (uint32_t i = 0; i < k->n; i++) {
-        const kent *e = ktab_ent(k, i);
+        const kent *e = sl__ktab_ent(k, i);
         sort_item *it = &t->items[i];
         it->end = end;
-        it->key = ktab_key(k, e);
+        it->key = sl__ktab_key(k, e);
         it->len = e->len;
         it->idx = i;
     }
     sl__sort_items(t, k->n);
     for (uint32_t i = 0; i < k->n; i++) {
         const sort_item *it = &t->items[i];
-        sl__emit(t, em, it->key, it->len, start, end, ktab_ent(k, it->idx) + 1, 0);
+        sl__emit(t, em, it->key, it->len, start, end, sl__ktab_ent(k, it->idx) + 1, 0);
     }
 }
 
@@ -559,7 +262,7 @@ static void sl__emit_table(sl_window_task *t, const ktab *k, int64_t start, int6
 
 /* Ends of the first and last window holding the pane that starts at `s`;
  * 0 when no window holds it (slide > size). */
-static int sl__pane_windows(const sl_window_task *t, int64_t s, int64_t *first_end,
+int sl__window_pane_windows(const sl_window_task *t, int64_t s, int64_t *first_end,
                             int64_t *last_end)
 {
     int64_t kmin = sl__floor_div(sl__sat_sub(s, t->size), t->slide) + 1;
@@ -597,7 +300,7 @@ static size_t sl__pane_lower_bound(const sl_window_task *t, int64_t x)
 }
 
 /* Smallest end > after of a window holding any pane, or SL__NONE. */
-static int64_t sl__next_fire_after(const sl_window_task *t, int64_t after)
+int64_t sl__window_next_fire_after(const sl_window_task *t, int64_t after)
 {
     /* Panes of a window ending at E > after start at >= E - size. */
     for (size_t i = sl__pane_lower_bound(t, sl__sat_add(sl__sat_sub(after, t->size), 1));
@@ -609,7 +312,7 @@ static int64_t sl__next_fire_after(const sl_window_task *t, int64_t after)
     return SL__NONE;
 }
 
-static void sl__pane_due(sl_window_task *t)
+void sl__window_pane_due(sl_window_task *t)
 {
     int64_t d = t->next_fire;
     if (t->npanes && t->panes[0]->drop_at < d)
@@ -620,18 +323,18 @@ static void sl__pane_due(sl_window_task *t)
 static void sl__pane_release(sl_window_task *t, pane *p)
 {
     if (t->npool < SL__POOL_MAX) {
-        ktab_clear(&p->tab);
+        sl__ktab_clear(&p->tab);
         p->next = t->pool;
         t->pool = p;
         t->npool++;
     } else {
-        ktab_free(&p->tab);
+        sl__ktab_free(&p->tab);
         free(p);
     }
 }
 
 /* The pane starting at s (aligned, with windows), created if absent. */
-static pane *sl__pane_get(sl_window_task *t, int64_t s, int64_t first_end, int64_t last_end,
+pane *sl__window_pane_get(sl_window_task *t, int64_t s, int64_t first_end, int64_t last_end,
                           int *created)
 {
     size_t i = sl__pane_lower_bound(t, s);
@@ -645,7 +348,7 @@ static pane *sl__pane_get(sl_window_task *t, int64_t s, int64_t first_end, int64
         t->npool--;
     } else {
         p = sl_xcalloc(1, sizeof(*p));
-        ktab_init(&p->tab, t->plan.state_size);
+        sl__ktab_init(&p->tab, t->plan.state_size);
     }
     p->start = s;
     p->end = sl__sat_add(s, t->width);
@@ -673,7 +376,7 @@ static void sl__combine_key(sl_window_task *t, int64_t end, uint64_t h, const ch
     int64_t start = sl__sat_sub(end, t->size);
     for (size_t j = sl__pane_lower_bound(t, start); j < t->npanes && t->panes[j]->start < end;
          j++) {
-        const kent *e = ktab_find(&t->panes[j]->tab, h, key, klen);
+        const kent *e = sl__ktab_find(&t->panes[j]->tab, h, key, klen);
         if (e)
             sl_agg_merge(&t->plan, t->tmp, e + 1);
     }
@@ -685,23 +388,23 @@ static void sl__pane_event(sl_window_task *t, const sl_batch *in, uint32_t i, co
     int64_t x = in->ts[i], wm = t->wm;
     int64_t s = sl__sat_mul(sl__floor_div(x, t->width), t->width);
     int64_t first_end, last_end;
-    if (!sl__pane_windows(t, s, &first_end, &last_end) ||
+    if (!sl__window_pane_windows(t, s, &first_end, &last_end) ||
         sl__sat_add(last_end, t->lateness) <= wm) {
         sl__late(t, in, i, em);
         return;
     }
     int created;
-    pane *p = sl__pane_get(t, s, first_end, last_end, &created);
+    pane *p = sl__window_pane_get(t, s, first_end, last_end, &created);
     if (created) {
         int64_t e = sl__pane_next_window(t, p, wm);
         if (e < t->next_fire)
             t->next_fire = e;
-        sl__pane_due(t);
+        sl__window_pane_due(t);
     }
     uint32_t klen;
     const char *key = sl_batch_key(in, i, &klen);
     uint64_t h = in->key_hash[i];
-    kent *e = ktab_upsert(&p->tab, h, key, klen, &created);
+    kent *e = sl__ktab_upsert(&p->tab, h, key, klen, &created);
     sl_agg_add(&t->plan, e + 1, in, i);
     if (first_end > wm) {
         t->cur = p;
@@ -736,13 +439,13 @@ static void sl__fire_window(sl_window_task *t, int64_t end, const sl_emitter *em
             sl__emit_table(t, &t->panes[j]->tab, start, end, em);
         return;
     }
-    ktab_clear(&t->comb);
+    sl__ktab_clear(&t->comb);
     for (; j < t->npanes && t->panes[j]->start < end; j++) {
         const ktab *k = &t->panes[j]->tab;
         for (uint32_t i = 0; i < k->n; i++) {
-            const kent *e = ktab_ent(k, i);
+            const kent *e = sl__ktab_ent(k, i);
             int created;
-            kent *c = ktab_upsert(&t->comb, e->hash, ktab_key(k, e), e->len, &created);
+            kent *c = sl__ktab_upsert(&t->comb, e->hash, sl__ktab_key(k, e), e->len, &created);
             sl_agg_merge(&t->plan, c + 1, e + 1);
         }
     }
@@ -755,7 +458,7 @@ static void sl__fire_panes(sl_window_task *t, const sl_emitter *em)
     while (t->next_fire != SL__NONE && t->next_fire <= wm) {
         int64_t end = t->next_fire;
         sl__fire_window(t, end, em);
-        t->next_fire = sl__next_fire_after(t, end);
+        t->next_fire = sl__window_next_fire_after(t, end);
     }
     size_t d = 0;
     while (d < t->npanes && t->panes[d]->drop_at <= wm)
@@ -766,7 +469,7 @@ static void sl__fire_panes(sl_window_task *t, const sl_emitter *em)
         t->cur = NULL;
         t->cur_start = t->cur_end = 0;
     }
-    sl__pane_due(t);
+    sl__window_pane_due(t);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -811,7 +514,7 @@ static heap_ent sl__heap_pop(sl_window_task *t)
 }
 
 /* (Re)schedules session sid at its current due time. */
-static void sl__session_push(sl_window_task *t, uint32_t sid)
+void sl__window_session_push(sl_window_task *t, uint32_t sid)
 {
     session *s = &t->sess[sid];
     heap_ent h = {
@@ -820,7 +523,7 @@ static void sl__session_push(sl_window_task *t, uint32_t sid)
     t->next_due = t->heap[0].due;
 }
 
-static uint32_t sl__session_alloc(sl_window_task *t)
+uint32_t sl__window_session_alloc(sl_window_task *t)
 {
     uint32_t sid;
     if (t->sess_free >= 0) {
@@ -855,7 +558,7 @@ static void sl__session_free(sl_window_task *t, uint32_t sid)
 
 static inline skey *sl__skey(const sl_window_task *t, uint32_t kidx)
 {
-    return (skey *)(ktab_ent(&t->skeys, kidx) + 1);
+    return (skey *)(sl__ktab_ent(&t->skeys, kidx) + 1);
 }
 
 static inline uint32_t sl__skey_index(const sl_window_task *t, const kent *e)
@@ -875,7 +578,7 @@ static void sl__session_event(sl_window_task *t, const sl_batch *in, uint32_t i,
     uint32_t klen;
     const char *key = sl_batch_key(in, i, &klen);
     int created;
-    kent *ke = ktab_upsert(&t->skeys, in->key_hash[i], key, klen, &created);
+    kent *ke = sl__ktab_upsert(&t->skeys, in->key_hash[i], key, klen, &created);
     skey *k = (skey *)(ke + 1);
     if (created)
         k->head = -1;
@@ -911,7 +614,7 @@ static void sl__session_event(sl_window_task *t, const sl_batch *in, uint32_t i,
     }
     int was_fired = 0;
     if (target < 0) {
-        uint32_t sid = sl__session_alloc(t);
+        uint32_t sid = sl__window_session_alloc(t);
         session *s = &t->sess[sid];
         s->start = x;
         s->end = end;
@@ -937,7 +640,7 @@ static void sl__session_event(sl_window_task *t, const sl_batch *in, uint32_t i,
     if (s->fired)
         sl__emit(t, em, key, klen, s->start, s->end, st, 1);
     if (changed || was_fired != s->fired)
-        sl__session_push(t, (uint32_t)target);
+        sl__window_session_push(t, (uint32_t)target);
 }
 
 /* Unlinks and frees a session. */
@@ -962,19 +665,19 @@ static void sl__session_purge(sl_window_task *t, uint32_t sid)
 static void sl__skeys_compact(sl_window_task *t)
 {
     ktab nk;
-    ktab_init(&nk, sizeof(skey));
+    sl__ktab_init(&nk, sizeof(skey));
     for (uint32_t i = 0; i < t->skeys.n; i++) {
-        const kent *e = ktab_ent(&t->skeys, i);
+        const kent *e = sl__ktab_ent(&t->skeys, i);
         const skey *k = (const skey *)(e + 1);
         if (!k->nsess)
             continue;
         int created;
-        kent *ne = ktab_upsert(&nk, e->hash, ktab_key(&t->skeys, e), e->len, &created);
+        kent *ne = sl__ktab_upsert(&nk, e->hash, sl__ktab_key(&t->skeys, e), e->len, &created);
         *(skey *)(ne + 1) = *k;
         for (int32_t sid = k->head; sid >= 0; sid = t->sess[sid].next)
             t->sess[sid].key = nk.n - 1;
     }
-    ktab_free(&t->skeys);
+    sl__ktab_free(&t->skeys);
     t->skeys = nk;
     t->empty_keys = 0;
 }
@@ -1000,20 +703,20 @@ static void sl__fire_sessions(sl_window_task *t, const sl_emitter *em)
             continue;
         if (!s->fired) {
             if (s->end > wm) { /* stale lower bound: the session grew */
-                sl__session_push(t, h.sid);
+                sl__window_session_push(t, h.sid);
                 continue;
             }
             s->fired = 1;
             sl__items_reserve(t, nitems + 1);
-            const kent *ke = ktab_ent(&t->skeys, s->key);
+            const kent *ke = sl__ktab_ent(&t->skeys, s->key);
             sort_item *it = &t->items[nitems++];
             it->end = s->end;
-            it->key = ktab_key(&t->skeys, ke);
+            it->key = sl__ktab_key(&t->skeys, ke);
             it->len = ke->len;
             it->idx = h.sid;
         }
         if (sl__sat_add(s->end, t->lateness) > wm)
-            sl__session_push(t, h.sid);
+            sl__window_session_push(t, h.sid);
         else
             sl__purge_add(t, h.sid);
     }
@@ -1043,10 +746,10 @@ static void sl__fire(sl_window_task *t, const sl_emitter *em)
 }
 
 /* Frees every window, session and scratch buffer (not the plan). */
-static void sl__free_state(sl_window_task *t)
+void sl__window_free_state(sl_window_task *t)
 {
     for (size_t i = 0; i < t->npanes; i++) {
-        ktab_free(&t->panes[i]->tab);
+        sl__ktab_free(&t->panes[i]->tab);
         free(t->panes[i]);
     }
     free(t->panes);
@@ -1055,14 +758,14 @@ static void sl__free_state(sl_window_task *t)
     while (t->pool) {
         pane *p = t->pool;
         t->pool = p->next;
-        ktab_free(&p->tab);
+        sl__ktab_free(&p->tab);
         free(p);
     }
     t->npool = 0;
     t->cur = NULL;
     t->cur_start = t->cur_end = 0;
     t->next_fire = SL__NONE;
-    ktab_free(&t->skeys);
+    sl__ktab_free(&t->skeys);
     free(t->sess);
     free(t->sstate);
     t->sess = NULL;
@@ -1076,7 +779,7 @@ static void sl__free_state(sl_window_task *t)
     free(t->purge);
     t->purge = NULL;
     t->npurge = t->purge_cap = 0;
-    ktab_free(&t->comb);
+    sl__ktab_free(&t->comb);
     free(t->items);
     free(t->items2);
     t->items = t->items2 = NULL;
@@ -1138,8 +841,8 @@ sl_window_task *sl_window_task_new(const sl_window_def *def, const sl_watermark_
     t->next_fire = SL__NONE;
     t->next_due = SL__NONE;
     t->sess_free = -1;
-    ktab_init(&t->skeys, sizeof(skey));
-    ktab_init(&t->comb, t->plan.state_size);
+    sl__ktab_init(&t->skeys, sizeof(skey));
+    sl__ktab_init(&t->comb, t->plan.state_size);
     return t;
 }
 
@@ -1147,7 +850,7 @@ void sl_window_task_free(sl_window_task *t)
 {
     if (!t)
         return;
-    sl__free_state(t);
+    sl__window_free_state(t);
     sl_agg_plan_free(&t->plan);
     free(t->tmp);
     free(t);
@@ -1194,12 +897,12 @@ void sl_window_task_process(sl_window_task *t, const sl_batch *in, const sl_emit
                     if (i + 4 < n) {
                         uint64_t sv = ct->slots[(uint32_t)kh[i + 4] & mask];
                         if (sv)
-                            __builtin_prefetch(ktab_ent(ct, (uint32_t)sv - 1));
+                            __builtin_prefetch(sl__ktab_ent(ct, (uint32_t)sv - 1));
                     }
                 }
                 int created;
-                kent *e = ktab_upsert(&t->cur->tab, kh[i], in->bytes + in->key_off[i],
-                                      in->key_len[i], &created);
+                kent *e = sl__ktab_upsert(&t->cur->tab, kh[i], in->bytes + in->key_off[i],
+                                          in->key_len[i], &created);
                 sl_agg_add(&t->plan, e + 1, in, i);
             } else {
                 sl__pane_event(t, in, i, em);
@@ -1228,7 +931,7 @@ void sl_window_task_close(sl_window_task *t, const sl_emitter *em)
 {
     t->wm = INT64_MAX;
     sl__fire(t, em);
-    sl__free_state(t);
+    sl__window_free_state(t);
 }
 
 int64_t sl_window_task_watermark(const sl_window_task *t)
@@ -1246,290 +949,17 @@ size_t sl_window_task_state_bytes(const sl_window_task *t)
     size_t b = sizeof(*t) + t->plan.state_size;
     b += t->panes_cap * sizeof(*t->panes);
     for (size_t i = 0; i < t->npanes; i++)
-        b += sizeof(pane) + ktab_bytes(&t->panes[i]->tab);
+        b += sizeof(pane) + sl__ktab_bytes(&t->panes[i]->tab);
     for (const pane *p = t->pool; p; p = p->next)
-        b += sizeof(pane) + ktab_bytes(&p->tab);
-    b += ktab_bytes(&t->skeys);
+        b += sizeof(pane) + sl__ktab_bytes(&p->tab);
+    b += sl__ktab_bytes(&t->skeys);
     b += (size_t)t->sess_cap * (sizeof(session) + t->plan.state_size);
     b += t->heap_cap * sizeof(heap_ent) + t->purge_cap * sizeof(int32_t);
-    b += ktab_bytes(&t->comb) + 2 * t->items_cap * sizeof(sort_item) + t->out_cap;
+    b += sl__ktab_bytes(&t->comb) + 2 * t->items_cap * sizeof(sort_item) + t->out_cap;
     return b;
 }
 
 const sl_window_stats *sl_window_task_stats(const sl_window_task *t)
 {
     return &t->stats;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Snapshot and restore                                                      */
-/* ------------------------------------------------------------------------ */
-
-/*
- * Format (little-endian, see snapshot.h):
- *   u32 magic "SLWN", u32 version, u64 payload length, payload, u32 CRC32C
- *   of everything before it.
- * Payload:
- *   definition fingerprint: u8 type, i64 size, slide, gap, lateness,
- *     u32 ncells, (u8 op, u32 column) each, u32 noutputs, (u8 fn, i32 cell)
- *   i64 watermark, i64 max_ts, u64 events, late_dropped, late_updates,
- *     windows_fired
- *   u32 npanes, per pane (ascending start): i64 start, u32 nkeys, per key:
- *     u64 hash, blob key, state
- *   u32 nkeys, per key with sessions: u64 hash, blob key, u32 nsessions,
- *     per session: i64 start, i64 end, u8 fired, state
- * A state is i64 count then per cell u8 is_double and i64 or f64.
- */
-
-static void sl__snap_fingerprint(const sl_window_task *t, sl_buf *b)
-{
-    sl_buf_put_u8(b, (uint8_t)t->type);
-    sl_buf_put_i64(b, t->size);
-    sl_buf_put_i64(b, t->slide);
-    sl_buf_put_i64(b, t->gap);
-    sl_buf_put_i64(b, t->lateness);
-    sl_buf_put_u32(b, t->plan.ncells);
-    for (uint32_t c = 0; c < t->plan.ncells; c++) {
-        sl_buf_put_u8(b, t->plan.cells[c].op);
-        sl_buf_put_u32(b, t->plan.cells[c].column);
-    }
-    sl_buf_put_u32(b, (uint32_t)t->plan.noutputs);
-    for (size_t a = 0; a < t->plan.noutputs; a++) {
-        sl_buf_put_u8(b, t->plan.outputs[a].fn);
-        sl_buf_put_u32(b, (uint32_t)t->plan.outputs[a].cell);
-    }
-}
-
-int sl_window_task_snapshot(const sl_window_task *t, sl_buf *out)
-{
-    size_t start = out->len;
-    sl_buf_put_u32(out, SL__SNAP_MAGIC);
-    sl_buf_put_u32(out, SL__SNAP_VERSION);
-    sl_buf_put_u64(out, 0); /* payload length, patched below */
-    size_t pstart = out->len;
-    sl__snap_fingerprint(t, out);
-    sl_buf_put_i64(out, t->wm);
-    sl_buf_put_i64(out, t->max_ts);
-    sl_buf_put_u64(out, t->stats.events);
-    sl_buf_put_u64(out, t->stats.late_dropped);
-    sl_buf_put_u64(out, t->stats.late_updates);
-    sl_buf_put_u64(out, t->stats.windows_fired);
-
-    sl_buf_put_u32(out, (uint32_t)t->npanes);
-    for (size_t i = 0; i < t->npanes; i++) {
-        const pane *p = t->panes[i];
-        sl_buf_put_i64(out, p->start);
-        sl_buf_put_u32(out, p->tab.n);
-        for (uint32_t j = 0; j < p->tab.n; j++) {
-            const kent *e = ktab_ent(&p->tab, j);
-            sl_buf_put_u64(out, e->hash);
-            sl_buf_put_blob(out, ktab_key(&p->tab, e), e->len);
-            sl_agg_state_write(&t->plan, e + 1, out);
-        }
-    }
-
-    uint32_t nkeys = 0;
-    for (uint32_t i = 0; i < t->skeys.n; i++)
-        nkeys += ((const skey *)(ktab_ent(&t->skeys, i) + 1))->nsess != 0;
-    sl_buf_put_u32(out, nkeys);
-    for (uint32_t i = 0; i < t->skeys.n; i++) {
-        const kent *e = ktab_ent(&t->skeys, i);
-        const skey *k = (const skey *)(e + 1);
-        if (!k->nsess)
-            continue;
-        sl_buf_put_u64(out, e->hash);
-        sl_buf_put_blob(out, ktab_key(&t->skeys, e), e->len);
-        sl_buf_put_u32(out, k->nsess);
-        for (int32_t sid = k->head; sid >= 0; sid = t->sess[sid].next) {
-            const session *s = &t->sess[sid];
-            sl_buf_put_i64(out, s->start);
-            sl_buf_put_i64(out, s->end);
-            sl_buf_put_u8(out, s->fired);
-            sl_agg_state_write(&t->plan, sl__sstate(t, (uint32_t)sid), out);
-        }
-    }
-    if (out->failed)
-        return SL_ENOMEM;
-    uint64_t plen = out->len - pstart;
-    for (int i = 0; i < 8; i++)
-        out->data[pstart - 8 + i] = (uint8_t)(plen >> (8 * i));
-    sl_buf_put_u32(out, sl_crc32c(0, out->data + start, out->len - start));
-    return out->failed ? SL_ENOMEM : 0;
-}
-
-#define SL__CORRUPT(...) sl_seterr(errstr, errstr_size, SL_ECORRUPT, __VA_ARGS__)
-
-/* Parses the payload into the empty task r. */
-static int sl__restore_payload(sl_window_task *r, sl_reader *in, char *errstr, size_t errstr_size)
-{
-    sl_buf fp;
-    sl_buf_init(&fp);
-    sl__snap_fingerprint(r, &fp);
-    if (fp.failed) {
-        sl_buf_free(&fp);
-        return sl_seterr(errstr, errstr_size, SL_ENOMEM, "out of memory");
-    }
-    int same = in->len - in->pos >= fp.len && memcmp(in->p + in->pos, fp.data, fp.len) == 0;
-    in->pos += same ? fp.len : 0;
-    sl_buf_free(&fp);
-    if (!same)
-        return sl_seterr(errstr, errstr_size, SL_EINVAL,
-                         "window snapshot: made for a different window definition");
-
-    r->wm = sl_read_i64(in);
-    r->max_ts = sl_read_i64(in);
-    r->stats.events = sl_read_u64(in);
-    r->stats.late_dropped = sl_read_u64(in);
-    r->stats.late_updates = sl_read_u64(in);
-    r->stats.windows_fired = sl_read_u64(in);
-    const size_t min_state = 8 + (size_t)r->plan.ncells * 9;
-
-    uint32_t npanes = sl_read_u32(in);
-    if (in->failed)
-        return SL__CORRUPT("window snapshot: truncated header");
-    if (r->type == SL_WIN_SESSION && npanes)
-        return SL__CORRUPT("window snapshot: panes in a session window");
-    if (npanes > (in->len - in->pos) / 12)
-        return SL__CORRUPT("window snapshot: impossible pane count %u", npanes);
-    for (uint32_t i = 0; i < npanes; i++) {
-        int64_t s = sl_read_i64(in);
-        uint32_t nkeys = sl_read_u32(in);
-        int64_t first_end, last_end;
-        if (in->failed)
-            return SL__CORRUPT("window snapshot: truncated pane");
-        if (sl__floor_div(s, r->width) * r->width != s ||
-            !sl__pane_windows(r, s, &first_end, &last_end))
-            return SL__CORRUPT("window snapshot: misaligned pane start %" PRId64, s);
-        if (r->npanes && r->panes[r->npanes - 1]->start >= s)
-            return SL__CORRUPT("window snapshot: panes out of order");
-        if (sl__sat_add(last_end, r->lateness) <= r->wm)
-            return SL__CORRUPT("window snapshot: expired pane");
-        if (nkeys > (in->len - in->pos) / (12 + min_state))
-            return SL__CORRUPT("window snapshot: impossible key count %u", nkeys);
-        int created;
-        pane *p = sl__pane_get(r, s, first_end, last_end, &created);
-        for (uint32_t j = 0; j < nkeys; j++) {
-            uint64_t h = sl_read_u64(in);
-            uint32_t klen;
-            const uint8_t *key = sl_read_blob(in, &klen);
-            if (!key)
-                return SL__CORRUPT("window snapshot: truncated key");
-            kent *e = ktab_upsert(&p->tab, h, (const char *)key, klen, &created);
-            if (!created)
-                return SL__CORRUPT("window snapshot: duplicate key in a pane");
-            if (sl_agg_state_read(&r->plan, e + 1, in) != 0)
-                return SL__CORRUPT("window snapshot: bad aggregate state");
-        }
-    }
-
-    uint32_t nkeys = sl_read_u32(in);
-    if (in->failed)
-        return SL__CORRUPT("window snapshot: truncated");
-    if (r->type != SL_WIN_SESSION && nkeys)
-        return SL__CORRUPT("window snapshot: sessions in a %s window",
-                           r->type == SL_WIN_TUMBLING ? "tumbling" : "hopping");
-    if (nkeys > (in->len - in->pos) / 16)
-        return SL__CORRUPT("window snapshot: impossible key count %u", nkeys);
-    for (uint32_t i = 0; i < nkeys; i++) {
-        uint64_t h = sl_read_u64(in);
-        uint32_t klen;
-        const uint8_t *key = sl_read_blob(in, &klen);
-        uint32_t ns = sl_read_u32(in);
-        if (!key || in->failed)
-            return SL__CORRUPT("window snapshot: truncated session key");
-        if (ns == 0 || ns > (in->len - in->pos) / (17 + min_state))
-            return SL__CORRUPT("window snapshot: impossible session count %u", ns);
-        int created;
-        ktab_upsert(&r->skeys, h, (const char *)key, klen, &created);
-        if (!created)
-            return SL__CORRUPT("window snapshot: duplicate session key");
-        uint32_t kidx = r->skeys.n - 1;
-        int32_t tail = -1;
-        for (uint32_t j = 0; j < ns; j++) {
-            int64_t s0 = sl_read_i64(in), s1 = sl_read_i64(in);
-            uint8_t fired = sl_read_u8(in);
-            if (in->failed)
-                return SL__CORRUPT("window snapshot: truncated session");
-            if (s1 <= s0 || sl__sat_sub(s1, s0) < r->gap || fired != (s1 <= r->wm) ||
-                sl__sat_add(s1, r->lateness) <= r->wm)
-                return SL__CORRUPT("window snapshot: inconsistent session");
-            skey *k = (skey *)(ktab_ent(&r->skeys, kidx) + 1);
-            if (j == 0)
-                k->head = -1;
-            for (int32_t o = k->head; o >= 0; o = r->sess[o].next)
-                if (s0 < r->sess[o].end && r->sess[o].start < s1)
-                    return SL__CORRUPT("window snapshot: overlapping sessions");
-            uint32_t sid = sl__session_alloc(r);
-            session *s = &r->sess[sid];
-            s->start = s0;
-            s->end = s1;
-            s->fired = fired;
-            s->key = kidx;
-            if (tail < 0)
-                k->head = (int32_t)sid;
-            else
-                r->sess[tail].next = (int32_t)sid;
-            tail = (int32_t)sid;
-            k->nsess++;
-            if (sl_agg_state_read(&r->plan, sl__sstate(r, sid), in) != 0)
-                return SL__CORRUPT("window snapshot: bad aggregate state");
-            sl__session_push(r, sid);
-        }
-    }
-    if (!sl_reader_done(in))
-        return SL__CORRUPT("window snapshot: %zu trailing bytes", in->len - in->pos);
-    if (r->type != SL_WIN_SESSION) {
-        r->next_fire = r->wm == INT64_MAX ? SL__NONE : sl__next_fire_after(r, r->wm);
-        sl__pane_due(r);
-    } else {
-        r->next_due = r->nheap ? r->heap[0].due : SL__NONE;
-    }
-    return 0;
-}
-
-int sl_window_task_restore(sl_window_task *t, sl_reader *in, char *errstr, size_t errstr_size)
-{
-    sl__free_state(t);
-    memset(&t->stats, 0, sizeof(t->stats));
-    t->wm = INT64_MIN;
-    t->max_ts = INT64_MIN;
-
-    size_t start = in->pos;
-    uint32_t magic = sl_read_u32(in);
-    uint32_t version = sl_read_u32(in);
-    uint64_t plen = sl_read_u64(in);
-    if (in->failed)
-        return SL__CORRUPT("window snapshot: truncated header");
-    if (magic != SL__SNAP_MAGIC)
-        return SL__CORRUPT("window snapshot: bad magic 0x%08x", magic);
-    if (version != SL__SNAP_VERSION)
-        return sl_seterr(errstr, errstr_size, SL_EVERSION,
-                         "window snapshot: version %u, this build reads version %u", version,
-                         SL__SNAP_VERSION);
-    size_t left = in->len - in->pos;
-    if (left < 4 || plen > left - 4)
-        return SL__CORRUPT("window snapshot: truncated (%" PRIu64 " payload bytes, %zu left)", plen,
-                           left);
-    uint32_t want = sl_crc32c(0, in->p + start, (in->pos - start) + (size_t)plen);
-    sl_reader sub;
-    sl_reader_init(&sub, in->p + in->pos, (size_t)plen);
-    in->pos += (size_t)plen;
-    uint32_t crc = sl_read_u32(in);
-    if (crc != want)
-        return SL__CORRUPT("window snapshot: checksum mismatch");
-
-    sl_window_task *r = sl_window_task_new(t->def, t->wmdef);
-    if (!r)
-        return sl_seterr(errstr, errstr_size, SL_ENOMEM, "window snapshot: out of memory");
-    int rc = sl__restore_payload(r, &sub, errstr, errstr_size);
-    if (rc != 0) {
-        sl_window_task_free(r);
-        return rc;
-    }
-    /* Move r's state into t. */
-    sl_agg_plan_free(&t->plan);
-    free(t->tmp);
-    *t = *r;
-    free(r);
-    return 0;
 }

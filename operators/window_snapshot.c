@@ -1,0 +1,290 @@
+/*
+ * window_snapshot.c - snapshot and restore of a window task (see window.h
+ * and window_internal.h).
+ *
+ * A snapshot is self-delimiting and self-checking, so it can sit inside a
+ * larger checkpoint: magic, version, payload length, payload, CRC32C. A
+ * restore parses into a scratch task and moves it into place only when
+ * everything checked out, so a refused snapshot never leaves a half
+ * restored task. Counts read from the input are checked against the bytes
+ * left before anything is allocated for them.
+ */
+#include "window_internal.h"
+
+#include <inttypes.h>
+
+#define SL__SNAP_MAGIC   0x4e574c53u /* "SLWN" */
+#define SL__SNAP_VERSION 1u
+
+/* ------------------------------------------------------------------------ */
+/* Snapshot and restore                                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Format (little-endian, see snapshot.h):
+ *   u32 magic "SLWN", u32 version, u64 payload length, payload, u32 CRC32C
+ *   of everything before it.
+ * Payload:
+ *   definition fingerprint: u8 type, i64 size, slide, gap, lateness,
+ *     u32 ncells, (u8 op, u32 column) each, u32 noutputs, (u8 fn, i32 cell)
+ *   i64 watermark, i64 max_ts, u64 events, late_dropped, late_updates,
+ *     windows_fired
+ *   u32 npanes, per pane (ascending start): i64 start, u32 nkeys, per key:
+ *     u64 hash, blob key, state
+ *   u32 nkeys, per key with sessions: u64 hash, blob key, u32 nsessions,
+ *     per session: i64 start, i64 end, u8 fired, state
+ * A state is i64 count then per cell u8 is_double and i64 or f64.
+ */
+
+static void sl__snap_fingerprint(const sl_window_task *t, sl_buf *b)
+{
+    sl_buf_put_u8(b, (uint8_t)t->type);
+    sl_buf_put_i64(b, t->size);
+    sl_buf_put_i64(b, t->slide);
+    sl_buf_put_i64(b, t->gap);
+    sl_buf_put_i64(b, t->lateness);
+    sl_buf_put_u32(b, t->plan.ncells);
+    for (uint32_t c = 0; c < t->plan.ncells; c++) {
+        sl_buf_put_u8(b, t->plan.cells[c].op);
+        sl_buf_put_u32(b, t->plan.cells[c].column);
+    }
+    sl_buf_put_u32(b, (uint32_t)t->plan.noutputs);
+    for (size_t a = 0; a < t->plan.noutputs; a++) {
+        sl_buf_put_u8(b, t->plan.outputs[a].fn);
+        sl_buf_put_u32(b, (uint32_t)t->plan.outputs[a].cell);
+    }
+}
+
+int sl_window_task_snapshot(const sl_window_task *t, sl_buf *out)
+{
+    size_t start = out->len;
+    sl_buf_put_u32(out, SL__SNAP_MAGIC);
+    sl_buf_put_u32(out, SL__SNAP_VERSION);
+    sl_buf_put_u64(out, 0); /* payload length, patched below */
+    size_t pstart = out->len;
+    sl__snap_fingerprint(t, out);
+    sl_buf_put_i64(out, t->wm);
+    sl_buf_put_i64(out, t->max_ts);
+    sl_buf_put_u64(out, t->stats.events);
+    sl_buf_put_u64(out, t->stats.late_dropped);
+    sl_buf_put_u64(out, t->stats.late_updates);
+    sl_buf_put_u64(out, t->stats.windows_fired);
+
+    sl_buf_put_u32(out, (uint32_t)t->npanes);
+    for (size_t i = 0; i < t->npanes; i++) {
+        const pane *p = t->panes[i];
+        sl_buf_put_i64(out, p->start);
+        sl_buf_put_u32(out, p->tab.n);
+        for (uint32_t j = 0; j < p->tab.n; j++) {
+            const kent *e = sl__ktab_ent(&p->tab, j);
+            sl_buf_put_u64(out, e->hash);
+            sl_buf_put_blob(out, sl__ktab_key(&p->tab, e), e->len);
+            sl_agg_state_write(&t->plan, e + 1, out);
+        }
+    }
+
+    uint32_t nkeys = 0;
+    for (uint32_t i = 0; i < t->skeys.n; i++)
+        nkeys += ((const skey *)(sl__ktab_ent(&t->skeys, i) + 1))->nsess != 0;
+    sl_buf_put_u32(out, nkeys);
+    for (uint32_t i = 0; i < t->skeys.n; i++) {
+        const kent *e = sl__ktab_ent(&t->skeys, i);
+        const skey *k = (const skey *)(e + 1);
+        if (!k->nsess)
+            continue;
+        sl_buf_put_u64(out, e->hash);
+        sl_buf_put_blob(out, sl__ktab_key(&t->skeys, e), e->len);
+        sl_buf_put_u32(out, k->nsess);
+        for (int32_t sid = k->head; sid >= 0; sid = t->sess[sid].next) {
+            const session *s = &t->sess[sid];
+            sl_buf_put_i64(out, s->start);
+            sl_buf_put_i64(out, s->end);
+            sl_buf_put_u8(out, s->fired);
+            sl_agg_state_write(&t->plan, sl__sstate(t, (uint32_t)sid), out);
+        }
+    }
+    if (out->failed)
+        return SL_ENOMEM;
+    uint64_t plen = out->len - pstart;
+    for (int i = 0; i < 8; i++)
+        out->data[pstart - 8 + i] = (uint8_t)(plen >> (8 * i));
+    sl_buf_put_u32(out, sl_crc32c(0, out->data + start, out->len - start));
+    return out->failed ? SL_ENOMEM : 0;
+}
+
+#define SL__CORRUPT(...) sl_seterr(errstr, errstr_size, SL_ECORRUPT, __VA_ARGS__)
+
+/* Parses the payload into the empty task r. */
+static int sl__restore_payload(sl_window_task *r, sl_reader *in, char *errstr, size_t errstr_size)
+{
+    sl_buf fp;
+    sl_buf_init(&fp);
+    sl__snap_fingerprint(r, &fp);
+    if (fp.failed) {
+        sl_buf_free(&fp);
+        return sl_seterr(errstr, errstr_size, SL_ENOMEM, "out of memory");
+    }
+    int same = in->len - in->pos >= fp.len && memcmp(in->p + in->pos, fp.data, fp.len) == 0;
+    in->pos += same ? fp.len : 0;
+    sl_buf_free(&fp);
+    if (!same)
+        return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                         "window snapshot: made for a different window definition");
+
+    r->wm = sl_read_i64(in);
+    r->max_ts = sl_read_i64(in);
+    r->stats.events = sl_read_u64(in);
+    r->stats.late_dropped = sl_read_u64(in);
+    r->stats.late_updates = sl_read_u64(in);
+    r->stats.windows_fired = sl_read_u64(in);
+    const size_t min_state = 8 + (size_t)r->plan.ncells * 9;
+
+    uint32_t npanes = sl_read_u32(in);
+    if (in->failed)
+        return SL__CORRUPT("window snapshot: truncated header");
+    if (r->type == SL_WIN_SESSION && npanes)
+        return SL__CORRUPT("window snapshot: panes in a session window");
+    if (npanes > (in->len - in->pos) / 12)
+        return SL__CORRUPT("window snapshot: impossible pane count %u", npanes);
+    for (uint32_t i = 0; i < npanes; i++) {
+        int64_t s = sl_read_i64(in);
+        uint32_t nkeys = sl_read_u32(in);
+        int64_t first_end, last_end;
+        if (in->failed)
+            return SL__CORRUPT("window snapshot: truncated pane");
+        if (sl__floor_div(s, r->width) * r->width != s ||
+            !sl__window_pane_windows(r, s, &first_end, &last_end))
+            return SL__CORRUPT("window snapshot: misaligned pane start %" PRId64, s);
+        if (r->npanes && r->panes[r->npanes - 1]->start >= s)
+            return SL__CORRUPT("window snapshot: panes out of order");
+        if (sl__sat_add(last_end, r->lateness) <= r->wm)
+            return SL__CORRUPT("window snapshot: expired pane");
+        if (nkeys > (in->len - in->pos) / (12 + min_state))
+            return SL__CORRUPT("window snapshot: impossible key count %u", nkeys);
+        int created;
+        pane *p = sl__window_pane_get(r, s, first_end, last_end, &created);
+        for (uint32_t j = 0; j < nkeys; j++) {
+            uint64_t h = sl_read_u64(in);
+            uint32_t klen;
+            const uint8_t *key = sl_read_blob(in, &klen);
+            if (!key)
+                return SL__CORRUPT("window snapshot: truncated key");
+            kent *e = sl__ktab_upsert(&p->tab, h, (const char *)key, klen, &created);
+            if (!created)
+                return SL__CORRUPT("window snapshot: duplicate key in a pane");
+            if (sl_agg_state_read(&r->plan, e + 1, in) != 0)
+                return SL__CORRUPT("window snapshot: bad aggregate state");
+        }
+    }
+
+    uint32_t nkeys = sl_read_u32(in);
+    if (in->failed)
+        return SL__CORRUPT("window snapshot: truncated");
+    if (r->type != SL_WIN_SESSION && nkeys)
+        return SL__CORRUPT("window snapshot: sessions in a %s window",
+                           r->type == SL_WIN_TUMBLING ? "tumbling" : "hopping");
+    if (nkeys > (in->len - in->pos) / 16)
+        return SL__CORRUPT("window snapshot: impossible key count %u", nkeys);
+    for (uint32_t i = 0; i < nkeys; i++) {
+        uint64_t h = sl_read_u64(in);
+        uint32_t klen;
+        const uint8_t *key = sl_read_blob(in, &klen);
+        uint32_t ns = sl_read_u32(in);
+        if (!key || in->failed)
+            return SL__CORRUPT("window snapshot: truncated session key");
+        if (ns == 0 || ns > (in->len - in->pos) / (17 + min_state))
+            return SL__CORRUPT("window snapshot: impossible session count %u", ns);
+        int created;
+        sl__ktab_upsert(&r->skeys, h, (const char *)key, klen, &created);
+        if (!created)
+            return SL__CORRUPT("window snapshot: duplicate session key");
+        uint32_t kidx = r->skeys.n - 1;
+        int32_t tail = -1;
+        for (uint32_t j = 0; j < ns; j++) {
+            int64_t s0 = sl_read_i64(in), s1 = sl_read_i64(in);
+            uint8_t fired = sl_read_u8(in);
+            if (in->failed)
+                return SL__CORRUPT("window snapshot: truncated session");
+            if (s1 <= s0 || sl__sat_sub(s1, s0) < r->gap || fired != (s1 <= r->wm) ||
+                sl__sat_add(s1, r->lateness) <= r->wm)
+                return SL__CORRUPT("window snapshot: inconsistent session");
+            skey *k = (skey *)(sl__ktab_ent(&r->skeys, kidx) + 1);
+            if (j == 0)
+                k->head = -1;
+            for (int32_t o = k->head; o >= 0; o = r->sess[o].next)
+                if (s0 < r->sess[o].end && r->sess[o].start < s1)
+                    return SL__CORRUPT("window snapshot: overlapping sessions");
+            uint32_t sid = sl__window_session_alloc(r);
+            session *s = &r->sess[sid];
+            s->start = s0;
+            s->end = s1;
+            s->fired = fired;
+            s->key = kidx;
+            if (tail < 0)
+                k->head = (int32_t)sid;
+            else
+                r->sess[tail].next = (int32_t)sid;
+            tail = (int32_t)sid;
+            k->nsess++;
+            if (sl_agg_state_read(&r->plan, sl__sstate(r, sid), in) != 0)
+                return SL__CORRUPT("window snapshot: bad aggregate state");
+            sl__window_session_push(r, sid);
+        }
+    }
+    if (!sl_reader_done(in))
+        return SL__CORRUPT("window snapshot: %zu trailing bytes", in->len - in->pos);
+    if (r->type != SL_WIN_SESSION) {
+        r->next_fire = r->wm == INT64_MAX ? SL__NONE : sl__window_next_fire_after(r, r->wm);
+        sl__window_pane_due(r);
+    } else {
+        r->next_due = r->nheap ? r->heap[0].due : SL__NONE;
+    }
+    return 0;
+}
+
+int sl_window_task_restore(sl_window_task *t, sl_reader *in, char *errstr, size_t errstr_size)
+{
+    sl__window_free_state(t);
+    memset(&t->stats, 0, sizeof(t->stats));
+    t->wm = INT64_MIN;
+    t->max_ts = INT64_MIN;
+
+    size_t start = in->pos;
+    uint32_t magic = sl_read_u32(in);
+    uint32_t version = sl_read_u32(in);
+    uint64_t plen = sl_read_u64(in);
+    if (in->failed)
+        return SL__CORRUPT("window snapshot: truncated header");
+    if (magic != SL__SNAP_MAGIC)
+        return SL__CORRUPT("window snapshot: bad magic 0x%08x", magic);
+    if (version != SL__SNAP_VERSION)
+        return sl_seterr(errstr, errstr_size, SL_EVERSION,
+                         "window snapshot: version %u, this build reads version %u", version,
+                         SL__SNAP_VERSION);
+    size_t left = in->len - in->pos;
+    if (left < 4 || plen > left - 4)
+        return SL__CORRUPT("window snapshot: truncated (%" PRIu64 " payload bytes, %zu left)", plen,
+                           left);
+    uint32_t want = sl_crc32c(0, in->p + start, (in->pos - start) + (size_t)plen);
+    sl_reader sub;
+    sl_reader_init(&sub, in->p + in->pos, (size_t)plen);
+    in->pos += (size_t)plen;
+    uint32_t crc = sl_read_u32(in);
+    if (crc != want)
+        return SL__CORRUPT("window snapshot: checksum mismatch");
+
+    sl_window_task *r = sl_window_task_new(t->def, t->wmdef);
+    if (!r)
+        return sl_seterr(errstr, errstr_size, SL_ENOMEM, "window snapshot: out of memory");
+    int rc = sl__restore_payload(r, &sub, errstr, errstr_size);
+    if (rc != 0) {
+        sl_window_task_free(r);
+        return rc;
+    }
+    /* Move r's state into t. */
+    sl_agg_plan_free(&t->plan);
+    free(t->tmp);
+    *t = *r;
+    free(r);
+    return 0;
+}
