@@ -125,9 +125,17 @@ int sl_lane_pump(sl_lane *l)
     for (int w = 0; w < l->engine->nworkers; w++) {
         sl__queue *q = &l->queued[w];
         while (q->head) {
-            if (!sl_ring_push(l->rings[w], q->head))
+            /* Unlink before the push: once pushed, the worker owns (and may
+             * already have freed) the batch. */
+            sl_batch *b = sl__queue_pop(q);
+            if (!sl_ring_push(l->rings[w], b)) {
+                b->next = q->head; /* back at the front */
+                q->head = b;
+                if (!q->tail)
+                    q->tail = b;
+                q->len++;
                 break;
-            sl__queue_pop(q);
+            }
         }
         if (q->head)
             blocked = 1;
