@@ -201,27 +201,44 @@ static __attribute__((noinline)) const char *sl__scan_string_slow(const char *p,
     }
 }
 
+#if defined(__SSE2__)
+/* Bit i set when byte i of the 16 at p is '"', '\\', a control or non-ASCII. */
+static inline unsigned sl__special16(const char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i m = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+        _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
 /* The common case inline: the closing quote within the next 16 bytes and
- * nothing special before it. */
-SL__INLINE const char *sl__scan_string(const char *p, const char *end, int *escaped)
+ * nothing special before it. `lo` is the lowest readable address: near the
+ * end of the buffer the 16 bytes that end at `end` are examined instead. */
+SL__INLINE const char *sl__scan_string(const char *p, const char *end, const char *lo, int *escaped)
 {
 #if defined(__SSE2__)
+    unsigned mask;
     if (SL_LIKELY(end - p >= 16)) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                                 _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
-        unsigned mask = (unsigned)_mm_movemask_epi8(m);
-        if (SL_LIKELY(mask)) {
-            const char *q = p + __builtin_ctz(mask);
-            if (SL_LIKELY(*q == '"'))
-                return q + 1;
-            return sl__scan_string_slow(q, end, escaped);
-        }
-        return sl__scan_string_slow(p + 16, end, escaped);
+        mask = sl__special16(p);
+        if (SL_UNLIKELY(!mask))
+            return sl__scan_string_slow(p + 16, end, escaped);
+    } else if (end - lo >= 16 && p < end) {
+        mask = sl__special16(end - 16) >> (16 - (end - p));
+        if (SL_UNLIKELY(!mask))
+            return NULL; /* no closing quote before the end */
+    } else {
+        return sl__scan_string_slow(p, end, escaped);
     }
-#endif
+    const char *q = p + __builtin_ctz(mask);
+    if (SL_LIKELY(*q == '"'))
+        return q + 1;
+    return sl__scan_string_slow(q, end, escaped);
+#else
+    (void)lo;
     return sl__scan_string_slow(p, end, escaped);
+#endif
 }
 
 /* ---- numbers and scalars ------------------------------------------------ */
@@ -310,13 +327,14 @@ static const char *sl__skip_nested(const char *p, const char *end);
 
 /* Reads any value at p (p < end) into v. Returns the byte after it, or
  * NULL if malformed. */
-SL__INLINE const char *sl__read_value(const char *p, const char *end, sl_json_val *v)
+SL__INLINE const char *sl__read_value(const char *p, const char *end, const char *lo,
+                                      sl_json_val *v)
 {
     const char *q;
     int esc = 0;
     switch (*p) {
     case '"':
-        q = sl__scan_string(p + 1, end, &esc);
+        q = sl__scan_string(p + 1, end, lo, &esc);
         if (!q)
             return NULL;
         v->type = SL_T_STRING;
@@ -378,6 +396,7 @@ SL__INLINE const char *sl__read_value(const char *p, const char *end, sl_json_va
  * Iterative: a bit per level says object (1) or array (0). */
 static const char *sl__skip_nested(const char *p, const char *end)
 {
+    const char *lo = p;
     uint64_t kinds[SL_JSON_MAX_DEPTH / 64] = {0};
     int depth = 0, is_obj, esc;
     sl_json_val scalar;
@@ -403,7 +422,7 @@ element:
         if (*p != '"')
             return NULL;
         esc = 0;
-        p = sl__scan_string(p + 1, end, &esc);
+        p = sl__scan_string(p + 1, end, lo, &esc);
         if (!p)
             return NULL;
         p = sl__skip_ws(p, end);
@@ -415,7 +434,7 @@ element:
     }
     if (*p == '{' || *p == '[')
         goto open;
-    p = sl__read_value(p, end, &scalar);
+    p = sl__read_value(p, end, lo, &scalar);
     if (!p)
         return NULL;
 after:
@@ -622,7 +641,7 @@ int sl_json_scan(const sl_json_fields *f, const char *buf, size_t len, sl_json_v
             return -1;
         const char *key = p + 1;
         int esc = 0;
-        p = sl__scan_string(key, end, &esc);
+        p = sl__scan_string(key, end, buf, &esc);
         if (!p)
             return -1;
         size_t klen = (size_t)(p - 1 - key);
@@ -640,7 +659,7 @@ int sl_json_scan(const sl_json_fields *f, const char *buf, size_t len, sl_json_v
         if (p >= end)
             return -1;
         sl_json_val skipped;
-        p = sl__read_value(p, end, idx >= 0 ? &out[idx] : &skipped);
+        p = sl__read_value(p, end, buf, idx >= 0 ? &out[idx] : &skipped);
         if (!p)
             return -1;
         if (SL_UNLIKELY(p < end && sl__ws[(uint8_t)*p]))
@@ -700,7 +719,7 @@ int sl_json_iter_next(sl_json_iter *it, sl_json_val *key, sl_json_val *val)
     }
     if (*p != '"')
         return -1;
-    p = sl__read_value(p, end, key);
+    p = sl__read_value(p, end, p, key);
     if (!p)
         return -1;
     p = sl__skip_ws(p, end);
@@ -709,7 +728,7 @@ int sl_json_iter_next(sl_json_iter *it, sl_json_val *key, sl_json_val *val)
     p = sl__skip_ws(p + 1, end);
     if (p >= end)
         return -1;
-    p = sl__read_value(p, end, val);
+    p = sl__read_value(p, end, p, val);
     if (!p)
         return -1;
     it->p = p;
