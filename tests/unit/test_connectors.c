@@ -511,6 +511,92 @@ static void test_file_errors_and_append(void **state)
     free(missing);
 }
 
+/* ---- rate and stop -------------------------------------------------------------- */
+
+typedef struct stopper {
+    sl_engine *e;
+    int after_ms;
+} stopper;
+
+static void *stop_later(void *arg)
+{
+    stopper *s = arg;
+    usleep((useconds_t)s->after_ms * 1000);
+    sl_engine_stop(s->e);
+    return NULL;
+}
+
+/* Runs `text` and stops the engine after `after_ms`. */
+static sl_engine_stats run_and_stop(const char *text, int after_ms)
+{
+    sl_def *def = NULL;
+    char err[1024];
+    if (sl_def_load_string(text, "test.json", &def, err, sizeof(err)) != SL_OK)
+        fail_msg("definition: %s", err);
+    sl_engine_options opt = {0};
+    sl_engine *e = sl_engine_new(def, &opt, err, sizeof(err));
+    assert_non_null(e);
+    stopper s = {e, after_ms};
+    pthread_t th;
+    pthread_create(&th, NULL, stop_later, &s);
+    int64_t t0 = sl_mono_ns();
+    assert_int_equal(sl_engine_run(e), 0);
+    int64_t ms = (sl_mono_ns() - t0) / 1000000;
+    pthread_join(th, NULL);
+    assert_true(ms >= after_ms - 5);
+    assert_true(ms < after_ms + 5000); /* noticed the stop soon */
+    sl_engine_stats st;
+    sl_engine_get_stats(e, &st);
+    sl_engine_free(e);
+    sl_def_free(def);
+    return st;
+}
+
+static void test_generator_rate_and_stop(void **state)
+{
+    (void)state;
+    /* 1000 events at 2000/s take at least ~0.5 s */
+    int64_t t0 = sl_mono_ns();
+    sl_engine_stats st =
+        run_def("{\"name\":\"r\",\"source\":{\"type\":\"generator\",\"count\":1000,\"rate\":2000,"
+                "\"event_time\":{\"field\":\"ts\",\"unit\":\"ms\"}},"
+                "\"pipeline\":[{\"key_by\":[\"user\"]}],\"sink\":{\"type\":\"null\"}}");
+    int64_t ms = (sl_mono_ns() - t0) / 1000000;
+    assert_int_equal(st.events_in, 1000);
+    assert_true(ms >= 450);
+    assert_true(ms < 10000);
+    /* unbounded and unthrottled: runs until stopped */
+    st = run_and_stop("{\"name\":\"u\",\"source\":{\"type\":\"generator\","
+                      "\"event_time\":{\"field\":\"ts\",\"unit\":\"ms\"}},"
+                      "\"pipeline\":[{\"key_by\":[\"user\"]},{\"window\":{\"type\":\"tumbling\","
+                      "\"size\":\"1s\"},\"aggregates\":{\"n\":{\"fn\":\"count\"}}}],"
+                      "\"sink\":{\"type\":\"null\"}}",
+                      300);
+    assert_true(st.events_in > 1000);
+}
+
+/* A pipe that stays open and silent: the file source notices the stop. */
+static void test_file_source_stop_idle(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    int saved = dup(STDIN_FILENO);
+    assert_int_equal(dup2(p[0], STDIN_FILENO), STDIN_FILENO);
+    close(p[0]);
+    const char *line = "{\"user\":\"a\",\"ts\":1}\n";
+    assert_int_equal(write(p[1], line, strlen(line)), (ssize_t)strlen(line));
+    sl_engine_stats st =
+        run_and_stop("{\"name\":\"i\",\"source\":{\"type\":\"file\",\"path\":\"-\","
+                     "\"event_time\":{\"field\":\"ts\",\"unit\":\"ms\"}},"
+                     "\"pipeline\":[{\"key_by\":[\"user\"]}],\"sink\":{\"type\":\"null\"}}",
+                     300);
+    assert_int_equal(st.events_in, 1);
+    close(p[1]);
+    dup2(saved, STDIN_FILENO);
+    close(saved);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,6 +608,8 @@ int main(void)
         cmocka_unit_test(test_file_source_edge_lines),
         cmocka_unit_test(test_file_source_stdin),
         cmocka_unit_test(test_file_errors_and_append),
+        cmocka_unit_test(test_generator_rate_and_stop),
+        cmocka_unit_test(test_file_source_stop_idle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -594,6 +594,58 @@ static void test_repartition_names(void **state)
     arena_free(&t.a);
 }
 
+/* sl_value_compare: exact int/double comparison at the edges of double
+ * precision and of int64, and the type rules. */
+static void test_value_compare(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t i;
+        double d;
+        int want; /* sign of i - d */
+    } cases[] = {
+        {9007199254740993LL, 9007199254740992.0, 1}, /* 2^53 + 1 > 2^53 */
+        {9007199254740992LL, 9007199254740992.0, 0},
+        {-9007199254740993LL, -9007199254740992.0, -1},
+        {INT64_MAX, 9223372036854775808.0, -1}, /* 2^63 - 1 < 2^63 */
+        {INT64_MIN, -9223372036854775808.0, 0},
+        {INT64_MIN, -9223372036854777856.0, 1},
+        {3, 2.5, 1},
+        {-3, -2.5, -1},
+        {2, 2.0000000000000004, -1},
+        {0, -0.0, 0},
+    };
+    for (size_t k = 0; k < SL_ARRAY_LEN(cases); k++) {
+        sl_value v = {SL_T_INT, cases[k].i, 0, NULL, 0};
+        sl_literal l = lit_double(cases[k].d);
+        int w = cases[k].want;
+        assert_int_equal(sl_value_compare(&v, SL_CMP_EQ, &l), w == 0);
+        assert_int_equal(sl_value_compare(&v, SL_CMP_NE, &l), w != 0);
+        assert_int_equal(sl_value_compare(&v, SL_CMP_LT, &l), w < 0);
+        assert_int_equal(sl_value_compare(&v, SL_CMP_GE, &l), w >= 0);
+        /* and mirrored: a double value against an int literal */
+        sl_value dv = {SL_T_DOUBLE, 0, cases[k].d, NULL, 0};
+        sl_literal il = lit_int(cases[k].i);
+        assert_int_equal(sl_value_compare(&dv, SL_CMP_GT, &il), w < 0);
+        assert_int_equal(sl_value_compare(&dv, SL_CMP_LE, &il), w >= 0);
+    }
+    sl_value s = {SL_T_STRING, 0, 0, "ab", 2}, missing = {SL_T_MISSING, 0, 0, NULL, 0};
+    sl_value b = {SL_T_BOOL, 1, 0, NULL, 0}, n = {SL_T_NULL, 0, 0, NULL, 0};
+    sl_literal abc = lit_str("abc"), one = lit_int(1);
+    sl_literal t = {SL_T_BOOL, 1, 0, NULL, 0}, nul = {SL_T_NULL, 0, 0, NULL, 0};
+    assert_true(sl_value_compare(&s, SL_CMP_LT, &abc)); /* prefix sorts first */
+    assert_false(sl_value_compare(&s, SL_CMP_EQ, &abc));
+    assert_false(sl_value_compare(&missing, SL_CMP_NE, &abc)); /* missing: always false */
+    assert_true(sl_value_compare(&s, SL_CMP_NE, &one));        /* types differ: only != */
+    assert_false(sl_value_compare(&s, SL_CMP_LT, &one));
+    assert_true(sl_value_compare(&b, SL_CMP_EQ, &t));
+    assert_false(sl_value_compare(&b, SL_CMP_GE, &t));   /* bool: = and != only */
+    assert_false(sl_value_compare(&b, SL_CMP_EQ, &one)); /* true is not 1 */
+    assert_true(sl_value_compare(&n, SL_CMP_EQ, &nul));
+    assert_false(sl_value_compare(&n, SL_CMP_NE, &nul));
+    assert_true(sl_value_compare(&b, SL_CMP_NE, &nul));
+}
+
 /* ---- the randomized oracle ----------------------------------------------------- */
 
 static const char *const universe[] = {"user", "region", "amount", "price", "flag",
@@ -1294,7 +1346,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_canonical_keys),    cmocka_unit_test(test_time_units),
         cmocka_unit_test(test_filter_map_rows),   cmocka_unit_test(test_compile_errors),
-        cmocka_unit_test(test_repartition_names), cmocka_unit_test(test_oracle_random),
+        cmocka_unit_test(test_repartition_names), cmocka_unit_test(test_value_compare),
+        cmocka_unit_test(test_oracle_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
