@@ -140,20 +140,39 @@ void sl_agg_merge(const sl_agg_plan *plan, void *dst, const void *src)
     d->n += s->n;
 }
 
+static const char sl__digit_pairs[201] = "00010203040506070809"
+                                         "10111213141516171819"
+                                         "20212223242526272829"
+                                         "30313233343536373839"
+                                         "40414243444546474849"
+                                         "50515253545556575859"
+                                         "60616263646566676869"
+                                         "70717273747576777879"
+                                         "80818283848586878889"
+                                         "90919293949596979899";
+
 char *sl_agg_put_i64(char *out, int64_t v)
 {
     char tmp[24];
-    int n = 0;
+    char *e = tmp + sizeof(tmp), *p = e;
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    while (u >= 100) {
+        unsigned d = (unsigned)(u % 100) * 2;
+        u /= 100;
+        *--p = sl__digit_pairs[d + 1];
+        *--p = sl__digit_pairs[d];
+    }
+    if (u >= 10) {
+        unsigned d = (unsigned)u * 2;
+        *--p = sl__digit_pairs[d + 1];
+        *--p = sl__digit_pairs[d];
+    } else {
+        *--p = (char)('0' + u);
+    }
     if (v < 0)
         *out++ = '-';
-    while (n)
-        *out++ = tmp[--n];
-    return out;
+    memcpy(out, p, (size_t)(e - p));
+    return out + (e - p);
 }
 
 static char *sl__agg_put_double(char *out, double d)

@@ -189,13 +189,24 @@ static void sl__sort_items(sl_window_task *t, size_t n)
     }
     /* LSD radix sort on (end, prefix), skipping the byte positions where
      * every item agrees; then runs of equal (end, prefix) by comparison. */
+    int npass = 8; /* prefix bytes only, unless the ends differ (sessions) */
+    for (size_t i = 1; i < n && npass == 8; i++)
+        if (it[i].end != it[0].end)
+            npass = 16;
     uint32_t hist[16][256];
-    memset(hist, 0, sizeof(hist));
-    for (size_t i = 0; i < n; i++)
-        for (int pass = 0; pass < 16; pass++)
-            hist[pass][sl__item_byte(&it[i], pass)]++;
+    memset(hist, 0, (size_t)npass * sizeof(hist[0]));
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = it[i].prefix;
+        for (int b = 0; b < 8; b++)
+            hist[b][(v >> (8 * b)) & 255]++;
+        if (npass == 16) {
+            v = (uint64_t)it[i].end ^ (1ULL << 63);
+            for (int b = 0; b < 8; b++)
+                hist[8 + b][(v >> (8 * b)) & 255]++;
+        }
+    }
     sort_item *src = it, *dst = t->items2;
-    for (int pass = 0; pass < 16; pass++) {
+    for (int pass = 0; pass < npass; pass++) {
         uint32_t *h = hist[pass];
         if (h[sl__item_byte(&src[0], pass)] == n)
             continue;

@@ -31,6 +31,7 @@
 
 #include <cmocka.h>
 
+#include "aggregate.h"
 #include "window.h"
 #include "window_stream.h"
 
@@ -804,9 +805,44 @@ static void test_extreme_times(void **state)
         }
 }
 
+/* The integer formatter against printf. */
+static void test_put_i64(void **state)
+{
+    (void)state;
+    const int64_t edge[] = {0,
+                            1,
+                            -1,
+                            9,
+                            10,
+                            11,
+                            99,
+                            100,
+                            101,
+                            -99,
+                            -100,
+                            999,
+                            1000,
+                            INT64_MAX,
+                            INT64_MIN,
+                            INT64_MIN + 1,
+                            1700000000000,
+                            -1700000000001};
+    ws_rng r = {5};
+    for (int i = 0; i < 20000; i++) {
+        int64_t v = i < (int)SL_ARRAY_LEN(edge)
+                        ? edge[i]
+                        : (int64_t)(ws_next(&r) >> ws_below(&r, 64)) * (ws_chance(&r, 50) ? -1 : 1);
+        char want[32], got[32];
+        snprintf(want, sizeof(want), "%" PRId64, v);
+        *sl_agg_put_i64(got, v) = 0;
+        assert_string_equal(got, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_put_i64),
         cmocka_unit_test(test_tumbling_hand),
         cmocka_unit_test(test_hopping_hand),
         cmocka_unit_test(test_session_hand),
