@@ -117,6 +117,7 @@ struct ks_thread {
     int *task_parts, *task_done, *task_eos; /* indexed by task */
     int32_t ntasks;
     int npaused;
+    int64_t blocked_since; /* mono ns when the lane reported backpressure */
     rd_kafka_message_t **msgs;
     rd_kafka_topic_t *rkt_seen[KS_MAX_TOPICS + 1];
     int rkt_topic[KS_MAX_TOPICS + 1];
@@ -138,6 +139,7 @@ struct ks_source {
     int poll_batch;
     int stop_at_eof;
     int64_t commit_interval_ms;
+    int64_t pause_after_ms;
     int repartition;
     char *repartition_topic;
     rd_kafka_conf_t *conf;  /* validated consumer conf, duplicated at start */
@@ -158,6 +160,7 @@ struct ks_source {
 
     _Atomic int stop, finished, failed;
     _Atomic int first_assign;
+    _Atomic uint64_t pauses; /* backpressure pauses, for status */
     _Atomic uint64_t epoch;
     int epoch_pending;
     uint64_t epoch_old;
@@ -181,6 +184,8 @@ static const sl_opt ks_options[] = {
     {"poll_batch", SL_OPT_INT, 0, "messages per consume call (default 1024)"},
     {"commit_interval", SL_OPT_DURATION, 0, "offset commit interval (default 1s)"},
     {"repartition_topic", SL_OPT_STRING, 0, "internal topic (default \"<name>-repartition\")"},
+    {"pause_after", SL_OPT_DURATION, 0,
+     "pause partitions whose worker stays full this long (default 100ms)"},
     {NULL, 0, 0, NULL},
 };
 
@@ -284,6 +289,11 @@ static int ks_create(const sl_connector_def *c, const sl_def *def, void **state,
     if ((v = json_object_get(o, "commit_interval")) &&
         (rc = sl_json_duration(v, sl_path_join(path, sizeof(path), c->path, "commit_interval"), 1,
                                &s->commit_interval_ms, errstr, errstr_size)) != 0)
+        goto fail;
+    s->pause_after_ms = 100;
+    if ((v = json_object_get(o, "pause_after")) &&
+        (rc = sl_json_duration(v, sl_path_join(path, sizeof(path), c->path, "pause_after"), 0,
+                               &s->pause_after_ms, errstr, errstr_size)) != 0)
         goto fail;
     if ((v = json_object_get(o, "partitioned_by"))) {
         char **pb;
@@ -715,11 +725,8 @@ static void ks_thread_message(ks_thread *t, rd_kafka_message_t *m)
     p->next = m->offset + 1;
     atomic_store_explicit(&p->consumed, p->next, memory_order_release);
     if (rc == SL_EAGAIN) {
-        if (!p->paused) {
-            ks_pause(t->s, p, 1);
-            p->paused = 1;
-            t->npaused++;
-        }
+        if (!t->blocked_since)
+            t->blocked_since = sl_mono_ns();
     } else if (SL_UNLIKELY(rc != SL_OK)) {
         ks_fail(t->s);
     }
@@ -750,6 +757,31 @@ static void ks_thread_after_flush(ks_thread *t, int flushed)
     }
 }
 
+/* Owner thread: the lane has been backpressured for a while; pause the
+ * partitions whose worker is full, so the fetcher stops too. */
+static void ks_thread_pause_blocked(ks_thread *t)
+{
+    for (size_t i = 0; i < t->nowned; i++) {
+        ks_part *p = t->owned[i];
+        if (p->active && !p->paused && !atomic_load(&p->done) &&
+            (t->role == KS_STAGE1 || sl_lane_blocked(t->lane, p->partition))) {
+            ks_pause(t->s, p, 1);
+            p->paused = 1;
+            t->npaused++;
+            atomic_fetch_add_explicit(&t->s->pauses, 1, memory_order_relaxed);
+        }
+    }
+}
+
+/*
+ * Consumer thread. Backpressure: when the lane reports a full worker ring
+ * (SL_EAGAIN), the thread stops taking messages and pumps the lane; if it
+ * stays blocked for "pause_after" (100 ms) the blocked partitions are paused
+ * (rd_kafka_pause_partitions, from this thread only) and resumed once
+ * their worker has room. Short stalls thus cost no refetch, and memory is
+ * bounded either way (librdkafka's per-partition prefetch limit plus one
+ * poll batch).
+ */
 static void *ks_thread_main(void *arg)
 {
     ks_thread *t = arg;
@@ -757,8 +789,20 @@ static void *ks_thread_main(void *arg)
     ks_cmd rev[64];
     int64_t last_flush = sl_mono_ns();
     while (!ks_stopping(s) && !atomic_load(&s->finished)) {
-        int timeout = t->npaused ? 2 : 20;
-        ssize_t n = rd_kafka_consume_batch_queue(t->queue, timeout, t->msgs, (size_t)s->poll_batch);
+        if (t->blocked_since) {
+            size_t nrev = ks_thread_commands(t, rev, SL_ARRAY_LEN(rev));
+            ks_thread_apply_revokes(t, rev, nrev);
+            if (sl_lane_pump(t->lane) == SL_OK) {
+                t->blocked_since = 0;
+                ks_thread_after_flush(t, 1);
+            } else {
+                if (sl_mono_ns() - t->blocked_since >= s->pause_after_ms * 1000000ll)
+                    ks_thread_pause_blocked(t);
+                sl_sleep_us(100);
+                continue;
+            }
+        }
+        ssize_t n = rd_kafka_consume_batch_queue(t->queue, 20, t->msgs, (size_t)s->poll_batch);
         size_t nrev = ks_thread_commands(t, rev, SL_ARRAY_LEN(rev));
         for (ssize_t i = 0; i < n; i++) {
             ks_thread_message(t, t->msgs[i]);
@@ -766,11 +810,11 @@ static void *ks_thread_main(void *arg)
         }
         ks_thread_apply_revokes(t, rev, nrev);
         int64_t now = sl_mono_ns();
-        if (n < s->poll_batch || now - last_flush > 10 * 1000000 || t->npaused) {
-            int rc = sl_lane_flush(t->lane);
+        if (n < s->poll_batch || now - last_flush > 10 * 1000000) {
+            if (sl_lane_flush(t->lane) != SL_OK && !t->blocked_since)
+                t->blocked_since = now;
             last_flush = now;
-            ks_thread_after_flush(t, 1);
-            (void)rc;
+            ks_thread_after_flush(t, !t->blocked_since);
         }
     }
     /* Hand over what is pending; answer any late revocation. */
@@ -1506,7 +1550,9 @@ static void ks_status(void *state, FILE *out)
                                         (int64_t)atomic_load(&p->committed), hi, lag);
         }
     }
-    fprintf(out, "\"consumer_lag\":%" PRId64 ",\"partitions\":[%s]", total, buf);
+    fprintf(out,
+            "\"consumer_lag\":%" PRId64 ",\"backpressure_pauses\":%" PRIu64 ",\"partitions\":[%s]",
+            total, (uint64_t)atomic_load(&s->pauses), buf);
 }
 
 const sl_source_ops sl_source_kafka = {

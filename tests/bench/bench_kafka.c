@@ -1,0 +1,420 @@
+/*
+ * bench_kafka.c - Kafka -> tumbling window -> Kafka, against a bare
+ * librdkafka consumer on the same topic, in the same run.
+ *
+ *   1. An embedded mock cluster; N keyed events (default 2,000,000,
+ *      SL_BENCH_KAFKA_EVENTS) are produced to 16 partitions.
+ *   2. Bare consumer: assign every partition from the beginning, count
+ *      messages with rd_kafka_consume_batch_queue until all N are seen.
+ *      Rate = N / (last message - first message).
+ *   3. Pipeline: kafka source (2 consumer threads) -> key_by user ->
+ *      tumbling 60 s count/sum/max -> kafka sink, 2 workers. Rate = N /
+ *      (end of the run - first event ingested): it includes decoding,
+ *      windowing, producing the results and the final flush, and leaves
+ *      out the consumer-group join, which the bare loop does not do.
+ *   4. Latency at half the pipeline's rate: events stamped with the wall
+ *      clock, 1 s windows, 100 ms out-of-orderness; for every result read
+ *      back, latency = result's produce time (its Kafka timestamp) -
+ *      (window end + max_out_of_orderness), i.e. from the earliest moment
+ *      the window could close to the result being produced. p50 / p99.
+ *
+ * Prints the figures; exits 0 unless something failed (the 0.8 ratio is a
+ * target, reported, not asserted).
+ */
+#include "common.h"
+#include "definition.h"
+#include "engine.h"
+#include "kafka.h"
+#include "log.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BK_PARTITIONS 16
+
+static const char *bk_bootstrap;
+
+typedef struct bk_bare {
+    rd_kafka_queue_t *q;
+    _Atomic int64_t *seen;
+    int64_t n;
+    _Atomic int64_t *first;
+} bk_bare;
+
+/* One counting loop: consume batches from its queue, count messages. */
+static void *bk_bare_loop(void *arg)
+{
+    bk_bare *b = arg;
+    rd_kafka_message_t *msgs[1024];
+    int64_t deadline = sl_mono_ns() + 120 * 1000000000ll;
+    while (atomic_load(b->seen) < b->n && sl_mono_ns() < deadline) {
+        ssize_t got = rd_kafka_consume_batch_queue(b->q, 20, msgs, 1024);
+        int64_t ok = 0;
+        for (ssize_t i = 0; i < got; i++) {
+            ok += !msgs[i]->err;
+            rd_kafka_message_destroy(msgs[i]);
+        }
+        if (ok) {
+            int64_t zero = 0;
+            atomic_compare_exchange_strong(b->first, &zero, sl_mono_ns());
+            atomic_fetch_add(b->seen, ok);
+        }
+    }
+    return NULL;
+}
+
+/* Bare consumer: `threads` loops; with 1 the consumer's own queue, with
+ * more each partition's queue forwarded to loop (partition % threads), as
+ * the kafka source does. Returns ns from first to last message, or -1. */
+static int64_t bk_bare_consume(int64_t n, int threads)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bk_bootstrap, NULL, 0);
+    rd_kafka_conf_set(conf, "group.id", "bench-bare", NULL, 0);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
+    rd_kafka_conf_set(conf, "queued.min.messages", "20000", NULL, 0);
+    rd_kafka_conf_set(conf, "queued.max.messages.kbytes", "8192", NULL, 0);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    if (!rk) {
+        fprintf(stderr, "bench_kafka: %s\n", err);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    _Atomic int64_t seen = 0, first = 0;
+    bk_bare loops[8];
+    rd_kafka_queue_t *pq[BK_PARTITIONS] = {0};
+    for (int t = 0; t < threads; t++) {
+        loops[t].q = threads == 1 ? rd_kafka_queue_get_consumer(rk) : rd_kafka_queue_new(rk);
+        loops[t].seen = &seen;
+        loops[t].first = &first;
+        loops[t].n = n;
+    }
+    if (threads > 1)
+        for (int p = 0; p < BK_PARTITIONS; p++) {
+            pq[p] = rd_kafka_queue_get_partition(rk, "bench", p);
+            rd_kafka_queue_forward(pq[p], loops[p % threads].q);
+        }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(BK_PARTITIONS);
+    for (int p = 0; p < BK_PARTITIONS; p++)
+        rd_kafka_topic_partition_list_add(l, "bench", p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    pthread_t th[8];
+    for (int t = 0; t < threads; t++)
+        pthread_create(&th[t], NULL, bk_bare_loop, &loops[t]);
+    for (int t = 0; t < threads; t++)
+        pthread_join(th[t], NULL);
+    int64_t last = sl_mono_ns();
+    for (int p = 0; p < BK_PARTITIONS; p++)
+        if (pq[p])
+            rd_kafka_queue_destroy(pq[p]);
+    for (int t = 0; t < threads; t++)
+        rd_kafka_queue_destroy(loops[t].q);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    if (atomic_load(&seen) < n) {
+        fprintf(stderr, "bench_kafka: bare consumer saw %" PRId64 " of %" PRId64 "\n",
+                (int64_t)atomic_load(&seen), n);
+        return -1;
+    }
+    return last - atomic_load(&first);
+}
+
+typedef struct bk_run {
+    sl_engine *engine;
+    int rc;
+} bk_run;
+
+static void *bk_engine_main(void *arg)
+{
+    bk_run *r = arg;
+    r->rc = sl_engine_run(r->engine);
+    return NULL;
+}
+
+static sl_engine *bk_engine(const char *group, const char *window, const char *ooo, int eof,
+                            sl_def **def_out)
+{
+    char text[4096], err[1024];
+    snprintf(text, sizeof(text),
+             "{\"name\": \"bench-%s\",\n"
+             " \"source\": {\"type\": \"kafka\", \"topics\": [\"%s\"], \"group_id\": \"%s\",\n"
+             "   \"consumer_threads\": 2, \"partitioned_by\": [\"user\"], \"stop_at_eof\": %s,\n"
+             "   \"properties\": {\"bootstrap.servers\": \"%s\"},\n"
+             "   \"event_time\": {\"field\": \"ts\", \"unit\": \"ms\"},\n"
+             "   \"watermark\": {\"max_out_of_orderness\": \"%s\"}},\n"
+             " \"pipeline\": [{\"key_by\": [\"user\"]},\n"
+             "   {\"window\": {\"type\": \"tumbling\", \"size\": \"%s\"},\n"
+             "    \"aggregates\": {\"n\": {\"fn\": \"count\"}, \"total\": {\"fn\": \"sum\", "
+             "\"field\": \"amount\"}, \"hi\": {\"fn\": \"max\", \"field\": \"amount\"}}}],\n"
+             " \"sink\": {\"type\": \"kafka\", \"topic\": \"%s\", \"properties\": "
+             "{\"bootstrap.servers\": \"%s\"}},\n"
+             " \"runtime\": {\"workers\": 2}}\n",
+             group, eof ? "bench" : "live", group, eof ? "true" : "false", bk_bootstrap, ooo,
+             window, eof ? "bench-results" : "live-results", bk_bootstrap);
+    if (sl_def_load_string(text, "bench_kafka", def_out, err, sizeof(err)) != SL_OK) {
+        fprintf(stderr, "bench_kafka: %s\n", err);
+        return NULL;
+    }
+    sl_engine_options opt = {0};
+    sl_engine *e = sl_engine_new(*def_out, &opt, err, sizeof(err));
+    if (!e) {
+        fprintf(stderr, "bench_kafka: %s\n", err);
+        sl_def_free(*def_out);
+    }
+    return e;
+}
+
+/* Runs the pipeline over the pre-produced topic; returns the processing
+ * time in ns (first event ingested -> run returned), or -1. */
+static int64_t bk_pipeline(int64_t n)
+{
+    sl_def *def;
+    bk_run run = {.engine = bk_engine("eof", "60s", "100ms", 1, &def)};
+    if (!run.engine)
+        return -1;
+    pthread_t th;
+    pthread_create(&th, NULL, bk_engine_main, &run);
+    int64_t first = 0;
+    sl_engine_stats st;
+    for (;;) {
+        sl_engine_get_stats(run.engine, &st);
+        if (st.events_in > 0) {
+            first = sl_mono_ns();
+            break;
+        }
+        if (sl_engine_stopping(run.engine))
+            break;
+        sl_sleep_us(500);
+    }
+    pthread_join(th, NULL);
+    int64_t end = sl_mono_ns();
+    sl_engine_get_stats(run.engine, &st);
+    fprintf(stderr,
+            "bench_kafka: pipeline: %" PRIu64 " events in, %" PRIu64 " windows, %" PRIu64
+            " results out\n",
+            st.events_in, st.windows_fired, st.results_out);
+    int ok = run.rc == 0 && st.events_in == (uint64_t)n && first > 0;
+    sl_engine_free(run.engine);
+    sl_def_free(def);
+    return ok ? end - first : -1;
+}
+
+/* ---- latency at a fixed rate ----------------------------------------- */
+
+typedef struct bk_live {
+    double rate;
+    _Atomic int stop;
+    int64_t measure_from_ms; /* windows ending after this are measured */
+    int64_t *lat;
+    size_t nlat, cap;
+    _Atomic uint64_t produced;
+} bk_live;
+
+static void *bk_live_producer(void *arg)
+{
+    bk_live *lv = arg;
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bk_bootstrap, NULL, 0);
+    rd_kafka_conf_set(conf, "enable.idempotence", "true", NULL, 0);
+    rd_kafka_conf_set(conf, "linger.ms", "5", NULL, 0);
+    rd_kafka_conf_set(conf, "compression.type", "lz4", NULL, 0);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (!rk)
+        return NULL;
+    uint64_t rng = 12345, n = 0;
+    int64_t t0 = sl_mono_ns();
+    while (!atomic_load(&lv->stop)) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        char val[96], key[16];
+        int user = (int)(rng % 1000);
+        int vl = snprintf(val, sizeof(val), "{\"user\":\"u%d\",\"amount\":%d,\"ts\":%" PRId64 "}",
+                          user, (int)((rng >> 20) % 1000), sl_wall_ms());
+        int kl = snprintf(key, sizeof(key), "u%d", user);
+        while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("live"),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_VALUE(val, (size_t)vl), RD_KAFKA_V_KEY(key, (size_t)kl),
+                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(rk, 1);
+        n++;
+        if ((n & 15) == 0) {
+            rd_kafka_poll(rk, 0);
+            atomic_store(&lv->produced, n);
+            int64_t due = t0 + (int64_t)((double)n * 1e9 / lv->rate), now = sl_mono_ns();
+            if (due > now)
+                sl_sleep_us((due - now) / 1000);
+        }
+    }
+    rd_kafka_flush(rk, 10000);
+    rd_kafka_destroy(rk);
+    return NULL;
+}
+
+static int64_t bk_json_int(const char *s, size_t len, const char *name)
+{
+    char pat[64];
+    int pl = snprintf(pat, sizeof(pat), "\"%s\":", name);
+    for (size_t i = 0; i + (size_t)pl < len; i++)
+        if (memcmp(s + i, pat, (size_t)pl) == 0)
+            return strtoll(s + i + pl, NULL, 10);
+    return -1;
+}
+
+static void *bk_live_reader(void *arg)
+{
+    bk_live *lv = arg;
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bk_bootstrap, NULL, 0);
+    rd_kafka_conf_set(conf, "group.id", "bench-reader", NULL, 0);
+    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", NULL, 0);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    if (!rk)
+        return NULL;
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(BK_PARTITIONS);
+    for (int p = 0; p < BK_PARTITIONS; p++)
+        rd_kafka_topic_partition_list_add(l, "live-results", p)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    while (!atomic_load(&lv->stop)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
+        if (!m)
+            continue;
+        if (!m->err) {
+            int64_t end = bk_json_int(m->payload, m->len, "window_end");
+            int64_t produced_at = rd_kafka_message_timestamp(m, NULL);
+            if (end > lv->measure_from_ms && produced_at > 0 && lv->nlat < lv->cap)
+                lv->lat[lv->nlat++] = produced_at - (end + 100);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return NULL;
+}
+
+static int bk_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int bk_latency(double rate, double *p50, double *p99, size_t *count)
+{
+    sl_def *def;
+    bk_run run = {.engine = bk_engine("live", "1s", "100ms", 0, &def)};
+    if (!run.engine)
+        return -1;
+    bk_live lv = {.rate = rate, .cap = 1 << 20};
+    lv.lat = sl_xmalloc(lv.cap * sizeof(int64_t));
+    lv.measure_from_ms = INT64_MAX;
+    pthread_t eng, prod, rd;
+    pthread_create(&eng, NULL, bk_engine_main, &run);
+    pthread_create(&prod, NULL, bk_live_producer, &lv);
+    pthread_create(&rd, NULL, bk_live_reader, &lv);
+    /* Warm up past the group join, then measure 10 s of windows. */
+    sl_engine_stats st;
+    for (int i = 0; i < 200; i++) {
+        sl_engine_get_stats(run.engine, &st);
+        if (st.events_in > 0)
+            break;
+        sl_sleep_us(50000);
+    }
+    sl_sleep_us(2000000);
+    lv.measure_from_ms = sl_wall_ms() + 1000;
+    sl_sleep_us(11500000);
+    atomic_store(&lv.stop, 1);
+    pthread_join(prod, NULL);
+    pthread_join(rd, NULL);
+    sl_engine_stop(run.engine);
+    pthread_join(eng, NULL);
+    sl_engine_free(run.engine);
+    sl_def_free(def);
+    *count = lv.nlat;
+    if (lv.nlat == 0) {
+        free(lv.lat);
+        return -1;
+    }
+    qsort(lv.lat, lv.nlat, sizeof(int64_t), bk_cmp);
+    *p50 = (double)lv.lat[lv.nlat / 2];
+    *p99 = (double)lv.lat[(size_t)((double)lv.nlat * 0.99)];
+    free(lv.lat);
+    return 0;
+}
+
+int main(void)
+{
+    const char *env = getenv("SL_BENCH_KAFKA_EVENTS");
+    int64_t n = env ? strtoll(env, NULL, 10) : 2000000;
+    sl_log_set_level(SL_LOG_WARN);
+    char err[512];
+    sl_kafka_mock *mock = sl_kafka_mock_new(1, err, sizeof(err));
+    if (!mock) {
+        fprintf(stderr, "bench_kafka: %s\n", err);
+        return 1;
+    }
+    bk_bootstrap = sl_kafka_mock_bootstrap(mock);
+    const char *topics[][2] = {{"bench", "16"}, {"bench-results", "16"}, {"live", "16"},
+                               {"live-results", "16"}};
+    for (size_t i = 0; i < SL_ARRAY_LEN(topics); i++)
+        if (sl_kafka_mock_create_topic(mock, topics[i][0], atoi(topics[i][1]), err, sizeof(err))) {
+            fprintf(stderr, "bench_kafka: %s\n", err);
+            return 1;
+        }
+
+    char count[32];
+    snprintf(count, sizeof(count), "%" PRId64, n);
+    char *pargv[] = {"produce", "--bootstrap", (char *)bk_bootstrap, "--topic", "bench",
+                     "--count", count, "--keys", "1000", "--start-ts", "1700000000000",
+                     "--step-ms", "1", "--quiet", NULL};
+    fprintf(stderr, "bench_kafka: producing %" PRId64 " events to 16 partitions\n", n);
+    if (sl_cmd_produce((int)SL_ARRAY_LEN(pargv) - 1, pargv) != 0)
+        return 1;
+
+    int64_t bare_ns = bk_bare_consume(n, 1);
+    int64_t pipe_ns = bk_pipeline(n);
+    int64_t bare2_ns = bk_bare_consume(n, 2);
+    if (bare_ns <= 0 || pipe_ns <= 0 || bare2_ns <= 0) {
+        fprintf(stderr, "bench_kafka: a run failed\n");
+        return 1;
+    }
+    double bare = (double)n / ((double)bare_ns / 1e9), pipe = (double)n / ((double)pipe_ns / 1e9);
+    double bare2 = (double)n / ((double)bare2_ns / 1e9);
+    printf("bench_kafka: bare librdkafka consumer loop (1 thread, counts only): %.0f events/s\n",
+           bare);
+    printf("bench_kafka: bare loops, 2 threads on per-partition queues like the source: %.0f "
+           "events/s\n",
+           bare2);
+    printf("bench_kafka: kafka -> tumbling 60s window -> kafka (2 consumer threads, 2 workers): "
+           "%.0f events/s\n",
+           pipe);
+    printf("bench_kafka: ratio pipeline/bare = %.2f (target >= 0.80)%s; vs the 2-thread bare "
+           "loops %.2f\n",
+           pipe / bare, pipe / bare >= 0.8 ? "" : "  BELOW TARGET", pipe / bare2);
+
+    double p50, p99;
+    size_t nres;
+    double half = pipe / 2;
+    const char *rate_env = getenv("SL_BENCH_KAFKA_RATE");
+    if (rate_env)
+        half = atof(rate_env);
+    if (bk_latency(half, &p50, &p99, &nres) != 0) {
+        fprintf(stderr, "bench_kafka: latency run got no results\n");
+        return 1;
+    }
+    printf("bench_kafka: latency at %.0f events/s (1s windows, 100ms out-of-orderness), result "
+           "produce time - (window end + 100ms): p50 %.0f ms, p99 %.0f ms over %zu results\n",
+           half, p50, p99, nres);
+    sl_kafka_mock_free(mock);
+    return 0;
+}
