@@ -1,0 +1,809 @@
+/*
+ * test_replication.c - the replication protocol over inproc:// and
+ * tcp://127.0.0.1 (random ports).
+ *
+ * Push + ack (one and two replicas), what lands on the peer's disk;
+ * fetch by id, newest, by origin, from the peer's own checkpoints, not
+ * found; a peer that never answers (the push waits for the timeout, then
+ * fails naming the peer) and a peer that is down, then comes back (the next
+ * push succeeds); a peer whose disk refuses (error ack, returned before the
+ * timeout); corrupt, truncated, foreign-version and malformed requests
+ * refused by the server with nothing stored; a corrupt reply refused by the
+ * client; retention with the committed checkpoint protected; randomized
+ * push/fetch round trips against the pushed bytes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "checkpoint_store.h"
+#include "common.h"
+#include "replication.h"
+#include "snapshot.h"
+
+/* Under ThreadSanitizer: libzmq is not instrumented; ignore what its own
+ * code does (replication.c annotates the hand-over of message buffers). */
+const char *__tsan_default_suppressions(void);
+const char *__tsan_default_suppressions(void)
+{
+    return "called_from_lib:libzmq.so\nrace:libzmq.so\n";
+}
+
+static void *g_ctx;
+static char g_root[64];
+static int g_seq;
+static uint64_t rng_state = 0x94D049BB133111EBull;
+
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545F4914F6CDD1Dull;
+}
+
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    g_ctx = zmq_ctx_new();
+    strcpy(g_root, "/tmp/sl_repl_test_XXXXXX");
+    return g_ctx && mkdtemp(g_root) ? 0 : -1;
+}
+
+/* A fresh directory for a node. */
+static void node_dir(char *out, size_t n, const char *node)
+{
+    snprintf(out, n, "%s/%d-%s", g_root, ++g_seq, node);
+}
+
+static sl_repl_server *start_server(const char *node, const char *endpoint, char *dir,
+                                    size_t dirlen, int keep)
+{
+    node_dir(dir, dirlen, node);
+    char err[256];
+    sl_repl_server_conf conf = {
+        .zmq_ctx = g_ctx, .node_id = node, .endpoint = endpoint, .store_dir = dir, .keep = keep};
+    sl_repl_server *s = sl_repl_server_start(&conf, err, sizeof err);
+    if (!s)
+        fail_msg("server start: %s", err);
+    return s;
+}
+
+static sl_repl_client *new_client(const char *node, const char *const *peers, size_t n)
+{
+    char err[256];
+    sl_repl_client_conf conf = {.zmq_ctx = g_ctx, .node_id = node, .peers = peers, .npeers = n};
+    sl_repl_client *c = sl_repl_client_new(&conf, err, sizeof err);
+    if (!c)
+        fail_msg("client: %s", err);
+    return c;
+}
+
+static void check_stored(const char *dir, const char *origin, int32_t task, uint64_t id,
+                         const void *data, size_t len)
+{
+    char path[256], err[256];
+    snprintf(path, sizeof path, "%s/replicas/%s", dir, origin);
+    sl_ckpt_store *st = sl_ckpt_store_open(path, 100, err, sizeof err);
+    assert_non_null(st);
+    void *p;
+    size_t n;
+    int rc = sl_ckpt_store_get(st, task, id, &p, &n, err, sizeof err);
+    if (rc != SL_OK)
+        fail_msg("%s: %s", path, err);
+    assert_int_equal(n, len);
+    assert_memory_equal(p, data, len);
+    free(p);
+    sl_ckpt_store_close(st);
+}
+
+static void test_push_and_ack_inproc(void **state)
+{
+    (void)state;
+    char dir[128];
+    sl_repl_server *a = start_server("nodeA", "inproc://push-a", dir, sizeof dir, 3);
+    const char *peers[] = {"inproc://push-a"};
+    sl_repl_client *b = new_client("nodeB", peers, 1);
+    sl_repl_snapshot snaps[3] = {{0, "zero", 4}, {5, "", 0}, {-3, "negative task", 13}};
+    char err[512] = "";
+    int rc = sl_repl_push(b, 7, 0, snaps, 3, 1, 2000, err, sizeof err);
+    if (rc != SL_OK)
+        fail_msg("push: %s", err);
+    for (int i = 0; i < 3; i++)
+        check_stored(dir, "nodeB", snaps[i].task, 7, snaps[i].data, snaps[i].len);
+    /* The manifest names the checkpoint's tasks. */
+    char path[256];
+    snprintf(path, sizeof path, "%s/replicas/nodeB", dir);
+    sl_ckpt_store *st = sl_ckpt_store_open(path, 3, err, sizeof err);
+    int32_t *tasks;
+    size_t nt;
+    uint64_t id;
+    assert_int_equal(sl_ckpt_store_get_manifest(st, 0, &id, &tasks, &nt, err, sizeof err), SL_OK);
+    assert_int_equal(id, 7);
+    assert_int_equal(nt, 3);
+    assert_int_equal(tasks[2], -3);
+    free(tasks);
+    sl_ckpt_store_close(st);
+
+    sl_repl_server_stats stats;
+    sl_repl_server_stats_get(a, &stats);
+    assert_int_equal(stats.pushes_stored, 1);
+    assert_int_equal(stats.bad_messages, 0);
+
+    /* replicas = 0 needs nobody; more replicas than peers is refused. */
+    assert_int_equal(sl_repl_push(b, 8, 0, snaps, 3, 0, 10, err, sizeof err), SL_OK);
+    assert_int_equal(sl_repl_push(b, 8, 0, snaps, 3, 2, 10, err, sizeof err), SL_EINVAL);
+    assert_non_null(strstr(err, "2 replicas"));
+    sl_repl_client_free(b);
+    sl_repl_server_stop(a);
+}
+
+static void test_push_two_replicas_tcp(void **state)
+{
+    (void)state;
+    char da[128], dc[128];
+    sl_repl_server *a = start_server("n1", "tcp://127.0.0.1:*", da, sizeof da, 3);
+    sl_repl_server *c = start_server("n3", "tcp://127.0.0.1:*", dc, sizeof dc, 3);
+    const char *peers[] = {sl_repl_server_endpoint(a), sl_repl_server_endpoint(c)};
+    assert_non_null(strstr(peers[0], "tcp://127.0.0.1:"));
+    assert_null(strchr(peers[0], '*'));
+    sl_repl_client *b = new_client("n2", peers, 2);
+    uint8_t *big = malloc(3 << 20);
+    for (size_t i = 0; i < (3u << 20); i++)
+        big[i] = (uint8_t)rnd();
+    sl_repl_snapshot snaps[2] = {{1, big, 3u << 20}, {2, "small", 5}};
+    char err[512];
+    int64_t t0 = sl_mono_ns();
+    int rc = sl_repl_push(b, 1, 0, snaps, 2, 2, 5000, err, sizeof err);
+    if (rc != SL_OK)
+        fail_msg("push: %s", err);
+    printf("  push of 3 MiB to 2 peers over tcp: %.1f ms\n", (double)(sl_mono_ns() - t0) / 1e6);
+    check_stored(da, "n2", 1, 1, big, 3u << 20);
+    check_stored(dc, "n2", 1, 1, big, 3u << 20);
+    check_stored(dc, "n2", 2, 1, "small", 5);
+    free(big);
+    sl_repl_client_free(b);
+    sl_repl_server_stop(a);
+    sl_repl_server_stop(c);
+}
+
+static void test_fetch(void **state)
+{
+    (void)state;
+    char da[128];
+    sl_repl_server *a = start_server("A", "inproc://fetch-a", da, sizeof da, 5);
+    const char *peers[] = {"inproc://fetch-a"};
+    sl_repl_client *b = new_client("B", peers, 1);
+    sl_repl_client *c = new_client("C", peers, 1);
+    char err[512];
+    for (uint64_t id = 1; id <= 3; id++) {
+        char payload[32];
+        int n = snprintf(payload, sizeof payload, "B task 4 ckpt %llu", (unsigned long long)id);
+        sl_repl_snapshot s = {4, payload, (size_t)n};
+        assert_int_equal(sl_repl_push(b, id, 0, &s, 1, 1, 2000, err, sizeof err), SL_OK);
+    }
+    sl_repl_snapshot sc = {4, "C task 4 ckpt 2", 15};
+    assert_int_equal(sl_repl_push(c, 2, 0, &sc, 1, 1, 2000, err, sizeof err), SL_OK);
+
+    /* A's own checkpoint of task 9. */
+    sl_ckpt_store *own = sl_ckpt_store_open(da, 3, err, sizeof err);
+    assert_int_equal(sl_ckpt_store_put(own, 9, 40, "A's own", 7, err, sizeof err), SL_OK);
+    sl_ckpt_store_close(own);
+
+    void *p;
+    size_t n;
+    uint64_t id = 0;
+    /* By id and origin. */
+    assert_int_equal(sl_repl_fetch(c, "B", 4, 2, 2000, &id, &p, &n, err, sizeof err), SL_OK);
+    assert_int_equal(id, 2);
+    assert_int_equal(n, 15);
+    assert_memory_equal(p, "B task 4 ckpt 2", 15);
+    free(p);
+    assert_int_equal(sl_repl_fetch(b, "C", 4, 2, 2000, &id, &p, &n, err, sizeof err), SL_OK);
+    assert_int_equal(n, 15);
+    assert_memory_equal(p, "C task 4 ckpt 2", 15);
+    free(p);
+    /* Newest of any origin. */
+    assert_int_equal(sl_repl_fetch(c, NULL, 4, 0, 2000, &id, &p, &n, err, sizeof err), SL_OK);
+    assert_int_equal(id, 3);
+    assert_memory_equal(p, "B task 4 ckpt 3", 15);
+    free(p);
+    /* Newest of one origin. */
+    assert_int_equal(sl_repl_fetch(b, "C", 4, 0, 2000, &id, &p, &n, err, sizeof err), SL_OK);
+    assert_int_equal(id, 2);
+    free(p);
+    /* The peer's own checkpoints. */
+    assert_int_equal(sl_repl_fetch(b, "", 9, 40, 2000, &id, &p, &n, err, sizeof err), SL_OK);
+    assert_int_equal(n, 7);
+    assert_memory_equal(p, "A's own", 7);
+    free(p);
+    assert_int_equal(sl_repl_fetch(b, "A", 9, 0, 2000, &id, &p, &n, err, sizeof err), SL_OK);
+    assert_int_equal(id, 40);
+    free(p);
+    /* Not found: answered, so no waiting for the timeout. */
+    int64_t t0 = sl_mono_ns();
+    assert_int_equal(sl_repl_fetch(b, NULL, 4, 99, 5000, &id, &p, &n, err, sizeof err),
+                     SL_ENOTFOUND);
+    assert_true(sl_mono_ns() - t0 < 2000000000);
+    assert_null(p);
+    assert_non_null(strstr(err, "inproc://fetch-a: not found"));
+    assert_int_equal(sl_repl_fetch(b, NULL, 77, 0, 5000, &id, &p, &n, err, sizeof err),
+                     SL_ENOTFOUND);
+    assert_int_equal(sl_repl_fetch(b, "Z", 4, 0, 5000, &id, &p, &n, err, sizeof err), SL_ENOTFOUND);
+    assert_int_equal(sl_repl_fetch(b, "../etc", 4, 0, 5000, &id, &p, &n, err, sizeof err),
+                     SL_EINVAL);
+
+    /* A corrupt copy on the peer's disk is reported, not served. */
+    char path[256];
+    snprintf(path, sizeof path, "%s/replicas/C/task-4.ckpt-2.slck", da);
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    fseek(fp, SL_CKPT_HEADER_SIZE + 1, SEEK_SET);
+    fputc('X', fp);
+    fclose(fp);
+    assert_int_equal(sl_repl_fetch(b, "C", 4, 2, 2000, &id, &p, &n, err, sizeof err), SL_ENOTFOUND);
+    assert_non_null(strstr(err, "payload checksum mismatch"));
+    /* ... while B's copy of the same checkpoint id still is. */
+    assert_int_equal(sl_repl_fetch(c, NULL, 4, 2, 2000, &id, &p, &n, err, sizeof err), SL_OK);
+    assert_memory_equal(p, "B task 4 ckpt 2", 15);
+    free(p);
+
+    sl_repl_server_stats stats;
+    sl_repl_server_stats_get(a, &stats);
+    assert_int_equal(stats.fetches_served, 7);
+    assert_int_equal(stats.fetch_misses, 4);
+    sl_repl_client_free(b);
+    sl_repl_client_free(c);
+    sl_repl_server_stop(a);
+}
+
+static void test_peer_never_answers(void **state)
+{
+    (void)state;
+    /* A ROUTER nobody reads: connections complete, requests pile up. */
+    void *silent = zmq_socket(g_ctx, ZMQ_ROUTER);
+    int zero = 0;
+    zmq_setsockopt(silent, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal(zmq_bind(silent, "inproc://silent"), 0);
+    char da[128];
+    sl_repl_server *a = start_server("good", "inproc://good", da, sizeof da, 3);
+
+    const char *peers[] = {"inproc://silent", "inproc://good"};
+    sl_repl_client *b = new_client("B", peers, 2);
+    sl_repl_snapshot s = {1, "state", 5};
+    char err[512];
+
+    /* Two replicas required, one peer silent: waits the timeout, fails. */
+    int64_t t0 = sl_mono_ns();
+    assert_int_equal(sl_repl_push(b, 1, 0, &s, 1, 2, 300, err, sizeof err), SL_ETIMEOUT);
+    int64_t ms = (sl_mono_ns() - t0) / 1000000;
+    printf("  silent peer: failed after %lld ms: %s\n", (long long)ms, err);
+    assert_true(ms >= 290 && ms < 1500);
+    assert_non_null(strstr(err, "1 of 2 required acks"));
+    assert_non_null(strstr(err, "inproc://silent: no answer"));
+    assert_null(strstr(err, "inproc://good")); /* it did ack */
+
+    /* One replica: the good peer suffices, no waiting for the silent one. */
+    t0 = sl_mono_ns();
+    assert_int_equal(sl_repl_push(b, 2, 0, &s, 1, 1, 5000, err, sizeof err), SL_OK);
+    assert_true(sl_mono_ns() - t0 < 2000000000);
+
+    /* Good peer stopped: only the silent one remains. */
+    sl_repl_server_stop(a);
+    assert_int_equal(sl_repl_push(b, 3, 0, &s, 1, 1, 200, err, sizeof err), SL_ETIMEOUT);
+
+    /* Fetch: nobody answers -> timeout, not "not found". */
+    void *p;
+    size_t n;
+    uint64_t id;
+    assert_int_equal(sl_repl_fetch(b, NULL, 1, 0, 200, &id, &p, &n, err, sizeof err), SL_ETIMEOUT);
+    sl_repl_client_free(b);
+    zmq_close(silent);
+}
+
+static void test_peer_down_then_up(void **state)
+{
+    (void)state;
+    /* Find a free port, then leave it closed. */
+    char da[128];
+    sl_repl_server *a = start_server("up", "tcp://127.0.0.1:*", da, sizeof da, 3);
+    char ep[128];
+    snprintf(ep, sizeof ep, "%s", sl_repl_server_endpoint(a));
+    sl_repl_server_stop(a);
+
+    const char *peers[] = {ep};
+    sl_repl_client *b = new_client("B", peers, 1);
+    sl_repl_snapshot s = {3, "payload", 7};
+    char err[512];
+    int64_t t0 = sl_mono_ns();
+    assert_int_equal(sl_repl_push(b, 1, 0, &s, 1, 1, 400, err, sizeof err), SL_ETIMEOUT);
+    int64_t ms = (sl_mono_ns() - t0) / 1000000;
+    assert_true(ms >= 390 && ms < 2000);
+    assert_non_null(strstr(err, "not connected"));
+
+    /* The peer comes back on the same endpoint; the retry succeeds. */
+    char err2[256];
+    sl_repl_server_conf conf = {
+        .zmq_ctx = g_ctx, .node_id = "up", .endpoint = ep, .store_dir = da, .keep = 3};
+    a = sl_repl_server_start(&conf, err2, sizeof err2);
+    if (!a)
+        fail_msg("restart: %s", err2);
+    int rc = sl_repl_push(b, 2, 0, &s, 1, 1, 5000, err, sizeof err);
+    if (rc != SL_OK)
+        fail_msg("retry: %s", err);
+    check_stored(da, "B", 3, 2, "payload", 7);
+    /* Checkpoint 1 was never stored anywhere. */
+    char path[256];
+    snprintf(path, sizeof path, "%s/replicas/B/task-3.ckpt-1.slck", da);
+    assert_int_equal(access(path, F_OK), -1);
+
+    /* Binding an endpoint in use fails with a clear error. */
+    char dx[128];
+    node_dir(dx, sizeof dx, "x");
+    sl_repl_server_conf dup = {
+        .zmq_ctx = g_ctx, .node_id = "x", .endpoint = ep, .store_dir = dx, .keep = 3};
+    assert_null(sl_repl_server_start(&dup, err2, sizeof err2));
+    assert_non_null(strstr(err2, "Address already in use"));
+
+    sl_repl_client_free(b);
+    sl_repl_server_stop(a);
+}
+
+static void test_push_error_reported(void **state)
+{
+    (void)state;
+    char da[128];
+    sl_repl_server *a = start_server("A", "inproc://err-a", da, sizeof da, 3);
+    /* The replica area of B cannot be created: a file is in the way. */
+    char path[256];
+    snprintf(path, sizeof path, "%s/replicas", da);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/replicas/B", da);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    const char *peers[] = {"inproc://err-a"};
+    sl_repl_client *b = new_client("B", peers, 1);
+    sl_repl_snapshot s = {1, "x", 1};
+    char err[512];
+    int64_t t0 = sl_mono_ns();
+    assert_int_equal(sl_repl_push(b, 1, 0, &s, 1, 1, 5000, err, sizeof err), SL_EIO);
+    assert_true(sl_mono_ns() - t0 < 2000000000); /* not the timeout */
+    assert_non_null(strstr(err, "inproc://err-a: error:"));
+    assert_non_null(strstr(err, "replicas/B"));
+    sl_repl_server_stats stats;
+    sl_repl_server_stats_get(a, &stats);
+    assert_int_equal(stats.push_failures, 1);
+
+    /* A node listed among its own peers is told so. */
+    sl_repl_client *self = new_client("A", peers, 1);
+    assert_int_equal(sl_repl_push(self, 1, 0, &s, 1, 1, 5000, err, sizeof err), SL_EIO);
+    assert_non_null(strstr(err, "to itself"));
+    sl_repl_client_free(self);
+    sl_repl_client_free(b);
+    sl_repl_server_stop(a);
+}
+
+/* ---- raw messages ------------------------------------------------------- */
+
+static void msg_header(sl_buf *b, uint32_t version, uint8_t type, uint64_t req)
+{
+    sl_buf_reset(b);
+    sl_buf_put_bytes(b, "SLRP", 4);
+    sl_buf_put_u32(b, version);
+    sl_buf_put_u8(b, type);
+    sl_buf_put_u64(b, req);
+}
+
+static void msg_crc(sl_buf *b)
+{
+    sl_buf_put_u32(b, sl_crc32c(0, b->data, b->len));
+}
+
+/* A valid PUSH from origin "R" of one snapshot. */
+static void make_push(sl_buf *b, uint64_t req, uint64_t ckpt, uint32_t count_field)
+{
+    msg_header(b, 1, 1, req);
+    sl_buf_put_str(b, "R");
+    sl_buf_put_u64(b, ckpt);
+    sl_buf_put_u64(b, 0);
+    sl_buf_put_u32(b, count_field);
+    sl_buf_put_u32(b, 6);
+    sl_buf_put_blob(b, "raw-payload", 11);
+    msg_crc(b);
+}
+
+/* Sends raw bytes from a DEALER, returns the reply's status and request id
+ * (after checking the reply's own integrity). */
+static int raw_exchange(void *dealer, const void *data, size_t len, uint64_t *req_out,
+                        uint8_t *type_out)
+{
+    assert_int_equal(zmq_send(dealer, data, len, 0), (int)len);
+    uint8_t buf[4096];
+    int n = zmq_recv(dealer, buf, sizeof buf, 0);
+    assert_true(n >= 21);
+    assert_memory_equal(buf, "SLRP", 4);
+    sl_reader t;
+    sl_reader_init(&t, buf + n - 4, 4);
+    assert_int_equal(sl_read_u32(&t), sl_crc32c(0, buf, (size_t)n - 4));
+    sl_reader r;
+    sl_reader_init(&r, buf + 8, (size_t)n - 12);
+    *type_out = sl_read_u8(&r);
+    *req_out = sl_read_u64(&r);
+    return (int)sl_read_u32(&r);
+}
+
+static void test_corrupt_request_refused(void **state)
+{
+    (void)state;
+    char da[128];
+    sl_repl_server *a = start_server("A", "inproc://raw-a", da, sizeof da, 3);
+    void *d = zmq_socket(g_ctx, ZMQ_DEALER);
+    int v = 0, to = 3000;
+    zmq_setsockopt(d, ZMQ_LINGER, &v, sizeof v);
+    zmq_setsockopt(d, ZMQ_RCVTIMEO, &to, sizeof to);
+    assert_int_equal(zmq_connect(d, "inproc://raw-a"), 0);
+    sl_buf b;
+    sl_buf_init(&b);
+    uint64_t req;
+    uint8_t type;
+
+    /* Every single-bit flip of a valid push is refused; nothing stored. */
+    make_push(&b, 42, 5, 1);
+    size_t len = b.len;
+    uint8_t *good = malloc(len);
+    memcpy(good, b.data, len);
+    int bad = 0;
+    for (size_t bit = 0; bit < len * 8; bit += 3) {
+        good[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        int st = raw_exchange(d, good, len, &req, &type);
+        good[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        if (bit / 8 >= 4 && bit / 8 < 8)
+            assert_int_equal(st, SL_EVERSION);
+        else
+            assert_int_equal(st, SL_ECORRUPT);
+        assert_int_equal(type, 5); /* ERROR */
+        assert_int_equal(req, 0);  /* an id from a bad message is not trusted */
+        bad++;
+    }
+    /* Truncated at every length. */
+    for (size_t cut = 0; cut < len; cut += 2) {
+        assert_int_equal(raw_exchange(d, good, cut, &req, &type), SL_ECORRUPT);
+        bad++;
+    }
+    /* A foreign version with a correct CRC. */
+    msg_header(&b, 2, 1, 43);
+    msg_crc(&b);
+    assert_int_equal(raw_exchange(d, b.data, b.len, &req, &type), SL_EVERSION);
+    bad++;
+    /* Correct CRC but inconsistent layout: count says 2, one present. */
+    make_push(&b, 44, 5, 2);
+    assert_int_equal(raw_exchange(d, b.data, b.len, &req, &type), SL_ECORRUPT);
+    assert_int_equal(type, 2); /* PUSH_ACK: the id was trustworthy */
+    assert_int_equal(req, 44);
+    bad++;
+    /* An absurd count cannot make the server allocate for it. */
+    make_push(&b, 45, 5, 0xFFFFFFF0u);
+    assert_int_equal(raw_exchange(d, b.data, b.len, &req, &type), SL_ECORRUPT);
+    bad++;
+    /* Unknown type. */
+    msg_header(&b, 1, 99, 46);
+    msg_crc(&b);
+    assert_int_equal(raw_exchange(d, b.data, b.len, &req, &type), SL_EINVAL);
+    assert_int_equal(req, 46);
+    bad++;
+    /* Origin that would escape the replica directory. */
+    msg_header(&b, 1, 1, 47);
+    sl_buf_put_str(&b, "../../etc");
+    sl_buf_put_u64(&b, 5);
+    sl_buf_put_u64(&b, 0);
+    sl_buf_put_u32(&b, 0);
+    msg_crc(&b);
+    assert_int_equal(raw_exchange(d, b.data, b.len, &req, &type), SL_EINVAL);
+
+    char path[256];
+    snprintf(path, sizeof path, "%s/replicas/R", da);
+    assert_int_equal(access(path, F_OK), -1);
+    sl_repl_server_stats stats;
+    sl_repl_server_stats_get(a, &stats);
+    assert_int_equal(stats.bad_messages, (uint64_t)bad);
+    assert_int_equal(stats.pushes_stored, 0);
+
+    /* The intact message is accepted, and the server still works. */
+    assert_int_equal(raw_exchange(d, good, len, &req, &type), SL_OK);
+    assert_int_equal(type, 2);
+    assert_int_equal(req, 42);
+    check_stored(da, "R", 6, 5, "raw-payload", 11);
+    free(good);
+    sl_buf_free(&b);
+    zmq_close(d);
+    sl_repl_server_stop(a);
+}
+
+/* A fake peer. corrupt: answers each request with an ack whose CRC is
+ * wrong. Otherwise: answers only the first request, after delay_ms, with a
+ * well-formed OK ack carrying checkpoint id `ack_ckpt`. */
+typedef struct liar {
+    void *sock;
+    int replies;
+    int stop_after;
+    int corrupt;
+    int delay_ms;
+    uint64_t ack_ckpt;
+} liar;
+
+static void *liar_main(void *arg)
+{
+    liar *l = arg;
+    while (l->replies < l->stop_after) {
+        zmq_msg_t id;
+        zmq_msg_init(&id);
+        /* zmq_recv copies inside libzmq: no unannotated cross-thread read of
+         * the client's buffer here (see the TSan note in replication.c). */
+        uint8_t body[4096];
+        if (zmq_msg_recv(&id, l->sock, 0) < 0)
+            break;
+        int blen = zmq_recv(l->sock, body, sizeof body, 0);
+        if (blen < 21)
+            break;
+        sl_reader r;
+        sl_reader_init(&r, body + 9, 8);
+        uint64_t req = sl_read_u64(&r);
+        sl_reader_init(&r, body + 17, (size_t)blen - 17);
+        uint32_t olen;
+        sl_read_blob(&r, &olen);
+        uint64_t ckpt = sl_read_u64(&r);
+        if (!l->corrupt) {
+            sl_sleep_us((int64_t)l->delay_ms * 1000);
+            ckpt = l->ack_ckpt;
+        }
+        sl_buf b;
+        sl_buf_init(&b);
+        msg_header(&b, 1, 2, req);
+        sl_buf_put_u32(&b, 0);
+        sl_buf_put_str(&b, "");
+        sl_buf_put_u64(&b, ckpt);
+        msg_crc(&b);
+        if (l->corrupt)
+            b.data[b.len - 1] ^= 0x40;
+        zmq_msg_send(&id, l->sock, ZMQ_SNDMORE);
+        zmq_send(l->sock, b.data, b.len, 0);
+        sl_buf_free(&b);
+        l->replies++;
+    }
+    return NULL;
+}
+
+static void test_corrupt_reply_refused(void **state)
+{
+    (void)state;
+    liar l = {.sock = zmq_socket(g_ctx, ZMQ_ROUTER), .stop_after = 1, .corrupt = 1};
+    int zero = 0;
+    zmq_setsockopt(l.sock, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal(zmq_bind(l.sock, "inproc://liar"), 0);
+    pthread_t t;
+    pthread_create(&t, NULL, liar_main, &l);
+    const char *peers[] = {"inproc://liar"};
+    sl_repl_client *b = new_client("B", peers, 1);
+    sl_repl_snapshot s = {1, "x", 1};
+    char err[512];
+    assert_int_equal(sl_repl_push(b, 9, 0, &s, 1, 1, 500, err, sizeof err), SL_ETIMEOUT);
+    assert_non_null(strstr(err, "refused its reply: message checksum mismatch"));
+    pthread_join(t, NULL);
+    assert_int_equal(l.replies, 1);
+    sl_repl_client_free(b);
+    zmq_close(l.sock);
+}
+
+/* An answer that arrives after its call timed out must not count for the
+ * next call, even when it names the next call's checkpoint id. */
+static void test_late_ack_not_credited(void **state)
+{
+    (void)state;
+    liar l = {
+        .sock = zmq_socket(g_ctx, ZMQ_ROUTER), .stop_after = 1, .delay_ms = 300, .ack_ckpt = 2};
+    int zero = 0;
+    zmq_setsockopt(l.sock, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal(zmq_bind(l.sock, "inproc://late"), 0);
+    pthread_t t;
+    pthread_create(&t, NULL, liar_main, &l);
+    const char *peers[] = {"inproc://late"};
+    sl_repl_client *b = new_client("B", peers, 1);
+    sl_repl_snapshot s = {1, "x", 1};
+    char err[512];
+    assert_int_equal(sl_repl_push(b, 1, 0, &s, 1, 1, 100, err, sizeof err), SL_ETIMEOUT);
+    /* The late "ack of checkpoint 2" (for request 1) arrives during this
+     * call, at ~300 ms; the peer never answers request 2 itself. */
+    int64_t t0 = sl_mono_ns();
+    assert_int_equal(sl_repl_push(b, 2, 0, &s, 1, 1, 700, err, sizeof err), SL_ETIMEOUT);
+    assert_true(sl_mono_ns() - t0 >= 690000000);
+    pthread_join(t, NULL);
+    assert_int_equal(l.replies, 1);
+    sl_repl_client_free(b);
+    zmq_close(l.sock);
+}
+
+static void test_replica_retention_protects_committed(void **state)
+{
+    (void)state;
+    char da[128];
+    sl_repl_server *a = start_server("A", "inproc://ret-a", da, sizeof da, 3);
+    const char *peers[] = {"inproc://ret-a"};
+    sl_repl_client *b = new_client("B", peers, 1);
+    char err[512];
+    for (uint64_t id = 1; id <= 8; id++) {
+        sl_repl_snapshot s = {2, &id, sizeof id};
+        /* The origin's commits lag: checkpoint 2 stays committed. */
+        assert_int_equal(sl_repl_push(b, id, id >= 2 ? 2 : 0, &s, 1, 1, 2000, err, sizeof err),
+                         SL_OK);
+    }
+    char path[256];
+    snprintf(path, sizeof path, "%s/replicas/B", da);
+    sl_ckpt_store *st = sl_ckpt_store_open(path, 3, err, sizeof err);
+    uint64_t ids[10];
+    assert_int_equal(sl_ckpt_store_list(st, 2, ids, 10), 4);
+    assert_int_equal(ids[0], 8);
+    assert_int_equal(ids[2], 6);
+    assert_int_equal(ids[3], 2);
+    sl_ckpt_store_close(st);
+    sl_repl_client_free(b);
+    sl_repl_server_stop(a);
+}
+
+static void test_random_round_trips(void **state)
+{
+    (void)state;
+    char d1[128], d2[128];
+    sl_repl_server *s1 = start_server("p1", "tcp://127.0.0.1:*", d1, sizeof d1, 100);
+    sl_repl_server *s2 = start_server("p2", "inproc://rr-p2", d2, sizeof d2, 100);
+    const char *peers[] = {sl_repl_server_endpoint(s1), "inproc://rr-p2"};
+    sl_repl_client *b = new_client("origin", peers, 2);
+    sl_repl_client *reader = new_client("reader", peers, 2);
+    enum { ROUNDS = 30, TASKS = 4 };
+    static uint8_t *data[ROUNDS + 1][TASKS];
+    static size_t lens[ROUNDS + 1][TASKS];
+    char err[512];
+    for (uint64_t id = 1; id <= ROUNDS; id++) {
+        sl_repl_snapshot snaps[TASKS];
+        for (int t = 0; t < TASKS; t++) {
+            size_t n = rnd() % 4 == 0 ? 0 : (size_t)(rnd() % 70000);
+            data[id][t] = malloc(n ? n : 1);
+            for (size_t i = 0; i < n; i++)
+                data[id][t][i] = (uint8_t)rnd();
+            lens[id][t] = n;
+            snaps[t] = (sl_repl_snapshot){t * 10, data[id][t], n};
+        }
+        int replicas = 1 + (int)(rnd() % 2);
+        int rc = sl_repl_push(b, id, 0, snaps, TASKS, replicas, 5000, err, sizeof err);
+        if (rc != SL_OK)
+            fail_msg("push %llu: %s", (unsigned long long)id, err);
+    }
+    for (int k = 0; k < 60; k++) {
+        uint64_t id = 1 + rnd() % ROUNDS;
+        int t = (int)(rnd() % TASKS);
+        void *p;
+        size_t n;
+        uint64_t got;
+        int rc = sl_repl_fetch(reader, "origin", t * 10, id, 5000, &got, &p, &n, err, sizeof err);
+        if (rc != SL_OK)
+            fail_msg("fetch %llu/%d: %s", (unsigned long long)id, t, err);
+        assert_int_equal(got, id);
+        assert_int_equal(n, lens[id][t]);
+        assert_memory_equal(p, data[id][t], n);
+        free(p);
+    }
+    void *p;
+    size_t n;
+    uint64_t got;
+    assert_int_equal(sl_repl_fetch(reader, NULL, 30, 0, 5000, &got, &p, &n, err, sizeof err),
+                     SL_OK);
+    assert_int_equal(got, ROUNDS);
+    assert_memory_equal(p, data[ROUNDS][3], n);
+    free(p);
+    for (int id = 1; id <= ROUNDS; id++)
+        for (int t = 0; t < TASKS; t++)
+            free(data[id][t]);
+    sl_repl_client_free(b);
+    sl_repl_client_free(reader);
+    sl_repl_server_stop(s1);
+    sl_repl_server_stop(s2);
+}
+
+static void test_invalid_config(void **state)
+{
+    (void)state;
+    char err[256], dir[128];
+    node_dir(dir, sizeof dir, "cfg");
+    assert_false(sl_repl_node_id_valid(""));
+    assert_false(sl_repl_node_id_valid(".."));
+    assert_false(sl_repl_node_id_valid("a/b"));
+    assert_false(sl_repl_node_id_valid(NULL));
+    assert_true(sl_repl_node_id_valid("node-1.eu_west"));
+    char longid[80];
+    memset(longid, 'a', 65);
+    longid[65] = '\0';
+    assert_false(sl_repl_node_id_valid(longid));
+    longid[64] = '\0';
+    assert_true(sl_repl_node_id_valid(longid));
+
+    sl_repl_server_conf conf = {.zmq_ctx = g_ctx,
+                                .node_id = "../x",
+                                .endpoint = "inproc://cfg",
+                                .store_dir = dir,
+                                .keep = 3};
+    assert_null(sl_repl_server_start(&conf, err, sizeof err));
+    assert_non_null(strstr(err, "node id"));
+    conf.node_id = "ok";
+    conf.endpoint = "bogus://nowhere";
+    assert_null(sl_repl_server_start(&conf, err, sizeof err));
+    assert_non_null(strstr(err, "bogus://nowhere"));
+    conf.endpoint = "inproc://cfg";
+    conf.keep = 0;
+    assert_null(sl_repl_server_start(&conf, err, sizeof err));
+
+    const char *bad_peers[] = {"not an endpoint"};
+    sl_repl_client_conf cc = {.zmq_ctx = g_ctx, .node_id = "ok", .peers = bad_peers, .npeers = 1};
+    assert_null(sl_repl_client_new(&cc, err, sizeof err));
+    assert_non_null(strstr(err, "not an endpoint"));
+    cc.node_id = "/abs";
+    assert_null(sl_repl_client_new(&cc, err, sizeof err));
+
+    /* Own contexts (no shared one), tcp. */
+    sl_repl_server_conf own = {
+        .node_id = "solo", .endpoint = "tcp://127.0.0.1:*", .store_dir = dir, .keep = 2};
+    sl_repl_server *s = sl_repl_server_start(&own, err, sizeof err);
+    assert_non_null(s);
+    const char *peers[] = {sl_repl_server_endpoint(s)};
+    sl_repl_client_conf oc = {.node_id = "other", .peers = peers, .npeers = 1};
+    sl_repl_client *c = sl_repl_client_new(&oc, err, sizeof err);
+    assert_non_null(c);
+    sl_repl_snapshot snap = {1, "z", 1};
+    assert_int_equal(sl_repl_push(c, 1, 0, &snap, 1, 1, 3000, err, sizeof err), SL_OK);
+    sl_repl_client_free(c);
+    sl_repl_server_stop(s);
+    sl_repl_server_stop(NULL);
+    sl_repl_client_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_push_and_ack_inproc),
+        cmocka_unit_test(test_push_two_replicas_tcp),
+        cmocka_unit_test(test_fetch),
+        cmocka_unit_test(test_peer_never_answers),
+        cmocka_unit_test(test_peer_down_then_up),
+        cmocka_unit_test(test_push_error_reported),
+        cmocka_unit_test(test_corrupt_request_refused),
+        cmocka_unit_test(test_corrupt_reply_refused),
+        cmocka_unit_test(test_late_ack_not_credited),
+        cmocka_unit_test(test_replica_retention_protects_committed),
+        cmocka_unit_test(test_random_round_trips),
+        cmocka_unit_test(test_invalid_config),
+    };
+    int failed = cmocka_run_group_tests(tests, group_setup, NULL);
+    /* A failed test may leave sockets open, and zmq_ctx_term would wait
+     * for them forever: terminate the context only after a clean run. */
+    if (failed == 0)
+        zmq_ctx_term(g_ctx);
+    nftw(g_root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    return failed;
+}
