@@ -643,8 +643,9 @@ static void buf_escaped(sl__buf *b, const char *s, int quote)
     }
 }
 
-/* Shortest text that reads back as the same double; Prometheus spellings
- * for infinities and NaN. */
+/* Integral values below 1e15 as plain integers, others as the shortest
+ * text that reads back as the same double; Prometheus spellings for
+ * infinities and NaN. */
 static void fmt_double(char *out, size_t size, double v)
 {
     if (isnan(v)) {
@@ -653,6 +654,10 @@ static void fmt_double(char *out, size_t size, double v)
     }
     if (isinf(v)) {
         snprintf(out, size, v > 0 ? "+Inf" : "-Inf");
+        return;
+    }
+    if (v == floor(v) && fabs(v) < 1e15) { /* integers as integers: 74600, not 7.46e+04 */
+        snprintf(out, size, "%.0f", v == 0 ? 0.0 : v);
         return;
     }
     for (int prec = 1; prec <= 17; prec++) {

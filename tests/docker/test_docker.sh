@@ -17,8 +17,9 @@
 #
 # Environment: SL_SOURCE_DIR (default: the repo of this script),
 # SL_DOCKER_ROOT (default /var/tmp/sluice-docker: keep it between runs),
-# SL_EVENTS (200000), SL_RATE (20000 events/s), SL_KEEP=1 leaves the
-# cluster up for inspection. Needs root (dockerd), apt for missing packages.
+# SL_EVENTS (200000), SL_RATE (20000 events/s), SL_KILL=0 kills no node
+# (to tell a failover bug from a plain one), SL_KEEP=1 leaves the cluster
+# up for inspection. Needs root (dockerd), apt for missing packages.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -178,8 +179,13 @@ compose up -d --no-build producer >/dev/null 2>&1 || fail "producer up"
 produce_s=$((EVENTS / RATE))
 sleep $((produce_s * 2 / 5 + 1))
 victim=node2
-docker kill "$(compose ps -q $victim)" >/dev/null || fail "docker kill $victim"
-sl_log "killed $victim $((SECONDS - t)) s into production (SIGKILL)"
+if [ "${SL_KILL:-1}" = 1 ]; then
+    docker kill "$(compose ps -q $victim)" >/dev/null || fail "docker kill $victim"
+    sl_log "killed $victim $((SECONDS - t)) s into production (SIGKILL)"
+else
+    victim=none
+    sl_log "SL_KILL=0: no node is killed"
+fi
 prod=$(compose ps -q producer)
 rc=$(docker wait "$prod")
 [ "$rc" = 0 ] || {

@@ -212,6 +212,16 @@ static void test_callbacks(void **state)
     char *text = render(m);
     assert_non_null(strstr(text, "occ{ring=\"lane0->worker1\"} 16.5\n"));
     free(text);
+    /* integral doubles print as integers, others in shortest round-trip form */
+    x = 74600 - 14;
+    text = render(m);
+    assert_non_null(strstr(text, "occ{ring=\"lane0->worker1\"} 74600\n"));
+    free(text);
+    x = -13.75;
+    text = render(m);
+    assert_non_null(strstr(text, "occ{ring=\"lane0->worker1\"} 0.25\n"));
+    free(text);
+    x = 2.5;
     sl_metric_unset_fn(g, cb_value, &x);
     assert_int_equal(sl_metric_value(g, r0, 1, &v), 0);
     assert_true(v == 14);
