@@ -801,6 +801,9 @@ void sl__window_free_state(sl_window_task *t)
     t->next_due = SL__NONE;
 }
 
+/* Validates the definition (positive size/slide/gap) and compiles its
+ * aggregates. NULL on an invalid definition or allocation failure, with
+ * nothing allocated. */
 sl_window_task *sl_window_task_new(const sl_window_def *def, const sl_watermark_def *wm)
 {
     if (!def || !wm)
@@ -857,6 +860,7 @@ sl_window_task *sl_window_task_new(const sl_window_def *def, const sl_watermark_
     return t;
 }
 
+/* Frees the task and all its state. NULL is a no-op. */
 void sl_window_task_free(sl_window_task *t)
 {
     if (!t)
@@ -867,6 +871,9 @@ void sl_window_task_free(sl_window_task *t)
     free(t);
 }
 
+/* Per event: late check against the watermark before it, update (and an
+ * immediate updated result for a fired window), then watermark advance
+ * and firing. Allocates only for new keys, panes or sessions (amortized). */
 void sl_window_task_process(sl_window_task *t, const sl_batch *in, const sl_emitter *em)
 {
     uint32_t n = in->count;
@@ -929,6 +936,7 @@ void sl_window_task_process(sl_window_task *t, const sl_batch *in, const sl_emit
     t->max_ts = max_ts;
 }
 
+/* Idle advance: raises the watermark (never lowers it) and fires. */
 void sl_window_task_advance(sl_window_task *t, int64_t watermark, const sl_emitter *em)
 {
     if (watermark <= t->wm)
@@ -938,6 +946,8 @@ void sl_window_task_advance(sl_window_task *t, int64_t watermark, const sl_emitt
         sl__fire(t, em);
 }
 
+/* End of input: fires everything pending in canonical order, frees all
+ * state; later events are late. Calling it twice emits nothing more. */
 void sl_window_task_close(sl_window_task *t, const sl_emitter *em)
 {
     t->wm = INT64_MAX;
@@ -945,16 +955,20 @@ void sl_window_task_close(sl_window_task *t, const sl_emitter *em)
     sl__window_free_state(t);
 }
 
+/* The current watermark (INT64_MIN before any event). Never fails. */
 int64_t sl_window_task_watermark(const sl_window_task *t)
 {
     return t->wm;
 }
 
+/* Highest event time seen. Never fails. */
 int64_t sl_window_task_max_ts(const sl_window_task *t)
 {
     return t->max_ts;
 }
 
+/* Bytes held: panes with their tables and arenas, the pane pool,
+ * sessions, heap and scratch buffers. O(panes). */
 size_t sl_window_task_state_bytes(const sl_window_task *t)
 {
     size_t b = sizeof(*t) + t->plan.state_size;
@@ -970,6 +984,7 @@ size_t sl_window_task_state_bytes(const sl_window_task *t)
     return b;
 }
 
+/* Counters since creation (or as restored). Never fails. */
 const sl_window_stats *sl_window_task_stats(const sl_window_task *t)
 {
     return &t->stats;

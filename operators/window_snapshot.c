@@ -55,6 +55,8 @@ static void sl__snap_fingerprint(const sl_window_task *t, sl_buf *b)
     }
 }
 
+/* Appends the task's snapshot to `out`. Returns 0, or SL_ENOMEM when the
+ * buffer could not grow (out->failed). The task is not modified. */
 int sl_window_task_snapshot(const sl_window_task *t, sl_buf *out)
 {
     size_t start = out->len;
@@ -242,6 +244,10 @@ static int sl__restore_payload(sl_window_task *r, sl_reader *in, char *errstr, s
     return 0;
 }
 
+/* Replaces t's state with the snapshot at the reader's position and moves
+ * the reader past it. Returns 0; SL_ECORRUPT (bad magic, truncated, checksum
+ * or structure), SL_EVERSION or SL_EINVAL (another window definition), with
+ * errstr set and t left empty; SL_ENOMEM. */
 int sl_window_task_restore(sl_window_task *t, sl_reader *in, char *errstr, size_t errstr_size)
 {
     sl__window_free_state(t);
