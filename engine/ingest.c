@@ -173,6 +173,10 @@ struct sl_ingest {
     size_t row_len, row_cap;
     char *scratch;
     size_t scratch_cap, scratch_used;
+    /* per slot: its escaped string decoded in this event (gen == dec_gen) */
+    uint64_t gen, *dec_gen;
+    const char **dec_ptr;
+    size_t *dec_len;
 };
 
 static char *sl__member_json(const char *name, int comma, size_t *len)
@@ -414,6 +418,9 @@ static int sl__compile(sl_ingest *ing, char *errstr, size_t errstr_size)
     ing->vals = sl_xcalloc(ing->nslots + 1, sizeof(*ing->vals));
     ing->fvals = sl_xcalloc(ing->nslots + 1, sizeof(*ing->fvals));
     ing->row_vals = sl_xcalloc(ing->ncols + 1, sizeof(*ing->row_vals));
+    ing->dec_gen = sl_xcalloc(ing->nslots + 1, sizeof(*ing->dec_gen));
+    ing->dec_ptr = sl_xcalloc(ing->nslots + 1, sizeof(*ing->dec_ptr));
+    ing->dec_len = sl_xcalloc(ing->nslots + 1, sizeof(*ing->dec_len));
     if (!ing->fields) {
         rc = sl_seterr(errstr, errstr_size, SL_ENOMEM, "out of memory");
         goto out;
@@ -484,6 +491,9 @@ void sl_ingest_free(sl_ingest *ing)
     free(ing->key);
     free(ing->row);
     free(ing->scratch);
+    free(ing->dec_gen);
+    free(ing->dec_ptr);
+    free(ing->dec_len);
     free(ing);
 }
 
@@ -511,11 +521,15 @@ static int sl__grow(char **buf, size_t *cap, size_t need)
 }
 
 /* Decoded bytes of an escaped string value, placed in the scratch area
- * (sized for the whole event on first use, so earlier pointers stay valid). */
+ * (sized for the whole event on first use, so earlier pointers stay valid;
+ * decoding shrinks, and each slot is decoded at most once per event, so
+ * the event's length is enough). NULL if it would not fit. */
 static const char *sl__unescaped(sl_ingest *ing, const sl_json_val *v, size_t event_len,
                                  size_t *len)
 {
     if (ing->scratch_used == 0 && sl__grow(&ing->scratch, &ing->scratch_cap, event_len + 1) != 0)
+        return NULL;
+    if (SL_UNLIKELY(ing->scratch_used + v->len > ing->scratch_cap))
         return NULL;
     char *out = ing->scratch + ing->scratch_used;
     *len = sl_json_unescape(v->raw, v->len, out);
@@ -525,8 +539,25 @@ static const char *sl__unescaped(sl_ingest *ing, const sl_json_val *v, size_t ev
     return out;
 }
 
-static int sl__to_value(sl_ingest *ing, const sl_json_val *v, size_t event_len, sl_value *out)
+/* The decoded string of `slot` (escaped), decoded once per event. */
+static const char *sl__slot_unescaped(sl_ingest *ing, int slot, size_t event_len, size_t *len)
 {
+    if (ing->dec_gen[slot] == ing->gen) {
+        *len = ing->dec_len[slot];
+        return ing->dec_ptr[slot];
+    }
+    const char *s = sl__unescaped(ing, &ing->vals[slot], event_len, len);
+    if (s) {
+        ing->dec_gen[slot] = ing->gen;
+        ing->dec_ptr[slot] = s;
+        ing->dec_len[slot] = *len;
+    }
+    return s;
+}
+
+static int sl__to_value(sl_ingest *ing, int slot, size_t event_len, sl_value *out)
+{
+    const sl_json_val *v = &ing->vals[slot];
     out->type = (sl_type)v->type;
     switch (v->type) {
     case SL_T_INT:
@@ -539,7 +570,7 @@ static int sl__to_value(sl_ingest *ing, const sl_json_val *v, size_t event_len, 
         break;
     case SL_T_STRING:
         if (v->escaped) {
-            out->s = sl__unescaped(ing, v, event_len, &out->len);
+            out->s = sl__slot_unescaped(ing, slot, event_len, &out->len);
             if (!out->s)
                 return -1;
         } else {
@@ -745,8 +776,9 @@ static int sl__event_time(sl_ingest *ing, int64_t kafka_ts)
 
 /* Appends the canonical form of value v to dst; returns the new end. dst
  * has room for max(v->len + 2, 34) bytes. */
-static char *sl__canonical(sl_ingest *ing, const sl_json_val *v, size_t event_len, char *dst)
+static char *sl__canonical(sl_ingest *ing, int slot, size_t event_len, char *dst)
 {
+    const sl_json_val *v = &ing->vals[slot];
     switch (v->type) {
     case SL_T_STRING:
         *dst++ = '"';
@@ -755,7 +787,7 @@ static char *sl__canonical(sl_ingest *ing, const sl_json_val *v, size_t event_le
             dst += v->len;
         } else {
             size_t n;
-            const char *s = sl__unescaped(ing, v, event_len, &n);
+            const char *s = sl__slot_unescaped(ing, slot, event_len, &n);
             if (!s)
                 return NULL;
             dst += sl_json_escape(s, n, dst);
@@ -799,7 +831,7 @@ static int sl__encode_key(sl_ingest *ing, size_t event_len)
             return SL_BAD_MISSING_KEY + 1;
         memcpy(p, ing->key_member[k].json, ing->key_member[k].len);
         p += ing->key_member[k].len;
-        p = sl__canonical(ing, v, event_len, p);
+        p = sl__canonical(ing, ing->key_slot[k], event_len, p);
         if (!p)
             return SL_BAD_MALFORMED + 1;
     }
@@ -918,6 +950,7 @@ sl_decode_result sl_ingest_decode(sl_ingest *ing, const char *payload, size_t le
         return SL_DECODE_BAD;
     }
     ing->scratch_used = 0;
+    ing->gen++;
     for (size_t s = 0; s < ing->nsteps; s++) {
         const sl__step *st = &ing->steps[s];
         switch (st->kind) {
@@ -925,7 +958,7 @@ sl_decode_result sl_ingest_decode(sl_ingest *ing, const char *payload, size_t le
             size_t n;
             const int *slots = sl_filter_slots(st->filter, &n);
             for (size_t i = 0; i < n; i++)
-                if (sl__to_value(ing, &ing->vals[slots[i]], len, &ing->fvals[slots[i]]) != 0) {
+                if (sl__to_value(ing, slots[i], len, &ing->fvals[slots[i]]) != 0) {
                     *reason = SL_BAD_MALFORMED;
                     return SL_DECODE_BAD;
                 }

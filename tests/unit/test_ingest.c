@@ -646,6 +646,44 @@ static void test_value_compare(void **state)
     assert_true(sl_value_compare(&b, SL_CMP_NE, &nul));
 }
 
+/* One long escaped string read by two filters and the key: decoded once,
+ * the scratch area never overflows (run under ASan in CI). */
+static void test_escaped_reuse(void **state)
+{
+    (void)state;
+    tdef t;
+    tdef_init(&t, "ts", SL_TIME_MS);
+    tdef_filter(&t, cmp_expr(&t.a, "user", SL_CMP_NE, lit_str("x")));
+    tdef_filter(&t, cmp_expr(&t.a, "user", SL_CMP_GE, lit_str("\n")));
+    const char *keys[] = {"user"};
+    tdef_key(&t, keys, 1);
+    char err[256];
+    sl_ingest *ing = sl_ingest_new(&t.def, SL_INGEST_RAW, err, sizeof(err));
+    assert_non_null(ing);
+    for (int reps = 1; reps < 400; reps += 37) {
+        size_t cap = (size_t)reps * 12 + 64;
+        char *ev = malloc(cap), *want = malloc(cap);
+        size_t n = (size_t)sprintf(ev, "{\"ts\":1,\"user\":\"");
+        size_t w = (size_t)sprintf(want, "\"user\":\"");
+        for (int i = 0; i < reps; i++) {
+            n += (size_t)sprintf(ev + n, "%s", i % 2 ? "\\u00e9" : "\\n");
+            w += (size_t)sprintf(want + w, "%s", i % 2 ? "\xc3\xa9" : "\\n");
+        }
+        n += (size_t)sprintf(ev + n, "\"}");
+        want[w++] = '"';
+        sl_bad_reason why;
+        assert_int_equal(sl_ingest_decode(ing, ev, n, -1, &why), SL_DECODE_OK);
+        size_t kl;
+        const char *k = sl_ingest_key(ing, &kl);
+        assert_int_equal(kl, w);
+        assert_memory_equal(k, want, w);
+        free(ev);
+        free(want);
+    }
+    sl_ingest_free(ing);
+    arena_free(&t.a);
+}
+
 /* ---- the randomized oracle ----------------------------------------------------- */
 
 static const char *const universe[] = {"user", "region", "amount", "price", "flag",
@@ -1347,7 +1385,7 @@ int main(void)
         cmocka_unit_test(test_canonical_keys),    cmocka_unit_test(test_time_units),
         cmocka_unit_test(test_filter_map_rows),   cmocka_unit_test(test_compile_errors),
         cmocka_unit_test(test_repartition_names), cmocka_unit_test(test_value_compare),
-        cmocka_unit_test(test_oracle_random),
+        cmocka_unit_test(test_escaped_reuse),     cmocka_unit_test(test_oracle_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
