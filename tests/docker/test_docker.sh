@@ -12,7 +12,8 @@
 #      and Docker's own health status
 #   5. run the producer; `docker kill` one node while events flow
 #   6. read back the input and result topics (kcat) and compare with the
-#      oracle (tests/docker/check.py): nothing missing, duplicated or wrong
+#      oracle (tests/docker/check.py, then the fault tests' stricter
+#      tests/fault/check_results.py): nothing missing, duplicated or wrong
 #   7. tear everything down
 #
 # Environment: SL_SOURCE_DIR (default: the repo of this script),
@@ -175,7 +176,7 @@ sl_log "Docker HEALTHCHECK reports healthy for all nodes"
 
 # ---- 5. produce, and kill a node mid-stream ----------------------------------
 t=$SECONDS
-compose up -d --no-build producer >/dev/null 2>&1 || fail "producer up"
+compose up -d --no-build --no-deps producer >/dev/null 2>&1 || fail "producer up"
 produce_s=$((EVENTS / RATE))
 sleep $((produce_s * 2 / 5 + 1))
 victim=node2
@@ -216,6 +217,14 @@ while :; do
 done
 sl_log "result topic: $got records $((SECONDS - t)) s after the producer started"
 python3 "$HERE/check.py" oracle "$WORK/input.txt" "$WORK/output.txt" || fail "results differ from the oracle"
+# The fault tests' checker is stricter (sluice-task/sluice-seq headers, one
+# result per (task, seq), canonical firing order, values byte for byte).
+FAULT_CHECK=$SRC/tests/fault/check_results.py
+if [ -f "$FAULT_CHECK" ]; then
+    python3 "$FAULT_CHECK" check --bootstrap "$BOOTSTRAP" --topic orders-per-user \
+        --input "$WORK/input.txt" --mode keyed --window-ms 1000 --ooo-ms 100 ||
+        fail "tests/fault/check_results.py: results are not exactly once"
+fi
 
 # the survivors' metrics account for the work
 for i in 0 2; do
