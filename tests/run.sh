@@ -38,7 +38,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 stage "lock-free stress tests under TSan"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSL_SANITIZE=thread -DSL_WERROR=ON >/dev/null
 cmake --build build-tsan -j"$J" 2>&1 | grep -Ev '^\[ *[0-9]+%\]' || true
-TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan -R 'stress' --output-on-failure
+TSAN_OPTIONS=halt_on_error=1 SL_RING_STRESS_ITEMS=${SL_RING_STRESS_ITEMS:-100000000} \
+  ctest --test-dir build-tsan -R 'stress|engine_oracle' --output-on-failure
 
 stage "integration tests"
 ctest --test-dir build -L integration --output-on-failure

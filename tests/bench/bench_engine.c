@@ -47,7 +47,7 @@ static prebuilt build(size_t events, uint32_t ncols)
             cur[t] = sl_batch_new(SL_MSG_DATA, t, BATCH, ncols);
         sl_batch *b = cur[t];
         uint32_t r = b->count++;
-        b->ts[r] = base + (int64_t)(i / 20);
+        b->ts[r] = base + (int64_t)(i / 1000); /* 1 M events per second of event time */
         b->offset[r] = (int64_t)i;
         b->key_hash[r] = keyhash[k];
         b->key_off[r] = sl_batch_put_bytes(b, keytext[k], keylen[k]);
