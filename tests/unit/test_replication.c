@@ -18,8 +18,11 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <arpa/inet.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,7 +299,7 @@ static void test_peer_never_answers(void **state)
     assert_int_equal(sl_repl_push(b, 1, 0, &s, 1, 2, 300, err, sizeof err), SL_ETIMEOUT);
     int64_t ms = (sl_mono_ns() - t0) / 1000000;
     printf("  silent peer: failed after %lld ms: %s\n", (long long)ms, err);
-    assert_true(ms >= 290 && ms < 1500);
+    assert_true(ms >= 290 && ms < 2300); /* generous: the machine is shared */
     assert_non_null(strstr(err, "1 of 2 required acks"));
     assert_non_null(strstr(err, "inproc://silent: no answer"));
     assert_null(strstr(err, "inproc://good")); /* it did ack */
@@ -322,12 +325,18 @@ static void test_peer_never_answers(void **state)
 static void test_peer_down_then_up(void **state)
 {
     (void)state;
-    /* Find a free port, then leave it closed. */
-    char da[128];
-    sl_repl_server *a = start_server("up", "tcp://127.0.0.1:*", da, sizeof da, 3);
-    char ep[128];
-    snprintf(ep, sizeof ep, "%s", sl_repl_server_endpoint(a));
-    sl_repl_server_stop(a);
+    /* A port nothing listens on: bind port 0 with a plain socket, note the
+     * port, close it. (A ZeroMQ listener would close asynchronously and
+     * might still accept for a moment.) */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    close(fd);
+    char ep[128], da[128];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", ntohs(sa.sin_port));
+    node_dir(da, sizeof da, "up");
 
     const char *peers[] = {ep};
     sl_repl_client *b = new_client("B", peers, 1);
@@ -336,11 +345,13 @@ static void test_peer_down_then_up(void **state)
     int64_t t0 = sl_mono_ns();
     assert_int_equal(sl_repl_push(b, 1, 0, &s, 1, 1, 400, err, sizeof err), SL_ETIMEOUT);
     int64_t ms = (sl_mono_ns() - t0) / 1000000;
-    assert_true(ms >= 390 && ms < 2000);
-    assert_non_null(strstr(err, "not connected"));
+    assert_true(ms >= 390 && ms < 2400);
+    if (!strstr(err, "not connected"))
+        fail_msg("expected 'not connected' in: %s", err);
 
     /* The peer comes back on the same endpoint; the retry succeeds. */
     char err2[256];
+    sl_repl_server *a;
     sl_repl_server_conf conf = {
         .zmq_ctx = g_ctx, .node_id = "up", .endpoint = ep, .store_dir = da, .keep = 3};
     a = sl_repl_server_start(&conf, err2, sizeof err2);
