@@ -7,6 +7,7 @@
 #include "generator.h"
 
 #include "engine.h"
+#include "event_time.h"
 #include "json_scan.h"
 #include "log.h"
 
@@ -254,19 +255,6 @@ static size_t sl__put_uint(char *o, uint64_t v, int min_digits)
     return (size_t)n;
 }
 
-static void sl__civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;                                      /* [0, 146096] */
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
-    int64_t mp = (5 * doy + 2) / 153;                                    /* [0, 11] */
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 /* Writes the value of field f of event i at o (room for 40 bytes). */
 static size_t sl__value(const sl_gen_config *c, uint64_t i, const sl_gen_field *f, int64_t ts,
                         char *o)
@@ -319,31 +307,14 @@ static size_t sl__value(const sl_gen_config *c, uint64_t i, const sl_gen_field *
         return n + sl__put_uint(o + n, a % 1000, 3);
     }
     default: { /* SL_GEN_TS_RFC3339 */
-        int64_t days = ts >= 0 ? ts / 86400000 : -((-ts + 86399999) / 86400000);
-        int64_t rem = ts - days * 86400000, y;
-        int mo, d;
-        sl__civil_from_days(days, &y, &mo, &d);
-        if (y < 0 || y > 9999) {
+        size_t m = sl_time_format_rfc3339(ts, o + 1);
+        if (!m) {
             memcpy(o, "null", 4);
             return 4;
         }
-        o[n++] = '"';
-        n += sl__put_uint(o + n, (uint64_t)y, 4);
-        o[n++] = '-';
-        n += sl__put_uint(o + n, (uint64_t)mo, 2);
-        o[n++] = '-';
-        n += sl__put_uint(o + n, (uint64_t)d, 2);
-        o[n++] = 'T';
-        n += sl__put_uint(o + n, (uint64_t)(rem / 3600000), 2);
-        o[n++] = ':';
-        n += sl__put_uint(o + n, (uint64_t)(rem / 60000 % 60), 2);
-        o[n++] = ':';
-        n += sl__put_uint(o + n, (uint64_t)(rem / 1000 % 60), 2);
-        o[n++] = '.';
-        n += sl__put_uint(o + n, (uint64_t)(rem % 1000), 3);
-        o[n++] = 'Z';
-        o[n++] = '"';
-        return n;
+        o[0] = '"';
+        o[m + 1] = '"';
+        return m + 2;
     }
     }
 }

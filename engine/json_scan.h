@@ -12,6 +12,9 @@
  * Payloads are NOT NUL-terminated: every read stays inside [buf, buf+len).
  * Nothing here allocates except sl_json_fields_new().
  *
+ * Implementation: json_scan.c (scanner, iteration, unescaping) and
+ * json_text.c (numbers, escaping, minifying, formatting).
+ *
  * Why not simdjson: see tests/bench/bench_decode.c, which measures this
  * scanner, simdjson On-Demand (engine/json_simd.cpp) and jansson on the
  * same events.

@@ -207,8 +207,8 @@ int main(int argc, char **argv)
     make_lines(&L, n);
     printf("bench_decode: %zu events, %.1f bytes/event avg, one thread\n", n,
            (double)(L.len - n) / (double)n);
-    result r[4] = {{"jansson", 0, 0, 0}, {"scan", 0, 0, 0}, {"simdjson", 0, 0, 0},
-                   {"ingest", 0, 0, 0}};
+    result r[4] = {
+        {"jansson", 0, 0, 0}, {"scan", 0, 0, 0}, {"simdjson", 0, 0, 0}, {"ingest", 0, 0, 0}};
     for (int rep = 0; rep < 3; rep++) {
         result x[4];
         x[0] = run_jansson(&L, n / 4); /* jansson is slow: a quarter is plenty */

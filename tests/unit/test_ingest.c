@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "event_time.h"
 #include "filter.h"
 #include "ingest.h"
 #include "json_scan.h"
@@ -682,6 +683,34 @@ static void test_escaped_reuse(void **state)
     }
     sl_ingest_free(ing);
     arena_free(&t.a);
+}
+
+/* event_time.c: format and parse are inverse over years 0..9999, and the
+ * day numbers agree with the C library's timegm. */
+static void test_time_roundtrip(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 200000; i++) {
+        /* year 0 .. 9999 in ms: [-62167219200000, 253402300799999] */
+        int64_t lo = -62167219200000LL, span = 253402300800000LL - lo;
+        int64_t ms = lo + (int64_t)(rnd() % (uint64_t)span);
+        char txt[32];
+        size_t n = sl_time_format_rfc3339(ms, txt);
+        assert_int_equal(n, 24);
+        int64_t back;
+        if (sl_time_parse_rfc3339(txt, n, &back) != 0 || back != ms)
+            fail_msg("%lld -> %.24s -> %lld", (long long)ms, txt, (long long)back);
+        int64_t y;
+        int m, d;
+        int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
+        sl_time_civil_from_days(days, &y, &m, &d);
+        assert_int_equal(sl_time_days_from_civil(y, m, d), days);
+        if (y >= 1902 && y <= 2037) {
+            struct tm tm = {.tm_year = (int)y - 1900, .tm_mon = m - 1, .tm_mday = d};
+            assert_int_equal((int64_t)timegm(&tm), days * 86400);
+        }
+    }
+    assert_int_equal(sl_time_format_rfc3339(253402300800000LL, (char[32]){0}), 0);
 }
 
 /* ---- the randomized oracle ----------------------------------------------------- */
@@ -1385,7 +1414,8 @@ int main(void)
         cmocka_unit_test(test_canonical_keys),    cmocka_unit_test(test_time_units),
         cmocka_unit_test(test_filter_map_rows),   cmocka_unit_test(test_compile_errors),
         cmocka_unit_test(test_repartition_names), cmocka_unit_test(test_value_compare),
-        cmocka_unit_test(test_escaped_reuse),     cmocka_unit_test(test_oracle_random),
+        cmocka_unit_test(test_escaped_reuse),     cmocka_unit_test(test_time_roundtrip),
+        cmocka_unit_test(test_oracle_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,97 @@
+/*
+ * ingest_internal.h - the compiled decoder shared by ingest_plan.c (built
+ * once from the definition) and ingest.c (the per-event hot path). See the
+ * design notes at the top of ingest.c.
+ */
+#ifndef SL_INGEST_INTERNAL_H
+#define SL_INGEST_INTERNAL_H
+
+#include "filter.h"
+#include "ingest.h"
+#include "json_scan.h"
+
+/* What a name stands for at some point of the pipeline (design note 1). */
+typedef struct sl__schema {
+    const char **cur; /* name at this point of the pipeline */
+    const char **in;  /* input field it stands for, NULL if removed */
+    size_t n, cap;
+    int passthrough; /* unmentioned names are input fields */
+} sl__schema;
+
+typedef enum sl__step_kind {
+    SL__STEP_FILTER,
+    SL__STEP_KEY,
+    SL__STEP_TIME,
+    SL__STEP_COLS
+} sl__step_kind;
+
+typedef struct sl__step {
+    sl__step_kind kind;
+    sl_filter *filter;
+} sl__step;
+
+typedef struct sl__member {
+    char *json; /* "\"name\":" (escaped), or ",\"name\":" */
+    size_t len;
+} sl__member;
+
+struct sl_ingest {
+    const sl_def *def;
+    sl_ingest_mode mode;
+
+    /* projection */
+    char **names; /* input field names, one per slot */
+    size_t nslots;
+    sl_json_fields *fields;
+    sl_json_val *vals;
+    sl_value *fvals;
+
+    sl__step *steps;
+    size_t nsteps;
+
+    /* key */
+    size_t nkeys;
+    int *key_slot;
+    sl__member *key_member; /* member prefixes, the first without a comma */
+    size_t key_fixed;       /* sum of prefix lengths */
+    uint64_t empty_key_hash;
+
+    /* event time */
+    int time_slot; /* -1: no field */
+    sl_time_unit unit;
+
+    /* aggregate columns */
+    uint32_t ncols;
+    int *col_slot;
+
+    /* repartition record names */
+    sl__member ts_member;   /* "\"ts\":" */
+    sl__member *col_member; /* ",\"amount\":" */
+    uint8_t *col_in_key;    /* column repeated by a key member: not encoded */
+
+    /* mapped rows (no window) */
+    int render_rows;
+    sl__schema final;
+    sl__member *out_member; /* per final-schema entry with an input: "\"cur\":" */
+
+    /* the current row */
+    int64_t ts;
+    uint64_t hash;
+    char *key;
+    size_t key_len, key_cap;
+    sl_num *row_vals;
+    char *row;
+    size_t row_len, row_cap;
+    char *scratch;
+    size_t scratch_cap, scratch_used;
+    /* per slot: its escaped string decoded in this event (gen == dec_gen) */
+    uint64_t gen, *dec_gen;
+    const char **dec_ptr;
+    size_t *dec_len;
+};
+
+/* Fills everything but the per-event buffers from ing->def and ing->mode.
+ * Returns 0, or an error with errstr (the caller frees the ingest). */
+int sl__ingest_compile(sl_ingest *ing, char *errstr, size_t errstr_size);
+
+#endif
