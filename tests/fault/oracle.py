@@ -118,9 +118,11 @@ def expected_text(result):
     return "{" + ",".join(out) + "}"
 
 
-def simulate_task(events, size, ooo):
+def simulate_task(events, size, ooo, close=True):
     """Exact per-task semantics over events in input order. Returns
-    (results in emission order, late events list)."""
+    (results in emission order, late events list). With close=False the
+    windows the watermark has not passed at the end stay open (no idle
+    timeout, input not ended)."""
     by_end = {}  # window end -> {user: Acc}
     ends = []    # heap of the ends in by_end
     wm = None
@@ -153,7 +155,7 @@ def simulate_task(events, size, ooo):
             wm = new_wm
             while ends and ends[0] <= wm:
                 fire(heapq.heappop(ends))
-    while ends:
+    while ends and close:
         fire(heapq.heappop(ends))
     return out, late
 
@@ -171,21 +173,32 @@ def aggregate_all(parts, size):
     return accs
 
 
-def compute(parts, mode, size, ooo):
+def compute(parts, mode, size, ooo, close=True):
     """Returns a dict:
          results: {(user, window_start): (task or None, result)}
          sequences: {task: [result, ...]} (keyed: exact emission order)
          late: events the engine must drop (keyed), or that one input
                partition alone would make late (unkeyed; must be 0)
          events: input events
+         max_ts: {user: highest event time} (for close=False, unkeyed)
+    With close=False (event-time closing only: no idle timeout), keyed
+    results are only the windows each task's final watermark passed;
+    unkeyed results are every (user, window), and the caller keeps those
+    whose end <= max event time of the user's task - ooo (the task is only
+    known from the results' headers).
     """
     total = sum(len(e) for e in parts.values())
     results = {}
     sequences = {}
     late = 0
+    max_ts = {}
+    for evs in parts.values():
+        for _, ts, user, _ in evs:
+            if ts > max_ts.get(user, ts - 1):
+                max_ts[user] = ts
     if mode == "keyed":
         for p in sorted(parts):
-            seq, lt = simulate_task(parts[p], size, ooo)
+            seq, lt = simulate_task(parts[p], size, ooo, close)
             late += len(lt)
             sequences[p] = seq
             for r in seq:
@@ -200,7 +213,8 @@ def compute(parts, mode, size, ooo):
             late += len(lt)
         for (user, start), acc in aggregate_all(parts, size).items():
             results[(user, start)] = (None, result_of(user, start, size, acc))
-    return {"results": results, "sequences": sequences, "late": late, "events": total}
+    return {"results": results, "sequences": sequences, "late": late, "events": total,
+            "max_ts": max_ts}
 
 
 def main():
@@ -210,6 +224,9 @@ def main():
     ap.add_argument("--mode", choices=("keyed", "unkeyed"), default="keyed")
     ap.add_argument("--window-ms", type=int, required=True)
     ap.add_argument("--ooo-ms", type=int, required=True, help="max_out_of_orderness")
+    ap.add_argument("--no-close", action="store_true",
+                    help="no idle timeout: windows still open at the end of input do not fire "
+                         "(keyed only)")
     ap.add_argument("--out", help="write the expected results here, one JSON line each")
     a = ap.parse_args()
     try:
@@ -217,7 +234,11 @@ def main():
     except InputError as e:
         print("oracle: %s" % e, file=sys.stderr)
         return 1
-    res = compute(parts, a.mode, a.window_ms, a.ooo_ms)
+    if a.no_close and a.mode != "keyed":
+        print("oracle: --no-close needs --mode keyed (unkeyed tasks are known only from the "
+              "results; check_results.py handles that)", file=sys.stderr)
+        return 2
+    res = compute(parts, a.mode, a.window_ms, a.ooo_ms, not a.no_close)
     if a.out:
         with open(a.out, "w", encoding="utf-8") as f:
             for k in sorted(res["results"], key=lambda k: (k[1], key_text(k[0]).encode())):
