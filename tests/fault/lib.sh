@@ -76,7 +76,8 @@ fl_start() {
 
 # Reaps NAME if it has exited; records its status. Returns 0 if it exited.
 fl__reap() {
-    local name=$1 pid=${FL_PID[$name]:-} rc
+    local name=$1 rc
+    local pid=${FL_PID[$name]:-}
     [ -n "$pid" ] || return 0
     if kill -0 "$pid" 2>/dev/null; then
         return 1
@@ -423,7 +424,7 @@ fl_scenario() {
     fl_start "$name-n$victim-restarted" "${FL_NODE_CMD[@]}"
     fl_log "$name: restarted n$victim"
 
-    fl_wait_exit "$name-producer" $((duration_ms / 1000 * 3 + 60)) ||
+    fl_wait_exit "$name-producer" $((duration_ms * 3 / 1000 + 60)) ||
         fl_die "$name: the producer did not finish"
     [ "${FL_RC[$name-producer]}" = 0 ] ||
         fl_die "$name: producer failed: $(tail -n 3 "$FL_TMP/$name-producer.err")"
@@ -569,8 +570,8 @@ fl_throughput() {
     fl_derive_def "$FL_HERE/pipeline.json" "$dir/ck.json" single eof
     fl_derive_def "$FL_HERE/pipeline.json" "$dir/nock.json" nocheckpoint eof
     local kind rate_ck="" rate_nock="" out
-    local kinds=() r
-    for r in $(seq "${FL_TP_ROUNDS:-1}"); do kinds+=(nock ck); done
+    local kinds=()
+    for _ in $(seq "${FL_TP_ROUNDS:-1}"); do kinds+=(nock ck); done
     for kind in "${kinds[@]}"; do
         local run="$name-$kind-$RANDOM"
         fl_start "$run" env SLUICE_BOOTSTRAP="$B" SLUICE_HTTP_ADDR=off \
