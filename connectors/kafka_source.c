@@ -48,125 +48,18 @@
  * STAGE1 partition has ended and all its records are acknowledged), sends
  * EOS for its task, and the source ends when every assigned partition has.
  */
-#include "kafka.h"
+#include "kafka_source.h"
 
 #include "common.h"
-#include "engine.h"
-#include "ingest.h"
 #include "json_scan.h"
 #include "log.h"
 #include "options.h"
 
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-enum { KS_DIRECT = 0, KS_STAGE1, KS_STAGE2 };
-enum { KS_START_EARLIEST, KS_START_LATEST, KS_START_COMMITTED };
-enum { KS_CMD_ASSIGN, KS_CMD_REVOKE };
-
-#define KS_MAX_TOPICS 32
-
-typedef struct ks_source ks_source;
-typedef struct ks_thread ks_thread;
-
-typedef struct ks_part {
-    int topic;         /* index into s->topics (s->ntopics: repartition topic) */
-    int32_t partition; /* = task id */
-    int stage;
-    ks_thread *owner;
-    rd_kafka_queue_t *queue;   /* partition queue, control thread */
-    _Atomic int64_t consumed;  /* next offset after the last handled message */
-    _Atomic int64_t delivered; /* events before it are in the engine's rings */
-    _Atomic int64_t committed;
-    _Atomic int64_t end;  /* stop_at_eof: end offset, INT64_MAX unknown */
-    _Atomic int assigned; /* control thread's view */
-    _Atomic int done;     /* reached its end */
-    int64_t epoch_snap;   /* STAGE1: position captured at an epoch flip */
-    /* owner thread only */
-    int active, paused, gap_warned;
-    int64_t next;
-} ks_part;
-
-typedef struct ks_cmd {
-    int kind;
-    ks_part *part;
-    int64_t start;
-} ks_cmd;
-
-struct ks_thread {
-    ks_source *s;
-    int index, role;
-    sl_lane *lane;
-    pthread_t tid;
-    int started;
-    rd_kafka_queue_t *queue;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    ks_cmd *cmds;
-    size_t ncmds, cmds_cap;
-    int acks;           /* revocations handled, under mu */
-    _Atomic int exited; /* the thread will not take commands any more */
-    /* owner only */
-    ks_part **owned; /* parts this thread has been assigned, ever */
-    size_t nowned, owned_cap;
-    int *task_parts, *task_done, *task_eos; /* indexed by task */
-    int32_t ntasks;
-    int npaused;
-    int64_t blocked_since; /* mono ns when the lane reported backpressure */
-    rd_kafka_message_t **msgs;
-    rd_kafka_topic_t *rkt_seen[KS_MAX_TOPICS + 1];
-    int rkt_topic[KS_MAX_TOPICS + 1];
-    /* STAGE1 */
-    sl_ingest *ingest;
-    char *enc;
-    size_t enc_cap;
-    _Atomic int64_t inflight[2] __attribute__((aligned(SL_CACHE_LINE)));
-};
-
-struct ks_source {
-    const sl_def *def;
-    char *path;
-    char **topics; /* [ntopics + 1]: the repartition topic last */
-    size_t ntopics;
-    char *group_id;
-    int start;
-    int nthreads; /* consumer threads per stage */
-    int poll_batch;
-    int stop_at_eof;
-    int64_t commit_interval_ms;
-    int64_t pause_after_ms;
-    int repartition;
-    char *repartition_topic;
-    rd_kafka_conf_t *conf;  /* validated consumer conf, duplicated at start */
-    rd_kafka_conf_t *pconf; /* repartition producer conf */
-
-    sl_engine *engine;
-    rd_kafka_t *rk;       /* the consumer */
-    rd_kafka_t *producer; /* repartition records */
-    rd_kafka_topic_t *rep_rkt;
-    int32_t rep_partitions;
-    ks_part **parts; /* [topic][partition] */
-    int32_t *nparts; /* partitions per topic (metadata at start) */
-    int32_t max_partitions;
-    ks_thread *threads; /* [nthreads] or [2 * nthreads] */
-    int nthreads_total;
-    pthread_t control;
-    int control_started;
-
-    _Atomic int stop, finished, failed;
-    _Atomic int first_assign;
-    _Atomic uint64_t pauses; /* backpressure pauses, for status */
-    _Atomic uint64_t epoch;
-    int epoch_pending;
-    uint64_t epoch_old;
-    int stage2_ends_set;
-    int64_t last_commit_ns;
-};
 
 static const sl_opt ks_options[] = {
     {"topics", SL_OPT_STRINGS, 1,
@@ -189,14 +82,14 @@ static const sl_opt ks_options[] = {
     {NULL, 0, 0, NULL},
 };
 
-static int ks_stopping(ks_source *s)
+int sl__ks_stopping(ks_source *s)
 {
     return atomic_load(&s->stop) || atomic_load(&s->failed) ||
            (s->engine && sl_engine_stopping(s->engine));
 }
 
 /* Marks the source failed and asks the engine to stop (any thread). */
-static void ks_fail(ks_source *s)
+void sl__ks_fail(ks_source *s)
 {
     if (atomic_exchange(&s->failed, 1) == 0 && s->engine)
         sl_engine_stop(s->engine);
@@ -412,14 +305,14 @@ static int ks_lanes(void *state)
 
 /* ---- helpers --------------------------------------------------------- */
 
-static ks_part *ks_part_of(ks_source *s, int topic, int32_t partition)
+ks_part *sl__ks_part_of(ks_source *s, int topic, int32_t partition)
 {
     if (topic < 0 || partition < 0 || partition >= s->nparts[topic])
         return NULL;
     return &s->parts[topic][partition];
 }
 
-static int ks_topic_index(ks_source *s, const char *name)
+int sl__ks_topic_index(ks_source *s, const char *name)
 {
     size_t n = s->ntopics + (s->repartition ? 1 : 0);
     for (size_t i = 0; i < n; i++)
@@ -438,16 +331,16 @@ static ks_part *ks_thread_lookup(ks_thread *t, rd_kafka_topic_t *rkt, int32_t pa
             break;
         }
         if (!t->rkt_seen[i]) {
-            topic = ks_topic_index(t->s, rd_kafka_topic_name(rkt));
+            topic = sl__ks_topic_index(t->s, rd_kafka_topic_name(rkt));
             t->rkt_seen[i] = rkt;
             t->rkt_topic[i] = topic;
             break;
         }
     }
-    return ks_part_of(t->s, topic, partition);
+    return sl__ks_part_of(t->s, topic, partition);
 }
 
-static void ks_pause(ks_source *s, ks_part *p, int pause)
+void sl__ks_pause(ks_source *s, ks_part *p, int pause)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, s->topics[p->topic], p->partition);
@@ -483,7 +376,7 @@ static void ks_part_done(ks_thread *t, ks_part *p)
         return;
     atomic_store(&p->done, 1);
     if (!p->paused) {
-        ks_pause(t->s, p, 1);
+        sl__ks_pause(t->s, p, 1);
         p->paused = 1;
         t->npaused++;
     }
@@ -540,7 +433,7 @@ static void ks_thread_revoke(ks_thread *t, ks_part *p)
         return;
     p->active = 0;
     if (p->paused) {
-        ks_pause(t->s, p, 0); /* leave no pause flag behind for the next owner */
+        sl__ks_pause(t->s, p, 0); /* leave no pause flag behind for the next owner */
         p->paused = 0;
         t->npaused--;
     }
@@ -601,7 +494,7 @@ static void ks_repartition_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void 
     if (m->err) {
         sl_error("kafka", "repartition record to %s [%" PRId32 "] not delivered: %s",
                  s->repartition_topic, m->partition, rd_kafka_err2str(m->err));
-        ks_fail(s);
+        sl__ks_fail(s);
     }
     atomic_fetch_sub((_Atomic int64_t *)m->_private, 1);
 }
@@ -630,12 +523,12 @@ static int ks_produce_repartition(ks_thread *t, const char *val, size_t len, int
             RD_KAFKA_V_OPAQUE(counter), RD_KAFKA_V_END);
         if (!err)
             return SL_OK;
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || ks_stopping(s)) {
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || sl__ks_stopping(s)) {
             atomic_fetch_sub(counter, 1);
             if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 sl_error("kafka", "cannot produce to %s: %s", s->repartition_topic,
                          rd_kafka_err2str(err));
-                ks_fail(s);
+                sl__ks_fail(s);
             }
             return SL_EKAFKA;
         }
@@ -662,14 +555,14 @@ static void ks_thread_message_error(ks_thread *t, rd_kafka_message_t *m)
                  " is out of range (the data is gone or the offset is wrong); refusing to "
                  "skip: %s",
                  topic, m->partition, m->offset, rd_kafka_message_errstr(m));
-        ks_fail(s);
+        sl__ks_fail(s);
         return;
     }
     if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
         m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
         m->err == RD_KAFKA_RESP_ERR__FATAL) {
         sl_error("kafka", "%s [%" PRId32 "]: %s", topic, m->partition, rd_kafka_message_errstr(m));
-        ks_fail(s);
+        sl__ks_fail(s);
         return;
     }
     sl_warn("kafka", "%s [%" PRId32 "]: %s (retrying)", topic, m->partition,
@@ -708,7 +601,7 @@ static void ks_thread_message(ks_thread *t, rd_kafka_message_t *m)
             }
             if (n < 0) {
                 sl_error("kafka", "repartition record too large");
-                ks_fail(t->s);
+                sl__ks_fail(t->s);
                 return;
             }
             rc = ks_produce_repartition(t, t->enc, (size_t)n, sl_ingest_ts(t->ingest));
@@ -728,7 +621,7 @@ static void ks_thread_message(ks_thread *t, rd_kafka_message_t *m)
         if (!t->blocked_since)
             t->blocked_since = sl_mono_ns();
     } else if (SL_UNLIKELY(rc != SL_OK)) {
-        ks_fail(t->s);
+        sl__ks_fail(t->s);
     }
     if (t->s->stop_at_eof && p->next >= atomic_load_explicit(&p->end, memory_order_relaxed))
         ks_part_done(t, p);
@@ -748,7 +641,7 @@ static void ks_thread_after_flush(ks_thread *t, int flushed)
             atomic_store_explicit(&p->delivered, p->next, memory_order_release);
         int done = atomic_load_explicit(&p->done, memory_order_relaxed);
         if (p->paused && !blocked && !done) {
-            ks_pause(t->s, p, 0);
+            sl__ks_pause(t->s, p, 0);
             p->paused = 0;
             t->npaused--;
         }
@@ -765,7 +658,7 @@ static void ks_thread_pause_blocked(ks_thread *t)
         ks_part *p = t->owned[i];
         if (p->active && !p->paused && !atomic_load(&p->done) &&
             (t->role == KS_STAGE1 || sl_lane_blocked(t->lane, p->partition))) {
-            ks_pause(t->s, p, 1);
+            sl__ks_pause(t->s, p, 1);
             p->paused = 1;
             t->npaused++;
             atomic_fetch_add_explicit(&t->s->pauses, 1, memory_order_relaxed);
@@ -788,7 +681,7 @@ static void *ks_thread_main(void *arg)
     ks_source *s = t->s;
     ks_cmd rev[64];
     int64_t last_flush = sl_mono_ns();
-    while (!ks_stopping(s) && !atomic_load(&s->finished)) {
+    while (!sl__ks_stopping(s) && !atomic_load(&s->finished)) {
         if (t->blocked_since) {
             size_t nrev = ks_thread_commands(t, rev, SL_ARRAY_LEN(rev));
             ks_thread_apply_revokes(t, rev, nrev);
@@ -828,372 +721,6 @@ static void *ks_thread_main(void *arg)
     return NULL;
 }
 
-/* ---- control thread: rebalances, commits, end of input ---------------- */
-
-static void ks_post(ks_thread *t, int kind, ks_part *p, int64_t start)
-{
-    pthread_mutex_lock(&t->mu);
-    if (t->ncmds == t->cmds_cap) {
-        t->cmds_cap = t->cmds_cap ? 2 * t->cmds_cap : 64;
-        t->cmds = sl_xrealloc(t->cmds, t->cmds_cap * sizeof(*t->cmds));
-    }
-    t->cmds[t->ncmds++] = (ks_cmd){.kind = kind, .part = p, .start = start};
-    pthread_mutex_unlock(&t->mu);
-}
-
-static int64_t ks_inflight(ks_source *s, int parity)
-{
-    int64_t n = 0;
-    for (int i = 0; i < s->nthreads_total; i++)
-        if (s->threads[i].role == KS_STAGE1)
-            n += atomic_load(&s->threads[i].inflight[parity]);
-    return n;
-}
-
-/*
- * Commits the input positions whose events the engine has taken: for
- * DIRECT/STAGE2 parts `delivered`; for STAGE1 parts the position read at
- * the last epoch flip, once every repartition record counted in that epoch
- * is acknowledged (records below a position were counted before it was
- * published, so before the flip). This is the whole commit policy of
- * issue 3; checkpoint-driven commits (issue 4) replace this function.
- * `sync`: wait for acknowledgements and commit synchronously.
- * Control thread.
- */
-static void ks_commit_positions(ks_source *s, int sync)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
-    size_t ntop = s->ntopics + (s->repartition ? 1 : 0);
-    if (s->repartition && !s->epoch_pending) {
-        for (size_t tp = 0; tp < s->ntopics; tp++)
-            for (int32_t i = 0; i < s->nparts[tp]; i++)
-                s->parts[tp][i].epoch_snap = atomic_load(&s->parts[tp][i].consumed);
-        s->epoch_old = atomic_fetch_add(&s->epoch, 1);
-        s->epoch_pending = 1;
-    }
-    if (s->repartition && sync) {
-        int64_t deadline = sl_mono_ns() + 30 * 1000000000ll;
-        while (ks_inflight(s, (int)(s->epoch_old & 1)) > 0 && sl_mono_ns() < deadline &&
-               !atomic_load(&s->failed))
-            rd_kafka_poll(s->producer, 10);
-    }
-    int stage1_ready = s->repartition && s->epoch_pending &&
-                       ks_inflight(s, (int)(s->epoch_old & 1)) == 0 && !atomic_load(&s->failed);
-    for (size_t tp = 0; tp < ntop; tp++) {
-        for (int32_t i = 0; i < s->nparts[tp]; i++) {
-            ks_part *p = &s->parts[tp][i];
-            if (!atomic_load(&p->assigned))
-                continue;
-            int64_t pos;
-            if (p->stage == KS_STAGE1) {
-                if (!stage1_ready)
-                    continue;
-                pos = p->epoch_snap;
-            } else {
-                pos = atomic_load(&p->delivered);
-            }
-            if (pos >= 0 && pos > atomic_load(&p->committed))
-                rd_kafka_topic_partition_list_add(l, s->topics[tp], i)->offset = pos;
-        }
-    }
-    if (stage1_ready)
-        s->epoch_pending = 0;
-    if (l->cnt > 0) {
-        rd_kafka_resp_err_t err = rd_kafka_commit(s->rk, l, !sync);
-        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-            sl_warn("kafka", "offset commit failed: %s (will retry)", rd_kafka_err2str(err));
-        } else {
-            for (int i = 0; i < l->cnt; i++) {
-                ks_part *p =
-                    ks_part_of(s, ks_topic_index(s, l->elems[i].topic), l->elems[i].partition);
-                if (p)
-                    atomic_store(&p->committed, l->elems[i].offset);
-            }
-        }
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-    s->last_commit_ns = sl_mono_ns();
-}
-
-static void ks_offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                                rd_kafka_topic_partition_list_t *offsets, void *opaque)
-{
-    (void)rk;
-    (void)opaque;
-    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        sl_warn("kafka", "offset commit of %d partition(s) failed: %s", offsets ? offsets->cnt : 0,
-                rd_kafka_err2str(err));
-}
-
-/* Resolves start offsets for newly assigned partitions: committed if any,
- * else by `start`; checks them against the partitions' current range.
- * Fills each element's offset. Returns 0 or -1 (logged, source failed). */
-static int ks_resolve_starts(ks_source *s, rd_kafka_topic_partition_list_t *parts)
-{
-    rd_kafka_resp_err_t err = rd_kafka_committed(s->rk, parts, 30000);
-    if (err) {
-        sl_error("kafka", "cannot read committed offsets of group %s: %s", s->group_id,
-                 rd_kafka_err2str(err));
-        return -1;
-    }
-    for (int i = 0; i < parts->cnt; i++) {
-        rd_kafka_topic_partition_t *tp = &parts->elems[i];
-        ks_part *p = ks_part_of(s, ks_topic_index(s, tp->topic), tp->partition);
-        int64_t lo = 0, hi = 0;
-        err = rd_kafka_query_watermark_offsets(s->rk, tp->topic, tp->partition, &lo, &hi, 30000);
-        if (err) {
-            sl_error("kafka", "%s [%" PRId32 "]: cannot read its offsets: %s", tp->topic,
-                     tp->partition, rd_kafka_err2str(err));
-            return -1;
-        }
-        int64_t committed = tp->offset;
-        int64_t start;
-        if (committed >= 0) {
-            if (committed < lo || committed > hi) {
-                sl_error("kafka",
-                         "%s [%" PRId32 "]: committed offset %" PRId64
-                         " of group %s is outside the partition's range %" PRId64 "..%" PRId64
-                         "; refusing to skip or replay silently (reset the group's offsets "
-                         "explicitly)",
-                         tp->topic, tp->partition, committed, s->group_id, lo, hi);
-                return -1;
-            }
-            start = committed;
-        } else if (s->start == KS_START_COMMITTED) {
-            sl_error("kafka",
-                     "%s [%" PRId32 "]: no committed offset for group %s and \"start\" is "
-                     "\"committed\"",
-                     tp->topic, tp->partition, s->group_id);
-            return -1;
-        } else {
-            start = s->start == KS_START_LATEST ? hi : lo;
-        }
-        tp->offset = start;
-        if (p) {
-            atomic_store(&p->committed, committed >= 0 ? committed : -1);
-            atomic_store(&p->consumed, start);
-            atomic_store(&p->delivered, start);
-            atomic_store(&p->end, s->stop_at_eof && p->stage != KS_STAGE2 ? hi : INT64_MAX);
-        }
-        sl_info("kafka",
-                "assigned %s [%" PRId32 "] start %" PRId64 " (%s), range %" PRId64 "..%" PRId64,
-                tp->topic, tp->partition, start, committed >= 0 ? "committed" : "no commit", lo,
-                hi);
-    }
-    return 0;
-}
-
-static void ks_on_assign(ks_source *s, rd_kafka_topic_partition_list_t *parts)
-{
-    for (int i = 0; i < parts->cnt; i++) {
-        rd_kafka_topic_partition_t *tp = &parts->elems[i];
-        if (!ks_part_of(s, ks_topic_index(s, tp->topic), tp->partition)) {
-            sl_error("kafka",
-                     "assigned %s [%" PRId32 "], which was not there at start (partitions "
-                     "added?); restart to take it",
-                     tp->topic, tp->partition);
-            ks_fail(s);
-            return;
-        }
-    }
-    if (ks_resolve_starts(s, parts) != 0) {
-        ks_fail(s);
-        return;
-    }
-    for (int i = 0; i < parts->cnt; i++) {
-        rd_kafka_topic_partition_t *tp = &parts->elems[i];
-        ks_part *p = ks_part_of(s, ks_topic_index(s, tp->topic), tp->partition);
-        if (!p->queue)
-            p->queue = rd_kafka_queue_get_partition(s->rk, tp->topic, tp->partition);
-        if (!p->queue) {
-            sl_error("kafka", "no queue for %s [%" PRId32 "]", tp->topic, tp->partition);
-            ks_fail(s);
-            return;
-        }
-        /* Fetch stop clears forwarding: forward on every assignment. */
-        rd_kafka_queue_forward(p->queue, p->owner->queue);
-        atomic_store(&p->done, 0);
-        atomic_store(&p->assigned, 1);
-        ks_post(p->owner, KS_CMD_ASSIGN, p, tp->offset);
-    }
-    atomic_store(&s->first_assign, 1);
-}
-
-static void ks_on_revoke(ks_source *s, rd_kafka_topic_partition_list_t *parts, int lost)
-{
-    int *target = sl_xcalloc((size_t)s->nthreads_total, sizeof(int));
-    int *posted = sl_xcalloc((size_t)s->nthreads_total, sizeof(int));
-    for (int i = 0; i < parts->cnt; i++) {
-        ks_part *p =
-            ks_part_of(s, ks_topic_index(s, parts->elems[i].topic), parts->elems[i].partition);
-        if (!p || !atomic_load(&p->assigned) || atomic_load(&p->owner->exited))
-            continue;
-        ks_thread *t = p->owner;
-        if (!posted[t->index]) {
-            pthread_mutex_lock(&t->mu);
-            target[t->index] = t->acks;
-            pthread_mutex_unlock(&t->mu);
-        }
-        posted[t->index]++;
-        target[t->index]++;
-        ks_post(t, KS_CMD_REVOKE, p, 0);
-    }
-    /* Each thread acknowledges after it has put the REVOKE in its lane
-     * behind every event it took from those partitions. */
-    for (int ti = 0; ti < s->nthreads_total; ti++) {
-        if (!posted[ti])
-            continue;
-        ks_thread *t = &s->threads[ti];
-        int64_t deadline = sl_mono_ns() + 60 * 1000000000ll;
-        pthread_mutex_lock(&t->mu);
-        while (t->acks < target[ti] && !atomic_load(&t->exited)) {
-            if (sl_mono_ns() > deadline) {
-                sl_error("kafka", "consumer thread %d did not release its partitions", ti);
-                ks_fail(s);
-                break;
-            }
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 20 * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            pthread_cond_timedwait(&t->cv, &t->mu, &ts);
-        }
-        pthread_mutex_unlock(&t->mu);
-    }
-    free(target);
-    free(posted);
-    if (!lost && !atomic_load(&s->failed))
-        ks_commit_positions(s, 1);
-    for (int i = 0; i < parts->cnt; i++) {
-        ks_part *p =
-            ks_part_of(s, ks_topic_index(s, parts->elems[i].topic), parts->elems[i].partition);
-        if (p) {
-            atomic_store(&p->assigned, 0);
-            sl_info("kafka", "%s %s [%" PRId32 "] at offset %" PRId64, lost ? "lost" : "revoked",
-                    parts->elems[i].topic, parts->elems[i].partition, atomic_load(&p->consumed));
-        }
-    }
-}
-
-static void ks_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                            rd_kafka_topic_partition_list_t *parts, void *opaque)
-{
-    ks_source *s = opaque;
-    int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-    rd_kafka_error_t *e = NULL;
-    rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        ks_on_assign(s, parts);
-        if (coop)
-            e = rd_kafka_incremental_assign(rk, parts);
-        else
-            aerr = rd_kafka_assign(rk, parts);
-    } else {
-        if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
-            sl_error("kafka", "rebalance error: %s", rd_kafka_err2str(err));
-        ks_on_revoke(s, parts, rd_kafka_assignment_lost(rk));
-        if (coop)
-            e = rd_kafka_incremental_unassign(rk, parts);
-        else
-            aerr = rd_kafka_assign(rk, NULL);
-    }
-    if (e) {
-        sl_error("kafka", "(un)assign failed: %s", rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-        ks_fail(s);
-    } else if (aerr) {
-        sl_error("kafka", "(un)assign failed: %s", rd_kafka_err2str(aerr));
-        ks_fail(s);
-    }
-}
-
-/* stop_at_eof: sets STAGE2 ends once STAGE1 is complete, and says whether
- * the whole source is. Control thread. */
-static int ks_check_end(ks_source *s)
-{
-    if (!s->stop_at_eof || !atomic_load(&s->first_assign))
-        return 0;
-    size_t ntop = s->ntopics + (s->repartition ? 1 : 0);
-    int stage1_done = 1, all_done = 1;
-    for (size_t tp = 0; tp < ntop; tp++) {
-        for (int32_t i = 0; i < s->nparts[tp]; i++) {
-            ks_part *p = &s->parts[tp][i];
-            if (!atomic_load(&p->assigned))
-                continue;
-            int d = atomic_load(&p->done);
-            if (p->stage == KS_STAGE1)
-                stage1_done &= d;
-            all_done &= d;
-        }
-    }
-    if (s->repartition && stage1_done && !s->stage2_ends_set) {
-        /* Everything produced must be acknowledged before reading the
-         * repartition partitions' ends. */
-        if (rd_kafka_flush(s->producer, 100) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-            ks_inflight(s, 0) + ks_inflight(s, 1) > 0)
-            return 0;
-        size_t rt = s->ntopics;
-        for (int32_t i = 0; i < s->nparts[rt]; i++) {
-            ks_part *p = &s->parts[rt][i];
-            if (!atomic_load(&p->assigned))
-                continue;
-            int64_t lo, hi;
-            rd_kafka_resp_err_t err =
-                rd_kafka_query_watermark_offsets(s->rk, s->topics[rt], i, &lo, &hi, 30000);
-            if (err) {
-                sl_error("kafka", "%s [%" PRId32 "]: cannot read its end: %s", s->topics[rt], i,
-                         rd_kafka_err2str(err));
-                ks_fail(s);
-                return 0;
-            }
-            atomic_store(&p->end, hi);
-        }
-        s->stage2_ends_set = 1;
-        sl_info("kafka", "input consumed to its end; %s drains to its current end", s->topics[rt]);
-        return 0;
-    }
-    return all_done && (!s->repartition || s->stage2_ends_set);
-}
-
-static void *ks_control_main(void *arg)
-{
-    ks_source *s = arg;
-    while (!ks_stopping(s)) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 20);
-        if (m) {
-            if (m->err)
-                sl_warn("kafka", "consumer: %s", rd_kafka_message_errstr(m));
-            else
-                sl_error("kafka", "message of %s [%" PRId32 "] reached the group queue",
-                         m->rkt ? rd_kafka_topic_name(m->rkt) : "-", m->partition);
-            if (m->err == RD_KAFKA_RESP_ERR__FATAL)
-                ks_fail(s);
-            rd_kafka_message_destroy(m);
-        }
-        if (s->producer)
-            rd_kafka_poll(s->producer, 0);
-        if (sl_mono_ns() - s->last_commit_ns >= s->commit_interval_ms * 1000000)
-            ks_commit_positions(s, 0);
-        if (ks_check_end(s)) {
-            atomic_store(&s->finished, 1);
-            break;
-        }
-    }
-    /* Threads end (finished, stop or failure); then a last commit. */
-    for (int i = 0; i < s->nthreads_total; i++)
-        if (s->threads[i].started)
-            pthread_join(s->threads[i].tid, NULL);
-    if (!atomic_load(&s->failed))
-        ks_commit_positions(s, 1);
-    if (s->producer)
-        rd_kafka_flush(s->producer, 30000);
-    rd_kafka_consumer_close(s->rk);
-    return NULL;
-}
-
 /* ---- start / stop / join --------------------------------------------- */
 
 static void ks_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -1203,7 +730,7 @@ static void ks_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaqu
         char buf[512];
         rd_kafka_fatal_error(rk, buf, sizeof(buf));
         sl_error("kafka", "%s: fatal error: %s", rd_kafka_name(rk), buf);
-        ks_fail(s);
+        sl__ks_fail(s);
         return;
     }
     sl_warn("kafka", "%s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
@@ -1357,8 +884,8 @@ static int ks_start(void *state, sl_engine *engine, char *errstr, size_t errstr_
     rd_kafka_conf_t *conf = rd_kafka_conf_dup(s->conf);
     sl__kafka_conf_logging(conf);
     rd_kafka_conf_set_error_cb(conf, ks_error_cb);
-    rd_kafka_conf_set_rebalance_cb(conf, ks_rebalance_cb);
-    rd_kafka_conf_set_offset_commit_cb(conf, ks_offset_commit_cb);
+    rd_kafka_conf_set_rebalance_cb(conf, sl__ks_rebalance_cb);
+    rd_kafka_conf_set_offset_commit_cb(conf, sl__ks_offset_commit_cb);
     rd_kafka_conf_set_opaque(conf, s);
     s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof(kerr));
     if (!s->rk) {
@@ -1471,7 +998,7 @@ static int ks_start(void *state, sl_engine *engine, char *errstr, size_t errstr_
         }
         s->threads[i].started = 1;
     }
-    if (pthread_create(&s->control, NULL, ks_control_main, s) != 0) {
+    if (pthread_create(&s->control, NULL, sl__ks_control_main, s) != 0) {
         sl_seterr(errstr, errstr_size, SL_EIO, "%s: cannot start threads", s->path);
         atomic_store(&s->stop, 1);
         for (int j = 0; j < s->nthreads_total; j++)

@@ -1,0 +1,383 @@
+/*
+ * kafka_group.c - the kafka source's control thread: consumer-group
+ * rebalances (assignment handed to the consumer threads in-band, revocation
+ * acknowledged before the partitions are given up), offset commits, and
+ * the end of input for "stop_at_eof". Invariants: see kafka_source.c.
+ *
+ * @locality: everything here runs on the control thread (rebalance and
+ * commit callbacks are served by its rd_kafka_consumer_poll).
+ */
+#include "kafka_source.h"
+
+#include "common.h"
+#include "log.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void ks_post(ks_thread *t, int kind, ks_part *p, int64_t start)
+{
+    pthread_mutex_lock(&t->mu);
+    if (t->ncmds == t->cmds_cap) {
+        t->cmds_cap = t->cmds_cap ? 2 * t->cmds_cap : 64;
+        t->cmds = sl_xrealloc(t->cmds, t->cmds_cap * sizeof(*t->cmds));
+    }
+    t->cmds[t->ncmds++] = (ks_cmd){.kind = kind, .part = p, .start = start};
+    pthread_mutex_unlock(&t->mu);
+}
+
+static int64_t ks_inflight(ks_source *s, int parity)
+{
+    int64_t n = 0;
+    for (int i = 0; i < s->nthreads_total; i++)
+        if (s->threads[i].role == KS_STAGE1)
+            n += atomic_load(&s->threads[i].inflight[parity]);
+    return n;
+}
+
+/*
+ * Commits the input positions whose events the engine has taken: for
+ * DIRECT/STAGE2 parts `delivered`; for STAGE1 parts the position read at
+ * the last epoch flip, once every repartition record counted in that epoch
+ * is acknowledged (records below a position were counted before it was
+ * published, so before the flip). This is the whole commit policy of
+ * issue 3; checkpoint-driven commits (issue 4) replace this function.
+ * `sync`: wait for acknowledgements and commit synchronously.
+ * Control thread.
+ */
+static void ks_commit_positions(ks_source *s, int sync)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+    size_t ntop = s->ntopics + (s->repartition ? 1 : 0);
+    if (s->repartition && !s->epoch_pending) {
+        for (size_t tp = 0; tp < s->ntopics; tp++)
+            for (int32_t i = 0; i < s->nparts[tp]; i++)
+                s->parts[tp][i].epoch_snap = atomic_load(&s->parts[tp][i].consumed);
+        s->epoch_old = atomic_fetch_add(&s->epoch, 1);
+        s->epoch_pending = 1;
+    }
+    if (s->repartition && sync) {
+        int64_t deadline = sl_mono_ns() + 30 * 1000000000ll;
+        while (ks_inflight(s, (int)(s->epoch_old & 1)) > 0 && sl_mono_ns() < deadline &&
+               !atomic_load(&s->failed))
+            rd_kafka_poll(s->producer, 10);
+    }
+    int stage1_ready = s->repartition && s->epoch_pending &&
+                       ks_inflight(s, (int)(s->epoch_old & 1)) == 0 && !atomic_load(&s->failed);
+    for (size_t tp = 0; tp < ntop; tp++) {
+        for (int32_t i = 0; i < s->nparts[tp]; i++) {
+            ks_part *p = &s->parts[tp][i];
+            if (!atomic_load(&p->assigned))
+                continue;
+            int64_t pos;
+            if (p->stage == KS_STAGE1) {
+                if (!stage1_ready)
+                    continue;
+                pos = p->epoch_snap;
+            } else {
+                pos = atomic_load(&p->delivered);
+            }
+            if (pos >= 0 && pos > atomic_load(&p->committed))
+                rd_kafka_topic_partition_list_add(l, s->topics[tp], i)->offset = pos;
+        }
+    }
+    if (stage1_ready)
+        s->epoch_pending = 0;
+    if (l->cnt > 0) {
+        rd_kafka_resp_err_t err = rd_kafka_commit(s->rk, l, !sync);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+            sl_warn("kafka", "offset commit failed: %s (will retry)", rd_kafka_err2str(err));
+        } else {
+            for (int i = 0; i < l->cnt; i++) {
+                ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, l->elems[i].topic),
+                                            l->elems[i].partition);
+                if (p)
+                    atomic_store(&p->committed, l->elems[i].offset);
+            }
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    s->last_commit_ns = sl_mono_ns();
+}
+
+void sl__ks_offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        sl_warn("kafka", "offset commit of %d partition(s) failed: %s", offsets ? offsets->cnt : 0,
+                rd_kafka_err2str(err));
+}
+
+/* Resolves start offsets for newly assigned partitions: committed if any,
+ * else by `start`; checks them against the partitions' current range.
+ * Fills each element's offset. Returns 0 or -1 (logged, source failed). */
+static int ks_resolve_starts(ks_source *s, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_resp_err_t err = rd_kafka_committed(s->rk, parts, 30000);
+    if (err) {
+        sl_error("kafka", "cannot read committed offsets of group %s: %s", s->group_id,
+                 rd_kafka_err2str(err));
+        return -1;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, tp->topic), tp->partition);
+        int64_t lo = 0, hi = 0;
+        err = rd_kafka_query_watermark_offsets(s->rk, tp->topic, tp->partition, &lo, &hi, 30000);
+        if (err) {
+            sl_error("kafka", "%s [%" PRId32 "]: cannot read its offsets: %s", tp->topic,
+                     tp->partition, rd_kafka_err2str(err));
+            return -1;
+        }
+        int64_t committed = tp->offset;
+        int64_t start;
+        if (committed >= 0) {
+            if (committed < lo || committed > hi) {
+                sl_error("kafka",
+                         "%s [%" PRId32 "]: committed offset %" PRId64
+                         " of group %s is outside the partition's range %" PRId64 "..%" PRId64
+                         "; refusing to skip or replay silently (reset the group's offsets "
+                         "explicitly)",
+                         tp->topic, tp->partition, committed, s->group_id, lo, hi);
+                return -1;
+            }
+            start = committed;
+        } else if (s->start == KS_START_COMMITTED) {
+            sl_error("kafka",
+                     "%s [%" PRId32 "]: no committed offset for group %s and \"start\" is "
+                     "\"committed\"",
+                     tp->topic, tp->partition, s->group_id);
+            return -1;
+        } else {
+            start = s->start == KS_START_LATEST ? hi : lo;
+        }
+        tp->offset = start;
+        if (p) {
+            atomic_store(&p->committed, committed >= 0 ? committed : -1);
+            atomic_store(&p->consumed, start);
+            atomic_store(&p->delivered, start);
+            atomic_store(&p->end, s->stop_at_eof && p->stage != KS_STAGE2 ? hi : INT64_MAX);
+        }
+        sl_info("kafka",
+                "assigned %s [%" PRId32 "] start %" PRId64 " (%s), range %" PRId64 "..%" PRId64,
+                tp->topic, tp->partition, start, committed >= 0 ? "committed" : "no commit", lo,
+                hi);
+    }
+    return 0;
+}
+
+static void ks_on_assign(ks_source *s, rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        if (!sl__ks_part_of(s, sl__ks_topic_index(s, tp->topic), tp->partition)) {
+            sl_error("kafka",
+                     "assigned %s [%" PRId32 "], which was not there at start (partitions "
+                     "added?); restart to take it",
+                     tp->topic, tp->partition);
+            sl__ks_fail(s);
+            return;
+        }
+    }
+    if (ks_resolve_starts(s, parts) != 0) {
+        sl__ks_fail(s);
+        return;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, tp->topic), tp->partition);
+        if (!p->queue)
+            p->queue = rd_kafka_queue_get_partition(s->rk, tp->topic, tp->partition);
+        if (!p->queue) {
+            sl_error("kafka", "no queue for %s [%" PRId32 "]", tp->topic, tp->partition);
+            sl__ks_fail(s);
+            return;
+        }
+        /* Fetch stop clears forwarding: forward on every assignment. */
+        rd_kafka_queue_forward(p->queue, p->owner->queue);
+        atomic_store(&p->done, 0);
+        atomic_store(&p->assigned, 1);
+        ks_post(p->owner, KS_CMD_ASSIGN, p, tp->offset);
+    }
+    atomic_store(&s->first_assign, 1);
+}
+
+static void ks_on_revoke(ks_source *s, rd_kafka_topic_partition_list_t *parts, int lost)
+{
+    int *target = sl_xcalloc((size_t)s->nthreads_total, sizeof(int));
+    int *posted = sl_xcalloc((size_t)s->nthreads_total, sizeof(int));
+    for (int i = 0; i < parts->cnt; i++) {
+        ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, parts->elems[i].topic),
+                                    parts->elems[i].partition);
+        if (!p || !atomic_load(&p->assigned) || atomic_load(&p->owner->exited))
+            continue;
+        ks_thread *t = p->owner;
+        if (!posted[t->index]) {
+            pthread_mutex_lock(&t->mu);
+            target[t->index] = t->acks;
+            pthread_mutex_unlock(&t->mu);
+        }
+        posted[t->index]++;
+        target[t->index]++;
+        ks_post(t, KS_CMD_REVOKE, p, 0);
+    }
+    /* Each thread acknowledges after it has put the REVOKE in its lane
+     * behind every event it took from those partitions. */
+    for (int ti = 0; ti < s->nthreads_total; ti++) {
+        if (!posted[ti])
+            continue;
+        ks_thread *t = &s->threads[ti];
+        int64_t deadline = sl_mono_ns() + 60 * 1000000000ll;
+        pthread_mutex_lock(&t->mu);
+        while (t->acks < target[ti] && !atomic_load(&t->exited)) {
+            if (sl_mono_ns() > deadline) {
+                sl_error("kafka", "consumer thread %d did not release its partitions", ti);
+                sl__ks_fail(s);
+                break;
+            }
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 20 * 1000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&t->cv, &t->mu, &ts);
+        }
+        pthread_mutex_unlock(&t->mu);
+    }
+    free(target);
+    free(posted);
+    if (!lost && !atomic_load(&s->failed))
+        ks_commit_positions(s, 1);
+    for (int i = 0; i < parts->cnt; i++) {
+        ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, parts->elems[i].topic),
+                                    parts->elems[i].partition);
+        if (p) {
+            atomic_store(&p->assigned, 0);
+            sl_info("kafka", "%s %s [%" PRId32 "] at offset %" PRId64, lost ? "lost" : "revoked",
+                    parts->elems[i].topic, parts->elems[i].partition, atomic_load(&p->consumed));
+        }
+    }
+}
+
+void sl__ks_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    ks_source *s = opaque;
+    int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *e = NULL;
+    rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        ks_on_assign(s, parts);
+        if (coop)
+            e = rd_kafka_incremental_assign(rk, parts);
+        else
+            aerr = rd_kafka_assign(rk, parts);
+    } else {
+        if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+            sl_error("kafka", "rebalance error: %s", rd_kafka_err2str(err));
+        ks_on_revoke(s, parts, rd_kafka_assignment_lost(rk));
+        if (coop)
+            e = rd_kafka_incremental_unassign(rk, parts);
+        else
+            aerr = rd_kafka_assign(rk, NULL);
+    }
+    if (e) {
+        sl_error("kafka", "(un)assign failed: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        sl__ks_fail(s);
+    } else if (aerr) {
+        sl_error("kafka", "(un)assign failed: %s", rd_kafka_err2str(aerr));
+        sl__ks_fail(s);
+    }
+}
+
+/* stop_at_eof: sets STAGE2 ends once STAGE1 is complete, and says whether
+ * the whole source is. Control thread. */
+static int ks_check_end(ks_source *s)
+{
+    if (!s->stop_at_eof || !atomic_load(&s->first_assign))
+        return 0;
+    size_t ntop = s->ntopics + (s->repartition ? 1 : 0);
+    int stage1_done = 1, all_done = 1;
+    for (size_t tp = 0; tp < ntop; tp++) {
+        for (int32_t i = 0; i < s->nparts[tp]; i++) {
+            ks_part *p = &s->parts[tp][i];
+            if (!atomic_load(&p->assigned))
+                continue;
+            int d = atomic_load(&p->done);
+            if (p->stage == KS_STAGE1)
+                stage1_done &= d;
+            all_done &= d;
+        }
+    }
+    if (s->repartition && stage1_done && !s->stage2_ends_set) {
+        /* Everything produced must be acknowledged before reading the
+         * repartition partitions' ends. */
+        if (rd_kafka_flush(s->producer, 100) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+            ks_inflight(s, 0) + ks_inflight(s, 1) > 0)
+            return 0;
+        size_t rt = s->ntopics;
+        for (int32_t i = 0; i < s->nparts[rt]; i++) {
+            ks_part *p = &s->parts[rt][i];
+            if (!atomic_load(&p->assigned))
+                continue;
+            int64_t lo, hi;
+            rd_kafka_resp_err_t err =
+                rd_kafka_query_watermark_offsets(s->rk, s->topics[rt], i, &lo, &hi, 30000);
+            if (err) {
+                sl_error("kafka", "%s [%" PRId32 "]: cannot read its end: %s", s->topics[rt], i,
+                         rd_kafka_err2str(err));
+                sl__ks_fail(s);
+                return 0;
+            }
+            atomic_store(&p->end, hi);
+        }
+        s->stage2_ends_set = 1;
+        sl_info("kafka", "input consumed to its end; %s drains to its current end", s->topics[rt]);
+        return 0;
+    }
+    return all_done && (!s->repartition || s->stage2_ends_set);
+}
+
+void *sl__ks_control_main(void *arg)
+{
+    ks_source *s = arg;
+    while (!sl__ks_stopping(s)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 20);
+        if (m) {
+            if (m->err)
+                sl_warn("kafka", "consumer: %s", rd_kafka_message_errstr(m));
+            else
+                sl_error("kafka", "message of %s [%" PRId32 "] reached the group queue",
+                         m->rkt ? rd_kafka_topic_name(m->rkt) : "-", m->partition);
+            if (m->err == RD_KAFKA_RESP_ERR__FATAL)
+                sl__ks_fail(s);
+            rd_kafka_message_destroy(m);
+        }
+        if (s->producer)
+            rd_kafka_poll(s->producer, 0);
+        if (sl_mono_ns() - s->last_commit_ns >= s->commit_interval_ms * 1000000)
+            ks_commit_positions(s, 0);
+        if (ks_check_end(s)) {
+            atomic_store(&s->finished, 1);
+            break;
+        }
+    }
+    /* Threads end (finished, stop or failure); then a last commit. */
+    for (int i = 0; i < s->nthreads_total; i++)
+        if (s->threads[i].started)
+            pthread_join(s->threads[i].tid, NULL);
+    if (!atomic_load(&s->failed))
+        ks_commit_positions(s, 1);
+    if (s->producer)
+        rd_kafka_flush(s->producer, 30000);
+    rd_kafka_consumer_close(s->rk);
+    return NULL;
+}

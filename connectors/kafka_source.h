@@ -1,0 +1,137 @@
+/*
+ * kafka_source.h - internal to the kafka source (kafka_source.c: options,
+ * consumer threads, lifecycle; kafka_group.c: the control thread serving
+ * rebalances, offset commits and end of input). See the design notes at
+ * the top of kafka_source.c. Not a public interface.
+ */
+#ifndef SL_KAFKA_SOURCE_H
+#define SL_KAFKA_SOURCE_H
+
+#include "kafka.h"
+
+#include "engine.h"
+#include "ingest.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+enum { KS_DIRECT = 0, KS_STAGE1, KS_STAGE2 };
+enum { KS_START_EARLIEST, KS_START_LATEST, KS_START_COMMITTED };
+enum { KS_CMD_ASSIGN, KS_CMD_REVOKE };
+
+#define KS_MAX_TOPICS 32
+
+typedef struct ks_source ks_source;
+typedef struct ks_thread ks_thread;
+
+typedef struct ks_part {
+    int topic;         /* index into s->topics (s->ntopics: repartition topic) */
+    int32_t partition; /* = task id */
+    int stage;
+    ks_thread *owner;
+    rd_kafka_queue_t *queue;   /* partition queue, control thread */
+    _Atomic int64_t consumed;  /* next offset after the last handled message */
+    _Atomic int64_t delivered; /* events before it are in the engine's rings */
+    _Atomic int64_t committed;
+    _Atomic int64_t end;  /* stop_at_eof: end offset, INT64_MAX unknown */
+    _Atomic int assigned; /* control thread's view */
+    _Atomic int done;     /* reached its end */
+    int64_t epoch_snap;   /* STAGE1: position captured at an epoch flip */
+    /* owner thread only */
+    int active, paused, gap_warned;
+    int64_t next;
+} ks_part;
+
+typedef struct ks_cmd {
+    int kind;
+    ks_part *part;
+    int64_t start;
+} ks_cmd;
+
+struct ks_thread {
+    ks_source *s;
+    int index, role;
+    sl_lane *lane;
+    pthread_t tid;
+    int started;
+    rd_kafka_queue_t *queue;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    ks_cmd *cmds;
+    size_t ncmds, cmds_cap;
+    int acks;           /* revocations handled, under mu */
+    _Atomic int exited; /* the thread will not take commands any more */
+    /* owner only */
+    ks_part **owned; /* parts this thread has been assigned, ever */
+    size_t nowned, owned_cap;
+    int *task_parts, *task_done, *task_eos; /* indexed by task */
+    int32_t ntasks;
+    int npaused;
+    int64_t blocked_since; /* mono ns when the lane reported backpressure */
+    rd_kafka_message_t **msgs;
+    rd_kafka_topic_t *rkt_seen[KS_MAX_TOPICS + 1];
+    int rkt_topic[KS_MAX_TOPICS + 1];
+    /* STAGE1 */
+    sl_ingest *ingest;
+    char *enc;
+    size_t enc_cap;
+    _Atomic int64_t inflight[2] __attribute__((aligned(SL_CACHE_LINE)));
+};
+
+struct ks_source {
+    const sl_def *def;
+    char *path;
+    char **topics; /* [ntopics + 1]: the repartition topic last */
+    size_t ntopics;
+    char *group_id;
+    int start;
+    int nthreads; /* consumer threads per stage */
+    int poll_batch;
+    int stop_at_eof;
+    int64_t commit_interval_ms;
+    int64_t pause_after_ms;
+    int repartition;
+    char *repartition_topic;
+    rd_kafka_conf_t *conf;  /* validated consumer conf, duplicated at start */
+    rd_kafka_conf_t *pconf; /* repartition producer conf */
+
+    sl_engine *engine;
+    rd_kafka_t *rk;       /* the consumer */
+    rd_kafka_t *producer; /* repartition records */
+    rd_kafka_topic_t *rep_rkt;
+    int32_t rep_partitions;
+    ks_part **parts; /* [topic][partition] */
+    int32_t *nparts; /* partitions per topic (metadata at start) */
+    int32_t max_partitions;
+    ks_thread *threads; /* [nthreads] or [2 * nthreads] */
+    int nthreads_total;
+    pthread_t control;
+    int control_started;
+
+    _Atomic int stop, finished, failed;
+    _Atomic int first_assign;
+    _Atomic uint64_t pauses; /* backpressure pauses, for status */
+    _Atomic uint64_t epoch;
+    int epoch_pending;
+    uint64_t epoch_old;
+    int stage2_ends_set;
+    int64_t last_commit_ns;
+};
+
+/* Any thread. */
+int sl__ks_stopping(ks_source *s);
+/* Marks the source failed and asks the engine to stop (any thread). */
+void sl__ks_fail(ks_source *s);
+ks_part *sl__ks_part_of(ks_source *s, int topic, int32_t partition);
+int sl__ks_topic_index(ks_source *s, const char *name);
+/* Pauses (1) or resumes (0) one partition. Its owner thread only. */
+void sl__ks_pause(ks_source *s, ks_part *p, int pause);
+
+/* kafka_group.c */
+void *sl__ks_control_main(void *arg);
+void sl__ks_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque);
+void sl__ks_offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *offsets, void *opaque);
+
+#endif
