@@ -6,14 +6,16 @@
  * failure makes the exit status 1.
  *
  * Synthetic events look like {"user":"u17","amount":420,"ts":1700000000123}
- * (plus "pad" when --payload-bytes asks for bigger ones). Event time is the
- * wall clock at generation, or start + i * step with --start-ts; either way
- * minus a uniform jitter in [0, disorder]. For a given --seed and
- * --start-ts the event sequence is the same on every run.
+ * (plus "pad" when --payload-bytes asks for bigger ones). With --start-ts
+ * they are the generator's events (generator.h: sl_gen_render, the same
+ * as a "generator" source with these keys/seed/step/disorder makes), so a
+ * given seed gives the same sequence on every run; without it, event time
+ * is the wall clock at generation minus a jitter in [0, disorder].
  */
 #include "kafka.h"
 
 #include "common.h"
+#include "generator.h"
 #include "json_scan.h"
 #include "log.h"
 
@@ -36,7 +38,8 @@ typedef struct sl__producer_opts {
     int payload_bytes;
     uint64_t seed;
     const char *file;
-    int64_t start_ts; /* -1 = wall clock */
+    const char *fields; /* generator field specs, comma-separated */
+    int64_t start_ts;   /* -1 = wall clock */
     int64_t step_ms;
     int partition; /* -1 = partitioner */
     int quiet;
@@ -93,6 +96,8 @@ static void sl__produce_usage(FILE *out)
             "  --seed S         random seed (default 1)\n"
             "  --start-ts MS    event time of the first event (default: wall clock)\n"
             "  --step-ms S      event time step per event with --start-ts (default 1)\n"
+            "  --fields F,...   with --start-ts: generator fields (default user,amount,ts;\n"
+            "                   kinds as for the generator source, e.g. price:double)\n"
             "  -X prop=value    any librdkafka producer property (e.g. compression.type)\n"
             "Progress (events/s, total, delivery errors) goes to stderr; the exit status is\n"
             "1 when any event could not be delivered.\n");
@@ -106,34 +111,39 @@ static uint64_t sl__splitmix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* Renders synthetic event i into buf; sets *key and *key_len to the user
- * value inside buf. Returns the length. */
-static size_t sl__render_event(const sl__producer_opts *o, uint64_t *rng, int64_t i, char *buf,
-                               size_t cap, const char **key, size_t *key_len)
+/* Pads a rendered event ({...}) with a "pad" member to about
+ * o->payload_bytes. Returns the new length. */
+static size_t sl__pad_event(const sl__producer_opts *o, char *buf, size_t len, size_t cap)
+{
+    if (o->payload_bytes <= 0 || (size_t)o->payload_bytes <= len + 10 ||
+        (size_t)o->payload_bytes >= cap - 2 || len < 2)
+        return len;
+    size_t pad = (size_t)o->payload_bytes - len - 10;
+    len--; /* the closing brace */
+    memcpy(buf + len, ",\"pad\":\"", 8);
+    len += 8;
+    memset(buf + len, 'x', pad);
+    len += pad;
+    buf[len++] = '"';
+    buf[len++] = '}';
+    buf[len] = '\0';
+    return len;
+}
+
+/* Wall-clock mode: renders synthetic event i ({"user","amount","ts"} with
+ * ts = now minus the jitter) into buf. Returns the length. */
+static size_t sl__render_event(const sl__producer_opts *o, uint64_t *rng, char *buf, size_t cap)
 {
     uint64_t r = sl__splitmix(rng);
     int64_t user = (int64_t)(r % (uint64_t)o->keys);
     int64_t amount = (int64_t)((r >> 20) % 1000);
-    int64_t ts = o->start_ts >= 0 ? o->start_ts + i * o->step_ms : sl_wall_ms();
+    int64_t ts = sl_wall_ms();
     if (o->disorder_ms > 0)
         ts -= (int64_t)((r >> 40) % (uint64_t)(o->disorder_ms + 1));
-    int n = snprintf(buf, cap, "{\"user\":\"u%" PRId64 "\",\"amount\":%" PRId64 ",\"ts\":%" PRId64,
-                     user, amount, ts);
-    *key = buf + 9; /* after {"user":" */
-    *key_len = (size_t)snprintf(NULL, 0, "u%" PRId64, user);
-    size_t len = (size_t)n;
-    if (o->payload_bytes > 0 && (size_t)o->payload_bytes > len + 10 &&
-        (size_t)o->payload_bytes < cap - 2) {
-        size_t pad = (size_t)o->payload_bytes - len - 10;
-        memcpy(buf + len, ",\"pad\":\"", 8);
-        len += 8;
-        memset(buf + len, 'x', pad);
-        len += pad;
-        buf[len++] = '"';
-    }
-    buf[len++] = '}';
-    buf[len] = '\0';
-    return len;
+    int n =
+        snprintf(buf, cap, "{\"user\":\"u%" PRId64 "\",\"amount\":%" PRId64 ",\"ts\":%" PRId64 "}",
+                 user, amount, ts);
+    return sl__pad_event(o, buf, (size_t)n, cap);
 }
 
 static int sl__parse_i64(const char *s, int64_t lo, int64_t *out)
@@ -268,6 +278,8 @@ int sl_cmd_produce(int argc, char **argv)
                 SL__PRODUCE_BAD("--step-ms must be an integer >= 0, got %s", v);
         } else if (strcmp(a, "--file") == 0) {
             o.file = v;
+        } else if (strcmp(a, "--fields") == 0) {
+            o.fields = v;
         } else if (strcmp(a, "--partition") == 0) {
             if (sl__parse_i64(v, 0, &n) || n > INT32_MAX)
                 SL__PRODUCE_BAD("--partition must be an integer >= 0, got %s", v);
@@ -359,20 +371,39 @@ int sl_cmd_produce(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     sl_json_fields *kf = NULL;
-    if (in && o.key_field) {
+    if (o.key_field) {
         const char *names[1] = {o.key_field};
         kf = sl_json_fields_new(names, 1);
     }
+    /* With --start-ts the events are the generator's (the same as a
+     * "generator" source with these settings would make); otherwise
+     * their time is the wall clock. */
+    int failed = 0;
+    sl_gen_config gen;
+    sl_gen_config_default(&gen);
+    gen.keys = (uint64_t)o.keys;
+    gen.start_ts = o.start_ts;
+    gen.ts_step_ms = o.step_ms;
+    gen.disorder_ms = o.disorder_ms;
+    gen.seed = o.seed;
+    {
+        char spec[1024], ferr[256];
+        snprintf(spec, sizeof(spec), "%s", o.fields ? o.fields : "user,amount,ts");
+        for (char *save = NULL, *f = strtok_r(spec, ",", &save); f; f = strtok_r(NULL, ",", &save))
+            if (sl_gen_add_field(&gen, f, ferr, sizeof(ferr)) != SL_OK) {
+                fprintf(stderr, "sluice produce: --fields: %s\n", ferr);
+                failed = 2;
+            }
+    }
 
     uint64_t rng = o.seed * 0x2545F4914F6CDD1Dull + 1;
-    char *buf = sl_xmalloc((size_t)o.payload_bytes + 256);
-    size_t buf_cap = (size_t)o.payload_bytes + 256;
+    size_t buf_cap = (size_t)o.payload_bytes + SL_GEN_MAX_EVENT + 64;
+    char *buf = sl_xmalloc(buf_cap);
     char *line = NULL;
     size_t line_cap = 0;
     int64_t sent = 0, last_sent = 0;
     int64_t t0 = sl_mono_ns(), last_report = t0;
-    int failed = 0;
-    while (!sl__produce_stop && (o.count == 0 || sent < o.count)) {
+    while (!failed && !sl__produce_stop && (o.count == 0 || sent < o.count)) {
         const char *val, *key = NULL;
         size_t len, key_len = 0;
         if (in) {
@@ -387,7 +418,13 @@ int sl_cmd_produce(int argc, char **argv)
             val = line;
             key = sl__line_key(kf, line, len, &key_len);
         } else {
-            len = sl__render_event(&o, &rng, sent, buf, buf_cap, &key, &key_len);
+            if (o.start_ts >= 0) {
+                len = sl_gen_render(&gen, (uint64_t)sent, buf, buf_cap);
+                len = sl__pad_event(&o, buf, len, buf_cap);
+            } else {
+                len = sl__render_event(&o, &rng, buf, buf_cap);
+            }
+            key = sl__line_key(kf, buf, len, &key_len);
             val = buf;
             if (!o.key_field)
                 key = NULL;
@@ -437,6 +474,8 @@ int sl_cmd_produce(int argc, char **argv)
     free(bs_owned);
     if (in && in != stdin)
         fclose(in);
+    if (failed == 2)
+        return 2;
     if (failed || errors > 0 || delivered != (uint64_t)sent)
         return 1;
     return 0;
