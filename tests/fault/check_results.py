@@ -314,13 +314,14 @@ def recovery(a):
         print("recovery: no moved tasks known")
         return 0
     if not first:
-        print("recovery: no result from the %d moved tasks after the kill" % len(moved))
+        print("recovery: no result from the %d moved tasks after the kill%s" %
+              (len(moved), a.note))
         return 0
     t0 = min(first.values())
     tmax = max(first.values())
     print("recovery: kill -> first result of a moved task %d ms; all %d/%d moved tasks "
-          "producing again within %d ms"
-          % (t0 - a.kill_ms, len(first), len(moved), tmax - a.kill_ms))
+          "producing again within %d ms%s"
+          % (t0 - a.kill_ms, len(first), len(moved), tmax - a.kill_ms, a.note))
     return 0
 
 
@@ -386,6 +387,7 @@ def main():
     r.add_argument("--stamped", required=True)
     r.add_argument("--kill-ms", type=int, required=True)
     r.add_argument("--tasks", required=True)
+    r.add_argument("--note", default="", help="appended to the figure")
     s = sub.add_parser("summaries")
     s.add_argument("files", nargs="+")
     a = ap.parse_args()
