@@ -22,9 +22,11 @@
       arrives, "WALL_MS<TAB>TASK<TAB>SEQ<TAB>WINDOW_END" to FILE. Stops on
       SIGTERM (and stops its kcat). Used to measure recovery time.
 
-  check_results.py recovery --stamped FILE --kill-ms T --tasks 1,5,9
+  check_results.py recovery [--results R.tsv] [--stamped FILE] --kill-ms T
+        --tasks 1,5,9
       Recovery time: from the kill to the first result of a moved task
-      that arrived after it (and until every moved task produced again).
+      produced after it (message timestamp) and received after it (follow
+      output), and until every moved task produced again.
 
   check_results.py summaries FILE...
       Reads the JSON "summary" lines `sluice run` prints at exit and prints
@@ -300,28 +302,45 @@ def follow(a):
 
 
 def recovery(a):
+    """Kill -> first result of a moved task, by the results' message
+    timestamps (the sink's producer stamps CreateTime when it produces) and,
+    when a follower ran, by arrival time there."""
     moved = set(int(t) for t in a.tasks.split(",") if t != "")
-    first = {}
-    with open(a.stamped, "r", encoding="utf-8") as f:
-        for line in f:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) < 2 or parts[1] == "-":
-                continue
-            wall, task = int(parts[0]), int(parts[1])
-            if task in moved and wall >= a.kill_ms and task not in first:
-                first[task] = wall
     if not moved:
         print("recovery: no moved tasks known")
         return 0
-    if not first:
-        print("recovery: no result from the %d moved tasks after the kill%s" %
-              (len(moved), a.note))
-        return 0
-    t0 = min(first.values())
-    tmax = max(first.values())
-    print("recovery: kill -> first result of a moved task %d ms; all %d/%d moved tasks "
-          "producing again within %d ms%s"
-          % (t0 - a.kill_ms, len(first), len(moved), tmax - a.kill_ms, a.note))
+
+    def first_after(rows):
+        first = {}
+        for wall, task in rows:
+            if task in moved and wall >= a.kill_ms and wall < first.get(task, wall + 1):
+                first[task] = wall
+        return first
+
+    figures = []
+    if a.results:
+        rows = []
+        for m in read_results(a.results):
+            if not m.bad:
+                rows.append((m.ts, m.task))
+        figures.append(("produced", first_after(rows)))
+    if a.stamped:
+        rows = []
+        with open(a.stamped, "r", encoding="utf-8") as f:
+            for line in f:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) >= 2 and parts[1] != "-":
+                    rows.append((int(parts[0]), int(parts[1])))
+        figures.append(("received by a follower", first_after(rows)))
+    for how, first in figures:
+        if not first:
+            print("recovery: no result from the %d moved tasks after the kill (%s)%s" %
+                  (len(moved), how, a.note))
+            continue
+        print("recovery (%s): kill -> first result of a moved task %d ms; %d/%d moved tasks "
+              "producing again within %d ms%s"
+              % (how, min(first.values()) - a.kill_ms, len(first), len(moved),
+                 max(first.values()) - a.kill_ms, a.note))
     return 0
 
 
@@ -384,7 +403,8 @@ def main():
     f.add_argument("--topic", required=True)
     f.add_argument("--out", required=True)
     r = sub.add_parser("recovery")
-    r.add_argument("--stamped", required=True)
+    r.add_argument("--stamped", help="the follow output")
+    r.add_argument("--results", help="the result topic as read by check")
     r.add_argument("--kill-ms", type=int, required=True)
     r.add_argument("--tasks", required=True)
     r.add_argument("--note", default="", help="appended to the figure")

@@ -422,7 +422,7 @@ fl_scenario() {
     fl_kill9 "$name-n$victim"
     local moved
     moved=$(fl__owned_tasks "$FL_TMP/$name-n$victim.err" "$task_topic")
-    fl_log "$name: killed n$victim (kill -9) at $((kill_ms - t_prod)) ms into the stream," \
+    fl_log "$name: killed n$victim (kill -9) at $((kill_ms - t_prod)) ms into the stream (wall $kill_ms)," \
         "$((kill_ms - t_ckpt)) ms after its checkpoint $(basename "$now") reached its disk;" \
         "it owned tasks [$moved]"
     sleep "$FL_RESTART_S"
@@ -515,9 +515,15 @@ fl_scenario() {
     local note=""
     [ $((kill_ms - t_prod)) -lt "$FL__OOO" ] &&
         note=" (bounded below by max_out_of_orderness: no window closes in the first ${FL__OOO} ms of the stream)"
-    "$py" "$FL_HERE/check_results.py" recovery --stamped "$dir/stamped.tsv" --kill-ms "$kill_ms" \
-        --tasks "$moved" --note "$note" | sed "s/^/[$name] /" >&2
+    "$py" "$FL_HERE/check_results.py" recovery --results "$dir/results.tsv" \
+        --stamped "$dir/stamped.tsv" --kill-ms "$kill_ms" --tasks "$moved" --note "$note" |
+        sed "s/^/[$name] /" >&2
     "$py" "$FL_HERE/check_results.py" summaries "${logs[@]}" | sed "s/^/[$name] /" >&2
+    local all_logs=("$FL_TMP/$name-n$victim.err" "${logs[@]}")
+    fl_log "$name: task restores: $(cat "${all_logs[@]}" | grep -c 'restored from checkpoint')," \
+        "snapshots fetched from a peer: $(cat "${all_logs[@]}" | grep -c 'fetched from a peer')," \
+        "output scans that suppressed a replay: $(cat "${all_logs[@]}" | grep -c 'suppressing their replay')," \
+        "errors logged: $(cat "${all_logs[@]}" | grep -c '"level":"error"')"
     fl_stop "$name-kafka" 10
     if [ $rc = 0 ]; then
         fl_log "== $name: PASS"
