@@ -175,19 +175,25 @@ done
 sl_log "Docker HEALTHCHECK reports healthy for all nodes"
 
 # ---- 5. produce, and kill a node mid-stream ----------------------------------
+victim=node2
+victim_id=$(compose ps -q $victim) # docker-compose v1 takes seconds per call: ask now
 t=$SECONDS
 compose up -d --no-build --no-deps producer >/dev/null 2>&1 || fail "producer up"
-produce_s=$((EVENTS / RATE))
-sleep $((produce_s * 2 / 5 + 1))
-victim=node2
+prod=$(compose ps -q producer)
+# the producer prints "produce: N events ..." every second: kill at ~40 %
+produced() {
+    local n
+    n=$(docker logs "$prod" 2>&1 | sed -n 's/^produce: \([0-9]*\) events.*/\1/p' | tail -1)
+    [ "${n:-0}" -ge $((EVENTS * 2 / 5)) ]
+}
+wait_for 120 "40 % of the input produced" produced
 if [ "${SL_KILL:-1}" = 1 ]; then
-    docker kill "$(compose ps -q $victim)" >/dev/null || fail "docker kill $victim"
-    sl_log "killed $victim $((SECONDS - t)) s into production (SIGKILL)"
+    docker kill "$victim_id" >/dev/null || fail "docker kill $victim"
+    sl_log "killed $victim $((SECONDS - t)) s after starting the producer (SIGKILL)"
 else
     victim=none
     sl_log "SL_KILL=0: no node is killed"
 fi
-prod=$(compose ps -q producer)
 rc=$(docker wait "$prod")
 [ "$rc" = 0 ] || {
     docker logs --tail 20 "$prod" >&2
