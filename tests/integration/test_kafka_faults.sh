@@ -13,7 +13,7 @@ $ORACLE gen --count "$N" --keys 500 --seed 41 --disorder-ms 30 > "$WORK/events.j
 
 # Small fetches and some latency make the run last long enough to be hit.
 write_pipeline "$WORK/p.json" faults faulty results '"partitioned_by": ["user"], "poll_batch": 256,' 100ms
-sed -i 's|"properties": {"bootstrap.servers": "\([^"]*\)"}},|"properties": {"bootstrap.servers": "\1", "fetch.max.bytes": 32768, "max.partition.fetch.bytes": 8192, "reconnect.backoff.max.ms": 500}},|' "$WORK/p.json"
+sed -i 's|^\( *"properties": {"bootstrap.servers": "[^"]*"\)},$|\1, "fetch.max.bytes": 65536, "message.max.bytes": 65536, "max.partition.fetch.bytes": 8192, "reconnect.backoff.max.ms": 500},|' "$WORK/p.json"
 grep -q '"max.partition.fetch.bytes"' "$WORK/p.json" || fail "could not set fetch sizes"
 
 mock_cmd "rtt -1 20"
