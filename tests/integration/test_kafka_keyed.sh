@@ -19,7 +19,7 @@ write_pipeline "$WORK/p.json" keyed orders results '"partitioned_by": ["user"],'
 say "running the pipeline"
 start=$(date +%s.%N)
 "$SLUICE_BIN" run "$WORK/p.json" 2> "$WORK/run.log" || fail "sluice run exited with $?"
-say "pipeline done in $(echo "$(date +%s.%N) - $start" | bc) s"
+say "pipeline done in $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}') s"
 grep -q "repartition" "$WORK/run.log" && fail "keyed input was repartitioned"
 [ "$(summary_field "$WORK/run.log" events_in)" = "$N" ] || fail "events_in is not $N"
 [ "$(summary_field "$WORK/run.log" late_dropped)" = "0" ] || fail "events were dropped as late"
