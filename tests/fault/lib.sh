@@ -243,8 +243,8 @@ PYEOF
 #   MODE  keyed (input partitioned by user = key_by) or unkeyed (no key on
 #         the input: the repartition path)
 #   KILL  after_checkpoint (kill -9 right after the victim's checkpoint
-#         reached its disk) or mid_interval (half a checkpoint interval
-#         later)
+#         reached its disk), mid_interval (half a checkpoint interval
+#         later) or none (a baseline without failure)
 # One embedded broker, three `sluice run` nodes sharing tests/fault/
 # pipeline.json (own checkpoint dir, ZeroMQ endpoint, peers = the other
 # two), a producer streaming FL_EVENTS events at FL_RATE events/s; the
@@ -343,6 +343,47 @@ fl__wait_group() { # NAME TOPIC SECS
     return 1
 }
 
+# The kill -9 of fl_scenario: waits for the moment (30..70% into the
+# stream by SEED), then for the victim's next checkpoint to reach its disk
+# (after_checkpoint: kill at once; mid_interval: half an interval later),
+# kills, notes the tasks it owned, restarts it FL_RESTART_S later. Sets
+# FL_KILL_MS and FL_MOVED.
+fl__kill_and_restart() { # NAME DIR KILL SEED VICTIM TASK_TOPIC T_PROD DURATION_MS BOOTSTRAP
+    local name=$1 dir=$2 kill=$3 seed=$4 victim=$5 task_topic=$6 t_prod=$7 duration_ms=$8 B=$9
+    local frac=$((30 + (seed * 37) % 41))
+    local kill_after=$((t_prod + duration_ms * frac / 100))
+    while [ "$(fl_now_ms)" -lt "$kill_after" ]; do
+        fl_alive "$name-n$victim" || fl_die "$name-n$victim died before the kill"
+        sleep 0.1
+    done
+    local cdir="$dir/ckpt-n$victim" before now deadline t_ckpt
+    before=$(fl__newest_manifest "$cdir")
+    deadline=$(($(fl_now_ms) + 10 * FL_CKPT_MS + 10000))
+    while :; do
+        now=$(fl__newest_manifest "$cdir")
+        if [ -n "$now" ] && [ "$now" != "$before" ]; then
+            t_ckpt=$(fl_now_ms)
+            break
+        fi
+        [ "$(fl_now_ms)" -lt "$deadline" ] ||
+            fl_die "$name-n$victim completed no checkpoint (newest: ${before:-none})"
+        sleep 0.005
+    done
+    [ "$kill" = mid_interval ] && sleep "$(awk -v ms="$FL_CKPT_MS" 'BEGIN{printf "%.3f", ms/2000}')"
+    local kill_ms moved
+    kill_ms=$(fl_now_ms)
+    fl_kill9 "$name-n$victim"
+    moved=$(fl__owned_tasks "$FL_TMP/$name-n$victim.err" "$task_topic")
+    fl_log "$name: killed n$victim (kill -9) at $((kill_ms - t_prod)) ms into the stream (wall $kill_ms)," \
+        "$((kill_ms - t_ckpt)) ms after its checkpoint $(basename "$now") reached its disk;" \
+        "it owned tasks [$moved]"
+    sleep "$FL_RESTART_S"
+    fl__node_env "$name" "$victim" "$dir" "$dir/pipeline.json" "$B"
+    fl_start "$name-n$victim-restarted" "${FL_NODE_CMD[@]}"
+    fl_log "$name: restarted n$victim"
+    FL_KILL_MS=$kill_ms FL_MOVED=$moved
+}
+
 fl_scenario() {
     local name=$1 mode=$2 kill=$3 seed=$4
     local dir="$FL_TMP/$name"
@@ -397,38 +438,13 @@ fl_scenario() {
     [ "$mode" = unkeyed ] && task_topic=rep
     fl__wait_group "$name" "$task_topic" 60 || fl_die "$name: the consumer group did not settle"
     fl_log "$name: group settled $(($(fl_now_ms) - t_prod)) ms into the stream"
-    local victim=$((seed % 3 + 1)) frac=$((30 + (seed * 37) % 41))
-    local kill_after=$((t_prod + duration_ms * frac / 100))
-    while [ "$(fl_now_ms)" -lt "$kill_after" ]; do
-        fl_alive "$name-n$victim" || fl_die "$name-n$victim died before the kill"
-        sleep 0.1
-    done
-    local cdir="$dir/ckpt-n$victim" before now deadline t_ckpt
-    before=$(fl__newest_manifest "$cdir")
-    deadline=$(($(fl_now_ms) + 10 * FL_CKPT_MS + 10000))
-    while :; do
-        now=$(fl__newest_manifest "$cdir")
-        if [ -n "$now" ] && [ "$now" != "$before" ]; then
-            t_ckpt=$(fl_now_ms)
-            break
-        fi
-        [ "$(fl_now_ms)" -lt "$deadline" ] ||
-            fl_die "$name-n$victim completed no checkpoint (newest: ${before:-none})"
-        sleep 0.005
-    done
-    [ "$kill" = mid_interval ] && sleep "$(awk -v ms="$FL_CKPT_MS" 'BEGIN{printf "%.3f", ms/2000}')"
-    local kill_ms
-    kill_ms=$(fl_now_ms)
-    fl_kill9 "$name-n$victim"
-    local moved
-    moved=$(fl__owned_tasks "$FL_TMP/$name-n$victim.err" "$task_topic")
-    fl_log "$name: killed n$victim (kill -9) at $((kill_ms - t_prod)) ms into the stream (wall $kill_ms)," \
-        "$((kill_ms - t_ckpt)) ms after its checkpoint $(basename "$now") reached its disk;" \
-        "it owned tasks [$moved]"
-    sleep "$FL_RESTART_S"
-    fl__node_env "$name" "$victim" "$dir" "$dir/pipeline.json" "$B"
-    fl_start "$name-n$victim-restarted" "${FL_NODE_CMD[@]}"
-    fl_log "$name: restarted n$victim"
+    local victim=0 kill_ms=0 moved=""
+    if [ "$kill" != none ]; then
+        victim=$((seed % 3 + 1))
+        fl__kill_and_restart "$name" "$dir" "$kill" "$seed" "$victim" "$task_topic" "$t_prod" \
+            "$duration_ms" "$B"
+        kill_ms=$FL_KILL_MS moved=$FL_MOVED
+    fi
 
     fl_wait_exit "$name-producer" $((duration_ms * 3 / 1000 + 60)) ||
         fl_die "$name: the producer did not finish"
@@ -512,14 +528,17 @@ fl_scenario() {
         --mode "$mode" --window-ms "$FL_WINDOW_MS" --ooo-ms "$FL__OOO" "${closeopt[@]}" \
         --results-out "$dir/results.tsv" | sed "s/^/[$name] /" >&2
     [ "${PIPESTATUS[0]}" = 0 ] || rc=1
-    local note=""
-    [ $((kill_ms - t_prod)) -lt "$FL__OOO" ] &&
-        note=" (bounded below by max_out_of_orderness: no window closes in the first ${FL__OOO} ms of the stream)"
-    "$py" "$FL_HERE/check_results.py" recovery --results "$dir/results.tsv" \
-        --stamped "$dir/stamped.tsv" --kill-ms "$kill_ms" --tasks "$moved" --note "$note" |
-        sed "s/^/[$name] /" >&2
+    if [ "$victim" != 0 ]; then
+        local note=""
+        [ $((kill_ms - t_prod)) -lt "$FL__OOO" ] &&
+            note=" (bounded below by max_out_of_orderness: no window closes in the first ${FL__OOO} ms of the stream)"
+        "$py" "$FL_HERE/check_results.py" recovery --results "$dir/results.tsv" \
+            --stamped "$dir/stamped.tsv" --kill-ms "$kill_ms" --tasks "$moved" --note "$note" |
+            sed "s/^/[$name] /" >&2
+    fi
     "$py" "$FL_HERE/check_results.py" summaries "${logs[@]}" | sed "s/^/[$name] /" >&2
-    local all_logs=("$FL_TMP/$name-n$victim.err" "${logs[@]}")
+    local all_logs=("${logs[@]}")
+    [ "$victim" != 0 ] && all_logs+=("$FL_TMP/$name-n$victim.err")
     fl_log "$name: task restores: $(cat "${all_logs[@]}" | grep -c 'restored from checkpoint')," \
         "snapshots fetched from a peer: $(cat "${all_logs[@]}" | grep -c 'fetched from a peer')," \
         "output scans that suppressed a replay: $(cat "${all_logs[@]}" | grep -c 'suppressing their replay')," \
