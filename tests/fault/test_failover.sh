@@ -10,7 +10,8 @@
 #   2. unkeyed input (repartition path), kill in the middle of an interval
 # then the throughput of one node on the same kind of input with checkpoints
 # every 1 s versus without checkpoints (target ratio >= 0.9).
-# Seeds: FAULT_SEED (default: fixed) picks the victim and the kill moment.
+# FAULT_SEED (default: random, printed) picks the victim and the kill
+# moments; rerun with the printed value to reproduce a failure.
 # Needs kcat and python3 (standard library only). Only 127.0.0.1 is used.
 set -uo pipefail
 
@@ -24,7 +25,8 @@ command -v kcat >/dev/null || { echo "FAIL: kcat is not installed (deploy/instal
 fl_python >/dev/null || { echo "FAIL: python3 is not installed"; exit 1; }
 
 fl_init sluice-failover
-SEED=${FAULT_SEED:-7}
+SEED=${FAULT_SEED:-$((RANDOM % 1000))}
+fl_log "seed $SEED (reproduce with FAULT_SEED=$SEED)"
 
 # CI size: ~20 s of stream per scenario, 2 cores shared by the broker, three
 # nodes, the producer and the checker.
