@@ -44,6 +44,16 @@ typedef struct sl_opt {
  * added by the core; a connector lists only its own. Table ends with
  * {NULL}. */
 
+/* One input partition, for metrics and /api/status. */
+typedef struct sl_partition_status {
+    char topic[128];
+    int32_t partition;
+    int64_t consumed;  /* next offset to consume, -1 unknown */
+    int64_t committed; /* -1 none */
+    int64_t high;      /* high watermark, -1 unknown */
+    int64_t lag;       /* high - consumed, -1 unknown */
+} sl_partition_status;
+
 typedef struct sl_source_ops {
     const char *name;
     const sl_opt *options;
@@ -69,6 +79,12 @@ typedef struct sl_source_ops {
      * it). Called on the checkpoint coordinator's thread. Returns 0 or an
      * error. */
     int (*commit)(void *state, uint64_t checkpoint_id, const sl_task_offset *offsets, size_t n);
+    /* Optional: 1 when the source is consuming (e.g. the consumer group
+     * assigned its partitions); else 0 with a reason. Any thread. */
+    int (*ready)(void *state, char *reason, size_t reason_size);
+    /* Optional: per input partition positions for metrics; returns the
+     * number of partitions (may exceed max). Any thread. */
+    size_t (*partitions)(void *state, struct sl_partition_status *out, size_t max);
 } sl_source_ops;
 
 typedef struct sl_sink_ops {

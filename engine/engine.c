@@ -223,6 +223,75 @@ void sl_engine_get_stats(const sl_engine *e, sl_engine_stats *s)
     s->elapsed_ns = e->start_ns ? end - e->start_ns : 0;
 }
 
+size_t sl_engine_task_status(const sl_engine *e, sl_task_status *out, size_t max)
+{
+    size_t n = 0;
+    for (int w = 0; w < e->nworkers; w++) {
+        sl__worker *wk = &((sl_engine *)e)->workers[w];
+        pthread_mutex_lock(&wk->status_mu);
+        for (size_t i = 0; i < wk->nstatus; i++, n++)
+            if (n < max)
+                out[n] = wk->status[i];
+        pthread_mutex_unlock(&wk->status_mu);
+    }
+    return n;
+}
+
+size_t sl_engine_rings(const sl_engine *e, size_t i, size_t *occupancy, size_t *capacity)
+{
+    size_t lane_rings = (size_t)e->nlanes * (size_t)e->nworkers;
+    size_t total = lane_rings + (size_t)e->nworkers;
+    const sl_ring *r = NULL;
+    if (i < lane_rings)
+        r = e->lanes[i / (size_t)e->nworkers].rings[i % (size_t)e->nworkers];
+    else if (i < total)
+        r = e->workers[i - lane_rings].out;
+    if (r) {
+        *occupancy = sl_ring_size(r);
+        *capacity = sl_ring_capacity(r);
+    }
+    return total;
+}
+
+int sl_engine_ready(const sl_engine *e, char *reason, size_t reason_size)
+{
+    sl_engine *m = (sl_engine *)e;
+    if (!atomic_load(&m->running))
+        return snprintf(reason, reason_size, "not started"), 0;
+    if (atomic_load(&m->failed))
+        return snprintf(reason, reason_size, "failed"), 0;
+    if (atomic_load(&m->stop_requested))
+        return snprintf(reason, reason_size, "stopping"), 0;
+    if (e->source_ops->ready && !e->source_ops->ready(e->source, reason, reason_size))
+        return 0;
+    uint64_t sent = atomic_load(&m->assigns_sent), done = atomic_load(&m->assigns_done);
+    if (done < sent) {
+        snprintf(reason, reason_size, "restoring %" PRIu64 " of %" PRIu64 " assigned tasks",
+                 sent - done, sent);
+        return 0;
+    }
+    return 1;
+}
+
+int sl_engine_checkpoint_stats(const sl_engine *e, sl_checkpoint_stats *out)
+{
+    if (!e->checkpointer)
+        return SL_ENOTFOUND;
+    sl_checkpointer_get_stats(e->checkpointer, out);
+    return SL_OK;
+}
+
+size_t sl_engine_partitions(const sl_engine *e, sl_partition_status *out, size_t max)
+{
+    return e->source_ops->partitions ? e->source_ops->partitions(e->source, out, max) : 0;
+}
+
+void sl_engine_source_status(const sl_engine *e, FILE *out)
+{
+    if (e->source_ops->status)
+        e->source_ops->status(e->source, out);
+}
+
 /* ---- lifecycle ------------------------------------------------------------------ */
 
 static int sl__create_sink(const sl_connector_def *c, const sl_def *def, const sl_sink_ops **ops,
@@ -441,6 +510,7 @@ int sl_engine_run(sl_engine *e)
     if (pthread_create(&e->sink_thread, NULL, sl__sink_main, e) != 0)
         goto thread_fail;
     sink_started = 1;
+    atomic_store(&e->running, 1);
     if (e->source_ops->start(e->source, e, err, sizeof(err)) != SL_OK) {
         sl_error("engine", "source failed to start: %s", err);
         rc = 1;
@@ -485,6 +555,7 @@ drain:
         rc = 1;
     }
     e->end_ns = sl_mono_ns();
+    atomic_store(&e->running, 0);
     if (atomic_load(&e->failed))
         rc = 1;
     if (e->opt.summary)

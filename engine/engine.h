@@ -18,6 +18,10 @@
 
 typedef struct sl_engine sl_engine;
 typedef struct sl_lane sl_lane;
+struct sl_checkpoint_stats;
+struct sl_partition_status;
+struct sl_source_ops;
+struct sl_sink_ops;
 
 /* Reasons an input event is rejected (counted per reason). */
 #define SL_BAD_MAP(XX)                                                         \
@@ -129,6 +133,37 @@ typedef struct sl_engine_stats {
 } sl_engine_stats;
 
 void sl_engine_get_stats(const sl_engine *e, sl_engine_stats *out);
+
+/* One task as last published by its worker (a few times a second). */
+typedef struct sl_task_status {
+    int32_t task;
+    int worker;
+    int64_t watermark;     /* INT64_MIN before the first event */
+    int64_t max_event_time;
+    uint64_t next_seq;     /* results produced so far */
+    uint64_t held;         /* results held by the output commit rule */
+    size_t state_bytes;
+    uint64_t events;
+} sl_task_status;
+
+/* Copies up to max task statuses into out; returns how many tasks there
+ * are (may exceed max). Any thread. */
+size_t sl_engine_task_status(const sl_engine *e, sl_task_status *out, size_t max);
+/* Fills occupancy (items) and capacity of ring i (lanes x workers first,
+ * then one per worker to the sink); returns the number of rings. */
+size_t sl_engine_rings(const sl_engine *e, size_t i, size_t *occupancy, size_t *capacity);
+/* 1 when every assigned task is restored and consuming (and the source
+ * says it is ready); else 0 with a reason. Any thread. */
+int sl_engine_ready(const sl_engine *e, char *reason, size_t reason_size);
+/* Checkpoint statistics; returns 0, or SL_ENOTFOUND when checkpoints are
+ * off. */
+int sl_engine_checkpoint_stats(const sl_engine *e, struct sl_checkpoint_stats *out);
+/* The source's input partitions (sl_source_ops.partitions); 0 if the
+ * source does not report them. */
+size_t sl_engine_partitions(const sl_engine *e, struct sl_partition_status *out, size_t max);
+/* The source's status members (JSON, no braces) into out; see
+ * sl_source_ops.status. */
+void sl_engine_source_status(const sl_engine *e, FILE *out);
 const sl_def *sl_engine_def(const sl_engine *e);
 
 /* Worker of a task. */

@@ -79,6 +79,7 @@ typedef struct sl__held {
 
 typedef struct sl__task {
     int32_t id;
+    uint64_t events;         /* events processed */
     int lane;
     sl_window_task *window;
     uint64_t next_seq;       /* sequence number of the next result */
@@ -109,6 +110,10 @@ typedef struct sl__worker {
     sl__worker_counters counters;
     sl__task *current;   /* task whose batch is being processed */
     sl_emitter emitter;
+    /* per-task status published for metrics/status readers */
+    pthread_mutex_t status_mu;
+    sl_task_status *status;
+    size_t nstatus, status_cap;
 } sl__worker;
 
 struct sl_engine {
@@ -130,6 +135,9 @@ struct sl_engine {
     _Atomic int workers_done;
     _Atomic int failed;
     _Atomic int checkpoint_asap;   /* a worker advanced a watermark by idleness */
+    _Atomic uint64_t assigns_sent; /* ASSIGN messages lanes sent */
+    _Atomic uint64_t assigns_done; /* ASSIGN messages workers completed */
+    _Atomic int running;
     _Atomic uint64_t results_written, dlq_written;
     int64_t start_ns;
     int64_t end_ns;

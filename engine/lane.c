@@ -344,8 +344,10 @@ int sl_lane_control(sl_lane *l, int32_t task, sl_batch *ctl)
         sl__lane_remove_task(l, task);
     } else {
         sl_lane_add_task(l, task);
-        if (ctl->kind == SL_MSG_ASSIGN)
+        if (ctl->kind == SL_MSG_ASSIGN) {
             l->next_offset[task] = ctl->value;
+            atomic_fetch_add(&l->engine->assigns_sent, 1);
+        }
     }
     sl__queue_push(&l->queued[sl_engine_worker_of(l->engine, task)], ctl);
     return sl_lane_pump(l);

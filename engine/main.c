@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "kafka.h"
 #include "log.h"
+#include "service.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -150,10 +151,17 @@ int sl_run_definition(sl_def *def, int status_interval_ms)
         fprintf(stderr, "%s: %s\n", def->file, err);
         return SL_EXIT_RUNTIME;
     }
+    sl_service *svc = sl_service_start(e, def, err, sizeof(err));
+    if (!svc) {
+        fprintf(stderr, "%s: http: %s\n", def->file, err);
+        sl_engine_free(e);
+        return SL_EXIT_RUNTIME;
+    }
     sl__running_engine = e;
     sl__install_signals();
     int rc = sl_engine_run(e);
     sl__running_engine = NULL;
+    sl_service_stop(svc);
     sl_engine_free(e);
     return rc ? SL_EXIT_RUNTIME : SL_EXIT_OK;
 }

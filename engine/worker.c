@@ -458,6 +458,7 @@ static void sl__worker_handle(sl__worker *w, int lane, sl_batch *b)
         w->current = t;
         t->last_input_ns = sl_mono_ns();
         t->idle_base_wm = INT64_MIN;
+        t->events += b->count;
         if (t->window)
             sl_window_task_process(t->window, b, &w->emitter);
         else
@@ -486,6 +487,7 @@ static void sl__worker_handle(sl__worker *w, int lane, sl_batch *b)
         break;
     case SL_MSG_ASSIGN:
         sl__task_assign(w, lane, b);
+        atomic_fetch_add(&w->engine->assigns_done, 1);
         break;
     case SL_MSG_REVOKE:
         /* The new owner restores the task from the last checkpoint. */
@@ -538,18 +540,33 @@ static void sl__worker_publish(sl__worker *w)
     int64_t min_wm = INT64_MAX;
     size_t state = 0;
     int any = 0;
+    pthread_mutex_lock(&w->status_mu);
+    w->nstatus = 0;
     for (size_t b = 0; b < w->nbuckets; b++) {
         for (sl__task *t = w->buckets[b]; t; t = t->next) {
-            if (!t->window)
-                continue;
-            int64_t wm = sl_window_task_watermark(t->window);
+            int64_t wm = t->window ? sl_window_task_watermark(t->window) : INT64_MIN;
+            size_t bytes = t->window ? sl_window_task_state_bytes(t->window) : 0;
             if (wm > INT64_MIN && wm < INT64_MAX && wm < min_wm) {
                 min_wm = wm;
                 any = 1;
             }
-            state += sl_window_task_state_bytes(t->window);
+            state += bytes;
+            if (w->nstatus == w->status_cap) {
+                w->status_cap = w->status_cap ? w->status_cap * 2 : 16;
+                w->status = sl_xrealloc(w->status, w->status_cap * sizeof(*w->status));
+            }
+            sl_task_status *st = &w->status[w->nstatus++];
+            st->task = t->id;
+            st->worker = w->index;
+            st->watermark = wm;
+            st->max_event_time = t->window ? sl_window_task_max_ts(t->window) : INT64_MIN;
+            st->next_seq = t->next_seq;
+            st->held = t->nheld;
+            st->state_bytes = bytes;
+            st->events = t->events;
         }
     }
+    pthread_mutex_unlock(&w->status_mu);
     SL__PUBLISH(w->counters.late, w->late);
     SL__PUBLISH(w->counters.late_updates, w->late_updates);
     SL__PUBLISH(w->counters.windows_fired, w->windows_fired);
@@ -613,6 +630,7 @@ int sl__worker_init(sl_engine *e, sl__worker *w, int index, size_t ring_cap)
     w->emitter.result = sl__emit_result;
     w->emitter.late = sl__emit_late;
     w->emitter.ctx = w;
+    pthread_mutex_init(&w->status_mu, NULL);
     return w->out ? SL_OK : SL_ENOMEM;
 }
 
@@ -635,4 +653,7 @@ void sl__worker_destroy(sl__worker *w)
         }
     }
     free(w->buckets);
+    free(w->status);
+    if (w->engine)
+        pthread_mutex_destroy(&w->status_mu);
 }
