@@ -44,7 +44,10 @@ static int64_t ks_inflight(ks_source *s, int parity)
  * the last epoch flip, once every repartition record counted in that epoch
  * is acknowledged (records below a position were counted before it was
  * published, so before the flip). This is the whole commit policy of
- * issue 3; checkpoint-driven commits (issue 4) replace this function.
+ * issue 3 for pipelines without checkpoints. With checkpoints, tasks' input
+ * (DIRECT/STAGE2) is committed only for durable checkpoints
+ * (sl__ks_commit_checkpoint); STAGE1 is stateless and keeps this policy
+ * (the repartitioned stage dedups what a crash makes it produce twice).
  * `sync`: wait for acknowledgements and commit synchronously.
  * Control thread.
  */
@@ -73,6 +76,8 @@ static void ks_commit_positions(ks_source *s, int sync)
             if (!atomic_load(&p->assigned))
                 continue;
             int64_t pos;
+            if (p->stage != KS_STAGE1 && s->def->checkpoint.enabled)
+                continue; /* committed per durable checkpoint: sl__ks_commit_checkpoint() */
             if (p->stage == KS_STAGE1) {
                 if (!stage1_ready)
                     continue;
@@ -136,6 +141,17 @@ static int ks_resolve_starts(ks_source *s, rd_kafka_topic_partition_list_t *part
         }
         int64_t committed = tp->offset;
         int64_t start;
+        uint64_t ckpt = 0;
+        size_t ml = strlen(SL_KS_CHECKPOINT_META);
+        if (committed >= 0 && tp->metadata && tp->metadata_size > ml &&
+            memcmp(tp->metadata, SL_KS_CHECKPOINT_META, ml) == 0) {
+            char num[32];
+            size_t n =
+                tp->metadata_size - ml < sizeof(num) - 1 ? tp->metadata_size - ml : sizeof(num) - 1;
+            memcpy(num, (const char *)tp->metadata + ml, n);
+            num[n] = '\0';
+            ckpt = strtoull(num, NULL, 10);
+        }
         if (committed >= 0) {
             if (committed < lo || committed > hi) {
                 sl_error("kafka",
@@ -158,15 +174,17 @@ static int ks_resolve_starts(ks_source *s, rd_kafka_topic_partition_list_t *part
         }
         tp->offset = start;
         if (p) {
+            p->checkpoint_id = ckpt;
             atomic_store(&p->committed, committed >= 0 ? committed : -1);
             atomic_store(&p->consumed, start);
             atomic_store(&p->delivered, start);
             atomic_store(&p->end, s->stop_at_eof && p->stage != KS_STAGE2 ? hi : INT64_MAX);
         }
         sl_info("kafka",
-                "assigned %s [%" PRId32 "] start %" PRId64 " (%s), range %" PRId64 "..%" PRId64,
-                tp->topic, tp->partition, start, committed >= 0 ? "committed" : "no commit", lo,
-                hi);
+                "assigned %s [%" PRId32 "] start %" PRId64 " (%s), range %" PRId64 "..%" PRId64
+                ", checkpoint %" PRIu64,
+                tp->topic, tp->partition, start, committed >= 0 ? "committed" : "no commit", lo, hi,
+                ckpt);
     }
     return 0;
 }
@@ -380,4 +398,51 @@ void *sl__ks_control_main(void *arg)
         rd_kafka_flush(s->producer, 30000);
     rd_kafka_consumer_close(s->rk);
     return NULL;
+}
+
+/*
+ * Commits the input offsets of durable checkpoint `checkpoint_id`: task p
+ * is partition p of the input topic (or of the repartition topic), with
+ * metadata "sluice:checkpoint=<id>" so that the next owner restores that
+ * checkpoint. Called on the checkpoint coordinator's thread; synchronous.
+ * Returns 0 or SL_EKAFKA (the checkpoint then counts as failed).
+ */
+int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_offset *offsets,
+                             size_t n)
+{
+    ks_source *s = state;
+    if (!s->rk)
+        return SL_EKAFKA;
+    int topic = s->repartition ? (int)s->ntopics : 0;
+    char meta[64];
+    int ml = snprintf(meta, sizeof(meta), SL_KS_CHECKPOINT_META "%" PRIu64, checkpoint_id);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n + 1);
+    for (size_t i = 0; i < n; i++) {
+        ks_part *p = sl__ks_part_of(s, topic, offsets[i].task);
+        if (!p || offsets[i].next_offset < 0)
+            continue;
+        rd_kafka_topic_partition_t *tp =
+            rd_kafka_topic_partition_list_add(l, s->topics[topic], offsets[i].task);
+        tp->offset = offsets[i].next_offset;
+        tp->metadata = sl_xmalloc((size_t)ml);
+        memcpy(tp->metadata, meta, (size_t)ml);
+        tp->metadata_size = (size_t)ml;
+    }
+    int rc = SL_OK;
+    if (l->cnt > 0) {
+        rd_kafka_resp_err_t err = rd_kafka_commit(s->rk, l, 0);
+        if (err) {
+            sl_error("kafka", "commit of checkpoint %" PRIu64 " failed: %s", checkpoint_id,
+                     rd_kafka_err2str(err));
+            rc = SL_EKAFKA;
+        } else {
+            for (int i = 0; i < l->cnt; i++) {
+                ks_part *p = sl__ks_part_of(s, topic, l->elems[i].partition);
+                if (p)
+                    atomic_store(&p->committed, l->elems[i].offset);
+            }
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
 }

@@ -217,6 +217,13 @@ static int ks_create(const sl_connector_def *c, const sl_def *def, void **state,
         s->repartition = 1;
     }
 
+    if (def->checkpoint.enabled && !s->repartition && s->ntopics > 1) {
+        rc = sl_seterr(errstr, errstr_size, SL_EINVAL,
+                       "%s.topics: with checkpoints a kafka source reads one topic (or "
+                       "repartitions); a task's checkpoint records one input offset",
+                       c->path);
+        goto fail;
+    }
     /* Consumer configuration: our defaults, the user's properties, then
      * the settings the offset model depends on. */
     s->conf = rd_kafka_conf_new();
@@ -419,8 +426,10 @@ static void ks_thread_assign(ks_thread *t, ks_part *p, int64_t start)
             t->task_eos[task] = 0;
             sl_lane_add_task(t->lane, task);
             sl_batch *ctl = sl_batch_control(SL_MSG_ASSIGN, task, start);
-            if (ctl)
+            if (ctl) {
+                ctl->checkpoint_id = p->checkpoint_id; /* state to restore, 0: none */
                 sl_lane_control(t->lane, task, ctl);
+            }
         }
     }
     if (t->s->stop_at_eof && start >= atomic_load(&p->end))
@@ -1082,6 +1091,52 @@ static void ks_status(void *state, FILE *out)
             total, (uint64_t)atomic_load(&s->pauses), buf);
 }
 
+/* Ready once the group has assigned partitions (and nothing failed). */
+static int ks_ready(void *state, char *reason, size_t reason_size)
+{
+    ks_source *s = state;
+    if (atomic_load(&s->failed)) {
+        snprintf(reason, reason_size, "the kafka source failed");
+        return 0;
+    }
+    if (!atomic_load(&s->first_assign)) {
+        snprintf(reason, reason_size, "waiting for consumer group %s to assign partitions",
+                 s->group_id);
+        return 0;
+    }
+    return 1;
+}
+
+/* Positions of every partition consumed here (now or before). */
+static size_t ks_partitions(void *state, sl_partition_status *out, size_t max)
+{
+    ks_source *s = state;
+    if (!s->rk || !s->parts)
+        return 0;
+    size_t ntop = s->ntopics + (s->repartition ? 1 : 0), n = 0;
+    for (size_t tp = 0; tp < ntop; tp++) {
+        for (int32_t i = 0; i < s->nparts[tp]; i++) {
+            ks_part *p = &s->parts[tp][i];
+            int64_t consumed = atomic_load(&p->consumed);
+            if (consumed < 0)
+                continue;
+            if (n < max) {
+                sl_partition_status *o = &out[n];
+                int64_t lo = -1, hi = -1;
+                rd_kafka_get_watermark_offsets(s->rk, s->topics[tp], i, &lo, &hi);
+                snprintf(o->topic, sizeof(o->topic), "%s", s->topics[tp]);
+                o->partition = i;
+                o->consumed = consumed;
+                o->committed = atomic_load(&p->committed);
+                o->high = hi;
+                o->lag = hi >= 0 ? (hi > consumed ? hi - consumed : 0) : -1;
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
 const sl_source_ops sl_source_kafka = {
     .name = "kafka",
     .options = ks_options,
@@ -1092,4 +1147,7 @@ const sl_source_ops sl_source_kafka = {
     .join = ks_join,
     .destroy = ks_destroy,
     .status = ks_status,
+    .commit = sl__ks_commit_checkpoint,
+    .ready = ks_ready,
+    .partitions = ks_partitions,
 };

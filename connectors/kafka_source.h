@@ -33,10 +33,11 @@ typedef struct ks_part {
     _Atomic int64_t consumed;  /* next offset after the last handled message */
     _Atomic int64_t delivered; /* events before it are in the engine's rings */
     _Atomic int64_t committed;
-    _Atomic int64_t end;  /* stop_at_eof: end offset, INT64_MAX unknown */
-    _Atomic int assigned; /* control thread's view */
-    _Atomic int done;     /* reached its end */
-    int64_t epoch_snap;   /* STAGE1: position captured at an epoch flip */
+    _Atomic int64_t end;    /* stop_at_eof: end offset, INT64_MAX unknown */
+    _Atomic int assigned;   /* control thread's view */
+    _Atomic int done;       /* reached its end */
+    int64_t epoch_snap;     /* STAGE1: position captured at an epoch flip */
+    uint64_t checkpoint_id; /* named by the committed offset's metadata, 0 none */
     /* owner thread only */
     int active, paused, gap_warned;
     int64_t next;
@@ -127,10 +128,15 @@ int sl__ks_topic_index(ks_source *s, const char *name);
 /* Pauses (1) or resumes (0) one partition. Its owner thread only. */
 void sl__ks_pause(ks_source *s, ks_part *p, int pause);
 
+/* Metadata of offsets committed for a checkpoint: "sluice:checkpoint=<id>". */
+#define SL_KS_CHECKPOINT_META "sluice:checkpoint="
+
 /* kafka_group.c */
 void *sl__ks_control_main(void *arg);
 void sl__ks_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque);
+int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_offset *offsets,
+                             size_t n);
 void sl__ks_offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                              rd_kafka_topic_partition_list_t *offsets, void *opaque);
 
