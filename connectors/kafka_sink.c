@@ -10,6 +10,11 @@
  *                 "sluice-reason" ("malformed_json", "late", ...) and
  *                 "sluice-task"
  *
+ * Exactly-once (DESIGN.md): position() records, per output partition, an
+ * offset below anything a task writes after its checkpoint; recover() reads
+ * the output back from there and finds the highest "sluice-seq" the task
+ * already wrote, so its replay is suppressed up to it.
+ *
  * A record that cannot be delivered (after librdkafka's own retries, within
  * message.timeout.ms) fails the sink: the next write() or flush() returns
  * SL_EKAFKA and the pipeline exits non-zero. Nothing is dropped silently.
@@ -22,6 +27,7 @@
 #include "common.h"
 #include "log.h"
 #include "options.h"
+#include "snapshot.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -32,11 +38,18 @@
 typedef struct kk_sink {
     char *path;
     char *topic;
+    const json_t *props; /* borrowed from the definition */
+    char *bootstrap;
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
     uint64_t produced;
     _Atomic uint64_t delivered, failed;
     int error_logged;
+    /* Exactly-once support (sink thread): per output partition, the offset
+     * after our last delivered record, else the partition's end when we
+     * first looked. */
+    int64_t *ends;
+    int32_t nparts;
 } kk_sink;
 
 static const sl_opt kk_options[] = {
@@ -49,6 +62,9 @@ static void kk_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     kk_sink *k = opaque;
+    if (!m->err && m->partition >= 0 && m->partition < k->nparts && m->offset >= 0 &&
+        m->offset + 1 > k->ends[m->partition])
+        k->ends[m->partition] = m->offset + 1;
     if (m->err) {
         if (atomic_fetch_add(&k->failed, 1) == 0)
             sl_error("kafka", "%s: record to %s [%" PRId32 "] not delivered: %s", k->path, k->topic,
@@ -82,6 +98,8 @@ static void kk_destroy(void *state)
         rd_kafka_destroy(k->rk);
     free(k->topic);
     free(k->path);
+    free(k->bootstrap);
+    free(k->ends);
     free(k);
 }
 
@@ -123,6 +141,10 @@ static int kk_create(const sl_connector_def *c, const sl_def *def, void **state,
         }
         rd_kafka_conf_set(conf, "bootstrap.servers", envb, NULL, 0);
     }
+    vlen = sizeof(val);
+    rd_kafka_conf_get(conf, "bootstrap.servers", val, &vlen);
+    k->bootstrap = sl_xstrdup(val);
+    k->props = json_object_get(c->conf, "properties");
     vlen = sizeof(val);
     if (rd_kafka_conf_get(conf, "client.id", val, &vlen) == RD_KAFKA_CONF_OK &&
         strcmp(val, "rdkafka") == 0) {
@@ -209,6 +231,179 @@ static int kk_flush(void *state, int timeout_ms)
     return SL_OK;
 }
 
+/* ---- exactly-once support: positions and the output scan ------------- */
+
+/* Learns the output topic's partitions and their current ends (once). */
+static int kk_learn_partitions(kk_sink *k)
+{
+    if (k->nparts > 0)
+        return SL_OK;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(k->rk, 0, k->rkt, &md, 30000);
+    int32_t n = 0;
+    if (!err && md->topic_cnt == 1 && !md->topics[0].err)
+        n = md->topics[0].partition_cnt;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (n <= 0) {
+        sl_error("kafka", "%s: cannot read the partitions of %s: %s", k->path, k->topic,
+                 rd_kafka_err2str(err ? err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+        return SL_EKAFKA;
+    }
+    int64_t *ends = sl_xcalloc((size_t)n, sizeof(*ends));
+    for (int32_t p = 0; p < n; p++) {
+        int64_t lo, hi;
+        err = rd_kafka_query_watermark_offsets(k->rk, k->topic, p, &lo, &hi, 30000);
+        if (err) {
+            sl_error("kafka", "%s: %s [%d]: %s", k->path, k->topic, (int)p, rd_kafka_err2str(err));
+            free(ends);
+            return SL_EKAFKA;
+        }
+        ends[p] = hi;
+    }
+    k->ends = ends;
+    k->nparts = n; /* published last: the delivery callback reads it */
+    return SL_OK;
+}
+
+/* Sink thread, after a flush following `task`'s barrier: per output
+ * partition, an offset below every result the task will write later.
+ * Format: u32 partitions, then i64 offset each. */
+static int kk_position(void *state, int32_t task, sl_buf *out)
+{
+    (void)task;
+    kk_sink *k = state;
+    if (kk_learn_partitions(k) != SL_OK)
+        return SL_EKAFKA;
+    sl_buf_put_u32(out, (uint32_t)k->nparts);
+    for (int32_t p = 0; p < k->nparts; p++)
+        sl_buf_put_i64(out, k->ends[p]);
+    return out->failed ? SL_ENOMEM : SL_OK;
+}
+
+/* Reads the output from the recorded positions (or, without any, from the
+ * start) to the current end and finds the highest "sluice-seq" written by
+ * `task`. A worker thread, on restore. */
+static int kk_recover(void *state, int32_t task, const uint8_t *position, size_t len,
+                      int64_t *last_seq, char *errstr, size_t errstr_size)
+{
+    kk_sink *k = state;
+    *last_seq = -1;
+    char kerr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* Connection and security settings only, from the sink's properties. */
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)k->props, key, v)
+    {
+        if (json_is_string(v) &&
+            (strncmp(key, "security.", 9) == 0 || strncmp(key, "sasl.", 5) == 0 ||
+             strncmp(key, "ssl.", 4) == 0 || strncmp(key, "socket.", 7) == 0))
+            rd_kafka_conf_set(conf, key, json_string_value(v), NULL, 0);
+    }
+    rd_kafka_conf_set(conf, "bootstrap.servers", k->bootstrap, NULL, 0);
+    rd_kafka_conf_set(conf, "group.id", "sluice-output-scan", NULL, 0);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
+    rd_kafka_conf_set(conf, "enable.partition.eof", "true", NULL, 0);
+    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", NULL, 0);
+    sl__kafka_conf_logging(conf);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof(kerr));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return sl_seterr(errstr, errstr_size, SL_EKAFKA, "output scan consumer: %s", kerr);
+    }
+    rd_kafka_poll_set_consumer(rk);
+    sl_reader r;
+    sl_reader_init(&r, position, position ? len : 0);
+    uint32_t n = position && len ? sl_read_u32(&r) : 0;
+    int rc = SL_OK;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, k->topic, NULL);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 30000);
+    int32_t nparts = !err && md->topic_cnt == 1 ? md->topics[0].partition_cnt : 0;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    int64_t *end = sl_xcalloc((size_t)nparts + 1, sizeof(int64_t));
+    int remaining = 0;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(nparts + 1);
+    for (int32_t p = 0; p < nparts && rc == SL_OK; p++) {
+        int64_t start = p < (int32_t)n ? sl_read_i64(&r) : RD_KAFKA_OFFSET_BEGINNING;
+        int64_t lo, hi;
+        err = rd_kafka_query_watermark_offsets(rk, k->topic, p, &lo, &hi, 30000);
+        if (err) {
+            rc = sl_seterr(errstr, errstr_size, SL_EKAFKA, "%s [%d]: %s", k->topic, (int)p,
+                           rd_kafka_err2str(err));
+            break;
+        }
+        if (start >= 0 && start < lo)
+            sl_warn("kafka",
+                    "%s [%d]: output from offset %" PRId64 " is gone (now starts at %" PRId64
+                    "); replay suppression may be incomplete",
+                    k->topic, (int)p, start, lo);
+        end[p] = hi;
+        if ((start >= 0 ? start : lo) >= hi)
+            continue;
+        rd_kafka_topic_partition_list_add(l, k->topic, p)->offset = start;
+        remaining++;
+    }
+    if (r.failed && rc == SL_OK)
+        rc = sl_seterr(errstr, errstr_size, SL_ECORRUPT, "malformed output position");
+    if (rc == SL_OK && remaining > 0) {
+        rd_kafka_assign(rk, l);
+        int64_t deadline = sl_mono_ns() + 120 * 1000000000ll;
+        uint8_t *done = sl_xcalloc((size_t)nparts + 1, 1);
+        while (remaining > 0 && rc == SL_OK) {
+            if (sl_mono_ns() > deadline) {
+                rc = sl_seterr(errstr, errstr_size, SL_ETIMEOUT,
+                               "reading %s back took more than 120 s", k->topic);
+                break;
+            }
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+            if (!m)
+                continue;
+            int32_t p = m->partition;
+            int64_t next = m->offset + 1;
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                next = m->offset;
+            } else if (m->err) {
+                sl_warn("kafka", "output scan of %s: %s", k->topic, rd_kafka_message_errstr(m));
+                next = -1;
+            } else {
+                rd_kafka_headers_t *h = NULL;
+                const void *tv, *sv;
+                size_t tl, sl;
+                if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                    rd_kafka_header_get_last(h, "sluice-task", &tv, &tl) == 0 &&
+                    rd_kafka_header_get_last(h, "sluice-seq", &sv, &sl) == 0 && tl < 24 &&
+                    sl < 24) {
+                    char tb[24], sb[24];
+                    memcpy(tb, tv, tl);
+                    tb[tl] = '\0';
+                    memcpy(sb, sv, sl);
+                    sb[sl] = '\0';
+                    if (strtoll(tb, NULL, 10) == task) {
+                        int64_t seq = strtoll(sb, NULL, 10);
+                        if (seq > *last_seq)
+                            *last_seq = seq;
+                    }
+                }
+            }
+            if (p >= 0 && p < nparts && !done[p] && next >= end[p]) {
+                done[p] = 1;
+                remaining--;
+            }
+            rd_kafka_message_destroy(m);
+        }
+        free(done);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    free(end);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
 const sl_sink_ops sl_sink_kafka = {
     .name = "kafka",
     .options = kk_options,
@@ -216,4 +411,6 @@ const sl_sink_ops sl_sink_kafka = {
     .write = kk_write,
     .flush = kk_flush,
     .destroy = kk_destroy,
+    .position = kk_position,
+    .recover = kk_recover,
 };
