@@ -1,0 +1,385 @@
+/*
+ * test_engine_restore.c - determinism across restores (issue 4): the same
+ * partitioned input gives the same result sequence per task, byte for
+ * byte, whether it runs
+ *   A. straight through (1 worker, batches of 4096), or
+ *   B. up to a checkpoint and some way past it (then the process "dies"),
+ *      followed by
+ *   C. a new engine (4 workers, batches of 1) that restores every task from
+ *      that checkpoint, replays the input from the committed offsets and
+ *      suppresses the results B already wrote (found by the sink's
+ *      recover(), as the Kafka output scan would).
+ * B's output + C's output must equal A's, with no gap and no duplicate.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "connector.h"
+#include "definition.h"
+#include "engine.h"
+#include "log.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NTASKS  4
+#define NEVENTS 6000 /* per task */
+
+/* ---- input --------------------------------------------------------------- */
+
+static char *payload[NTASKS][NEVENTS];
+static size_t payload_len[NTASKS][NEVENTS];
+
+static void make_input(uint64_t seed)
+{
+    uint64_t x = seed | 1;
+    for (int t = 0; t < NTASKS; t++) {
+        for (int i = 0; i < NEVENTS; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            int64_t ts = 1700000000000 + (int64_t)i * 7 - (int64_t)(x % 300);
+            if (x % 41 == 0)
+                ts -= 2000; /* some late events */
+            char buf[128];
+            int n = snprintf(buf, sizeof(buf), "{\"user\":\"u%d-%d\",\"amount\":%d,\"ts\":%" PRId64 "}",
+                             t, (int)((x >> 20) % 23), (int)((x >> 30) % 500), ts);
+            payload[t][i] = strndup(buf, (size_t)n);
+            payload_len[t][i] = (size_t)n;
+        }
+    }
+}
+
+/* ---- a source that plays a script ----------------------------------------- */
+
+typedef enum { MODE_FULL, MODE_UNTIL_CHECKPOINT, MODE_RESTORE } run_mode;
+
+static run_mode mode;
+static int64_t resume_at[NTASKS];    /* MODE_RESTORE: first offset to replay */
+static uint64_t restore_ckpt;         /* MODE_RESTORE: checkpoint to restore */
+static uint64_t committed_ckpt;       /* set by commit() */
+static int64_t committed_off[NTASKS]; /* set by commit() */
+
+typedef struct src {
+    sl_engine *engine;
+    pthread_t thread;
+} src;
+
+static int src_create(const sl_connector_def *c, const sl_def *d, void **st, char *e, size_t es)
+{
+    (void)c, (void)d, (void)e, (void)es;
+    *st = calloc(1, sizeof(src));
+    return SL_OK;
+}
+
+static int src_lanes(void *st)
+{
+    (void)st;
+    return 1;
+}
+
+static void feed(sl_lane *lane, int from, int to, const int64_t *start)
+{
+    for (int i = from; i < to; i++)
+        for (int t = 0; t < NTASKS; t++) {
+            int idx = (int)(start ? start[t] : 0) + i;
+            if (idx < NEVENTS &&
+                sl_lane_ingest(lane, t, payload[t][idx], payload_len[t][idx], idx, -1) == SL_EAGAIN)
+                sl_lane_wait(lane);
+        }
+    sl_lane_flush(lane);
+}
+
+static void *src_main(void *arg)
+{
+    src *s = arg;
+    sl_lane *lane = sl_engine_lane(s->engine, 0);
+    for (int t = 0; t < NTASKS; t++) {
+        sl_batch *a = sl_batch_control(SL_MSG_ASSIGN, t, mode == MODE_RESTORE ? resume_at[t] : 0);
+        a->checkpoint_id = mode == MODE_RESTORE ? restore_ckpt : 0;
+        sl_lane_control(lane, t, a);
+    }
+    if (mode == MODE_UNTIL_CHECKPOINT) {
+        feed(lane, 0, NEVENTS / 2, NULL);
+        /* wait for a durable checkpoint covering the first half */
+        for (int i = 0; i < 2000 && committed_ckpt == 0; i++) {
+            sl_lane_flush(lane);
+            sl_sleep_us(5000);
+        }
+        /* then go on a bit and "die" without a further checkpoint */
+        feed(lane, NEVENTS / 2, NEVENTS / 2 + NEVENTS / 5, NULL);
+        return NULL;
+    }
+    feed(lane, 0, NEVENTS, mode == MODE_RESTORE ? resume_at : NULL);
+    for (int t = 0; t < NTASKS; t++)
+        sl_lane_control(lane, t, sl_batch_control(SL_MSG_EOS, t, 0));
+    sl_lane_wait(lane);
+    return NULL;
+}
+
+static int src_start(void *st, sl_engine *e, char *err, size_t es)
+{
+    (void)err, (void)es;
+    src *s = st;
+    s->engine = e;
+    return pthread_create(&s->thread, NULL, src_main, s) == 0 ? SL_OK : SL_EIO;
+}
+
+static void src_stop(void *st)
+{
+    (void)st;
+}
+
+static int src_join(void *st)
+{
+    pthread_join(((src *)st)->thread, NULL);
+    return 0;
+}
+
+static void src_destroy(void *st)
+{
+    free(st);
+}
+
+static int src_commit(void *st, uint64_t id, const sl_task_offset *offsets, size_t n)
+{
+    (void)st;
+    if (mode != MODE_UNTIL_CHECKPOINT || committed_ckpt)
+        return SL_OK;
+    assert_int_equal(n, NTASKS);
+    for (size_t i = 0; i < n; i++)
+        committed_off[offsets[i].task] = offsets[i].next_offset;
+    committed_ckpt = id;
+    return SL_OK;
+}
+
+static const sl_source_ops script_source = {.name = "script",
+                                            .create = src_create,
+                                            .lanes = src_lanes,
+                                            .start = src_start,
+                                            .stop = src_stop,
+                                            .join = src_join,
+                                            .destroy = src_destroy,
+                                            .commit = src_commit};
+
+/* ---- a sink that keeps results per task ------------------------------------- */
+
+typedef struct row {
+    int64_t seq;
+    char *text;
+} row;
+
+typedef struct out {
+    row *rows[NTASKS];
+    size_t n[NTASKS], cap[NTASKS];
+} out;
+
+static out *cur_out;      /* what the running engine writes to */
+static out *written_before; /* what recover() reports as already written */
+
+static int snk_create(const sl_connector_def *c, const sl_def *d, void **st, char *e, size_t es)
+{
+    (void)c, (void)d, (void)e, (void)es;
+    *st = NULL;
+    return SL_OK;
+}
+
+static int snk_write(void *st, const sl_batch *b)
+{
+    (void)st;
+    for (uint32_t i = 0; i < b->count; i++) {
+        int t = (int)b->key_hash[i];
+        if (cur_out->n[t] == cur_out->cap[t]) {
+            cur_out->cap[t] = cur_out->cap[t] ? cur_out->cap[t] * 2 : 256;
+            cur_out->rows[t] = realloc(cur_out->rows[t], cur_out->cap[t] * sizeof(row));
+        }
+        uint32_t kl, vl;
+        const char *k = sl_batch_key(b, i, &kl);
+        const char *v = sl_batch_row(b, i, &vl);
+        char *text = malloc(kl + vl + 2);
+        memcpy(text, k, kl);
+        text[kl] = ' ';
+        memcpy(text + kl + 1, v, vl);
+        text[kl + vl + 1] = 0;
+        cur_out->rows[t][cur_out->n[t]].seq = b->offset[i];
+        cur_out->rows[t][cur_out->n[t]].text = text;
+        cur_out->n[t]++;
+    }
+    return SL_OK;
+}
+
+static int snk_flush(void *st, int t)
+{
+    (void)st, (void)t;
+    return SL_OK;
+}
+
+static void snk_destroy(void *st)
+{
+    (void)st;
+}
+
+static int snk_position(void *st, int32_t task, sl_buf *b)
+{
+    (void)st;
+    sl_buf_put_u32(b, (uint32_t)task); /* opaque to the engine; checked in recover */
+    return SL_OK;
+}
+
+static int snk_recover(void *st, int32_t task, const uint8_t *pos, size_t len, int64_t *last,
+                       char *err, size_t es)
+{
+    (void)st, (void)err, (void)es;
+    if (pos) {
+        sl_reader r;
+        sl_reader_init(&r, pos, len);
+        assert_int_equal(sl_read_u32(&r), (uint32_t)task);
+    }
+    *last = -1;
+    if (written_before)
+        for (size_t i = 0; i < written_before->n[task]; i++)
+            if (written_before->rows[task][i].seq > *last)
+                *last = written_before->rows[task][i].seq;
+    return SL_OK;
+}
+
+static const sl_sink_ops capture_sink = {.name = "capture",
+                                         .create = snk_create,
+                                         .write = snk_write,
+                                         .flush = snk_flush,
+                                         .destroy = snk_destroy,
+                                         .position = snk_position,
+                                         .recover = snk_recover};
+
+static void out_free(out *o)
+{
+    for (int t = 0; t < NTASKS; t++) {
+        for (size_t i = 0; i < o->n[t]; i++)
+            free(o->rows[t][i].text);
+        free(o->rows[t]);
+    }
+    memset(o, 0, sizeof(*o));
+}
+
+/* ---- runs ------------------------------------------------------------------- */
+
+static const char *window_json[] = {
+    "{\"window\":{\"type\":\"tumbling\",\"size\":\"1s\",\"allowed_lateness\":\"500ms\"}",
+    "{\"window\":{\"type\":\"hopping\",\"size\":\"2s\",\"slide\":\"500ms\",\"allowed_lateness\":\"300ms\"}",
+    "{\"window\":{\"type\":\"session\",\"gap\":\"40ms\",\"allowed_lateness\":\"200ms\"}",
+};
+
+static void run(run_mode m, const char *window, const char *dir, int workers, int batch, out *o)
+{
+    char text[2048], err[1024];
+    snprintf(text, sizeof(text),
+             "{\"name\":\"restore\",\"source\":{\"type\":\"generator\","
+             "\"event_time\":{\"field\":\"ts\",\"unit\":\"ms\"},"
+             "\"watermark\":{\"max_out_of_orderness\":\"150ms\"}},"
+             "\"pipeline\":[{\"key_by\":[\"user\"]},%s,\"aggregates\":{\"n\":{\"fn\":\"count\"},"
+             "\"total\":{\"fn\":\"sum\",\"field\":\"amount\"},\"top\":{\"fn\":\"max\",\"field\":"
+             "\"amount\"}}}],\"sink\":{\"type\":\"null\"},"
+             "\"checkpoint\":{\"interval\":\"50ms\",\"dir\":\"%s\",\"keep\":50},"
+             "\"runtime\":{\"workers\":%d,\"batch_size\":%d,\"ring_capacity\":8},"
+             "\"http\":{\"addr\":\"off\"}}",
+             window, dir, workers, batch);
+    sl_def *def;
+    if (sl_def_load_string(text, "restore.json", &def, err, sizeof(err)) != SL_OK)
+        fail_msg("%s", err);
+    mode = m;
+    cur_out = o;
+    sl_engine_options opt = {.source_ops = &script_source, .sink_ops = &capture_sink};
+    sl_engine *e = sl_engine_new(def, &opt, err, sizeof(err));
+    if (!e)
+        fail_msg("%s", err);
+    assert_int_equal(sl_engine_run(e), 0);
+    sl_engine_free(e);
+    sl_def_free(def);
+}
+
+static void check_case(const char *window, uint64_t seed)
+{
+    char dir[] = "/tmp/sl_restore_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    make_input(seed);
+    out a = {0}, b = {0}, c = {0};
+    written_before = NULL;
+    run(MODE_FULL, window, dir, 1, 4096, &a);
+
+    char dir2[] = "/tmp/sl_restore_XXXXXX";
+    assert_non_null(mkdtemp(dir2));
+    committed_ckpt = 0;
+    run(MODE_UNTIL_CHECKPOINT, window, dir2, 2, 64, &b);
+    assert_true(committed_ckpt > 0);
+
+    restore_ckpt = committed_ckpt;
+    memcpy(resume_at, committed_off, sizeof(resume_at));
+    written_before = &b;
+    run(MODE_RESTORE, window, dir2, 4, 1, &c);
+    written_before = NULL;
+
+    for (int t = 0; t < NTASKS; t++) {
+        assert_true(resume_at[t] > 0 && resume_at[t] < NEVENTS);
+        size_t nb = b.n[t], nc = c.n[t];
+        /* B wrote a prefix (sequences 0..nb-1); C continues right after it */
+        for (size_t i = 0; i < nb; i++)
+            assert_int_equal(b.rows[t][i].seq, (int64_t)i);
+        for (size_t i = 0; i < nc; i++)
+            if (c.rows[t][i].seq != (int64_t)(nb + i))
+                fail_msg("task %d: restored run's result %zu has seq %" PRId64 ", expected %zu", t,
+                         i, c.rows[t][i].seq, nb + i);
+        if (nb + nc != a.n[t])
+            fail_msg("task %d: %zu results before the crash + %zu after != %zu uninterrupted", t,
+                     nb, nc, a.n[t]);
+        for (size_t i = 0; i < a.n[t]; i++) {
+            const char *got = i < nb ? b.rows[t][i].text : c.rows[t][i - nb].text;
+            if (strcmp(got, a.rows[t][i].text) != 0)
+                fail_msg("task %d result %zu differs:\n  got  %s\n  want %s", t, i, got,
+                         a.rows[t][i].text);
+        }
+    }
+    out_free(&a);
+    out_free(&b);
+    out_free(&c);
+    for (int t = 0; t < NTASKS; t++)
+        for (int i = 0; i < NEVENTS; i++)
+            free(payload[t][i]);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, dir2);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_tumbling(void **state)
+{
+    (void)state;
+    check_case(window_json[0], 11);
+    check_case(window_json[0], 12);
+}
+
+static void test_hopping(void **state)
+{
+    (void)state;
+    check_case(window_json[1], 21);
+}
+
+static void test_session(void **state)
+{
+    (void)state;
+    check_case(window_json[2], 31);
+}
+
+int main(void)
+{
+    sl_log_set_level(SL_LOG_WARN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tumbling),
+        cmocka_unit_test(test_hopping),
+        cmocka_unit_test(test_session),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
