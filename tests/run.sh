@@ -19,11 +19,20 @@ bash deploy/install-deps.sh test
 J=$(nproc)
 t0=$(date +%s)
 stage() { echo; echo "=== $* ($(( $(date +%s) - t0 ))s)"; }
+# build DIR: builds everything, printing only warnings and errors; fails the
+# script when the build fails.
+build() {
+  if ! cmake --build "$1" -j"$J" >"$1/build.log" 2>&1; then
+    grep -E "error|warning|Error" "$1/build.log" | head -50
+    echo "build in $1 failed" >&2
+    exit 1
+  fi
+  grep -E "warning:" "$1/build.log" | head -20 || true
+}
 
 stage "build (release, -Werror)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSL_WERROR=ON >/dev/null
-cmake --build build -j"$J" 2>&1 | grep -Ev '^\[ *[0-9]+%\]' || true
-test -x build/sluice
+build build
 
 stage "unit tests"
 ctest --test-dir build -L unit --output-on-failure -j"$J"
@@ -31,13 +40,13 @@ ctest --test-dir build -L unit --output-on-failure -j"$J"
 
 stage "unit tests under ASan+UBSan"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=address,undefined -DSL_WERROR=ON >/dev/null
-cmake --build build-asan -j"$J" 2>&1 | grep -Ev '^\[ *[0-9]+%\]' || true
+build build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -L unit -E 'stress' --output-on-failure -j"$J"
 
 stage "lock-free stress tests under TSan"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSL_SANITIZE=thread -DSL_WERROR=ON >/dev/null
-cmake --build build-tsan -j"$J" 2>&1 | grep -Ev '^\[ *[0-9]+%\]' || true
+build build-tsan
 TSAN_OPTIONS=halt_on_error=1 SL_RING_STRESS_ITEMS=${SL_RING_STRESS_ITEMS:-100000000} \
   ctest --test-dir build-tsan -R 'stress|engine_oracle' --output-on-failure
 

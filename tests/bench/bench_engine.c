@@ -140,19 +140,19 @@ static const sl_source_ops bench_source = {.name = "bench",
                                            .join = bsrc_join,
                                            .destroy = bsrc_destroy};
 
-static const char *def_fmt =
-    "{\"name\":\"bench\",\"source\":{\"type\":\"generator\","
-    "\"event_time\":{\"field\":\"ts\",\"unit\":\"ms\"},"
-    "\"watermark\":{\"max_out_of_orderness\":\"100ms\"}},"
-    "\"pipeline\":[{\"key_by\":[\"user\"]},{\"window\":{\"type\":\"tumbling\",\"size\":\"1s\"},"
-    "\"aggregates\":{\"n\":{\"fn\":\"count\"},\"total\":{\"fn\":\"sum\",\"field\":\"amount\"},"
-    "\"top\":{\"fn\":\"max\",\"field\":\"amount\"}}}],"
-    "\"sink\":{\"type\":\"null\"},\"runtime\":{\"workers\":%d,\"batch_size\":%d,\"ring_capacity\":64}}";
+#define DEF_FMT \
+    "{\"name\":\"bench\",\"source\":{\"type\":\"generator\"," \
+    "\"event_time\":{\"field\":\"ts\",\"unit\":\"ms\"}," \
+    "\"watermark\":{\"max_out_of_orderness\":\"100ms\"}}," \
+    "\"pipeline\":[{\"key_by\":[\"user\"]},{\"window\":{\"type\":\"tumbling\",\"size\":\"1s\"}," \
+    "\"aggregates\":{\"n\":{\"fn\":\"count\"},\"total\":{\"fn\":\"sum\",\"field\":\"amount\"}," \
+    "\"top\":{\"fn\":\"max\",\"field\":\"amount\"}}}]," \
+    "\"sink\":{\"type\":\"null\"},\"runtime\":{\"workers\":%d,\"batch_size\":%d,\"ring_capacity\":64}}"
 
 static double run_engine(int workers, size_t events, sl_engine_stats *st)
 {
     char text[2048], err[1024];
-    snprintf(text, sizeof(text), def_fmt, workers, BATCH);
+    snprintf(text, sizeof(text), DEF_FMT, workers, BATCH);
     sl_def *def;
     if (sl_def_load_string(text, "bench.json", &def, err, sizeof(err)) != SL_OK) {
         fprintf(stderr, "%s\n", err);
