@@ -509,8 +509,12 @@ static void ks_repartition_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void 
 }
 
 /* STAGE1: re-keys one decoded event into the repartition topic. */
-static int ks_produce_repartition(ks_thread *t, const char *val, size_t len, int64_t ts)
+static int ks_produce_repartition(ks_thread *t, const char *val, size_t len, int64_t ts,
+                                  int32_t src_task, int64_t src_offset)
 {
+    /* The record's origin lets the stage-2 task drop replays (DESIGN.md 6). */
+    char src[48];
+    int srclen = snprintf(src, sizeof(src), "%" PRId32 ":%" PRId64, src_task, src_offset);
     ks_source *s = t->s;
     size_t klen;
     const char *key = sl_ingest_key(t->ingest, &klen);
@@ -529,7 +533,8 @@ static int ks_produce_repartition(ks_thread *t, const char *val, size_t len, int
             s->producer, RD_KAFKA_V_RKT(s->rep_rkt), RD_KAFKA_V_PARTITION(partition),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)val, len),
             RD_KAFKA_V_KEY((void *)key, klen), RD_KAFKA_V_TIMESTAMP(ts > 0 ? ts : 0),
-            RD_KAFKA_V_OPAQUE(counter), RD_KAFKA_V_END);
+            RD_KAFKA_V_HEADER("sluice-src", src, srclen), RD_KAFKA_V_OPAQUE(counter),
+            RD_KAFKA_V_END);
         if (!err)
             return SL_OK;
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || sl__ks_stopping(s)) {
@@ -613,7 +618,8 @@ static void ks_thread_message(ks_thread *t, rd_kafka_message_t *m)
                 sl__ks_fail(t->s);
                 return;
             }
-            rc = ks_produce_repartition(t, t->enc, (size_t)n, sl_ingest_ts(t->ingest));
+            rc = ks_produce_repartition(t, t->enc, (size_t)n, sl_ingest_ts(t->ingest),
+                                        p->partition, m->offset);
             if (rc != SL_OK)
                 return; /* stopping or failed: not consumed */
         } else {
@@ -621,6 +627,24 @@ static void ks_thread_message(ks_thread *t, rd_kafka_message_t *m)
             sl_lane_ingest(t->lane, p->partition, payload, m->len, m->offset, ts);
         }
         rc = SL_OK;
+    } else if (t->role == KS_STAGE2) {
+        int32_t src_task = -1;
+        int64_t src_offset = -1;
+        rd_kafka_headers_t *hdrs = NULL;
+        const void *hv;
+        size_t hl;
+        if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            rd_kafka_header_get_last(hdrs, "sluice-src", &hv, &hl) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR &&
+            hl < 48) {
+            char src[48];
+            memcpy(src, hv, hl);
+            src[hl] = 0;
+            if (sscanf(src, "%" SCNd32 ":%" SCNd64, &src_task, &src_offset) != 2)
+                src_task = -1;
+        }
+        rc = sl_lane_ingest_from(t->lane, p->partition, payload, m->len, m->offset, ts, src_task,
+                                 src_offset);
     } else {
         rc = sl_lane_ingest(t->lane, p->partition, payload, m->len, m->offset, ts);
     }

@@ -199,6 +199,7 @@ void sl_engine_get_stats(const sl_engine *e, sl_engine_stats *s)
         s->events_in += SL__READ(c->events_in);
         s->events_filtered += SL__READ(c->filtered);
         s->dead_lettered += SL__READ(c->dead_lettered);
+        s->duplicates += SL__READ(c->duplicates);
         for (int i = 0; i < SL_BAD_COUNT; i++) {
             uint64_t v = SL__READ(c->bad[i]);
             s->bad[i] += v;
@@ -418,9 +419,9 @@ static void sl__print_summary(sl_engine *e, FILE *out)
     fprintf(out,
             "},\"bad_total\":%" PRIu64 ",\"late_dropped\":%" PRIu64 ",\"late_updates\":%" PRIu64
             ",\"windows_fired\":%" PRIu64 ",\"results_out\":%" PRIu64 ",\"dead_lettered\":%" PRIu64
-            ",\"tasks\":%d,\"elapsed_s\":%.3f,\"events_per_s\":%.0f",
+            ",\"repartition_duplicates\":%" PRIu64 ",\"tasks\":%d,\"elapsed_s\":%.3f,\"events_per_s\":%.0f",
             s.bad_total, s.late, s.late_updates, s.windows_fired, s.results_out, s.dead_lettered,
-            s.tasks, secs, secs > 0 ? (double)s.events_in / secs : 0.0);
+            s.duplicates, s.tasks, secs, secs > 0 ? (double)s.events_in / secs : 0.0);
     if (e->checkpointer) {
         sl_checkpoint_stats cs;
         sl_checkpointer_get_stats(e->checkpointer, &cs);

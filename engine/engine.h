@@ -83,6 +83,14 @@ int sl_engine_stopping(const sl_engine *e);
  * sl_lane_pump until it returns SL_OK). */
 int sl_lane_ingest(sl_lane *l, int32_t task, const char *payload, size_t len, int64_t offset,
                    int64_t kafka_ts);
+/* Like sl_lane_ingest for a record of an internal repartition topic that
+ * carries its origin: input partition `src_task` at `src_offset`. A record
+ * at or below the highest offset already taken from that origin by `task`
+ * is a replay (its producer restarted) and is dropped; the positions are
+ * part of the task's checkpoint (DESIGN.md, step 6). */
+int sl_lane_ingest_from(sl_lane *l, int32_t task, const char *payload, size_t len,
+                        int64_t offset, int64_t kafka_ts, int32_t src_task, int64_t src_offset);
+
 /* Pushes every partial batch of the lane (call when the input is drained
  * for now, e.g. after each poll). Returns SL_OK or SL_EAGAIN as above. */
 int sl_lane_flush(sl_lane *l);
@@ -126,6 +134,7 @@ typedef struct sl_engine_stats {
     uint64_t windows_fired;
     uint64_t results_out;     /* rows written by the sink */
     uint64_t dead_lettered;
+    uint64_t duplicates;      /* repartition replays dropped */
     int64_t min_watermark;    /* over tasks with a watermark; INT64_MIN if none */
     int64_t elapsed_ns;
     size_t window_state_bytes;

@@ -27,7 +27,7 @@
 #define SL__READ(field)           atomic_load_explicit(&(field), memory_order_relaxed)
 
 typedef struct sl__lane_counters {
-    _Atomic uint64_t events_in, filtered, dead_lettered;
+    _Atomic uint64_t events_in, filtered, dead_lettered, duplicates;
     _Atomic uint64_t bad[SL_BAD_COUNT];
 } sl__lane_counters;
 
@@ -48,6 +48,13 @@ typedef struct sl__queue {
 void sl__queue_push(sl__queue *q, sl_batch *b);
 sl_batch *sl__queue_pop(sl__queue *q);
 
+/* Repartition dedup positions of one task: highest source offset taken
+ * per source task (index), -1 for none. */
+typedef struct sl__dedup {
+    int64_t *max;
+    size_t n;
+} sl__dedup;
+
 struct sl_lane {
     sl_engine *engine;
     int index;
@@ -55,6 +62,7 @@ struct sl_lane {
     uint32_t nvals;
     sl_batch **building;   /* per task id: the batch being filled */
     int64_t *next_offset;  /* per task id: input position after the last event */
+    sl__dedup *dedup;      /* per task id: repartition dedup positions */
     size_t nbuilding;
     sl__queue *queued;     /* per worker: batches waiting for ring room */
     sl_ring **rings;       /* per worker */
@@ -64,7 +72,7 @@ struct sl_lane {
     size_t ntasks, tasks_cap;
     uint64_t last_barrier; /* last checkpoint id injected */
     /* thread-local totals, published into `counters` */
-    uint64_t events_in, filtered, dead_lettered, bad[SL_BAD_COUNT];
+    uint64_t events_in, filtered, dead_lettered, duplicates, bad[SL_BAD_COUNT];
     sl__lane_counters counters;
 };
 
@@ -75,6 +83,7 @@ typedef struct sl__held {
     uint32_t key_len, value_len;
     int64_t ts;
     uint64_t seq;
+    uint64_t release_at; /* the checkpoint that records it; 0 = the next barrier's */
 } sl__held;
 
 typedef struct sl__task {
@@ -89,7 +98,6 @@ typedef struct sl__task {
     int closed;
     /* output commit rule */
     int holding;             /* an idle advance happened since the last barrier */
-    uint64_t release_at;     /* held results go out once this is durable */
     sl__held *held;
     size_t nheld, held_cap;
     struct sl__task *next;
@@ -151,6 +159,10 @@ void sl__lane_destroy(sl_lane *l, int nworkers);
 void sl__lane_publish(sl_lane *l);
 
 /* worker.c */
+/* Finds the source-state blob (repartition dedup positions) in a stored
+ * checkpoint of a task (the node-level wrapper). Returns 0 or SL_ECORRUPT. */
+int sl__snapshot_source_state(const uint8_t *blob, size_t len, const uint8_t **state,
+                              uint32_t *state_len);
 int sl__worker_init(sl_engine *e, sl__worker *w, int index, size_t ring_cap);
 void sl__worker_destroy(sl__worker *w);
 void *sl__worker_main(void *arg);

@@ -14,6 +14,7 @@
  */
 #include "engine_internal.h"
 #include "log.h"
+#include "snapshot.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -80,9 +81,12 @@ static void sl__lane_reserve(sl_lane *l, int32_t task)
         n *= 2;
     l->building = sl_xrealloc(l->building, n * sizeof(*l->building));
     l->next_offset = sl_xrealloc(l->next_offset, n * sizeof(*l->next_offset));
+    l->dedup = sl_xrealloc(l->dedup, n * sizeof(*l->dedup));
     for (size_t i = l->nbuilding; i < n; i++) {
         l->building[i] = NULL;
         l->next_offset[i] = -1;
+        l->dedup[i].max = NULL;
+        l->dedup[i].n = 0;
     }
     l->nbuilding = n;
 }
@@ -115,6 +119,7 @@ void sl__lane_publish(sl_lane *l)
     SL__PUBLISH(l->counters.events_in, l->events_in);
     SL__PUBLISH(l->counters.filtered, l->filtered);
     SL__PUBLISH(l->counters.dead_lettered, l->dead_lettered);
+    SL__PUBLISH(l->counters.duplicates, l->duplicates);
     for (int i = 0; i < SL_BAD_COUNT; i++)
         SL__PUBLISH(l->counters.bad[i], l->bad[i]);
 }
@@ -183,6 +188,17 @@ static void sl__lane_maybe_barrier(sl_lane *l)
             return;
         }
         ctl->checkpoint_id = n;
+        /* the task's source state: repartition dedup positions */
+        sl_buf st;
+        sl_buf_init(&st);
+        const sl__dedup *d = &l->dedup[task];
+        sl_buf_put_u32(&st, (uint32_t)d->n);
+        for (size_t k = 0; k < d->n; k++)
+            sl_buf_put_i64(&st, d->max[k]);
+        ctl->bytes = (char *)st.data;
+        ctl->bytes_len = ctl->bytes_cap = st.len;
+        if (st.failed)
+            atomic_store(&l->engine->failed, 1);
         sl__queue_push(&l->queued[sl_engine_worker_of(l->engine, task)], ctl);
         injected++;
     }
@@ -315,6 +331,61 @@ int sl_lane_ingest(sl_lane *l, int32_t task, const char *payload, size_t len, in
     return sl_lane_blocked(l, task) ? SL_EAGAIN : SL_OK;
 }
 
+int sl_lane_ingest_from(sl_lane *l, int32_t task, const char *payload, size_t len,
+                        int64_t offset, int64_t kafka_ts, int32_t src_task, int64_t src_offset)
+{
+    if (task >= 0 && src_task >= 0) {
+        sl__lane_reserve(l, task);
+        sl__dedup *d = &l->dedup[task];
+        if ((size_t)src_task >= d->n) {
+            size_t n = (size_t)src_task + 1;
+            d->max = sl_xrealloc(d->max, n * sizeof(*d->max));
+            for (size_t i = d->n; i < n; i++)
+                d->max[i] = -1;
+            d->n = n;
+        }
+        if (src_offset <= d->max[src_task]) {
+            l->duplicates++;
+            l->next_offset[task] = offset + 1;
+            return sl_lane_blocked(l, task) ? SL_EAGAIN : SL_OK;
+        }
+        d->max[src_task] = src_offset;
+    }
+    return sl_lane_ingest(l, task, payload, len, offset, kafka_ts);
+}
+
+/* On assignment from checkpoint n: the task's dedup positions come back
+ * from the checkpoint (the worker restores the rest of the task). */
+static void sl__lane_restore_source_state(sl_lane *l, int32_t task, uint64_t n)
+{
+    sl__dedup *d = &l->dedup[task];
+    free(d->max);
+    d->max = NULL;
+    d->n = 0;
+    if (!n || !l->engine->checkpointer)
+        return;
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    char err[512];
+    if (sl_checkpointer_load(l->engine->checkpointer, task, n, &blob, &len, err, sizeof(err)) !=
+        SL_OK)
+        return; /* the worker reports the failure and stops the engine */
+    const uint8_t *st;
+    uint32_t st_len;
+    if (sl__snapshot_source_state(blob, len, &st, &st_len) == SL_OK && st_len >= 4) {
+        sl_reader r;
+        sl_reader_init(&r, st, st_len);
+        uint32_t count = sl_read_u32(&r);
+        if (count <= st_len / 8) {
+            d->max = sl_xcalloc(count ? count : 1, sizeof(*d->max));
+            for (uint32_t i = 0; i < count; i++)
+                d->max[i] = sl_read_i64(&r);
+            d->n = r.failed ? 0 : count;
+        }
+    }
+    free(blob);
+}
+
 int sl_lane_push_batch(sl_lane *l, sl_batch *b)
 {
     sl__lane_seal(l, b->task);
@@ -346,6 +417,7 @@ int sl_lane_control(sl_lane *l, int32_t task, sl_batch *ctl)
         sl_lane_add_task(l, task);
         if (ctl->kind == SL_MSG_ASSIGN) {
             l->next_offset[task] = ctl->value;
+            sl__lane_restore_source_state(l, task, ctl->checkpoint_id);
             atomic_fetch_add(&l->engine->assigns_sent, 1);
         }
     }
@@ -391,6 +463,9 @@ void sl__lane_destroy(sl_lane *l, int nworkers)
         sl_batch_free(l->building[t]);
     free(l->building);
     free(l->next_offset);
+    for (size_t t = 0; t < l->nbuilding && l->dedup; t++)
+        free(l->dedup[t].max);
+    free(l->dedup);
     for (int w = 0; w < nworkers && l->queued; w++)
         while ((b = sl__queue_pop(&l->queued[w])))
             sl_batch_free(b);

@@ -161,6 +161,7 @@ static void sl__hold(sl__worker *w, sl__task *t, const char *key, size_t key_len
     h->value_len = (uint32_t)value_len;
     h->ts = ts;
     h->seq = seq;
+    h->release_at = 0;
     if (t->nheld++ == 0)
         w->nholding++;
 }
@@ -185,21 +186,26 @@ static void sl__emit_result(void *ctx, const char *key, size_t key_len, const ch
         sl__send_result(w, t->id, key, key_len, value, value_len, ts, seq);
 }
 
-/* Sends a task's held results once the checkpoint they wait for is durable. */
+/* Sends a task's held results, oldest first, as far as the checkpoints
+ * they wait for are durable. */
 static void sl__release_held(sl__worker *w, sl__task *t, uint64_t durable)
 {
-    if (!t->nheld || t->holding || t->release_at == 0 || t->release_at > durable)
-        return;
-    for (size_t i = 0; i < t->nheld; i++) {
+    size_t i = 0;
+    for (; i < t->nheld; i++) {
         sl__held *h = &t->held[i];
+        if (h->release_at == 0 || h->release_at > durable)
+            break;
         if ((int64_t)h->seq > t->suppress_upto)
             sl__send_result(w, t->id, h->key, h->key_len, h->value, h->value_len, h->ts, h->seq);
         free(h->key);
         free(h->value);
     }
-    t->nheld = 0;
-    t->release_at = 0;
-    w->nholding--;
+    if (i == 0)
+        return;
+    memmove(t->held, t->held + i, (t->nheld - i) * sizeof(*t->held));
+    t->nheld -= i;
+    if (t->nheld == 0)
+        w->nholding--;
 }
 
 static void sl__release_all(sl__worker *w)
@@ -281,6 +287,7 @@ static void sl__task_snapshot(sl__worker *w, sl__task *t, const sl_batch *barrie
     sl_buf_put_u64(&buf, t->next_seq);
     sl_buf_put_u8(&buf, (uint8_t)t->closed);
     sl_buf_put_u8(&buf, t->window != NULL);
+    sl_buf_put_blob(&buf, barrier->bytes, barrier->bytes_len); /* source state */
     if (t->window) {
         sl_buf wb;
         sl_buf_init(&wb);
@@ -305,13 +312,11 @@ static void sl__task_snapshot(sl__worker *w, sl__task *t, const sl_batch *barrie
         sl_buf_free(&buf);
         return;
     }
-    /* The results fired by an idle advance wait for this checkpoint. */
-    if (t->holding) {
-        t->holding = 0;
-        t->release_at = barrier->checkpoint_id;
-    } else if (t->nheld && t->release_at == 0) {
-        t->release_at = barrier->checkpoint_id;
-    }
+    /* Results held since the last barrier wait for this checkpoint. */
+    t->holding = 0;
+    for (size_t i = 0; i < t->nheld; i++)
+        if (t->held[i].release_at == 0)
+            t->held[i].release_at = barrier->checkpoint_id;
     sl_batch *out = sl_batch_control(SL_MSG_BARRIER, t->id, barrier->value);
     if (!out) {
         atomic_store(&w->engine->failed, 1);
@@ -344,6 +349,8 @@ static int sl__task_restore(sl__worker *w, sl__task *t, const uint8_t *blob, siz
     (void)sl_read_i64(&r); /* next input offset: the source seeks there */
     uint64_t next_seq = sl_read_u64(&r);
     uint8_t closed = sl_read_u8(&r), has_window = sl_read_u8(&r);
+    uint32_t source_len;
+    (void)sl_read_blob(&r, &source_len); /* source state: the lane restores it */
     if (r.failed || id != t->id || (has_window != 0) != (t->window != NULL))
         return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "task snapshot does not match task %d",
                          t->id);
@@ -376,6 +383,29 @@ static int sl__task_restore(sl__worker *w, sl__task *t, const uint8_t *blob, siz
     t->next_seq = next_seq;
     t->closed = closed;
     return SL_OK;
+}
+
+int sl__snapshot_source_state(const uint8_t *blob, size_t len, const uint8_t **state,
+                              uint32_t *state_len)
+{
+    sl_reader w;
+    sl_reader_init(&w, blob, len);
+    uint32_t tl;
+    const uint8_t *tb = sl_read_blob(&w, &tl);
+    if (!tb)
+        return SL_ECORRUPT;
+    sl_reader r;
+    sl_reader_init(&r, tb, tl);
+    if (sl_read_u32(&r) != SL__TASK_SNAPSHOT_MAGIC || sl_read_u32(&r) != SL__TASK_SNAPSHOT_VERSION)
+        return SL_ECORRUPT;
+    (void)sl_read_u32(&r); /* task */
+    (void)sl_read_u64(&r); /* checkpoint */
+    (void)sl_read_i64(&r); /* next offset */
+    (void)sl_read_u64(&r); /* next seq */
+    (void)sl_read_u8(&r);  /* closed */
+    (void)sl_read_u8(&r);  /* has window */
+    *state = sl_read_blob(&r, state_len);
+    return *state ? SL_OK : SL_ECORRUPT;
 }
 
 /* ASSIGN: (re)creates the task; restores it from checkpoint n if given,
@@ -432,10 +462,9 @@ static void sl__task_assign(sl__worker *w, int lane, const sl_batch *msg)
     }
     free(blob);
     /* Held results of a restored snapshot belong to durable state. */
-    if (t->nheld) {
-        t->release_at = msg->checkpoint_id;
-        sl__release_held(w, t, msg->checkpoint_id);
-    }
+    for (size_t i = 0; i < t->nheld; i++)
+        t->held[i].release_at = msg->checkpoint_id;
+    sl__release_held(w, t, msg->checkpoint_id);
 }
 
 /* ---- the worker loop ---------------------------------------------------------- */
@@ -525,12 +554,13 @@ static void sl__worker_idle(sl__worker *w, int64_t now_ns)
             int64_t target = t->idle_base_wm + quiet_ms;
             if (target <= wm)
                 continue;
-            if (e->checkpointer) {
-                t->holding = 1;
-                atomic_store(&e->checkpoint_asap, 1);
-            }
             w->current = t;
+            size_t held_before = t->nheld;
+            t->holding = e->checkpointer != NULL;
             sl_window_task_advance(t->window, target, &w->emitter);
+            /* Results fired by it wait for a checkpoint: take one now. */
+            if (t->nheld > held_before)
+                atomic_store(&e->checkpoint_asap, 1);
         }
     }
 }
