@@ -59,7 +59,9 @@ const char *sl_bad_reason_name(sl_bad_reason r)
 
 int sl_engine_stopping(const sl_engine *e)
 {
-    return atomic_load(&((sl_engine *)e)->stop_requested) || atomic_load(&((sl_engine *)e)->failed);
+    /* Not stop_requested: on SIGTERM the sources keep delivering (and
+     * putting barriers in) until the final checkpoint is durable. */
+    return atomic_load(&((sl_engine *)e)->sources_stop) || atomic_load(&((sl_engine *)e)->failed);
 }
 
 int sl_engine_worker_of(const sl_engine *e, int32_t task)
@@ -468,19 +470,25 @@ static void sl__supervise(sl_engine *e)
     int stop_forwarded = 0;
     while (!atomic_load_explicit(&e->lanes_done, memory_order_acquire)) {
         now = sl_mono_ns();
-        if (!stop_forwarded && sl_engine_stopping(e)) {
+        if (!stop_forwarded && (atomic_load(&e->stop_requested) || atomic_load(&e->failed))) {
             /* SIGTERM: a final checkpoint with the input consumed so far,
              * then stop consuming. */
             if (e->checkpointer && !atomic_load(&e->failed)) {
-                int64_t give_up = now + 30 * (int64_t)1000000000;
+                int64_t give_up = now + 60 * (int64_t)1000000000;
                 while (!sl_checkpointer_begin(e->checkpointer, e->nlanes) &&
                        !atomic_load(&e->failed) && sl_mono_ns() < give_up)
                     sl_checkpointer_wait(e->checkpointer, 1000); /* one in flight */
-                if (sl_checkpointer_wait(e->checkpointer, 30000) == SL_OK)
+                /* (if the input ends meanwhile, the drain cancels it) */
+                int rc = SL_ETIMEOUT;
+                while (rc == SL_ETIMEOUT && sl_mono_ns() < give_up &&
+                       !atomic_load_explicit(&e->lanes_done, memory_order_acquire))
+                    rc = sl_checkpointer_wait(e->checkpointer, 100);
+                if (rc == SL_OK)
                     sl_info("checkpoint", "final checkpoint before stopping is durable");
-                else
+                else if (!atomic_load(&e->lanes_done))
                     sl_error("checkpoint", "final checkpoint before stopping failed");
             }
+            atomic_store(&e->sources_stop, 1);
             e->source_ops->stop(e->source);
             stop_forwarded = 1;
         }
@@ -516,6 +524,7 @@ int sl_engine_run(sl_engine *e)
         sl_error("engine", "source failed to start: %s", err);
         rc = 1;
         atomic_store(&e->stop_requested, 1);
+        atomic_store(&e->sources_stop, 1);
         atomic_store_explicit(&e->lanes_done, 1, memory_order_release);
         goto drain;
     }
@@ -525,6 +534,7 @@ int sl_engine_run(sl_engine *e)
          * supervises. */
         pthread_t joiner;
         if (pthread_create(&joiner, NULL, sl__source_joiner, e) != 0) {
+            atomic_store(&e->sources_stop, 1);
             e->source_ops->stop(e->source);
             sl__source_joiner(e);
         } else {

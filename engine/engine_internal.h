@@ -138,7 +138,8 @@ struct sl_engine {
     sl_lane *lanes;
     sl__worker *workers;
     pthread_t sink_thread;
-    _Atomic int stop_requested;
+    _Atomic int stop_requested;    /* SIGTERM: set by sl_engine_stop */
+    _Atomic int sources_stop;      /* what sources see, set after the final checkpoint */
     _Atomic int lanes_done;
     _Atomic int workers_done;
     _Atomic int failed;
