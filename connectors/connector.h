@@ -24,8 +24,8 @@ typedef struct sl_engine sl_engine;
 
 typedef enum sl_opt_type {
     SL_OPT_STRING,
-    SL_OPT_INT,      /* JSON integer */
-    SL_OPT_NUMBER,   /* integer or real */
+    SL_OPT_INT,    /* JSON integer */
+    SL_OPT_NUMBER, /* integer or real */
     SL_OPT_BOOL,
     SL_OPT_DURATION, /* "250ms" or integer ms */
     SL_OPT_STRINGS,  /* array of strings (a lone string is accepted) */
@@ -59,8 +59,8 @@ typedef struct sl_source_ops {
     const sl_opt *options;
     /* Reads its options from conf->conf. Returns 0 or SL_EINVAL with a
      * message naming conf->path + the option. */
-    int (*create)(const sl_connector_def *conf, const sl_def *def, void **state,
-                  char *errstr, size_t errstr_size);
+    int (*create)(const sl_connector_def *conf, const sl_def *def, void **state, char *errstr,
+                  size_t errstr_size);
     /* How many source threads (lanes) it will run. */
     int (*lanes)(void *state);
     /* Starts its threads; lane i's thread uses sl_engine_lane(engine, i).
@@ -90,8 +90,8 @@ typedef struct sl_source_ops {
 typedef struct sl_sink_ops {
     const char *name;
     const sl_opt *options;
-    int (*create)(const sl_connector_def *conf, const sl_def *def, void **state,
-                  char *errstr, size_t errstr_size);
+    int (*create)(const sl_connector_def *conf, const sl_def *def, void **state, char *errstr,
+                  size_t errstr_size);
     /* Sink thread. Writes the rows of a SL_MSG_RESULTS or SL_MSG_BAD batch
      * (borrowed). Returns 0, or an error that stops the pipeline with exit 1. */
     int (*write)(void *state, const sl_batch *batch);

@@ -63,11 +63,11 @@ typedef struct sl_num {
 
 typedef struct sl_batch {
     sl_msg_kind kind;
-    int32_t task;          /* task id (input partition index), -1 if none */
-    uint32_t count;        /* events or results in the batch */
-    uint32_t capacity;     /* rows allocated */
-    uint32_t nvals;        /* numeric columns per row */
-    int64_t value;         /* control payload, see sl_msg_kind */
+    int32_t task;      /* task id (input partition index), -1 if none */
+    uint32_t count;    /* events or results in the batch */
+    uint32_t capacity; /* rows allocated */
+    uint32_t nvals;    /* numeric columns per row */
+    int64_t value;     /* control payload, see sl_msg_kind */
     uint64_t checkpoint_id;
 
     int64_t *ts;

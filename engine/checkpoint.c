@@ -133,8 +133,8 @@ static int sl__persist(sl_checkpointer *c, uint64_t id, sl__entry *entries, size
     sl_task_offset *offsets = sl_xcalloc(n ? n : 1, sizeof(*offsets));
     int rc = SL_OK;
     for (size_t i = 0; i < n && rc == SL_OK; i++) {
-        rc = sl_ckpt_store_put(c->store, entries[i].task, id, entries[i].blob, entries[i].len,
-                               err, sizeof(err));
+        rc = sl_ckpt_store_put(c->store, entries[i].task, id, entries[i].blob, entries[i].len, err,
+                               sizeof(err));
         if (rc != SL_OK)
             sl_error("checkpoint", "checkpoint %" PRIu64 ": %s", id, err);
         tasks[i] = entries[i].task;
@@ -239,8 +239,9 @@ static void *sl__coordinator_main(void *arg)
         free(entries);
         if (rc == SL_OK) {
             atomic_store(&c->durable, id);
-            sl_debug("checkpoint", "checkpoint %" PRIu64 " durable: %zu tasks, %" PRIu64
-                     " bytes, %.1f ms", id, n, bytes, ms);
+            sl_debug("checkpoint",
+                     "checkpoint %" PRIu64 " durable: %zu tasks, %" PRIu64 " bytes, %.1f ms", id, n,
+                     bytes, ms);
         }
         pthread_mutex_lock(&c->mu);
         c->inflight = 0;
@@ -294,15 +295,16 @@ sl_checkpointer *sl_checkpointer_new(const sl_def *def, sl_commit_fn commit, voi
             sl_warn("checkpoint", "checkpoint.replicas is %d but only %zu peers are configured",
                     def->checkpoint.replicas, def->cluster.npeers);
     } else if (def->checkpoint.replicas > 0) {
-        sl_warn("checkpoint", "no cluster.peers: checkpoints are kept on this node only "
-                "(checkpoint.replicas %d not met)", def->checkpoint.replicas);
+        sl_warn("checkpoint",
+                "no cluster.peers: checkpoints are kept on this node only "
+                "(checkpoint.replicas %d not met)",
+                def->checkpoint.replicas);
     }
     /* ids continue above what the directory already holds */
     uint64_t last = 0;
     int32_t *tasks = NULL;
     size_t ntasks = 0;
-    if (sl_ckpt_store_get_manifest(c->store, 0, &last, &tasks, &ntasks, err, sizeof(err)) ==
-        SL_OK)
+    if (sl_ckpt_store_get_manifest(c->store, 0, &last, &tasks, &ntasks, err, sizeof(err)) == SL_OK)
         free(tasks);
     atomic_store(&c->requested, last);
     if (pthread_create(&c->thread, NULL, sl__coordinator_main, c) != 0) {
@@ -463,8 +465,8 @@ static int sl__replica_area_get(const sl_checkpointer *c, int32_t task, uint64_t
     return rc;
 }
 
-int sl_checkpointer_load(sl_checkpointer *c, int32_t task, uint64_t n, uint8_t **blob,
-                         size_t *len, char *errstr, size_t errstr_size)
+int sl_checkpointer_load(sl_checkpointer *c, int32_t task, uint64_t n, uint8_t **blob, size_t *len,
+                         char *errstr, size_t errstr_size)
 {
     void *p = NULL;
     char local_err[512] = "";
@@ -487,8 +489,8 @@ int sl_checkpointer_load(sl_checkpointer *c, int32_t task, uint64_t n, uint8_t *
             sl_repl_client_free(client);
             if (rc == SL_OK) {
                 *blob = p;
-                sl_info("checkpoint", "task %d: checkpoint %" PRIu64 " fetched from a peer",
-                        task, n);
+                sl_info("checkpoint", "task %d: checkpoint %" PRIu64 " fetched from a peer", task,
+                        n);
                 return SL_OK;
             }
         }

@@ -72,8 +72,8 @@ void sl_checkpointer_cancel_unreported(sl_checkpointer *c);
 /* Loads the snapshot of `task` at checkpoint n from the local store or, if
  * absent, from a peer. *blob is malloc'ed. Returns 0, SL_ENOTFOUND, or
  * SL_ECORRUPT (errstr says which file/peer and why). */
-int sl_checkpointer_load(sl_checkpointer *c, int32_t task, uint64_t n, uint8_t **blob,
-                         size_t *len, char *errstr, size_t errstr_size);
+int sl_checkpointer_load(sl_checkpointer *c, int32_t task, uint64_t n, uint8_t **blob, size_t *len,
+                         char *errstr, size_t errstr_size);
 
 void sl_checkpointer_get_stats(const sl_checkpointer *c, sl_checkpoint_stats *out);
 

@@ -13,8 +13,8 @@ const char *sl_err2str(int err)
     switch (err) {
     case SL_OK:
         return "success";
-#define SL__ERR_CASE(name, str)                                                \
-    case SL_E##name:                                                           \
+#define SL__ERR_CASE(name, str)                                                                    \
+    case SL_E##name:                                                                               \
         return str;
         SL_ERR_MAP(SL__ERR_CASE)
 #undef SL__ERR_CASE

@@ -12,18 +12,18 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-#define SL_ERR_MAP(XX)                                                         \
-    XX(NOMEM, "out of memory")                                                 \
-    XX(INVAL, "invalid argument")                                              \
-    XX(AGAIN, "resource temporarily unavailable (try again)")                  \
-    XX(IO, "input/output error")                                               \
-    XX(PARSE, "parse error")                                                   \
-    XX(CORRUPT, "data is corrupt")                                             \
-    XX(VERSION, "unsupported format version")                                  \
-    XX(TIMEOUT, "timed out")                                                   \
-    XX(NOTFOUND, "not found")                                                  \
-    XX(KAFKA, "kafka error")                                                   \
-    XX(STOPPED, "stopped")                                                     \
+#define SL_ERR_MAP(XX)                                                                             \
+    XX(NOMEM, "out of memory")                                                                     \
+    XX(INVAL, "invalid argument")                                                                  \
+    XX(AGAIN, "resource temporarily unavailable (try again)")                                      \
+    XX(IO, "input/output error")                                                                   \
+    XX(PARSE, "parse error")                                                                       \
+    XX(CORRUPT, "data is corrupt")                                                                 \
+    XX(VERSION, "unsupported format version")                                                      \
+    XX(TIMEOUT, "timed out")                                                                       \
+    XX(NOTFOUND, "not found")                                                                      \
+    XX(KAFKA, "kafka error")                                                                       \
+    XX(STOPPED, "stopped")                                                                         \
     XX(RANGE, "value out of range")
 
 typedef enum sl_err {
@@ -37,10 +37,10 @@ typedef enum sl_err {
 /* Returns a static string naming `err` (0 or any SL_E*). Never NULL. */
 const char *sl_err2str(int err);
 
-#define SL_LIKELY(x)   __builtin_expect(!!(x), 1)
-#define SL_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define SL_LIKELY(x)    __builtin_expect(!!(x), 1)
+#define SL_UNLIKELY(x)  __builtin_expect(!!(x), 0)
 #define SL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define SL_CACHE_LINE 64
+#define SL_CACHE_LINE   64
 
 /* Milliseconds since the epoch (CLOCK_REALTIME). */
 int64_t sl_wall_ms(void);

@@ -22,14 +22,14 @@
 /* ---- event time and watermarks -------------------------------------- */
 
 typedef enum sl_time_unit {
-    SL_TIME_MS = 0,   /* integer (or float) epoch milliseconds */
-    SL_TIME_S,        /* integer (or float) epoch seconds */
-    SL_TIME_RFC3339,  /* "2024-05-01T12:00:00.123Z" / "+02:00" offsets */
-    SL_TIME_KAFKA,    /* the Kafka message timestamp ("field" absent) */
+    SL_TIME_MS = 0,  /* integer (or float) epoch milliseconds */
+    SL_TIME_S,       /* integer (or float) epoch seconds */
+    SL_TIME_RFC3339, /* "2024-05-01T12:00:00.123Z" / "+02:00" offsets */
+    SL_TIME_KAFKA,   /* the Kafka message timestamp ("field" absent) */
 } sl_time_unit;
 
 typedef struct sl_event_time_def {
-    char *field;       /* top-level payload field; NULL for SL_TIME_KAFKA */
+    char *field; /* top-level payload field; NULL for SL_TIME_KAFKA */
     sl_time_unit unit;
 } sl_event_time_def;
 
@@ -47,18 +47,25 @@ typedef enum sl_type {
     SL_T_INT,
     SL_T_DOUBLE,
     SL_T_STRING,
-    SL_T_OTHER,       /* object or array (kept as raw JSON text) */
+    SL_T_OTHER, /* object or array (kept as raw JSON text) */
 } sl_type;
 
 typedef struct sl_literal {
-    sl_type type;     /* NULL, BOOL, INT, DOUBLE or STRING */
-    int64_t i;        /* INT, BOOL (0/1) */
-    double d;         /* DOUBLE, and INT converted */
-    char *s;          /* STRING (NUL-terminated) */
+    sl_type type; /* NULL, BOOL, INT, DOUBLE or STRING */
+    int64_t i;    /* INT, BOOL (0/1) */
+    double d;     /* DOUBLE, and INT converted */
+    char *s;      /* STRING (NUL-terminated) */
     size_t slen;
 } sl_literal;
 
-typedef enum sl_cmp_op { SL_CMP_EQ, SL_CMP_NE, SL_CMP_LT, SL_CMP_LE, SL_CMP_GT, SL_CMP_GE } sl_cmp_op;
+typedef enum sl_cmp_op {
+    SL_CMP_EQ,
+    SL_CMP_NE,
+    SL_CMP_LT,
+    SL_CMP_LE,
+    SL_CMP_GT,
+    SL_CMP_GE
+} sl_cmp_op;
 typedef enum sl_expr_kind { SL_EXPR_CMP, SL_EXPR_AND, SL_EXPR_OR, SL_EXPR_NOT } sl_expr_kind;
 
 /* Filter expression. JSON forms:
@@ -93,26 +100,31 @@ typedef enum sl_window_type { SL_WIN_TUMBLING, SL_WIN_HOPPING, SL_WIN_SESSION } 
 typedef enum sl_agg_fn { SL_AGG_COUNT, SL_AGG_SUM, SL_AGG_MIN, SL_AGG_MAX, SL_AGG_AVG } sl_agg_fn;
 
 typedef struct sl_agg_def {
-    char *name;    /* output field name */
+    char *name; /* output field name */
     sl_agg_fn fn;
-    char *field;   /* input field, NULL for count */
-    int column;    /* index of the input in sl_batch vals, -1 for count;
-                      aggregates over the same field share a column */
+    char *field; /* input field, NULL for count */
+    int column;  /* index of the input in sl_batch vals, -1 for count;
+                    aggregates over the same field share a column */
 } sl_agg_def;
 
 typedef struct sl_window_def {
     sl_window_type type;
-    int64_t size_ms;      /* tumbling, hopping */
-    int64_t slide_ms;     /* hopping (size % slide == 0 not required) */
-    int64_t gap_ms;       /* session */
+    int64_t size_ms;  /* tumbling, hopping */
+    int64_t slide_ms; /* hopping (size % slide == 0 not required) */
+    int64_t gap_ms;   /* session */
     int64_t allowed_lateness_ms;
     sl_agg_def *aggs;
-    size_t naggs;         /* in definition order: the output order */
-    uint32_t ncolumns;    /* distinct numeric input columns */
-    char **columns;       /* their field names, [ncolumns] */
+    size_t naggs;      /* in definition order: the output order */
+    uint32_t ncolumns; /* distinct numeric input columns */
+    char **columns;    /* their field names, [ncolumns] */
 } sl_window_def;
 
-typedef enum sl_stage_kind { SL_STAGE_FILTER, SL_STAGE_MAP, SL_STAGE_KEY_BY, SL_STAGE_WINDOW } sl_stage_kind;
+typedef enum sl_stage_kind {
+    SL_STAGE_FILTER,
+    SL_STAGE_MAP,
+    SL_STAGE_KEY_BY,
+    SL_STAGE_WINDOW
+} sl_stage_kind;
 
 typedef struct sl_stage {
     sl_stage_kind kind;
@@ -139,50 +151,50 @@ typedef struct sl_connector_def {
 typedef enum sl_guarantee { SL_EXACTLY_ONCE, SL_AT_LEAST_ONCE } sl_guarantee;
 
 typedef struct sl_def {
-    char *file;               /* where it was read from ("-" for stdin) */
+    char *file; /* where it was read from ("-" for stdin) */
     char *name;
-    json_t *root;             /* after substitution and overrides; owned */
+    json_t *root; /* after substitution and overrides; owned */
 
     sl_connector_def source;
     sl_event_time_def event_time; /* source.event_time */
     sl_watermark_def watermark;   /* source.watermark */
 
-    sl_stage *stages;         /* pipeline[], in order */
+    sl_stage *stages; /* pipeline[], in order */
     size_t nstages;
     /* Shortcuts into stages[]: */
-    const sl_stage *key_by;   /* NULL if none */
+    const sl_stage *key_by;      /* NULL if none */
     const sl_window_def *window; /* NULL if none; always the last stage */
 
     sl_connector_def sink;
     sl_connector_def dead_letter; /* type NULL if absent */
 
     struct {
-        int workers;          /* default: number of online CPUs, max 64 */
-        int batch_size;       /* events per batch, default 1024 */
-        int ring_capacity;    /* batches per ring, default 64 */
-        int tasks;            /* file/generator sources: key-hash partitions
-                                 (default 8); kafka: ignored */
+        int workers;       /* default: number of online CPUs, max 64 */
+        int batch_size;    /* events per batch, default 1024 */
+        int ring_capacity; /* batches per ring, default 64 */
+        int tasks;         /* file/generator sources: key-hash partitions
+                              (default 8); kafka: ignored */
     } runtime;
 
     struct {
-        int enabled;          /* 1 when a "checkpoint" object is present */
-        int64_t interval_ms;  /* default 1000 */
-        char *dir;            /* default "/var/lib/sluice" */
-        int keep;             /* default 3 */
-        int replicas;         /* default 1 */
+        int enabled;         /* 1 when a "checkpoint" object is present */
+        int64_t interval_ms; /* default 1000 */
+        char *dir;           /* default "/var/lib/sluice" */
+        int keep;            /* default 3 */
+        int replicas;        /* default 1 */
         sl_guarantee guarantee;
         int64_t replica_timeout_ms; /* default 5000 */
     } checkpoint;
 
     struct {
-        char *node_id;        /* default: hostname */
-        char *listen;         /* ZeroMQ endpoint, NULL if standalone */
+        char *node_id; /* default: hostname */
+        char *listen;  /* ZeroMQ endpoint, NULL if standalone */
         char **peers;
         size_t npeers;
     } cluster;
 
     struct {
-        char *addr;           /* "127.0.0.1:9464"; NULL disables */
+        char *addr; /* "127.0.0.1:9464"; NULL disables */
     } http;
 } sl_def;
 

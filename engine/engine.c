@@ -45,7 +45,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static const char *const sl__bad_names[] = {
 #define SL__BAD_NAME(name, str) str,
     SL_BAD_MAP(SL__BAD_NAME)
@@ -109,8 +108,8 @@ static void sl__sink_release_barriers(sl_engine *e, sl__sink_state *ss)
             if (wrap.failed || pos.failed)
                 sl__sink_fail(e, "checkpoint serialization", SL_ENOMEM);
             else
-                sl_checkpointer_add(e->checkpointer, b->checkpoint_id, b->task, b->value,
-                                    wrap.data, wrap.len);
+                sl_checkpointer_add(e->checkpointer, b->checkpoint_id, b->task, b->value, wrap.data,
+                                    wrap.len);
             sl_buf_free(&pos);
             sl_buf_free(&wrap);
         }
@@ -390,8 +389,8 @@ static void sl__print_status(sl_engine *e, uint64_t *prev_in, int64_t *prev_ns)
     if (s.min_watermark != INT64_MIN)
         snprintf(wm, sizeof(wm), "%" PRId64, s.min_watermark);
     fprintf(e->opt.status_out,
-            "[sluice] in %" PRIu64 " (%.0f ev/s) bad %" PRIu64 " late %" PRIu64
-            " windows %" PRIu64 " out %" PRIu64 " watermark %s",
+            "[sluice] in %" PRIu64 " (%.0f ev/s) bad %" PRIu64 " late %" PRIu64 " windows %" PRIu64
+            " out %" PRIu64 " watermark %s",
             s.events_in, rate, s.bad_total, s.late, s.windows_fired, s.results_out, wm);
     if (e->checkpointer) {
         sl_checkpoint_stats cs;
@@ -421,7 +420,8 @@ static void sl__print_summary(sl_engine *e, FILE *out)
     fprintf(out,
             "},\"bad_total\":%" PRIu64 ",\"late_dropped\":%" PRIu64 ",\"late_updates\":%" PRIu64
             ",\"windows_fired\":%" PRIu64 ",\"results_out\":%" PRIu64 ",\"dead_lettered\":%" PRIu64
-            ",\"repartition_duplicates\":%" PRIu64 ",\"tasks\":%d,\"elapsed_s\":%.3f,\"events_per_s\":%.0f",
+            ",\"repartition_duplicates\":%" PRIu64
+            ",\"tasks\":%d,\"elapsed_s\":%.3f,\"events_per_s\":%.0f",
             s.bad_total, s.late, s.late_updates, s.windows_fired, s.results_out, s.dead_lettered,
             s.duplicates, s.tasks, secs, secs > 0 ? (double)s.events_in / secs : 0.0);
     if (e->checkpointer) {

@@ -24,20 +24,20 @@ struct sl_source_ops;
 struct sl_sink_ops;
 
 /* Reasons an input event is rejected (counted per reason). */
-#define SL_BAD_MAP(XX)                                                         \
-    XX(MALFORMED, "malformed_json")                                            \
-    XX(MISSING_TIME, "missing_time")                                           \
-    XX(BAD_TIME, "bad_time")                                                   \
-    XX(MISSING_KEY, "missing_key")                                             \
-    XX(MISSING_FIELD, "missing_field")                                         \
-    XX(WRONG_TYPE, "wrong_type")                                               \
+#define SL_BAD_MAP(XX)                                                                             \
+    XX(MALFORMED, "malformed_json")                                                                \
+    XX(MISSING_TIME, "missing_time")                                                               \
+    XX(BAD_TIME, "bad_time")                                                                       \
+    XX(MISSING_KEY, "missing_key")                                                                 \
+    XX(MISSING_FIELD, "missing_field")                                                             \
+    XX(WRONG_TYPE, "wrong_type")                                                                   \
     XX(TOO_LARGE, "too_large")
 
 typedef enum sl_bad_reason {
 #define SL__BAD_ENUM(name, str) SL_BAD_##name,
     SL_BAD_MAP(SL__BAD_ENUM)
 #undef SL__BAD_ENUM
-    SL_BAD_COUNT
+        SL_BAD_COUNT
 } sl_bad_reason;
 
 const char *sl_bad_reason_name(sl_bad_reason r);
@@ -88,8 +88,8 @@ int sl_lane_ingest(sl_lane *l, int32_t task, const char *payload, size_t len, in
  * at or below the highest offset already taken from that origin by `task`
  * is a replay (its producer restarted) and is dropped; the positions are
  * part of the task's checkpoint (DESIGN.md, step 6). */
-int sl_lane_ingest_from(sl_lane *l, int32_t task, const char *payload, size_t len,
-                        int64_t offset, int64_t kafka_ts, int32_t src_task, int64_t src_offset);
+int sl_lane_ingest_from(sl_lane *l, int32_t task, const char *payload, size_t len, int64_t offset,
+                        int64_t kafka_ts, int32_t src_task, int64_t src_offset);
 
 /* Pushes every partial batch of the lane (call when the input is drained
  * for now, e.g. after each poll). Returns SL_OK or SL_EAGAIN as above. */
@@ -129,13 +129,13 @@ typedef struct sl_engine_stats {
     uint64_t events_filtered; /* dropped by filters */
     uint64_t bad[SL_BAD_COUNT];
     uint64_t bad_total;
-    uint64_t late;            /* dropped as late */
-    uint64_t late_updates;    /* updated results for fired windows */
+    uint64_t late;         /* dropped as late */
+    uint64_t late_updates; /* updated results for fired windows */
     uint64_t windows_fired;
-    uint64_t results_out;     /* rows written by the sink */
+    uint64_t results_out; /* rows written by the sink */
     uint64_t dead_lettered;
-    uint64_t duplicates;      /* repartition replays dropped */
-    int64_t min_watermark;    /* over tasks with a watermark; INT64_MIN if none */
+    uint64_t duplicates;   /* repartition replays dropped */
+    int64_t min_watermark; /* over tasks with a watermark; INT64_MIN if none */
     int64_t elapsed_ns;
     size_t window_state_bytes;
     int tasks;
@@ -147,10 +147,10 @@ void sl_engine_get_stats(const sl_engine *e, sl_engine_stats *out);
 typedef struct sl_task_status {
     int32_t task;
     int worker;
-    int64_t watermark;     /* INT64_MIN before the first event */
+    int64_t watermark; /* INT64_MIN before the first event */
     int64_t max_event_time;
-    uint64_t next_seq;     /* results produced so far */
-    uint64_t held;         /* results held by the output commit rule */
+    uint64_t next_seq; /* results produced so far */
+    uint64_t held;     /* results held by the output commit rule */
     size_t state_bytes;
     uint64_t events;
 } sl_task_status;

@@ -60,15 +60,15 @@ struct sl_lane {
     int index;
     sl_ingest *ingest;
     uint32_t nvals;
-    sl_batch **building;   /* per task id: the batch being filled */
-    int64_t *next_offset;  /* per task id: input position after the last event */
-    sl__dedup *dedup;      /* per task id: repartition dedup positions */
+    sl_batch **building;  /* per task id: the batch being filled */
+    int64_t *next_offset; /* per task id: input position after the last event */
+    sl__dedup *dedup;     /* per task id: repartition dedup positions */
     size_t nbuilding;
-    sl__queue *queued;     /* per worker: batches waiting for ring room */
-    sl_ring **rings;       /* per worker */
-    sl_ring *dlq;          /* to the sink thread (bad events) */
+    sl__queue *queued; /* per worker: batches waiting for ring room */
+    sl_ring **rings;   /* per worker */
+    sl_ring *dlq;      /* to the sink thread (bad events) */
     sl_batch *dlq_batch;
-    int32_t *tasks;        /* tasks fed by this lane */
+    int32_t *tasks; /* tasks fed by this lane */
     size_t ntasks, tasks_cap;
     uint64_t last_barrier; /* last checkpoint id injected */
     /* thread-local totals, published into `counters` */
@@ -88,16 +88,16 @@ typedef struct sl__held {
 
 typedef struct sl__task {
     int32_t id;
-    uint64_t events;         /* events processed */
+    uint64_t events; /* events processed */
     int lane;
     sl_window_task *window;
-    uint64_t next_seq;       /* sequence number of the next result */
-    int64_t suppress_upto;   /* results with seq <= this were written before */
-    int64_t last_input_ns;   /* processing time of the last event */
-    int64_t idle_base_wm;    /* watermark when the idle advance started */
+    uint64_t next_seq;     /* sequence number of the next result */
+    int64_t suppress_upto; /* results with seq <= this were written before */
+    int64_t last_input_ns; /* processing time of the last event */
+    int64_t idle_base_wm;  /* watermark when the idle advance started */
     int closed;
     /* output commit rule */
-    int holding;             /* an idle advance happened since the last barrier */
+    int holding; /* an idle advance happened since the last barrier */
     sl__held *held;
     size_t nheld, held_cap;
     struct sl__task *next;
@@ -107,16 +107,16 @@ typedef struct sl__worker {
     sl_engine *engine;
     int index;
     pthread_t thread;
-    sl_ring *out;        /* to the sink thread */
-    sl_batch *results;   /* being filled */
-    sl_batch *dead;      /* late events for the dead-letter sink */
-    sl__task **buckets;  /* task table */
+    sl_ring *out;       /* to the sink thread */
+    sl_batch *results;  /* being filled */
+    sl_batch *dead;     /* late events for the dead-letter sink */
+    sl__task **buckets; /* task table */
     size_t nbuckets;
     int ntasks;
-    int nholding;        /* tasks with held results */
+    int nholding; /* tasks with held results */
     uint64_t late, late_updates, windows_fired, results_count, dead_lettered, suppressed;
     sl__worker_counters counters;
-    sl__task *current;   /* task whose batch is being processed */
+    sl__task *current; /* task whose batch is being processed */
     sl_emitter emitter;
     /* per-task status published for metrics/status readers */
     pthread_mutex_t status_mu;
@@ -138,8 +138,8 @@ struct sl_engine {
     sl_lane *lanes;
     sl__worker *workers;
     pthread_t sink_thread;
-    _Atomic int stop_requested;    /* SIGTERM: set by sl_engine_stop */
-    _Atomic int sources_stop;      /* what sources see, set after the final checkpoint */
+    _Atomic int stop_requested; /* SIGTERM: set by sl_engine_stop */
+    _Atomic int sources_stop;   /* what sources see, set after the final checkpoint */
     _Atomic int lanes_done;
     _Atomic int workers_done;
     _Atomic int failed;
@@ -150,7 +150,7 @@ struct sl_engine {
     _Atomic uint64_t results_written, dlq_written;
     int64_t start_ns;
     int64_t end_ns;
-    int source_failed;             /* written by the joiner before lanes_done */
+    int source_failed; /* written by the joiner before lanes_done */
 };
 
 /* lane.c */

@@ -27,21 +27,20 @@ typedef enum sl_ingest_mode {
 } sl_ingest_mode;
 
 typedef enum sl_decode_result {
-    SL_DECODE_OK = 0,     /* a row is ready: sl_ingest_append() it */
-    SL_DECODE_FILTERED,   /* dropped by a filter (not an error) */
-    SL_DECODE_BAD,        /* rejected; *reason says why */
+    SL_DECODE_OK = 0,   /* a row is ready: sl_ingest_append() it */
+    SL_DECODE_FILTERED, /* dropped by a filter (not an error) */
+    SL_DECODE_BAD,      /* rejected; *reason says why */
 } sl_decode_result;
 
 /* Compiles the decoder for `def` (borrowed; must outlive it). NULL with
  * errstr on failure. */
-sl_ingest *sl_ingest_new(const sl_def *def, sl_ingest_mode mode, char *errstr,
-                         size_t errstr_size);
+sl_ingest *sl_ingest_new(const sl_def *def, sl_ingest_mode mode, char *errstr, size_t errstr_size);
 void sl_ingest_free(sl_ingest *ing);
 
 /* Decodes one event into the ingest's current row. kafka_ts is the message
  * timestamp in ms (used when event_time.unit is "kafka"), or -1. */
-sl_decode_result sl_ingest_decode(sl_ingest *ing, const char *payload, size_t len,
-                                  int64_t kafka_ts, sl_bad_reason *reason);
+sl_decode_result sl_ingest_decode(sl_ingest *ing, const char *payload, size_t len, int64_t kafka_ts,
+                                  sl_bad_reason *reason);
 /* Key hash of the current row (valid after SL_DECODE_OK). */
 uint64_t sl_ingest_key_hash(const sl_ingest *ing);
 /* Event time of the current row, ms. */

@@ -331,8 +331,8 @@ int sl_lane_ingest(sl_lane *l, int32_t task, const char *payload, size_t len, in
     return sl_lane_blocked(l, task) ? SL_EAGAIN : SL_OK;
 }
 
-int sl_lane_ingest_from(sl_lane *l, int32_t task, const char *payload, size_t len,
-                        int64_t offset, int64_t kafka_ts, int32_t src_task, int64_t src_offset)
+int sl_lane_ingest_from(sl_lane *l, int32_t task, const char *payload, size_t len, int64_t offset,
+                        int64_t kafka_ts, int32_t src_task, int64_t src_offset)
 {
     if (task >= 0 && src_task >= 0) {
         sl__lane_reserve(l, task);

@@ -28,13 +28,13 @@ void sl_log_set_json(int json);
 /* Writes one log line. `fields` is NULL or a string of extra JSON members
  * without braces, e.g. "\"partition\":3,\"offset\":42" (the caller is
  * responsible for its validity). */
-void sl_log_fields(sl_log_level level, const char *component, const char *fields,
-                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void sl_log_fields(sl_log_level level, const char *component, const char *fields, const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
 
 #define sl_log(level, component, ...) sl_log_fields(level, component, NULL, __VA_ARGS__)
-#define sl_debug(c, ...) sl_log(SL_LOG_DEBUG, c, __VA_ARGS__)
-#define sl_info(c, ...)  sl_log(SL_LOG_INFO, c, __VA_ARGS__)
-#define sl_warn(c, ...)  sl_log(SL_LOG_WARN, c, __VA_ARGS__)
-#define sl_error(c, ...) sl_log(SL_LOG_ERROR, c, __VA_ARGS__)
+#define sl_debug(c, ...)              sl_log(SL_LOG_DEBUG, c, __VA_ARGS__)
+#define sl_info(c, ...)               sl_log(SL_LOG_INFO, c, __VA_ARGS__)
+#define sl_warn(c, ...)               sl_log(SL_LOG_WARN, c, __VA_ARGS__)
+#define sl_error(c, ...)              sl_log(SL_LOG_ERROR, c, __VA_ARGS__)
 
 #endif

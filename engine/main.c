@@ -213,8 +213,8 @@ static const sl_command sl__commands[] = {
      NULL, sl_cmd_demo},
     {"kafka-mock", "[--brokers N] [--topic T:P]...", "embedded Kafka (mock cluster) on loopback",
      NULL /* the command prints its own --help */, sl_cmd_kafka_mock},
-    {"produce", "--bootstrap B --topic T ...", "load generator: synthetic events to a topic",
-     NULL, sl_cmd_produce},
+    {"produce", "--bootstrap B --topic T ...", "load generator: synthetic events to a topic", NULL,
+     sl_cmd_produce},
 };
 
 static const sl_command *sl__find_command(const char *name)
@@ -229,7 +229,7 @@ static void sl__usage(FILE *out)
 {
     fprintf(out,
             "sluice %s - real-time stream processing\n\nUsage: sluice COMMAND [ARGS]\n\n"
-                 "Commands:\n",
+            "Commands:\n",
             SL_VERSION);
     for (size_t i = 0; i < SL_ARRAY_LEN(sl__commands); i++)
         fprintf(out, "  %-10s %-28s %s\n", sl__commands[i].name, sl__commands[i].args,

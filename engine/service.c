@@ -67,8 +67,7 @@ static sl_cell *sl__cell(sl_service *s, sl_metric *fam, const char *const *value
     return c;
 }
 
-static void sl__set(sl_service *s, sl_metric *fam, const char *const *values, size_t n,
-                    int64_t v)
+static void sl__set(sl_service *s, sl_metric *fam, const char *const *values, size_t n, int64_t v)
 {
     sl_cell *c = sl__cell(s, fam, values, n);
     if (c)
@@ -177,8 +176,8 @@ char *sl_service_status_json(sl_service *s)
     sl_engine_get_stats(s->engine, &st);
     json_t *root = json_object();
     json_object_set_new(root, "pipeline", json_string(s->def->name));
-    json_object_set_new(root, "node", json_string(s->def->cluster.node_id ? s->def->cluster.node_id
-                                                                          : ""));
+    json_object_set_new(root, "node",
+                        json_string(s->def->cluster.node_id ? s->def->cluster.node_id : ""));
     char reason[256] = "";
     int ready = sl_engine_ready(s->engine, reason, sizeof(reason));
     json_object_set_new(root, "ready", json_boolean(ready));
@@ -239,8 +238,7 @@ char *sl_service_status_json(sl_service *s)
         json_object_set_new(c, "last_duration_ms", json_real(cs.last_duration_ms));
         json_object_set_new(c, "p50_ms", json_real(cs.p50_ms));
         json_object_set_new(c, "p99_ms", json_real(cs.p99_ms));
-        json_object_set_new(c, "last_completed_at_ms",
-                            json_integer(cs.last_completed_wall_ms));
+        json_object_set_new(c, "last_completed_at_ms", json_integer(cs.last_completed_wall_ms));
         json_object_set_new(root, "checkpoint", c);
     } else {
         json_object_set_new(root, "checkpoint", json_null());

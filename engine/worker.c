@@ -145,8 +145,8 @@ static void sl__send_result(sl__worker *w, int32_t task, const char *key, size_t
         sl__worker_flush_results(w);
 }
 
-static void sl__hold(sl__worker *w, sl__task *t, const char *key, size_t key_len,
-                     const char *value, size_t value_len, int64_t ts, uint64_t seq)
+static void sl__hold(sl__worker *w, sl__task *t, const char *key, size_t key_len, const char *value,
+                     size_t value_len, int64_t ts, uint64_t seq)
 {
     if (t->nheld == t->held_cap) {
         t->held_cap = t->held_cap ? t->held_cap * 2 : 64;
@@ -443,22 +443,26 @@ static void sl__task_assign(sl__worker *w, int lane, const sl_batch *msg)
             atomic_store(&e->failed, 1);
             return;
         }
-        sl_info("checkpoint", "task %d restored from checkpoint %" PRIu64 " (next seq %" PRIu64
-                ", %zu held results)", t->id, msg->checkpoint_id, t->next_seq, t->nheld);
+        sl_info("checkpoint",
+                "task %d restored from checkpoint %" PRIu64 " (next seq %" PRIu64
+                ", %zu held results)",
+                t->id, msg->checkpoint_id, t->next_seq, t->nheld);
     }
     if (e->def->checkpoint.enabled && e->def->checkpoint.guarantee == SL_EXACTLY_ONCE &&
         e->sink_ops->recover) {
         int64_t last = -1;
-        int rc = e->sink_ops->recover(e->sink, t->id, sink_pos, sink_pos_len, &last, err,
-                                      sizeof(err));
+        int rc =
+            e->sink_ops->recover(e->sink, t->id, sink_pos, sink_pos_len, &last, err, sizeof(err));
         if (rc != SL_OK) {
             sl_error("checkpoint", "task %d: output scan failed: %s", t->id, err);
             atomic_store(&e->failed, 1);
         }
         t->suppress_upto = last;
         if (last >= 0)
-            sl_info("checkpoint", "task %d: results up to sequence %" PRId64
-                    " were already written; suppressing their replay", t->id, last);
+            sl_info("checkpoint",
+                    "task %d: results up to sequence %" PRId64
+                    " were already written; suppressing their replay",
+                    t->id, last);
     }
     free(blob);
     /* Held results of a restored snapshot belong to durable state. */

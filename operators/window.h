@@ -42,8 +42,8 @@ typedef struct sl_emitter {
     /* One result. key/key_len: the message key, a JSON object of the key
      * fields ("{}" when there is no key_by); value: the result JSON object;
      * ts: window_end - 1. `update` is 1 for a late update of a fired window. */
-    void (*result)(void *ctx, const char *key, size_t key_len, const char *value,
-                   size_t value_len, int64_t ts, int update);
+    void (*result)(void *ctx, const char *key, size_t key_len, const char *value, size_t value_len,
+                   int64_t ts, int update);
     /* An event dropped as late (may be NULL). `watermark` is the watermark it
      * was judged against. */
     void (*late)(void *ctx, const sl_batch *in, uint32_t row, int64_t watermark);
@@ -51,10 +51,10 @@ typedef struct sl_emitter {
 } sl_emitter;
 
 typedef struct sl_window_stats {
-    uint64_t events;         /* events processed (incl. late) */
-    uint64_t late_dropped;   /* events dropped as late */
-    uint64_t late_updates;   /* updated results emitted for fired windows */
-    uint64_t windows_fired;  /* (key, window) results emitted on firing */
+    uint64_t events;        /* events processed (incl. late) */
+    uint64_t late_dropped;  /* events dropped as late */
+    uint64_t late_updates;  /* updated results emitted for fired windows */
+    uint64_t windows_fired; /* (key, window) results emitted on firing */
 } sl_window_stats;
 
 /* Creates the state of one task. Borrows `def` and `wm` (they must outlive

@@ -140,14 +140,15 @@ static const sl_source_ops bench_source = {.name = "bench",
                                            .join = bsrc_join,
                                            .destroy = bsrc_destroy};
 
-#define DEF_FMT \
-    "{\"name\":\"bench\",\"source\":{\"type\":\"generator\"," \
-    "\"event_time\":{\"field\":\"ts\",\"unit\":\"ms\"}," \
-    "\"watermark\":{\"max_out_of_orderness\":\"100ms\"}}," \
-    "\"pipeline\":[{\"key_by\":[\"user\"]},{\"window\":{\"type\":\"tumbling\",\"size\":\"1s\"}," \
-    "\"aggregates\":{\"n\":{\"fn\":\"count\"},\"total\":{\"fn\":\"sum\",\"field\":\"amount\"}," \
-    "\"top\":{\"fn\":\"max\",\"field\":\"amount\"}}}]," \
-    "\"sink\":{\"type\":\"null\"},\"runtime\":{\"workers\":%d,\"batch_size\":%d,\"ring_capacity\":64}}"
+#define DEF_FMT                                                                                    \
+    "{\"name\":\"bench\",\"source\":{\"type\":\"generator\","                                      \
+    "\"event_time\":{\"field\":\"ts\",\"unit\":\"ms\"},"                                           \
+    "\"watermark\":{\"max_out_of_orderness\":\"100ms\"}},"                                         \
+    "\"pipeline\":[{\"key_by\":[\"user\"]},{\"window\":{\"type\":\"tumbling\",\"size\":\"1s\"},"   \
+    "\"aggregates\":{\"n\":{\"fn\":\"count\"},\"total\":{\"fn\":\"sum\",\"field\":\"amount\"},"    \
+    "\"top\":{\"fn\":\"max\",\"field\":\"amount\"}}}],"                                            \
+    "\"sink\":{\"type\":\"null\"},\"runtime\":{\"workers\":%d,\"batch_size\":%d,\"ring_"           \
+    "capacity\":64}}"
 
 static double run_engine(int workers, size_t events, sl_engine_stats *st)
 {

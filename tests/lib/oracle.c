@@ -68,8 +68,9 @@ static or_window *or_find(or_state *s, const char *key, int64_t start, int64_t e
 static void or_emit(or_state *s, const or_window *w, int update)
 {
     char buf[4096];
-    int pos = snprintf(buf, sizeof(buf), "{%s%s\"window_start\":%" PRId64 ",\"window_end\":%" PRId64,
-                       w->key, w->key[0] ? "," : "", w->start, w->end);
+    int pos =
+        snprintf(buf, sizeof(buf), "{%s%s\"window_start\":%" PRId64 ",\"window_end\":%" PRId64,
+                 w->key, w->key[0] ? "," : "", w->start, w->end);
     int64_t sum = 0, mn = INT64_MAX, mx = INT64_MIN;
     for (size_t i = 0; i < w->n; i++) {
         sum += w->amounts[i];
@@ -90,8 +91,8 @@ static void or_emit(or_state *s, const or_window *w, int update)
         else if (strcmp(fn, "max") == 0)
             pos += snprintf(buf + pos, sizeof(buf) - (size_t)pos, "%" PRId64, mx);
         else
-            pos += snprintf(buf + pos, sizeof(buf) - (size_t)pos, "%.17g",
-                            (double)sum / (double)w->n);
+            pos +=
+                snprintf(buf + pos, sizeof(buf) - (size_t)pos, "%.17g", (double)sum / (double)w->n);
     }
     snprintf(buf + pos, sizeof(buf) - (size_t)pos, "}");
     or_output *o = s->out;

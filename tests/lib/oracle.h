@@ -32,7 +32,7 @@ typedef struct or_config {
 typedef struct or_event {
     const char *key; /* JSON members, e.g. "user":"u1" */
     int64_t ts;
-    int64_t amount;  /* integer amounts keep results exact */
+    int64_t amount; /* integer amounts keep results exact */
 } or_event;
 
 typedef struct or_result {

@@ -200,14 +200,15 @@ static void run_case(const char *window_json, const or_config *cfg, uint64_t see
     make_stream(path, seed, 6000, nkeys, &s);
 
     char def_text[4096];
-    snprintf(def_text, sizeof(def_text),
-             "{\"name\":\"oracle\",\"source\":{\"type\":\"file\",\"path\":\"%s\",\"format\":\"json\","
-             "\"event_time\":{\"field\":\"ts\",\"unit\":\"ms\"},"
-             "\"watermark\":{\"max_out_of_orderness\":%" PRId64 "}},"
-             "\"pipeline\":[{\"key_by\":[\"user\"]},%s],"
-             "\"sink\":{\"type\":\"null\"},"
-             "\"runtime\":{\"workers\":%d,\"batch_size\":%d,\"ring_capacity\":4,\"tasks\":%d}}",
-             path, cfg->ooo, window_json, workers, batch, NTASKS);
+    snprintf(
+        def_text, sizeof(def_text),
+        "{\"name\":\"oracle\",\"source\":{\"type\":\"file\",\"path\":\"%s\",\"format\":\"json\","
+        "\"event_time\":{\"field\":\"ts\",\"unit\":\"ms\"},"
+        "\"watermark\":{\"max_out_of_orderness\":%" PRId64 "}},"
+        "\"pipeline\":[{\"key_by\":[\"user\"]},%s],"
+        "\"sink\":{\"type\":\"null\"},"
+        "\"runtime\":{\"workers\":%d,\"batch_size\":%d,\"ring_capacity\":4,\"tasks\":%d}}",
+        path, cfg->ooo, window_json, workers, batch, NTASKS);
     sl_def *def = NULL;
     char err[1024];
     int rc = sl_def_load_string(def_text, "oracle.json", &def, err, sizeof(err));
@@ -266,8 +267,8 @@ static void run_case(const char *window_json, const or_config *cfg, uint64_t see
     assert_int_equal(st.bad[SL_BAD_MISSING_KEY], s.bad_missing_key);
     assert_int_equal(st.bad[SL_BAD_MISSING_TIME], s.bad_missing_time);
     assert_int_equal(st.bad[SL_BAD_WRONG_TYPE], s.bad_wrong_type);
-    assert_int_equal(st.events_in, s.n + s.bad_malformed + s.bad_missing_key +
-                                       s.bad_missing_time + s.bad_wrong_type);
+    assert_int_equal(st.events_in, s.n + s.bad_malformed + s.bad_missing_key + s.bad_missing_time +
+                                       s.bad_wrong_type);
     cap_reset();
     sl_def_free(def);
     free_stream(&s, nkeys);
@@ -286,15 +287,20 @@ static void sweep(const char *window_json, const or_config *cfg)
 }
 
 #define AGGS                                                                                       \
-    "\"aggregates\":{\"orders\":{\"fn\":\"count\"},\"total\":{\"fn\":\"sum\",\"field\":"         \
-    "\"amount\"},\"biggest\":{\"fn\":\"max\",\"field\":\"amount\"},\"smallest\":{\"fn\":"         \
+    "\"aggregates\":{\"orders\":{\"fn\":\"count\"},\"total\":{\"fn\":\"sum\",\"field\":"           \
+    "\"amount\"},\"biggest\":{\"fn\":\"max\",\"field\":\"amount\"},\"smallest\":{\"fn\":"          \
     "\"min\",\"field\":\"amount\"},\"mean\":{\"fn\":\"avg\",\"field\":\"amount\"}}"
 
 static void test_tumbling(void **state)
 {
     (void)state;
-    or_config cfg = {.type = OR_TUMBLING, .size = 1000, .lateness = 500, .ooo = 100,
-                     .agg_names = agg_names, .agg_fns = agg_fns, .naggs = 5};
+    or_config cfg = {.type = OR_TUMBLING,
+                     .size = 1000,
+                     .lateness = 500,
+                     .ooo = 100,
+                     .agg_names = agg_names,
+                     .agg_fns = agg_fns,
+                     .naggs = 5};
     sweep("{\"window\":{\"type\":\"tumbling\",\"size\":\"1s\",\"allowed_lateness\":\"500ms\"}," AGGS
           "}",
           &cfg);
@@ -303,8 +309,14 @@ static void test_tumbling(void **state)
 static void test_hopping(void **state)
 {
     (void)state;
-    or_config cfg = {.type = OR_HOPPING, .size = 1500, .slide = 500, .lateness = 300, .ooo = 200,
-                     .agg_names = agg_names, .agg_fns = agg_fns, .naggs = 5};
+    or_config cfg = {.type = OR_HOPPING,
+                     .size = 1500,
+                     .slide = 500,
+                     .lateness = 300,
+                     .ooo = 200,
+                     .agg_names = agg_names,
+                     .agg_fns = agg_fns,
+                     .naggs = 5};
     sweep("{\"window\":{\"type\":\"hopping\",\"size\":\"1500ms\",\"slide\":\"500ms\","
           "\"allowed_lateness\":\"300ms\"}," AGGS "}",
           &cfg);
@@ -313,11 +325,17 @@ static void test_hopping(void **state)
 static void test_session(void **state)
 {
     (void)state;
-    or_config cfg = {.type = OR_SESSION, .gap = 120, .lateness = 200, .ooo = 150,
-                     .agg_names = agg_names, .agg_fns = agg_fns, .naggs = 5};
-    sweep("{\"window\":{\"type\":\"session\",\"gap\":\"120ms\",\"allowed_lateness\":\"200ms\"}," AGGS
-          "}",
-          &cfg);
+    or_config cfg = {.type = OR_SESSION,
+                     .gap = 120,
+                     .lateness = 200,
+                     .ooo = 150,
+                     .agg_names = agg_names,
+                     .agg_fns = agg_fns,
+                     .naggs = 5};
+    sweep(
+        "{\"window\":{\"type\":\"session\",\"gap\":\"120ms\",\"allowed_lateness\":\"200ms\"}," AGGS
+        "}",
+        &cfg);
 }
 
 int main(void)

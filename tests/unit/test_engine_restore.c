@@ -47,8 +47,9 @@ static void make_input(uint64_t seed)
             if (x % 41 == 0)
                 ts -= 2000; /* some late events */
             char buf[128];
-            int n = snprintf(buf, sizeof(buf), "{\"user\":\"u%d-%d\",\"amount\":%d,\"ts\":%" PRId64 "}",
-                             t, (int)((x >> 20) % 23), (int)((x >> 30) % 500), ts);
+            int n =
+                snprintf(buf, sizeof(buf), "{\"user\":\"u%d-%d\",\"amount\":%d,\"ts\":%" PRId64 "}",
+                         t, (int)((x >> 20) % 23), (int)((x >> 30) % 500), ts);
             payload[t][i] = strndup(buf, (size_t)n);
             payload_len[t][i] = (size_t)n;
         }
@@ -60,7 +61,7 @@ static void make_input(uint64_t seed)
 typedef enum { MODE_FULL, MODE_UNTIL_CHECKPOINT, MODE_RESTORE } run_mode;
 
 static run_mode mode;
-static int64_t resume_at[NTASKS];    /* MODE_RESTORE: first offset to replay */
+static int64_t resume_at[NTASKS];     /* MODE_RESTORE: first offset to replay */
 static uint64_t restore_ckpt;         /* MODE_RESTORE: checkpoint to restore */
 static uint64_t committed_ckpt;       /* set by commit() */
 static int64_t committed_off[NTASKS]; /* set by commit() */
@@ -179,7 +180,7 @@ typedef struct out {
     size_t n[NTASKS], cap[NTASKS];
 } out;
 
-static out *cur_out;      /* what the running engine writes to */
+static out *cur_out;        /* what the running engine writes to */
 static out *written_before; /* what recover() reports as already written */
 
 static int snk_create(const sl_connector_def *c, const sl_def *d, void **st, char *e, size_t es)
@@ -270,7 +271,8 @@ static void out_free(out *o)
 
 static const char *window_json[] = {
     "{\"window\":{\"type\":\"tumbling\",\"size\":\"1s\",\"allowed_lateness\":\"500ms\"}",
-    "{\"window\":{\"type\":\"hopping\",\"size\":\"2s\",\"slide\":\"500ms\",\"allowed_lateness\":\"300ms\"}",
+    "{\"window\":{\"type\":\"hopping\",\"size\":\"2s\",\"slide\":\"500ms\",\"allowed_lateness\":"
+    "\"300ms\"}",
     "{\"window\":{\"type\":\"session\",\"gap\":\"40ms\",\"allowed_lateness\":\"200ms\"}",
 };
 
