@@ -553,35 +553,35 @@ fl_scenario() {
     return $rc
 }
 
-# Events per second of a finished `sluice run --status` log: the mean of
-# the once-a-second status rates over the seconds in which the node was busy
-# from start to end (input already flowing before and still after), so
-# neither the consumer group's join delay nor the shutdown counts. Prints
-# "EVENTS_IN SECONDS RATE".
+# Events per second of a finished `sluice run --status` log whose status
+# lines the rusage runner stamped with the wall clock: events between the
+# first and the last status line taken while input was flowing, over the
+# time between them, so neither the consumer group's join delay nor the
+# shutdown counts. Prints "EVENTS_IN SECONDS RATE".
 fl__run_rate() { # LOG
     "$(fl_python)" - "$1" <<'PYEOF'
 import json, re, sys
 events = None
-ins, rates = [], []
-pat = re.compile(r"^\[sluice\] in (\d+) \((\d+) ev/s\)")
+pts = []  # (wall ms, events in)
+pat = re.compile(r"^@(\d+) \[sluice\] in (\d+) ")
 for line in open(sys.argv[1], errors="replace"):
     m = pat.match(line)
     if m:
-        ins.append(int(m.group(1)))
-        rates.append(int(m.group(2)))
+        pts.append((int(m.group(1)), int(m.group(2))))
         continue
     if line.startswith("{") and '"summary"' in line:
         try:
             events = json.loads(line)["summary"].get("events_in")
         except ValueError:
             pass
-busy = [rates[i] for i in range(1, len(ins))
-        if ins[i - 1] > 0 and events is not None and ins[i] < events]
-if events is None or not busy:
+# Busy span: from the first sample with input to the last one before the
+# input was all in (both strictly inside the run), wall clock stamped.
+busy = [(t, n) for t, n in pts if 0 < n and (events is None or n < events)]
+if events is None or len(busy) < 2 or busy[-1][0] <= busy[0][0]:
     print("%d 0 0" % (events or 0))
 else:
-    rate = sum(busy) / len(busy)
-    print("%d %d %.0f" % (events, len(busy), rate))
+    (t1, n1), (t2, n2) = busy[0], busy[-1]
+    print("%d %.1f %.0f" % (events, (t2 - t1) / 1000.0, (n2 - n1) * 1000.0 / (t2 - t1)))
 PYEOF
 }
 
@@ -591,9 +591,15 @@ PYEOF
 FL__RUSAGE_PY='
 import os, resource, signal, subprocess, sys, time
 t0 = time.time()
-p = subprocess.Popen(sys.argv[2:])
+p = subprocess.Popen(sys.argv[2:], stderr=subprocess.PIPE)
 for sig in (signal.SIGTERM, signal.SIGINT):
     signal.signal(sig, lambda s, f: p.send_signal(s))
+# The child stderr passes through; status lines get the wall clock (ms).
+for line in iter(p.stderr.readline, b""):
+    if line.startswith(b"[sluice] "):
+        line = b"@%d %s" % (int(time.time() * 1000), line)
+    sys.stderr.buffer.write(line)
+    sys.stderr.flush()
 while True:
     try:
         rc = p.wait()
@@ -646,7 +652,7 @@ fl_throughput() {
         [ "$ev" = "$n" ] || fl_die "$run: read $ev events, expected $n"
         read -r cpu_s _ <"$FL_TMP/$run.cpu"
         us=$(awk -v c="$cpu_s" -v n="$n" 'BEGIN{printf "%.3f", c * 1e6 / n}')
-        fl_log "$name: $kind: $ev events; $rate events/s over the $secs busy seconds;" \
+        fl_log "$name: $kind: $ev events; $rate events/s measured over ${secs}s of steady input;" \
             "${cpu_s}s CPU = $us us/event"
         if [ "$kind" = ck ]; then
             [ -z "$cpu_ck" ] || awk -v a="$us" -v b="$cpu_ck" 'BEGIN{exit !(a < b)}' && cpu_ck=$us
