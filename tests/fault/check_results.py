@@ -28,6 +28,14 @@
       produced after it (message timestamp) and received after it (follow
       output), and until every moved task produced again.
 
+  check_results.py ckpt-sample --out FILE DIR...
+      Until SIGTERM, every 0.25 s, writes "WALL_MS DIR CHECKPOINT_ID BYTES"
+      for each new complete checkpoint (manifest present) found in the
+      checkpoint directories DIR: BYTES is the sum of its task snapshot
+      files (the node's own; replica areas are subdirectories).
+  check_results.py ckpt-sizes FILE
+      Per directory, the median and largest checkpoint size sampled.
+
   check_results.py summaries FILE...
       Reads the JSON "summary" lines `sluice run` prints at exit and prints
       checkpoint counts, duration p50/p99 and size per node.
@@ -381,9 +389,68 @@ def summaries(a):
             agg["bytes"].append(c.get("last_bytes", 0))
     if agg["p50"]:
         print("checkpoints: %d completed, %d failed; duration p50 %.1f ms (worst node), p99 "
-              "%.1f ms (worst node); size %d bytes per checkpoint per node (largest)"
+              "%.1f ms (worst node); size of the last one %d bytes (largest node)"
               % (agg["completed"], agg["failed"], max(agg["p50"]), max(agg["p99"]),
                  max(agg["bytes"])))
+    return 0
+
+
+def ckpt_sample(a):
+    stop = {"now": False}
+
+    def on_term(signum, frame):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    seen = {d: set() for d in a.dirs}
+    with open(a.out, "w", encoding="utf-8") as out:
+        while not stop["now"]:
+            for d in a.dirs:
+                try:
+                    names = os.listdir(d)
+                except OSError:
+                    continue
+                ids = set()
+                for n in names:
+                    if n.startswith("manifest.ckpt-") and n.endswith(".slcm"):
+                        try:
+                            ids.add(int(n[len("manifest.ckpt-"):-len(".slcm")]))
+                        except ValueError:
+                            pass
+                for cid in sorted(ids - seen[d]):
+                    seen[d].add(cid)
+                    suffix = ".ckpt-%d.slck" % cid
+                    total = 0
+                    for n in names:
+                        if n.startswith("task-") and n.endswith(suffix):
+                            try:
+                                total += os.path.getsize(os.path.join(d, n))
+                            except OSError:
+                                pass
+                    out.write("%d %s %d %d\n" % (int(time.time() * 1000), d, cid, total))
+            out.flush()
+            time.sleep(0.25)
+    return 0
+
+
+def ckpt_sizes(a):
+    per = defaultdict(list)
+    with open(a.file, "r", encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 4 and int(parts[3]) > 0:
+                per[parts[1]].append(int(parts[3]))
+    allv = []
+    for d in sorted(per):
+        v = sorted(per[d])
+        allv += v
+        print("checkpoint size %s: %d checkpoints sampled, median %d bytes, largest %d bytes"
+              % (os.path.basename(d), len(v), v[len(v) // 2], v[-1]))
+    if allv:
+        allv.sort()
+        print("checkpoint size (all nodes): median %d bytes, largest %d bytes"
+              % (allv[len(allv) // 2], allv[-1]))
     return 0
 
 
@@ -412,6 +479,11 @@ def main():
     r.add_argument("--kill-ms", type=int, required=True)
     r.add_argument("--tasks", required=True)
     r.add_argument("--note", default="", help="appended to the figure")
+    cs = sub.add_parser("ckpt-sample")
+    cs.add_argument("--out", required=True)
+    cs.add_argument("dirs", nargs="+")
+    cz = sub.add_parser("ckpt-sizes")
+    cz.add_argument("file")
     s = sub.add_parser("summaries")
     s.add_argument("files", nargs="+")
     a = ap.parse_args()
@@ -424,6 +496,10 @@ def main():
             return follow(a)
         if a.cmd == "recovery":
             return recovery(a)
+        if a.cmd == "ckpt-sample":
+            return ckpt_sample(a)
+        if a.cmd == "ckpt-sizes":
+            return ckpt_sizes(a)
         return summaries(a)
     except (oracle.InputError, RuntimeError, OSError) as e:
         print("check_results: %s" % e, file=sys.stderr)

@@ -422,6 +422,8 @@ fl_scenario() {
     done
     fl_start "$name-follow" "$py" "$FL_HERE/check_results.py" follow --bootstrap "$B" \
         --topic out --out "$dir/stamped.tsv"
+    fl_start "$name-ckpt-sample" "$py" "$FL_HERE/check_results.py" ckpt-sample \
+        --out "$dir/ckpt-sizes.txt" "$dir/ckpt-n1" "$dir/ckpt-n2" "$dir/ckpt-n3"
 
     local keyarg=(--key-field user)
     [ "$mode" = unkeyed ] && keyarg=(--no-key)
@@ -537,6 +539,8 @@ fl_scenario() {
             sed "s/^/[$name] /" >&2
     fi
     "$py" "$FL_HERE/check_results.py" summaries "${logs[@]}" | sed "s/^/[$name] /" >&2
+    fl_stop "$name-ckpt-sample" 10
+    "$py" "$FL_HERE/check_results.py" ckpt-sizes "$dir/ckpt-sizes.txt" | sed "s/^/[$name] /" >&2
     local all_logs=("${logs[@]}")
     [ "$victim" != 0 ] && all_logs+=("$FL_TMP/$name-n$victim.err")
     fl_log "$name: task restores: $(cat "${all_logs[@]}" | grep -c 'restored from checkpoint')," \
