@@ -432,7 +432,7 @@ int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_
     if (l->cnt > 0) {
         rd_kafka_resp_err_t err = rd_kafka_commit(s->rk, l, 0);
         if (err) {
-            sl_error("kafka", "commit of checkpoint %" PRIu64 " failed: %s", checkpoint_id,
+            sl_warn("kafka", "commit of checkpoint %" PRIu64 " failed (retried with the next checkpoint): %s", checkpoint_id,
                      rd_kafka_err2str(err));
             rc = SL_EKAFKA;
         } else {

@@ -166,8 +166,8 @@ static int sl__persist(sl_checkpointer *c, uint64_t id, sl__entry *entries, size
     if (rc == SL_OK && c->commit) {
         rc = c->commit(c->commit_ctx, id, offsets, n);
         if (rc != SL_OK)
-            sl_error("checkpoint", "checkpoint %" PRIu64 ": offset commit failed: %s", id,
-                     sl_err2str(rc));
+            sl_warn("checkpoint", "checkpoint %" PRIu64 ": offset commit failed: %s", id,
+                    sl_err2str(rc));
     }
     if (rc == SL_OK)
         sl_ckpt_store_protect(c->store, id);
