@@ -10,6 +10,8 @@
 #   fl_start NAME CMD...     background process, stdout/stderr in
 #                            $FL_TMP/NAME.out / NAME.err; PID in FL_PID[NAME]
 #   fl_stop NAME [SECS]      SIGTERM, wait up to SECS (default 20), then KILL
+#   fl_stop_many SECS NAME...  the same for several at once (stacks of one
+#                            that does not stop are saved with gdb)
 #   fl_kill9 NAME            SIGKILL and reap
 #   fl_alive NAME            0 when it still runs
 #   fl_wait_exit NAME SECS   waits for it to exit by itself; rc in FL_RC[NAME]
@@ -18,6 +20,9 @@
 #   fl_wait_grep FILE RE SECS  waits until FILE has a line matching RE
 #   fl_now_ms                wall clock in ms
 #   fl_log MSG / fl_die MSG  progress line on stderr / failure
+#   fl_derive_def SRC DST OPTS  variants of tests/fault/pipeline.json
+#   fl_scenario NAME MODE KILL SEED   one failover run, checked (below)
+#   fl_throughput NAME EVENTS  checkpoints every 1 s vs none, one node
 #
 # Set FL_KEEP=1 to keep the temp dir after success (it is always kept after
 # a failure, and its path printed).
