@@ -1,4 +1,6 @@
 # shellcheck shell=bash
+# FL_RC/FL_PID are reset on purpose in fl_isolated's subshell:
+# shellcheck disable=SC2030,SC2031
 # tests/fault/lib.sh - shell helpers for the fault tests (sourced).
 #
 # Every process is started with fl_start NAME CMD... and remembered by PID;
@@ -22,6 +24,9 @@
 #   fl_log MSG / fl_die MSG  progress line on stderr / failure
 #   fl_derive_def SRC DST OPTS  variants of tests/fault/pipeline.json
 #   fl_scenario NAME MODE KILL SEED   one failover run, checked (below)
+#   fl_isolated CMD...       CMD in a subshell whose processes are stopped
+#                            when it ends (one failing scenario does not end
+#                            the whole test)
 #   fl_throughput NAME EVENTS  checkpoints every 1 s vs none, one node
 #
 # Set FL_KEEP=1 to keep the temp dir after success (it is always kept after
@@ -147,10 +152,10 @@ fl_kill9() {
     fl_wait_exit "$name" 10 || true
 }
 
-fl__cleanup() {
-    local rc=$? name pid i
-    trap - EXIT INT TERM
-    # Newest first: the producer and nodes before the broker.
+# Stops every process started here (by this shell), newest first: the
+# producer and nodes before the broker.
+fl__stop_all() {
+    local name pid i
     for ((i = ${#FL_ORDER[@]} - 1; i >= 0; i--)); do
         name=${FL_ORDER[$i]}
         pid=${FL_PID[$name]:-}
@@ -165,6 +170,12 @@ fl__cleanup() {
             fl_wait_exit "$name" 5
         }
     done
+}
+
+fl__cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    fl__stop_all
     if [ -n "$FL_TMP" ] && [ -d "$FL_TMP" ]; then
         if [ "$rc" -ne 0 ] || [ "$FL_FAILED" -ne 0 ] || [ "${FL_KEEP:-0}" = 1 ]; then
             echo "fault: logs and data kept in $FL_TMP" >&2
@@ -173,6 +184,32 @@ fl__cleanup() {
         fi
     fi
     exit "$rc"
+}
+
+fl__cleanup_sub() {
+    local rc=$?
+    trap - EXIT INT TERM
+    fl__stop_all
+    exit "$rc"
+}
+
+# fl_isolated CMD ARGS...: runs CMD (e.g. fl_scenario ...) in a subshell
+# that stops the processes it started when it ends, passed or failed, so a
+# scenario's fl_die fails that scenario only. Returns its status and marks
+# the run failed (temp dir kept) when it is not 0.
+fl_isolated() {
+    (
+        FL_ORDER=()
+        FL_PID=()
+        FL_RC=()
+        trap fl__cleanup_sub EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM
+        "$@"
+    )
+    local rc=$?
+    [ $rc = 0 ] || FL_FAILED=1
+    return $rc
 }
 
 fl_init() {

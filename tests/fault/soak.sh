@@ -53,7 +53,7 @@ export FL_EVENTS=$EVENTS FL_RATE=$RATE FL_PARTS=$PARTS FL_KEYS=${FL_KEYS:-1000}
 
 pass=0 fail=0
 run() {
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+    if fl_isolated "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
 }
 for seed in $SEEDS; do
     run fl_scenario "s$seed-keyed-after" keyed after_checkpoint "$seed"

@@ -33,21 +33,12 @@ fl_log "seed $SEED (reproduce with FAULT_SEED=$SEED)"
 export FL_EVENTS=${FL_EVENTS:-300000} FL_RATE=${FL_RATE:-15000} FL_PARTS=${FL_PARTS:-16}
 
 pass=0 fail=0
-if fl_scenario keyed-after-ckpt keyed after_checkpoint "$SEED"; then
-    pass=$((pass + 1))
-else
-    fail=$((fail + 1))
-fi
-if fl_scenario unkeyed-mid-interval unkeyed mid_interval "$((SEED + 1))"; then
-    pass=$((pass + 1))
-else
-    fail=$((fail + 1))
-fi
-if fl_throughput throughput "${FL_TP_EVENTS:-1000000}"; then
-    pass=$((pass + 1))
-else
-    fail=$((fail + 1))
-fi
+run() {
+    if fl_isolated "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+}
+run fl_scenario keyed-after-ckpt keyed after_checkpoint "$SEED"
+run fl_scenario unkeyed-mid-interval unkeyed mid_interval "$((SEED + 1))"
+run fl_throughput throughput "${FL_TP_EVENTS:-1000000}"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
