@@ -149,7 +149,11 @@ fl_kill9() {
     local name=$1 pid=${FL_PID[$1]:-}
     [ -n "$pid" ] || return 0
     kill -KILL "$pid" 2>/dev/null || true
-    fl_wait_exit "$name" 10 || true
+    # Reap at once, inside a redirection: bash's "Killed" job notice would
+    # otherwise land in the test output.
+    { wait "$pid"; } 2>/dev/null
+    FL_RC[$name]=$?
+    FL_PID[$name]=""
 }
 
 # Stops every process started here (by this shell), newest first: the
