@@ -420,7 +420,7 @@ static void sl__print_summary(sl_engine *e, FILE *out)
     fprintf(out,
             "},\"bad_total\":%" PRIu64 ",\"late_dropped\":%" PRIu64 ",\"late_updates\":%" PRIu64
             ",\"windows_fired\":%" PRIu64 ",\"results_out\":%" PRIu64 ",\"dead_lettered\":%" PRIu64
-            ",\"repartition_duplicates\":%" PRIu64
+            ",\"replays_dropped\":%" PRIu64
             ",\"tasks\":%d,\"elapsed_s\":%.3f,\"events_per_s\":%.0f",
             s.bad_total, s.late, s.late_updates, s.windows_fired, s.results_out, s.dead_lettered,
             s.duplicates, s.tasks, secs, secs > 0 ? (double)s.events_in / secs : 0.0);
