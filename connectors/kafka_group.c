@@ -271,6 +271,10 @@ static void ks_on_revoke(ks_source *s, rd_kafka_topic_partition_list_t *parts, i
     }
     free(target);
     free(posted);
+    /* Exactly-once: what the revoked tasks produced must be delivered
+     * before the partitions go, so the new owner's output scan sees it. */
+    if (s->engine && sl_engine_wait_revoked(s->engine, 60000) != SL_OK)
+        sl_warn("kafka", "results of revoked partitions not confirmed delivered within 60 s");
     if (!lost && !atomic_load(&s->failed))
         ks_commit_positions(s, 1);
     for (int i = 0; i < parts->cnt; i++) {

@@ -138,6 +138,12 @@ static void sl__sink_handle(sl_engine *e, sl__sink_state *ss, sl_batch *b)
                 sl__sink_fail(e, "dead-letter write", rc);
         }
         break;
+    case SL_MSG_REVOKE:
+        rc = e->sink_ops->flush(e->sink, 60000);
+        if (rc != SL_OK)
+            sl__sink_fail(e, "flush", rc);
+        atomic_fetch_add(&e->revokes_done, 1);
+        break;
     case SL_MSG_BARRIER:
         if (ss->nbarriers == ss->cap) {
             ss->cap = ss->cap ? ss->cap * 2 : 64;
@@ -280,6 +286,20 @@ int sl_engine_checkpoint_stats(const sl_engine *e, sl_checkpoint_stats *out)
     if (!e->checkpointer)
         return SL_ENOTFOUND;
     sl_checkpointer_get_stats(e->checkpointer, out);
+    return SL_OK;
+}
+
+int sl_engine_wait_revoked(sl_engine *e, int timeout_ms)
+{
+    uint64_t target = atomic_load(&e->revokes_sent);
+    int64_t deadline = sl_mono_ns() + (int64_t)timeout_ms * 1000000;
+    while (atomic_load(&e->revokes_done) < target) {
+        if (atomic_load(&e->failed) || !atomic_load(&e->running))
+            return SL_OK; /* nothing more will be delivered */
+        if (sl_mono_ns() > deadline)
+            return SL_ETIMEOUT;
+        sl_sleep_us(1000);
+    }
     return SL_OK;
 }
 

@@ -175,6 +175,12 @@ size_t sl_engine_partitions(const sl_engine *e, struct sl_partition_status *out,
 void sl_engine_source_status(const sl_engine *e, FILE *out);
 const sl_def *sl_engine_def(const sl_engine *e);
 
+/* Waits until every REVOKE sent so far went through its worker and the
+ * sink delivered all results the task produced before it, so a new owner's
+ * output scan sees them (call before giving partitions up). Returns 0 or
+ * SL_ETIMEOUT. Any thread but the lanes' and workers'. */
+int sl_engine_wait_revoked(sl_engine *e, int timeout_ms);
+
 /* Worker of a task. */
 int sl_engine_worker_of(const sl_engine *e, int32_t task);
 

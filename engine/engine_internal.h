@@ -146,6 +146,8 @@ struct sl_engine {
     _Atomic int checkpoint_asap;   /* a worker advanced a watermark by idleness */
     _Atomic uint64_t assigns_sent; /* ASSIGN messages lanes sent */
     _Atomic uint64_t assigns_done; /* ASSIGN messages workers completed */
+    _Atomic uint64_t revokes_sent; /* REVOKE messages lanes sent */
+    _Atomic uint64_t revokes_done; /* ... whose earlier results the sink delivered */
     _Atomic int running;
     _Atomic uint64_t results_written, dlq_written;
     int64_t start_ns;

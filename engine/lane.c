@@ -413,6 +413,7 @@ int sl_lane_control(sl_lane *l, int32_t task, sl_batch *ctl)
     ctl->task = task;
     if (ctl->kind == SL_MSG_REVOKE) {
         sl__lane_remove_task(l, task);
+        atomic_fetch_add(&l->engine->revokes_sent, 1);
     } else {
         sl_lane_add_task(l, task);
         if (ctl->kind == SL_MSG_ASSIGN) {

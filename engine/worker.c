@@ -522,10 +522,19 @@ static void sl__worker_handle(sl__worker *w, int lane, sl_batch *b)
         sl__task_assign(w, lane, b);
         atomic_fetch_add(&w->engine->assigns_done, 1);
         break;
-    case SL_MSG_REVOKE:
-        /* The new owner restores the task from the last checkpoint. */
+    case SL_MSG_REVOKE: {
+        /* The new owner restores the task from the last checkpoint; the
+         * sink delivers what the task produced so far before the partition
+         * is given up (sl_engine_wait_revoked). */
         sl__task_remove(w, b->task);
+        sl__worker_flush_results(w);
+        sl_batch *marker = sl_batch_control(SL_MSG_REVOKE, b->task, 0);
+        if (marker)
+            sl__push_blocking(w->engine, w->out, marker);
+        else
+            atomic_fetch_add(&w->engine->revokes_done, 1);
         break;
+    }
     default:
         break;
     }
