@@ -581,7 +581,7 @@ fl_scenario() {
         [ $((kill_ms - t_prod)) -lt "$FL__OOO" ] &&
             note=" (bounded below by max_out_of_orderness: no window closes in the first ${FL__OOO} ms of the stream)"
         "$py" "$FL_HERE/check_results.py" recovery --results "$dir/results.tsv" \
-            --stamped "$dir/stamped.tsv" --kill-ms "$kill_ms" --tasks "$moved" --note "$note" |
+            --kill-ms "$kill_ms" --tasks "$moved" --note "$note" |
             sed "s/^/[$name] /" >&2
     fi
     "$py" "$FL_HERE/check_results.py" summaries "${logs[@]}" | sed "s/^/[$name] /" >&2
@@ -604,12 +604,12 @@ fl_scenario() {
 }
 
 # Events per second of a finished `sluice run --status` log whose status
-# lines the rusage runner stamped with the wall clock: events between the
-# first and the last status line taken while input was flowing, over the
-# time between them, so neither the consumer group's join delay nor the
-# shutdown counts. Prints "EVENTS_IN SECONDS RATE".
-fl__run_rate() { # LOG
-    "$(fl_python)" - "$1" <<'PYEOF'
+# lines the rusage runner stamped with the wall clock: all events over the
+# time from the last status line with nothing in to the exit summary, so
+# the consumer group's join delay does not count. Prints
+# "EVENTS_IN SECONDS RATE".
+fl__run_rate() { # LOG CPUFILE
+    "$(fl_python)" - "$1" "$2" <<'PYEOF'
 import json, re, sys
 events = None
 pts = []  # (wall ms, events in)
@@ -624,20 +624,23 @@ for line in open(sys.argv[1], errors="replace"):
             events = json.loads(line)["summary"].get("events_in")
         except ValueError:
             pass
-# Busy span: from the first sample with input to the last one before the
-# input was all in (both strictly inside the run), wall clock stamped.
-busy = [(t, n) for t, n in pts if 0 < n and (events is None or n < events)]
-if events is None or len(busy) < 2 or busy[-1][0] <= busy[0][0]:
+t_end = int(open(sys.argv[2]).read().split()[2])
+# Processing span: from the last status line before any input was in to
+# the exit summary (the run ends when its input is consumed and written),
+# wall clock stamped; 1 s resolution at the start, the same for every run.
+zero = [t for t, n in pts if n == 0]
+if events is None or not zero or not t_end or t_end <= zero[-1]:
     print("%d 0 0" % (events or 0))
 else:
-    (t1, n1), (t2, n2) = busy[0], busy[-1]
-    print("%d %.1f %.0f" % (events, (t2 - t1) / 1000.0, (n2 - n1) * 1000.0 / (t2 - t1)))
+    span = (t_end - zero[-1]) / 1000.0
+    print("%d %.1f %.0f" % (events, span, events / span))
 PYEOF
 }
 
 # Runs argv[2:] as a child, forwarding SIGTERM/SIGINT to it, and writes
-# "USER+SYS_CPU_SECONDS WALL_SECONDS" of the child to argv[1]; exits with
-# the child's status.
+# "USER+SYS_CPU_SECONDS WALL_SECONDS SUMMARY_WALL_MS" of the child to
+# argv[1] (the last: when its exit summary line came); exits with the
+# child's status.
 FL__RUSAGE_PY='
 import os, resource, signal, subprocess, sys, time
 t0 = time.time()
@@ -645,9 +648,12 @@ p = subprocess.Popen(sys.argv[2:], stderr=subprocess.PIPE)
 for sig in (signal.SIGTERM, signal.SIGINT):
     signal.signal(sig, lambda s, f: p.send_signal(s))
 # The child stderr passes through; status lines get the wall clock (ms).
+t_summary = 0
 for line in iter(p.stderr.readline, b""):
     if line.startswith(b"[sluice] "):
         line = b"@%d %s" % (int(time.time() * 1000), line)
+    elif line.startswith(b"{\"summary\""):
+        t_summary = int(time.time() * 1000)
     sys.stderr.buffer.write(line)
     sys.stderr.flush()
 while True:
@@ -658,7 +664,7 @@ while True:
         pass
 ru = resource.getrusage(resource.RUSAGE_CHILDREN)
 with open(sys.argv[1], "w") as f:
-    f.write("%.3f %.3f\n" % (ru.ru_utime + ru.ru_stime, time.time() - t0))
+    f.write("%.3f %.3f %d\n" % (ru.ru_utime + ru.ru_stime, time.time() - t0, t_summary))
 sys.exit(rc if rc >= 0 else 128 - rc)
 '
 
@@ -672,8 +678,12 @@ fl_throughput() {
     local name=$1 n=$2 dir="$FL_TMP/$1"
     mkdir -p "$dir"
     fl_log "== $name: one node, $n events, checkpoints every 1 s vs none"
-    fl__start_mock "$name-kafka" "$dir" "in:${FL_PARTS:-16}" "out-ck:${FL_PARTS:-16}" \
-        "out-nock:${FL_PARTS:-16}"
+    # One output topic per run: a run must not find another run's results.
+    local topics=("in:${FL_PARTS:-16}") r
+    for r in $(seq "${FL_TP_ROUNDS:-1}"); do
+        topics+=("out-ck$r:${FL_PARTS:-16}" "out-nock$r:${FL_PARTS:-16}")
+    done
+    fl__start_mock "$name-kafka" "$dir" "${topics[@]}"
     local B=$FL_BOOTSTRAP
     "$SLUICE_BIN" produce --bootstrap "$B" --topic in --count "$n" --keys "${FL_KEYS:-400}" \
         --disorder-ms "${FL_DISORDER_MS:-300}" --seed 1 --quiet 2>"$dir/produce.err" ||
@@ -685,26 +695,27 @@ fl_throughput() {
     kcat -b "$B" -C -t in -o beginning -e -q -f '.' >/dev/null 2>&1
     local kind rate_ck="" rate_nock="" cpu_ck="" cpu_nock="" out cpu_s us
     local kinds=()
-    for _ in $(seq "${FL_TP_ROUNDS:-1}"); do kinds+=(nock ck); done
+    for r in $(seq "${FL_TP_ROUNDS:-1}"); do kinds+=("nock$r" "ck$r"); done
     for kind in "${kinds[@]}"; do
+        local def=${kind%%[0-9]*}
         local run="$name-$kind-$RANDOM"
         fl_start "$run" "$(fl_python)" -c "$FL__RUSAGE_PY" "$FL_TMP/$run.cpu" \
             env SLUICE_BOOTSTRAP="$B" SLUICE_HTTP_ADDR=off \
             SLUICE_CHECKPOINT_DIR="$dir/ckpt-$run" FAULT_INPUT_TOPIC=in \
             FAULT_OUTPUT_TOPIC="out-$kind" FAULT_GROUP="$run" FAULT_CHECKPOINT_INTERVAL=1s \
             FAULT_OOO="${FL_OOO_MS:-2000}ms" FAULT_WINDOW="${FL_WINDOW_MS:-1000}ms" \
-            "$SLUICE_BIN" run --status "$dir/$kind.json"
+            "$SLUICE_BIN" run --status "$dir/$def.json"
         fl_wait_exit "$run" 300 || fl_die "$run did not finish"
         [ "${FL_RC[$run]}" = 0 ] ||
             fl_die "$run failed: $(grep -m 3 '"level":"error"' "$FL_TMP/$run.err")"
-        out=$(fl__run_rate "$FL_TMP/$run.err")
+        out=$(fl__run_rate "$FL_TMP/$run.err" "$FL_TMP/$run.cpu")
         read -r ev secs rate <<<"$out"
         [ "$ev" = "$n" ] || fl_die "$run: read $ev events, expected $n"
         read -r cpu_s _ <"$FL_TMP/$run.cpu"
         us=$(awk -v c="$cpu_s" -v n="$n" 'BEGIN{printf "%.3f", c * 1e6 / n}')
-        fl_log "$name: $kind: $ev events; $rate events/s measured over ${secs}s of steady input;" \
+        fl_log "$name: $kind: $ev events in ${secs}s (+-1s): $rate events/s;" \
             "${cpu_s}s CPU = $us us/event"
-        if [ "$kind" = ck ]; then
+        if [ "$def" = ck ]; then
             [ -z "$cpu_ck" ] || awk -v a="$us" -v b="$cpu_ck" 'BEGIN{exit !(a < b)}' && cpu_ck=$us
             [ -z "$rate_ck" ] || [ "$rate" -gt "$rate_ck" ] && rate_ck=$rate
             "$(fl_python)" "$FL_HERE/check_results.py" summaries "$FL_TMP/$run.err" |
@@ -719,7 +730,8 @@ fl_throughput() {
     local ratio
     ratio=$(awk -v a="$rate_ck" -v b="$rate_nock" 'BEGIN{printf "%.3f", (b > 0 ? a / b : 0)}')
     fl_log "$name: throughput with checkpoints every 1 s $rate_ck events/s, without" \
-        "$rate_nock events/s: ratio $ratio (target >= 0.9; best of ${FL_TP_ROUNDS:-1} run(s) each)"
+        "$rate_nock events/s: ratio $ratio (target >= 0.9; best of ${FL_TP_ROUNDS:-1} run(s) each;" \
+        "the embedded broker's delivery rate bounds both)"
     local cpu_ratio
     cpu_ratio=$(awk -v a="$cpu_ck" -v b="$cpu_nock" 'BEGIN{printf "%.3f", (a > 0 ? b / a : 0)}')
     fl_log "$name: CPU per event with checkpoints $cpu_ck us, without $cpu_nock us: efficiency" \

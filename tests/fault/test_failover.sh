@@ -38,7 +38,7 @@ run() {
 }
 run fl_scenario keyed-after-ckpt keyed after_checkpoint "$SEED"
 run fl_scenario unkeyed-mid-interval unkeyed mid_interval "$((SEED + 1))"
-run fl_throughput throughput "${FL_TP_EVENTS:-1000000}"
+run fl_throughput throughput "${FL_TP_EVENTS:-2000000}"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
