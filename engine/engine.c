@@ -123,6 +123,10 @@ static void sl__sink_handle(sl_engine *e, sl__sink_state *ss, sl_batch *b)
     int rc = SL_OK;
     switch (b->kind) {
     case SL_MSG_RESULTS:
+        /* The position recorded for a barrier must precede every result
+         * that follows it: release pending barriers before writing more. */
+        if (ss->nbarriers)
+            sl__sink_release_barriers(e, ss);
         rc = e->sink_ops->write(e->sink, b);
         if (rc == SL_OK)
             atomic_fetch_add_explicit(&e->results_written, b->count, memory_order_relaxed);
