@@ -258,14 +258,7 @@ static void ks_on_revoke(ks_source *s, rd_kafka_topic_partition_list_t *parts, i
                 sl__ks_fail(s);
                 break;
             }
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 20 * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            pthread_cond_timedwait(&t->cv, &t->mu, &ts);
+            sl_cond_wait_ms(&t->cv, &t->mu, 20);
         }
         pthread_mutex_unlock(&t->mu);
     }
@@ -436,8 +429,10 @@ int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_
     if (l->cnt > 0) {
         rd_kafka_resp_err_t err = rd_kafka_commit(s->rk, l, 0);
         if (err) {
-            sl_warn("kafka", "commit of checkpoint %" PRIu64 " failed (retried with the next checkpoint): %s", checkpoint_id,
-                     rd_kafka_err2str(err));
+            sl_warn("kafka",
+                    "commit of checkpoint %" PRIu64
+                    " failed (retried with the next checkpoint): %s",
+                    checkpoint_id, rd_kafka_err2str(err));
             rc = SL_EKAFKA;
         } else {
             for (int i = 0; i < l->cnt; i++) {

@@ -618,8 +618,8 @@ static void ks_thread_message(ks_thread *t, rd_kafka_message_t *m)
                 sl__ks_fail(t->s);
                 return;
             }
-            rc = ks_produce_repartition(t, t->enc, (size_t)n, sl_ingest_ts(t->ingest),
-                                        p->partition, m->offset);
+            rc = ks_produce_repartition(t, t->enc, (size_t)n, sl_ingest_ts(t->ingest), p->partition,
+                                        m->offset);
             if (rc != SL_OK)
                 return; /* stopping or failed: not consumed */
         } else {
@@ -634,8 +634,7 @@ static void ks_thread_message(ks_thread *t, rd_kafka_message_t *m)
         const void *hv;
         size_t hl;
         if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-            rd_kafka_header_get_last(hdrs, "sluice-src", &hv, &hl) ==
-                RD_KAFKA_RESP_ERR_NO_ERROR &&
+            rd_kafka_header_get_last(hdrs, "sluice-src", &hv, &hl) == RD_KAFKA_RESP_ERR_NO_ERROR &&
             hl < 48) {
             char src[48];
             memcpy(src, hv, hl);

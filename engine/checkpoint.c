@@ -212,14 +212,7 @@ static void *sl__coordinator_main(void *arg)
                 pthread_mutex_lock(&c->mu);
                 continue;
             }
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 50 * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+            sl_cond_wait_ms(&c->cv, &c->mu, 50);
         }
         if (c->stopping && !sl__complete(c))
             break;
@@ -424,14 +417,7 @@ int sl_checkpointer_wait(sl_checkpointer *c, int timeout_ms)
             pthread_mutex_unlock(&c->mu);
             return SL_ETIMEOUT;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 20 * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        sl_cond_wait_ms(&c->cv, &c->mu, 20);
     }
     int ok = c->last_ok;
     pthread_mutex_unlock(&c->mu);

@@ -49,6 +49,12 @@ int64_t sl_mono_ns(void);
 /* Sleeps `us` microseconds (EINTR tolerant). */
 void sl_sleep_us(int64_t us);
 
+/* Waits on `cv` (with `mu` held) for at most `ms` milliseconds; spurious
+ * and timed-out wakeups both simply return. Declared with void pointers to
+ * keep pthread.h out of this header: pass pthread_cond_t * and
+ * pthread_mutex_t *. */
+void sl_cond_wait_ms(void *cv, void *mu, int ms);
+
 /* Allocation that aborts the process on failure: for control-path objects
  * whose loss could not be handled sensibly anyway. Hot paths never call it. */
 void *sl_xmalloc(size_t n);

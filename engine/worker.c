@@ -166,16 +166,13 @@ static void sl__hold(sl__worker *w, sl__task *t, const char *key, size_t key_len
         w->nholding++;
 }
 
-static void sl__emit_result(void *ctx, const char *key, size_t key_len, const char *value,
-                            size_t value_len, int64_t ts, int update)
+/* One output row of the current task: numbered, then dropped (already
+ * written before a failure), held (output commit rule) or sent. */
+static void sl__emit_row(sl__worker *w, const char *key, size_t key_len, const char *value,
+                         size_t value_len, int64_t ts)
 {
-    sl__worker *w = ctx;
     sl__task *t = w->current;
     uint64_t seq = t->next_seq++;
-    if (update)
-        w->late_updates++;
-    else
-        w->windows_fired++;
     if ((int64_t)seq <= t->suppress_upto) {
         w->suppressed++;
         return;
@@ -184,6 +181,18 @@ static void sl__emit_result(void *ctx, const char *key, size_t key_len, const ch
         sl__hold(w, t, key, key_len, value, value_len, ts, seq);
     else
         sl__send_result(w, t->id, key, key_len, value, value_len, ts, seq);
+}
+
+/* The window operator's result callback. */
+static void sl__emit_result(void *ctx, const char *key, size_t key_len, const char *value,
+                            size_t value_len, int64_t ts, int update)
+{
+    sl__worker *w = ctx;
+    if (update)
+        w->late_updates++;
+    else
+        w->windows_fired++;
+    sl__emit_row(w, key, key_len, value, value_len, ts);
 }
 
 /* Sends a task's held results, oldest first, as far as the checkpoints
@@ -266,8 +275,7 @@ static void sl__passthrough(sl__worker *w, const sl_batch *in)
             kbuf[klen + 1] = '}';
             kn = klen + 2;
         }
-        sl__emit_result(w, kbuf, kn, row, rlen, in->ts[i], 0);
-        w->windows_fired--; /* a row, not a window */
+        sl__emit_row(w, kbuf, kn, row, rlen, in->ts[i]);
     }
 }
 
