@@ -12,6 +12,8 @@ PY=/usr/bin/python3
 ORACLE="$PY $HERE/oracle.py"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sluice-kafka-XXXXXX")
 PIDS=()
+# No fixed HTTP port: tests may run beside other Sluice processes.
+export SLUICE_HTTP_ADDR="${SLUICE_HTTP_ADDR:-off}"
 
 command -v kcat > /dev/null || { echo "FAIL: kcat is not installed (apt-get install kcat)"; exit 1; }
 
