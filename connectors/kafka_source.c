@@ -77,6 +77,8 @@ static const sl_opt ks_options[] = {
     {"poll_batch", SL_OPT_INT, 0, "messages per consume call (default 1024)"},
     {"commit_interval", SL_OPT_DURATION, 0, "offset commit interval (default 1s)"},
     {"repartition_topic", SL_OPT_STRING, 0, "internal topic (default \"<name>-repartition\")"},
+    {"repartition_partitions", SL_OPT_INT, 0,
+     "partitions of the internal topic when sluice creates it (default: the input's)"},
     {"pause_after", SL_OPT_DURATION, 0,
      "pause partitions whose worker stays full this long (default 100ms)"},
     {NULL, 0, 0, NULL},
@@ -195,6 +197,17 @@ static int ks_create(const sl_connector_def *c, const sl_def *def, void **state,
                                   &pb, &npb, errstr, errstr_size)) != 0)
             goto fail;
         sl_strings_free(pb, npb);
+    }
+    if ((v = json_object_get(o, "repartition_partitions"))) {
+        json_int_t n = json_integer_value(v);
+        if (n < 1 || n > 100000) {
+            rc = sl_seterr(errstr, errstr_size, SL_EINVAL,
+                           "%s.repartition_partitions: must be within 1..100000, got "
+                           "%" JSON_INTEGER_FORMAT,
+                           c->path, n);
+            goto fail;
+        }
+        s->repartition_partitions = (int32_t)n;
     }
     if (sl_kafka_needs_repartition(def, NULL)) {
         if ((v = json_object_get(o, "repartition_topic")))
@@ -376,11 +389,18 @@ static void ks_thread_task_grow(ks_thread *t, int32_t task)
     t->ntasks = n;
 }
 
-/* Owner thread: `p` reached its end (stop_at_eof). */
+static void ks_part_watermark(ks_thread *t, ks_part *p, int64_t now, int ended);
+
+/* Owner thread: `p` reached its end (stop_at_eof). Its last watermark
+ * goes out first, marked ended (it holds nobody back any more), before
+ * the control thread can see the part done and read the repartition
+ * topic's ends. */
 static void ks_part_done(ks_thread *t, ks_part *p)
 {
     if (atomic_load(&p->done))
         return;
+    if (t->s->publish_wm)
+        ks_part_watermark(t, p, sl_mono_ns(), 1);
     atomic_store(&p->done, 1);
     if (!p->paused) {
         sl__ks_pause(t->s, p, 1);
@@ -407,6 +427,11 @@ static void ks_thread_assign(ks_thread *t, ks_part *p, int64_t start)
     p->next = start;
     p->paused = 0;
     p->gap_warned = 0;
+    p->max_ts = INT64_MIN;
+    p->wm_sent = INT64_MIN;
+    p->wm_idle_sent = -1;
+    p->wm_sent_ns = 0;
+    p->last_data_ns = sl_mono_ns();
     atomic_store(&p->done, 0);
     int known = 0;
     for (size_t i = 0; i < t->nowned; i++)
@@ -508,17 +533,14 @@ static void ks_repartition_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void 
     atomic_fetch_sub((_Atomic int64_t *)m->_private, 1);
 }
 
-/* STAGE1: re-keys one decoded event into the repartition topic. */
-static int ks_produce_repartition(ks_thread *t, const char *val, size_t len, int64_t ts,
-                                  int32_t src_task, int64_t src_offset)
+/* STAGE1: produces one record to repartition partition `partition`,
+ * counted in the current epoch until acknowledged (invariant 3). Waits
+ * while the producer queue is full. Returns SL_OK or SL_EKAFKA (stopping,
+ * or failed and said so). */
+static int ks_produce(ks_thread *t, int32_t partition, const char *val, size_t len, const char *key,
+                      size_t klen, int64_t ts, const char *header, const char *hval, size_t hlen)
 {
-    /* The record's origin lets the stage-2 task drop replays (DESIGN.md 6). */
-    char src[48];
-    int srclen = snprintf(src, sizeof(src), "%" PRId32 ":%" PRId64, src_task, src_offset);
     ks_source *s = t->s;
-    size_t klen;
-    const char *key = sl_ingest_key(t->ingest, &klen);
-    int32_t partition = (int32_t)(sl_ingest_key_hash(t->ingest) % (uint64_t)s->rep_partitions);
     _Atomic int64_t *counter;
     for (;;) {
         uint64_t e = atomic_load(&s->epoch);
@@ -533,7 +555,7 @@ static int ks_produce_repartition(ks_thread *t, const char *val, size_t len, int
             s->producer, RD_KAFKA_V_RKT(s->rep_rkt), RD_KAFKA_V_PARTITION(partition),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_VALUE((void *)val, len),
             RD_KAFKA_V_KEY((void *)key, klen), RD_KAFKA_V_TIMESTAMP(ts > 0 ? ts : 0),
-            RD_KAFKA_V_HEADER("sluice-src", src, srclen), RD_KAFKA_V_OPAQUE(counter),
+            RD_KAFKA_V_HEADER(header, hval, (ssize_t)hlen), RD_KAFKA_V_OPAQUE(counter),
             RD_KAFKA_V_END);
         if (!err)
             return SL_OK;
@@ -547,6 +569,93 @@ static int ks_produce_repartition(ks_thread *t, const char *val, size_t len, int
             return SL_EKAFKA;
         }
         rd_kafka_poll(s->producer, 1);
+    }
+}
+
+/* STAGE1: re-keys one decoded event into the repartition topic. */
+static int ks_produce_repartition(ks_thread *t, const char *val, size_t len, int64_t ts,
+                                  int32_t upstream, int64_t src_offset)
+{
+    /* The record's origin lets the downstream task drop replays. */
+    char src[48];
+    int srclen = snprintf(src, sizeof(src), "%" PRId32 ":%" PRId64, upstream, src_offset);
+    size_t klen;
+    const char *key = sl_ingest_key(t->ingest, &klen);
+    int32_t partition = (int32_t)(sl_ingest_key_hash(t->ingest) % (uint64_t)t->s->rep_partitions);
+    return ks_produce(t, partition, val, len, key, klen, ts, KS_SRC_HEADER, src, (size_t)srclen);
+}
+
+/* floor(a / b) for b > 0. */
+static int64_t sl__floor_div_i64(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return a % b != 0 && a < 0 ? q - 1 : q;
+}
+
+/* Whether the part has read everything its leader had at the last fetch
+ * (librdkafka's cached high watermark; unknown counts as not caught up). */
+static int ks_caught_up(ks_source *s, ks_part *p)
+{
+    int64_t lo = -1, hi = -1;
+    if (rd_kafka_get_watermark_offsets(s->rk, s->topics[p->topic], p->partition, &lo, &hi) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        hi < 0)
+        return 0;
+    return p->next >= hi;
+}
+
+/*
+ * Owner thread: publishes the watermark of part `p` (an input of merged
+ * tasks) when it is due:
+ *   - it rose and watermark.emit_interval passed since the last one, or
+ *     it passed a window end (so windows close without waiting);
+ *   - it became idle or active again: idle = read up to the partition's
+ *     end as last fetched and no message for idle_timeout (a part that is
+ *     merely behind, however slow, is never idle), or `ended`
+ *     (stop_at_eof).
+ * STAGE1 writes a control record (header sluice-wm, empty value) into
+ * every repartition partition, after the data records it produced, so the
+ * record's position among them is fixed in the topic and a downstream
+ * replay sees the same; DIRECT (co-partitioned topics) tells the lane.
+ */
+static void ks_part_watermark(ks_thread *t, ks_part *p, int64_t now, int ended)
+{
+    ks_source *s = t->s;
+    const sl_watermark_def *wd = &s->def->watermark;
+    int64_t wm = INT64_MIN;
+    if (p->max_ts != INT64_MIN &&
+        __builtin_sub_overflow(p->max_ts, wd->max_out_of_orderness_ms, &wm))
+        wm = INT64_MIN;
+    int idle = ended;
+    if (!idle && wd->idle_timeout_ms > 0 &&
+        now - p->last_data_ns >= wd->idle_timeout_ms * 1000000ll && ks_caught_up(s, p))
+        idle = 1;
+    int due = idle != p->wm_idle_sent;
+    if (wm > p->wm_sent) {
+        if (now - p->wm_sent_ns >= wd->emit_interval_ms * 1000000ll)
+            due = 1;
+        else if (s->wm_step_ms > 0 &&
+                 (p->wm_sent == INT64_MIN || sl__floor_div_i64(wm, s->wm_step_ms) !=
+                                                 sl__floor_div_i64(p->wm_sent, s->wm_step_ms)))
+            due = 1;
+    }
+    if (!due)
+        return;
+    if (wm > p->wm_sent)
+        p->wm_sent = wm;
+    p->wm_idle_sent = idle;
+    p->wm_sent_ns = now;
+    if (t->role == KS_STAGE1) {
+        char h[96];
+        int hl = snprintf(h, sizeof(h), "%" PRId32 ":%" PRId32 ":%" PRId64 ":%d", p->input_id,
+                          s->nupstreams, p->wm_sent, idle);
+        for (int32_t q = 0; q < s->rep_partitions; q++)
+            if (ks_produce(t, q, "", 0, NULL, 0, 0, KS_WM_HEADER, h, (size_t)hl) != SL_OK)
+                return;
+    } else if (sl_lane_watermark_from(t->lane, p->partition, -1, p->input_id, p->ninputs,
+                                      p->wm_sent, idle) == SL_EAGAIN &&
+               !t->blocked_since) {
+        t->blocked_since = now;
     }
 }
 
@@ -583,6 +692,35 @@ static void ks_thread_message_error(ks_thread *t, rd_kafka_message_t *m)
             rd_kafka_message_errstr(m));
 }
 
+/* STAGE2: a watermark record of upstream task U (of N): "U:N:WM:IDLE". A
+ * malformed one is skipped with one warning per part: it carries no event,
+ * and the upstream publishes again within watermark.emit_interval. */
+static int ks_stage2_watermark(ks_thread *t, ks_part *p, const rd_kafka_message_t *m,
+                               const void *hv, size_t hl)
+{
+    char buf[96];
+    int32_t u = -1, n = -1;
+    int64_t wm = 0;
+    int idle = 0;
+    if (hl < sizeof(buf)) {
+        memcpy(buf, hv, hl);
+        buf[hl] = 0;
+        if (sscanf(buf, "%" SCNd32 ":%" SCNd32 ":%" SCNd64 ":%d", &u, &n, &wm, &idle) != 4)
+            u = -1;
+    }
+    int rc = u >= 0 ? sl_lane_watermark_from(t->lane, p->partition, m->offset, u, n, wm, idle)
+                    : SL_EINVAL;
+    if (rc == SL_EINVAL) {
+        if (!p->header_warned) {
+            p->header_warned = 1;
+            sl_warn("kafka", "%s [%" PRId32 "] offset %" PRId64 ": malformed %s header, skipped",
+                    t->s->topics[p->topic], p->partition, m->offset, KS_WM_HEADER);
+        }
+        rc = SL_OK;
+    }
+    return rc;
+}
+
 static void ks_thread_message(ks_thread *t, rd_kafka_message_t *m)
 {
     if (SL_UNLIKELY(m->err)) {
@@ -603,6 +741,7 @@ static void ks_thread_message(ks_thread *t, rd_kafka_message_t *m)
     int64_t ts = rd_kafka_message_timestamp(m, NULL);
     const char *payload = m->payload ? m->payload : "";
     int rc;
+    p->last_data_ns = t->loop_ns;
     if (t->role == KS_STAGE1) {
         sl_bad_reason reason;
         sl_decode_result r = sl_ingest_decode(t->ingest, payload, m->len, ts, &reason);
@@ -618,10 +757,12 @@ static void ks_thread_message(ks_thread *t, rd_kafka_message_t *m)
                 sl__ks_fail(t->s);
                 return;
             }
-            rc = ks_produce_repartition(t, t->enc, (size_t)n, sl_ingest_ts(t->ingest), p->partition,
-                                        m->offset);
+            int64_t ets = sl_ingest_ts(t->ingest);
+            rc = ks_produce_repartition(t, t->enc, (size_t)n, ets, p->input_id, m->offset);
             if (rc != SL_OK)
                 return; /* stopping or failed: not consumed */
+            if (ets > p->max_ts)
+                p->max_ts = ets;
         } else {
             /* Counted (and dead-lettered) by the lane's own decoder. */
             sl_lane_ingest(t->lane, p->partition, payload, m->len, m->offset, ts);
@@ -633,8 +774,14 @@ static void ks_thread_message(ks_thread *t, rd_kafka_message_t *m)
         rd_kafka_headers_t *hdrs = NULL;
         const void *hv;
         size_t hl;
-        if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-            rd_kafka_header_get_last(hdrs, "sluice-src", &hv, &hl) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        int have_hdrs = rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (have_hdrs &&
+            rd_kafka_header_get_last(hdrs, KS_WM_HEADER, &hv, &hl) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rc = ks_stage2_watermark(t, p, m, hv, hl);
+            goto consumed;
+        }
+        if (have_hdrs &&
+            rd_kafka_header_get_last(hdrs, KS_SRC_HEADER, &hv, &hl) == RD_KAFKA_RESP_ERR_NO_ERROR &&
             hl < 48) {
             char src[48];
             memcpy(src, hv, hl);
@@ -646,7 +793,13 @@ static void ks_thread_message(ks_thread *t, rd_kafka_message_t *m)
                                  src_offset);
     } else {
         rc = sl_lane_ingest(t->lane, p->partition, payload, m->len, m->offset, ts);
+        if (t->s->publish_wm) {
+            int64_t ets = sl_lane_last_event_time(t->lane);
+            if (ets > p->max_ts)
+                p->max_ts = ets;
+        }
     }
+consumed:
     p->next = m->offset + 1;
     atomic_store_explicit(&p->consumed, p->next, memory_order_release);
     if (rc == SL_EAGAIN) {
@@ -729,12 +882,22 @@ static void *ks_thread_main(void *arg)
         }
         ssize_t n = rd_kafka_consume_batch_queue(t->queue, 20, t->msgs, (size_t)s->poll_batch);
         size_t nrev = ks_thread_commands(t, rev, SL_ARRAY_LEN(rev));
+        t->loop_ns = sl_mono_ns();
         for (ssize_t i = 0; i < n; i++) {
             ks_thread_message(t, t->msgs[i]);
             rd_kafka_message_destroy(t->msgs[i]);
         }
         ks_thread_apply_revokes(t, rev, nrev);
         int64_t now = sl_mono_ns();
+        if (s->publish_wm && t->role != KS_STAGE2) {
+            /* After the batch's records: a watermark follows the events
+             * that raised it. */
+            for (size_t i = 0; i < t->nowned; i++) {
+                ks_part *p = t->owned[i];
+                if (p->active && !atomic_load_explicit(&p->done, memory_order_relaxed))
+                    ks_part_watermark(t, p, now, 0);
+            }
+        }
         if (n < s->poll_batch || now - last_flush > 10 * 1000000) {
             if (sl_lane_flush(t->lane) != SL_OK && !t->blocked_since)
                 t->blocked_since = now;
@@ -799,64 +962,118 @@ static int ks_metadata(ks_source *s, rd_kafka_t *rk, size_t ntop, char *errstr, 
     return SL_OK;
 }
 
-/* Makes sure the repartition topic exists with `want` partitions. */
+/* Partitions of `topic` as `rk` sees it (a producer handle may make the
+ * broker auto-create it): >0, 0 for an unknown topic, -1 on error. */
+static int32_t ks_topic_partitions(rd_kafka_t *rk, const char *topic)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int32_t n = -1;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        n = 0;
+        if (md->topic_cnt == 1 && !md->topics[0].err)
+            n = md->topics[0].partition_cnt;
+    }
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return n;
+}
+
+/* Creates the repartition topic with `want` partitions through the Admin
+ * API. Returns the broker's error (0 on success or if it exists now) and
+ * its message in `why`. */
+static rd_kafka_resp_err_t ks_create_topic(ks_source *s, int32_t want, char *why, size_t why_size)
+{
+    size_t rt = s->ntopics;
+    char kerr[512];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(s->topics[rt], want, -1, kerr, sizeof(kerr));
+    if (!nt) {
+        snprintf(why, why_size, "%s", kerr);
+        return RD_KAFKA_RESP_ERR__INVALID_ARG;
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_new(s->producer);
+    rd_kafka_CreateTopics(s->producer, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    snprintf(why, why_size, "timed out");
+    if (ev) {
+        err = rd_kafka_event_error(ev);
+        const char *w = rd_kafka_event_error_string(ev);
+        if (!err) {
+            size_t cnt;
+            const rd_kafka_topic_result_t **res =
+                rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+            if (cnt == 1 && rd_kafka_topic_result_error(res[0])) {
+                err = rd_kafka_topic_result_error(res[0]);
+                w = rd_kafka_topic_result_error_string(res[0]);
+            }
+        }
+        snprintf(why, why_size, "%s", w && *w ? w : rd_kafka_err2str(err));
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    return err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? RD_KAFKA_RESP_ERR_NO_ERROR : err;
+}
+
+/*
+ * Makes sure the repartition topic exists; its partitions are the
+ * downstream tasks, whatever their number. Present: used as it is.
+ * Absent: created with `want` partitions (repartition_partitions, else
+ * the input's count) through CreateTopics; a broker that does not
+ * implement CreateTopics (the embedded one) auto-creates it on first use
+ * with its own default partition count, which is then used. Says which
+ * happened in the log (and s->rep_how). Returns 0 or SL_EKAFKA.
+ */
 static int ks_ensure_repartition_topic(ks_source *s, int32_t want, char *errstr, size_t errstr_size)
 {
     size_t rt = s->ntopics;
-    if (s->nparts[rt] == 0) {
-        char kerr[512];
-        rd_kafka_NewTopic_t *nt =
-            rd_kafka_NewTopic_new(s->topics[rt], want, -1, kerr, sizeof(kerr));
-        rd_kafka_queue_t *q = rd_kafka_queue_new(s->producer);
-        rd_kafka_CreateTopics(s->producer, &nt, 1, NULL, q);
-        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
-        const char *why = "timed out";
-        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
-        if (ev) {
-            err = rd_kafka_event_error(ev);
-            why = rd_kafka_event_error_string(ev);
-            if (!err) {
-                size_t cnt;
-                const rd_kafka_topic_result_t **res = rd_kafka_CreateTopics_result_topics(
-                    rd_kafka_event_CreateTopics_result(ev), &cnt);
-                if (cnt == 1 && rd_kafka_topic_result_error(res[0])) {
-                    err = rd_kafka_topic_result_error(res[0]);
-                    why = rd_kafka_topic_result_error_string(res[0]);
-                }
-            }
-        }
-        int rc = SL_OK;
-        if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
-            rc = sl_seterr(errstr, errstr_size, SL_EKAFKA,
-                           "%s: cannot create the internal topic \"%s\" with %d partitions: %s. "
-                           "Create it beforehand (embedded broker: sluice kafka-mock --topic "
-                           "%s:%d)",
-                           s->path, s->topics[rt], (int)want, why ? why : rd_kafka_err2str(err),
-                           s->topics[rt], (int)want);
-        else
-            sl_info("kafka", "created internal topic %s with %d partitions", s->topics[rt],
-                    (int)want);
-        if (ev)
-            rd_kafka_event_destroy(ev);
-        rd_kafka_queue_destroy(q);
-        rd_kafka_NewTopic_destroy(nt);
-        if (rc)
-            return rc;
-        /* Wait for it to show in metadata. */
-        for (int i = 0; i < 100 && s->nparts[rt] <= 0; i++) {
-            char e2[256];
-            if (ks_metadata(s, s->rk, rt + 1, e2, sizeof(e2)) == SL_OK && s->nparts[rt] > 0)
-                break;
-            sl_sleep_us(100000);
-        }
+    const char *name = s->topics[rt];
+    if (s->nparts[rt] > 0) {
+        s->rep_how = "existing";
+        sl_info("kafka", "internal topic %s exists with %d partitions: %d downstream tasks%s", name,
+                (int)s->nparts[rt], (int)s->nparts[rt],
+                s->nparts[rt] != want ? " (not the input's count; that is fine)" : "");
+        return SL_OK;
     }
-    if (s->nparts[rt] != want)
+    char why[512];
+    rd_kafka_resp_err_t err = ks_create_topic(s, want, why, sizeof(why));
+    int auto_create = err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE ||
+                      err == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION ||
+                      err == RD_KAFKA_RESP_ERR_INVALID_REQUEST;
+    if (err && !auto_create)
         return sl_seterr(errstr, errstr_size, SL_EKAFKA,
-                         "%s: internal topic \"%s\" has %d partitions, expected %d (the input's "
-                         "partition count); was it auto-created? Create it with %d partitions "
-                         "beforehand (embedded broker: sluice kafka-mock --topic %s:%d)",
-                         s->path, s->topics[rt], (int)s->nparts[rt], (int)want, (int)want,
-                         s->topics[rt], (int)want);
+                         "%s: cannot create the internal topic \"%s\" with %d partitions: %s. "
+                         "Create it beforehand (any partition count; embedded broker: sluice "
+                         "kafka-mock --topic %s:%d)",
+                         s->path, name, (int)want, why, name, (int)want);
+    /* Wait for it to show in metadata (the producer's requests let a
+     * broker without CreateTopics auto-create it). */
+    int32_t n = 0;
+    for (int i = 0; i < 100 && n <= 0 && !sl__ks_stopping(s); i++) {
+        n = ks_topic_partitions(auto_create ? s->producer : s->rk, name);
+        if (n <= 0)
+            sl_sleep_us(100000);
+    }
+    if (n <= 0)
+        return sl_seterr(errstr, errstr_size, SL_EKAFKA,
+                         "%s: the internal topic \"%s\" did not appear in the metadata%s", s->path,
+                         name,
+                         auto_create ? " (the broker has no CreateTopics and did not auto-create "
+                                       "it; create it beforehand)"
+                                     : " after it was created");
+    s->nparts[rt] = n;
+    if (auto_create) {
+        s->rep_how = "auto-created";
+        sl_info("kafka",
+                "internal topic %s: the broker does not implement CreateTopics (%s); it "
+                "auto-created the topic with %d partitions: %d downstream tasks",
+                name, why, (int)n, (int)n);
+    } else {
+        s->rep_how = "created";
+        sl_info("kafka", "created internal topic %s with %d partitions", name, (int)n);
+    }
     return SL_OK;
 }
 
@@ -953,7 +1170,9 @@ static int ks_start(void *state, sl_engine *engine, char *errstr, size_t errstr_
                       kerr);
             goto fail;
         }
-        if (ks_ensure_repartition_topic(s, maxp, errstr, errstr_size) != SL_OK)
+        if (ks_ensure_repartition_topic(
+                s, s->repartition_partitions ? s->repartition_partitions : maxp, errstr,
+                errstr_size) != SL_OK)
             goto fail;
         s->rep_partitions = s->nparts[s->ntopics];
         s->rep_rkt = rd_kafka_topic_new(s->producer, s->topics[s->ntopics], NULL);
@@ -989,8 +1208,23 @@ static int ks_start(void *state, sl_engine *engine, char *errstr, size_t errstr_
                       s->path);
             goto fail;
         }
+        /* Tasks that merge several inputs take the minimum of their
+         * watermarks: every repartitioned task, and a task of several
+         * co-partitioned topics. */
+        if (t->role == KS_STAGE2 || (t->role == KS_DIRECT && s->ntopics > 1))
+            sl_lane_set_merged(t->lane, 1);
     }
+    s->publish_wm = s->repartition || s->ntopics > 1;
+    s->wm_step_ms = 0;
+    if (s->def->window && s->def->window->type == SL_WIN_TUMBLING)
+        s->wm_step_ms = s->def->window->size_ms;
+    else if (s->def->window && s->def->window->type == SL_WIN_HOPPING)
+        s->wm_step_ms = s->def->window->slide_ms;
     s->parts = sl_xcalloc(ntop, sizeof(*s->parts));
+    s->nupstreams = 0;
+    for (size_t tp = 0; tp < s->ntopics; tp++)
+        s->nupstreams += s->nparts[tp];
+    int32_t upstream_base = 0;
     for (size_t tp = 0; tp < ntop; tp++) {
         int stage = !s->repartition ? KS_DIRECT : tp < s->ntopics ? KS_STAGE1 : KS_STAGE2;
         s->parts[tp] = sl_xcalloc((size_t)s->nparts[tp] + 1, sizeof(ks_part));
@@ -1005,7 +1239,21 @@ static int ks_start(void *state, sl_engine *engine, char *errstr, size_t errstr_
             atomic_init(&p->delivered, -1);
             atomic_init(&p->committed, -1);
             atomic_init(&p->end, INT64_MAX);
+            if (stage == KS_STAGE1) {
+                p->input_id = upstream_base + i; /* = i for one input topic */
+            } else if (stage == KS_DIRECT) {
+                /* Input index within task i: the topics having partition i. */
+                for (size_t o = 0; o < s->ntopics; o++) {
+                    if (s->nparts[o] > i) {
+                        if (o < tp)
+                            p->input_id++;
+                        p->ninputs++;
+                    }
+                }
+            }
         }
+        if (stage == KS_STAGE1)
+            upstream_base += s->nparts[tp];
     }
     s->max_partitions = maxp;
 

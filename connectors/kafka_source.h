@@ -38,9 +38,19 @@ typedef struct ks_part {
     _Atomic int done;       /* reached its end */
     int64_t epoch_snap;     /* STAGE1: position captured at an epoch flip */
     uint64_t checkpoint_id; /* named by the committed offset's metadata, 0 none */
+    /* Its watermark, published to the tasks it feeds when they merge
+     * several inputs (STAGE1: into every repartition partition; DIRECT
+     * with co-partitioned topics: to its task through the lane). */
+    int32_t input_id; /* STAGE1: upstream id (sluice-src, sluice-wm); DIRECT: input of its task */
+    int32_t ninputs;  /* DIRECT: inputs of its task */
     /* owner thread only */
-    int active, paused, gap_warned;
+    int active, paused, gap_warned, header_warned;
     int64_t next;
+    int64_t max_ts;       /* highest event time read since assigned, INT64_MIN none */
+    int64_t wm_sent;      /* last watermark published */
+    int wm_idle_sent;     /* idle flag last published, -1 nothing yet */
+    int64_t wm_sent_ns;   /* mono ns of the last publication */
+    int64_t last_data_ns; /* mono ns of the last message read */
 } ks_part;
 
 typedef struct ks_cmd {
@@ -69,6 +79,7 @@ struct ks_thread {
     int32_t ntasks;
     int npaused;
     int64_t blocked_since; /* mono ns when the lane reported backpressure */
+    int64_t loop_ns;       /* mono ns when the current poll batch arrived */
     rd_kafka_message_t **msgs;
     rd_kafka_topic_t *rkt_seen[KS_MAX_TOPICS + 1];
     int rkt_topic[KS_MAX_TOPICS + 1];
@@ -93,6 +104,11 @@ struct ks_source {
     int64_t pause_after_ms;
     int repartition;
     char *repartition_topic;
+    int32_t repartition_partitions; /* wanted; 0: the input's partition count */
+    int publish_wm;         /* parts publish watermarks (repartition, co-partitioned topics) */
+    int32_t nupstreams;     /* STAGE1 upstream tasks: every partition of every input topic */
+    int64_t wm_step_ms;     /* window ends are multiples of it (0: sessions) */
+    const char *rep_how;    /* how the repartition topic was set up (explain/log) */
     rd_kafka_conf_t *conf;  /* validated consumer conf, duplicated at start */
     rd_kafka_conf_t *pconf; /* repartition producer conf */
 
@@ -127,6 +143,12 @@ ks_part *sl__ks_part_of(ks_source *s, int topic, int32_t partition);
 int sl__ks_topic_index(ks_source *s, const char *name);
 /* Pauses (1) or resumes (0) one partition. Its owner thread only. */
 void sl__ks_pause(ks_source *s, ks_part *p, int pause);
+
+/* Headers of repartition records: a data record's origin, "UPSTREAM:OFFSET"
+ * (the downstream task drops replays by it); a watermark record,
+ * "UPSTREAM:NUPSTREAMS:WATERMARK:IDLE" (empty value, never an event). */
+#define KS_SRC_HEADER "sluice-src"
+#define KS_WM_HEADER  "sluice-wm"
 
 /* Metadata of offsets committed for a checkpoint: "sluice:checkpoint=<id>". */
 #define SL_KS_CHECKPOINT_META "sluice:checkpoint="

@@ -50,7 +50,13 @@ typedef enum sl_msg_kind {
     SL_MSG_REVOKE,    /* task revoked: drop its state after this */
     SL_MSG_EOS,       /* end of stream for a task: close all windows */
     SL_MSG_BAD,       /* bad/late records for the dead-letter sink (rows) */
+    SL_MSG_INPUT_WM,  /* merged task: value = min of its inputs' watermarks
+                         (INT64_MIN none); flags SL_CTL_INPUTS_IDLE */
 } sl_msg_kind;
+
+/* sl_batch.flags of control messages. */
+#define SL_CTL_MERGED      1u /* ASSIGN: the task merges several inputs */
+#define SL_CTL_INPUTS_IDLE 2u /* INPUT_WM: every input is idle or ended */
 
 /* A number as read from an event: exact integer or double. */
 typedef struct sl_num {
@@ -69,6 +75,7 @@ typedef struct sl_batch {
     uint32_t nvals;    /* numeric columns per row */
     int64_t value;     /* control payload, see sl_msg_kind */
     uint64_t checkpoint_id;
+    uint32_t flags; /* control messages: SL_CTL_* */
 
     int64_t *ts;
     int64_t *offset;

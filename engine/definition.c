@@ -57,6 +57,7 @@ static const sl_opt sl__event_time_keys[] = {
     {NULL, 0, 0, NULL}};
 static const sl_opt sl__watermark_keys[] = {{"max_out_of_orderness", SL_OPT_ANY, 0, NULL},
                                             {"idle_timeout", SL_OPT_ANY, 0, NULL},
+                                            {"emit_interval", SL_OPT_ANY, 0, NULL},
                                             {NULL, 0, 0, NULL}};
 static const sl_opt sl__runtime_keys[] = {{"workers", SL_OPT_INT, 0, NULL},
                                           {"batch_size", SL_OPT_INT, 0, NULL},
@@ -234,6 +235,7 @@ static int sl__parse_source(sl_def *def, char *msg)
     }
 
     const json_t *wm = json_object_get(conf, "watermark");
+    def->watermark.emit_interval_ms = 200;
     if (wm) {
         if ((rc = sl_opts_check(wm, sl__watermark_keys, "source.watermark", msg, SL__MSG)) != 0)
             return rc;
@@ -245,6 +247,10 @@ static int sl__parse_source(sl_def *def, char *msg)
             return rc;
         if (idle && (rc = sl_json_duration(idle, "source.watermark.idle_timeout", 0,
                                            &def->watermark.idle_timeout_ms, msg, SL__MSG)) != 0)
+            return rc;
+        const json_t *emit = json_object_get(wm, "emit_interval");
+        if (emit && (rc = sl_json_duration(emit, "source.watermark.emit_interval", 1,
+                                           &def->watermark.emit_interval_ms, msg, SL__MSG)) != 0)
             return rc;
     }
     return 0;

@@ -36,6 +36,8 @@ typedef struct sl_event_time_def {
 typedef struct sl_watermark_def {
     int64_t max_out_of_orderness_ms; /* default 0 */
     int64_t idle_timeout_ms;         /* default 0 = never advance when idle */
+    int64_t emit_interval_ms;        /* default 200: a source publishing its watermark
+                                        to merged tasks does so at least this often */
 } sl_watermark_def;
 
 /* ---- stateless stages: filter, map, key_by -------------------------- */

@@ -91,6 +91,26 @@ int sl_lane_ingest(sl_lane *l, int32_t task, const char *payload, size_t len, in
 int sl_lane_ingest_from(sl_lane *l, int32_t task, const char *payload, size_t len, int64_t offset,
                         int64_t kafka_ts, int32_t src_task, int64_t src_offset);
 
+/* Merged inputs (a repartitioned stream; co-partitioned topics sharing a
+ * task): input `input` of `ninputs` feeding `task` says its watermark is
+ * `watermark` and whether it is idle (nothing pending, or ended: it holds
+ * nobody back). The task's watermark is the minimum over the inputs that
+ * are not idle; it never moves backwards, and neither does an input's (a
+ * restarted upstream republishing an older watermark changes nothing).
+ * `offset` >= 0 is the record's own input position (a control record in
+ * the stream). The table is part of the task's checkpoint. Returns SL_OK,
+ * SL_EAGAIN as sl_lane_ingest, or SL_EINVAL for an input out of range. */
+#define SL_LANE_MAX_INPUTS 65536
+int sl_lane_watermark_from(sl_lane *l, int32_t task, int64_t offset, int32_t input, int32_t ninputs,
+                           int64_t watermark, int idle);
+/* Tasks fed by this lane merge several inputs: their watermark comes from
+ * sl_lane_watermark_from, not from their own events. Call before the
+ * lane's first ASSIGN. */
+void sl_lane_set_merged(sl_lane *l, int on);
+/* Event time of the event the last sl_lane_ingest call accepted, or
+ * INT64_MIN when it rejected or filtered it. */
+int64_t sl_lane_last_event_time(const sl_lane *l);
+
 /* Pushes every partial batch of the lane (call when the input is drained
  * for now, e.g. after each poll). Returns SL_OK or SL_EAGAIN as above. */
 int sl_lane_flush(sl_lane *l);

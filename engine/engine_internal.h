@@ -55,6 +55,19 @@ typedef struct sl__dedup {
     size_t n;
 } sl__dedup;
 
+/* Watermarks of the inputs of one merged task (the upstream tasks of a
+ * repartitioned stream, or the co-partitioned topics of a task): the
+ * highest watermark each input published, whether its latest record said
+ * it is idle (or ended), and what was last sent to the worker. The task's
+ * watermark is the minimum over the inputs that are not idle. */
+typedef struct sl__inputs {
+    int64_t *wm;   /* per input; INT64_MIN: nothing published yet */
+    uint8_t *idle; /* per input */
+    size_t n;
+    int64_t sent;  /* watermark last sent to the worker, INT64_MIN none */
+    int idle_sent; /* whether "every input idle" was last sent */
+} sl__inputs;
+
 struct sl_lane {
     sl_engine *engine;
     int index;
@@ -63,7 +76,10 @@ struct sl_lane {
     sl_batch **building;  /* per task id: the batch being filled */
     int64_t *next_offset; /* per task id: input position after the last event */
     sl__dedup *dedup;     /* per task id: repartition dedup positions */
+    sl__inputs *inputs;   /* per task id: input watermarks (merged lanes) */
     size_t nbuilding;
+    int merged;        /* tasks of this lane merge several inputs */
+    int64_t last_ts;   /* event time of the last accepted event, INT64_MIN */
     sl__queue *queued; /* per worker: batches waiting for ring room */
     sl_ring **rings;   /* per worker */
     sl_ring *dlq;      /* to the sink thread (bad events) */
@@ -96,6 +112,8 @@ typedef struct sl__task {
     int64_t last_input_ns; /* processing time of the last event */
     int64_t idle_base_wm;  /* watermark when the idle advance started */
     int closed;
+    int merged;      /* watermark = min of the inputs' (SL_MSG_INPUT_WM) */
+    int inputs_idle; /* merged: every input is idle or ended */
     /* output commit rule */
     int holding; /* an idle advance happened since the last barrier */
     sl__held *held;

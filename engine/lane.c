@@ -82,11 +82,14 @@ static void sl__lane_reserve(sl_lane *l, int32_t task)
     l->building = sl_xrealloc(l->building, n * sizeof(*l->building));
     l->next_offset = sl_xrealloc(l->next_offset, n * sizeof(*l->next_offset));
     l->dedup = sl_xrealloc(l->dedup, n * sizeof(*l->dedup));
+    l->inputs = sl_xrealloc(l->inputs, n * sizeof(*l->inputs));
     for (size_t i = l->nbuilding; i < n; i++) {
         l->building[i] = NULL;
         l->next_offset[i] = -1;
         l->dedup[i].max = NULL;
         l->dedup[i].n = 0;
+        memset(&l->inputs[i], 0, sizeof(l->inputs[i]));
+        l->inputs[i].sent = INT64_MIN;
     }
     l->nbuilding = n;
 }
@@ -168,6 +171,112 @@ static void sl__lane_seal(sl_lane *l, int32_t task)
     sl__queue_push(&l->queued[sl_engine_worker_of(l->engine, task)], b);
 }
 
+/*
+ * Source state of a task, carried by its barriers into the task snapshot
+ * (the worker stores it as an opaque blob; the lane reads it back on
+ * ASSIGN). Format, little-endian:
+ *   version 2: u32 SL__SOURCE_STATE_MAGIC, u32 2,
+ *              u32 n, i64 dedup[n]       highest source offset taken per
+ *                                        upstream task, -1 none
+ *              u32 m, {i64 wm, u8 idle}[m]  latest watermark of each input
+ *              i64 sent, u8 idle_sent    last watermark sent to the worker
+ *   version 1 (older builds): u32 n, i64 dedup[n]; loads with no input
+ *              watermarks (they are published again within
+ *              watermark.emit_interval; the window's own watermark is in
+ *              the window state, so nothing moves backwards).
+ */
+#define SL__SOURCE_STATE_MAGIC   0x534c5353u /* "SLSS" */
+#define SL__SOURCE_STATE_VERSION 2u
+
+static void sl__lane_source_state(const sl_lane *l, int32_t task, sl_buf *st)
+{
+    const sl__dedup *d = &l->dedup[task];
+    const sl__inputs *in = &l->inputs[task];
+    sl_buf_put_u32(st, SL__SOURCE_STATE_MAGIC);
+    sl_buf_put_u32(st, SL__SOURCE_STATE_VERSION);
+    sl_buf_put_u32(st, (uint32_t)d->n);
+    for (size_t k = 0; k < d->n; k++)
+        sl_buf_put_i64(st, d->max[k]);
+    sl_buf_put_u32(st, (uint32_t)in->n);
+    for (size_t k = 0; k < in->n; k++) {
+        sl_buf_put_i64(st, in->wm[k]);
+        sl_buf_put_u8(st, in->idle[k]);
+    }
+    sl_buf_put_i64(st, in->sent);
+    sl_buf_put_u8(st, (uint8_t)in->idle_sent);
+}
+
+/* Grows a task's input table to `n` inputs (new ones: nothing published,
+ * not idle). */
+static void sl__inputs_grow(sl__inputs *in, size_t n)
+{
+    if (n <= in->n)
+        return;
+    in->wm = sl_xrealloc(in->wm, n * sizeof(*in->wm));
+    in->idle = sl_xrealloc(in->idle, n * sizeof(*in->idle));
+    for (size_t i = in->n; i < n; i++) {
+        in->wm[i] = INT64_MIN;
+        in->idle[i] = 0;
+    }
+    in->n = n;
+}
+
+static void sl__inputs_free(sl__inputs *in)
+{
+    free(in->wm);
+    free(in->idle);
+    memset(in, 0, sizeof(*in));
+    in->sent = INT64_MIN;
+}
+
+/* Parses a source-state blob (either version) into the task's dedup
+ * positions and input watermarks. Returns 0 or SL_ECORRUPT (nothing
+ * changed). */
+static int sl__lane_parse_source_state(sl_lane *l, int32_t task, const uint8_t *st, uint32_t len)
+{
+    sl_reader r;
+    sl_reader_init(&r, st, len);
+    uint32_t first = sl_read_u32(&r);
+    int v2 = first == SL__SOURCE_STATE_MAGIC;
+    if (v2 && sl_read_u32(&r) != SL__SOURCE_STATE_VERSION)
+        return SL_ECORRUPT;
+    uint32_t count = v2 ? sl_read_u32(&r) : first;
+    if (r.failed || count > len / 8)
+        return SL_ECORRUPT;
+    int64_t *max = sl_xcalloc(count ? count : 1, sizeof(*max));
+    for (uint32_t i = 0; i < count; i++)
+        max[i] = sl_read_i64(&r);
+    sl__inputs in;
+    memset(&in, 0, sizeof(in));
+    in.sent = INT64_MIN;
+    if (v2) {
+        uint32_t m = sl_read_u32(&r);
+        if (r.failed || m > len / 9) {
+            free(max);
+            return SL_ECORRUPT;
+        }
+        sl__inputs_grow(&in, m);
+        for (uint32_t i = 0; i < m; i++) {
+            in.wm[i] = sl_read_i64(&r);
+            in.idle[i] = sl_read_u8(&r) != 0;
+        }
+        in.sent = sl_read_i64(&r);
+        in.idle_sent = sl_read_u8(&r) != 0;
+    }
+    if (r.failed || !sl_reader_done(&r)) {
+        free(max);
+        sl__inputs_free(&in);
+        return SL_ECORRUPT;
+    }
+    sl__dedup *d = &l->dedup[task];
+    free(d->max);
+    d->max = max;
+    d->n = count;
+    sl__inputs_free(&l->inputs[task]);
+    l->inputs[task] = in;
+    return SL_OK;
+}
+
 /* Injects BARRIER(n) into every task's stream when checkpoint n was begun
  * since the lane's last barrier. */
 static void sl__lane_maybe_barrier(sl_lane *l)
@@ -188,13 +297,9 @@ static void sl__lane_maybe_barrier(sl_lane *l)
             return;
         }
         ctl->checkpoint_id = n;
-        /* the task's source state: repartition dedup positions */
         sl_buf st;
         sl_buf_init(&st);
-        const sl__dedup *d = &l->dedup[task];
-        sl_buf_put_u32(&st, (uint32_t)d->n);
-        for (size_t k = 0; k < d->n; k++)
-            sl_buf_put_i64(&st, d->max[k]);
+        sl__lane_source_state(l, task, &st);
         ctl->bytes = (char *)st.data;
         ctl->bytes_len = ctl->bytes_cap = st.len;
         if (st.failed)
@@ -302,6 +407,7 @@ int sl_lane_ingest(sl_lane *l, int32_t task, const char *payload, size_t len, in
 {
     sl_bad_reason reason = SL_BAD_MALFORMED;
     l->events_in++;
+    l->last_ts = INT64_MIN;
     if (task >= 0) {
         sl__lane_reserve(l, task);
         l->next_offset[task] = offset + 1;
@@ -318,6 +424,7 @@ int sl_lane_ingest(sl_lane *l, int32_t task, const char *payload, size_t len, in
     }
     if (task < 0)
         task = (int32_t)(sl_ingest_key_hash(l->ingest) % (uint64_t)l->engine->def->runtime.tasks);
+    l->last_ts = sl_ingest_ts(l->ingest);
     sl_batch *b = sl__lane_batch_for(l, task);
     if (!b || sl_ingest_append(l->ingest, b, offset) != SL_OK) {
         sl_error("engine", "out of memory building a batch");
@@ -334,6 +441,7 @@ int sl_lane_ingest(sl_lane *l, int32_t task, const char *payload, size_t len, in
 int sl_lane_ingest_from(sl_lane *l, int32_t task, const char *payload, size_t len, int64_t offset,
                         int64_t kafka_ts, int32_t src_task, int64_t src_offset)
 {
+    l->last_ts = INT64_MIN;
     if (task >= 0 && src_task >= 0) {
         sl__lane_reserve(l, task);
         sl__dedup *d = &l->dedup[task];
@@ -354,14 +462,80 @@ int sl_lane_ingest_from(sl_lane *l, int32_t task, const char *payload, size_t le
     return sl_lane_ingest(l, task, payload, len, offset, kafka_ts);
 }
 
-/* On assignment from checkpoint n: the task's dedup positions come back
- * from the checkpoint (the worker restores the rest of the task). */
+/* Sends the task's merged watermark to its worker when it rose, or when
+ * whether every input is idle changed (`force`: in any case). The message
+ * follows the task's pending events, so its position among them is that of
+ * the record that caused it. */
+static void sl__lane_inputs_send(sl_lane *l, int32_t task, int force)
+{
+    sl__inputs *in = &l->inputs[task];
+    int64_t min = INT64_MAX;
+    int active = 0;
+    for (size_t u = 0; u < in->n; u++) {
+        if (in->idle[u])
+            continue;
+        active = 1;
+        if (in->wm[u] < min)
+            min = in->wm[u];
+    }
+    int all_idle = in->n > 0 && !active;
+    int64_t wm = active ? min : INT64_MIN;
+    if (!force && wm <= in->sent && all_idle == in->idle_sent)
+        return;
+    if (wm > in->sent)
+        in->sent = wm;
+    in->idle_sent = all_idle;
+    sl__lane_seal(l, task);
+    sl_batch *ctl = sl_batch_control(SL_MSG_INPUT_WM, task, in->sent);
+    if (!ctl) {
+        atomic_store(&l->engine->failed, 1);
+        return;
+    }
+    ctl->flags = all_idle ? SL_CTL_INPUTS_IDLE : 0;
+    sl__queue_push(&l->queued[sl_engine_worker_of(l->engine, task)], ctl);
+}
+
+int sl_lane_watermark_from(sl_lane *l, int32_t task, int64_t offset, int32_t input, int32_t ninputs,
+                           int64_t watermark, int idle)
+{
+    if (task < 0 || input < 0 || ninputs <= input || ninputs > SL_LANE_MAX_INPUTS)
+        return SL_EINVAL;
+    sl__lane_reserve(l, task);
+    if (offset >= 0)
+        l->next_offset[task] = offset + 1;
+    sl__inputs *in = &l->inputs[task];
+    sl__inputs_grow(in, (size_t)ninputs);
+    /* The latest word of an input on idleness, the highest on its
+     * watermark: a restarted upstream republishing an older watermark
+     * moves nothing backwards. */
+    if (watermark > in->wm[input])
+        in->wm[input] = watermark;
+    in->idle[input] = idle != 0;
+    sl__lane_inputs_send(l, task, 0);
+    return sl_lane_blocked(l, task) ? SL_EAGAIN : SL_OK;
+}
+
+void sl_lane_set_merged(sl_lane *l, int on)
+{
+    l->merged = on != 0;
+}
+
+int64_t sl_lane_last_event_time(const sl_lane *l)
+{
+    return l->last_ts;
+}
+
+/* On assignment from checkpoint n: the task's dedup positions and input
+ * watermarks come back from the checkpoint (the worker restores the rest
+ * of the task). A source state that cannot be read fails the engine: with
+ * no dedup positions, replayed records would be counted twice. */
 static void sl__lane_restore_source_state(sl_lane *l, int32_t task, uint64_t n)
 {
     sl__dedup *d = &l->dedup[task];
     free(d->max);
     d->max = NULL;
     d->n = 0;
+    sl__inputs_free(&l->inputs[task]);
     if (!n || !l->engine->checkpointer)
         return;
     uint8_t *blob = NULL;
@@ -372,16 +546,16 @@ static void sl__lane_restore_source_state(sl_lane *l, int32_t task, uint64_t n)
         return; /* the worker reports the failure and stops the engine */
     const uint8_t *st;
     uint32_t st_len;
-    if (sl__snapshot_source_state(blob, len, &st, &st_len) == SL_OK && st_len >= 4) {
-        sl_reader r;
-        sl_reader_init(&r, st, st_len);
-        uint32_t count = sl_read_u32(&r);
-        if (count <= st_len / 8) {
-            d->max = sl_xcalloc(count ? count : 1, sizeof(*d->max));
-            for (uint32_t i = 0; i < count; i++)
-                d->max[i] = sl_read_i64(&r);
-            d->n = r.failed ? 0 : count;
-        }
+    /* (A snapshot without a readable wrapper: the worker refuses it and
+     * says why.) */
+    if (sl__snapshot_source_state(blob, len, &st, &st_len) == SL_OK && st_len &&
+        sl__lane_parse_source_state(l, task, st, st_len) != SL_OK) {
+        sl_error("checkpoint",
+                 "task %d: checkpoint %" PRIu64
+                 ": source state (dedup positions, input watermarks) unreadable: %u bytes of an "
+                 "unknown format",
+                 task, n, st_len);
+        atomic_store(&l->engine->failed, 1);
     }
     free(blob);
 }
@@ -419,10 +593,16 @@ int sl_lane_control(sl_lane *l, int32_t task, sl_batch *ctl)
         if (ctl->kind == SL_MSG_ASSIGN) {
             l->next_offset[task] = ctl->value;
             sl__lane_restore_source_state(l, task, ctl->checkpoint_id);
+            if (l->merged)
+                ctl->flags |= SL_CTL_MERGED;
             atomic_fetch_add(&l->engine->assigns_sent, 1);
         }
     }
+    int assign = ctl->kind == SL_MSG_ASSIGN;
     sl__queue_push(&l->queued[sl_engine_worker_of(l->engine, task)], ctl);
+    /* A restored merged task learns its inputs' state right away. */
+    if (assign && l->merged && l->inputs[task].n)
+        sl__lane_inputs_send(l, task, 1);
     return sl_lane_pump(l);
 }
 
@@ -443,6 +623,7 @@ int sl__lane_init(sl_engine *e, sl_lane *l, int index, size_t ring_cap, char *er
 {
     l->engine = e;
     l->index = index;
+    l->last_ts = INT64_MIN;
     l->ingest = sl_ingest_new(e->def, SL_INGEST_RAW, errstr, errstr_size);
     if (!l->ingest)
         return SL_EINVAL;
@@ -467,6 +648,9 @@ void sl__lane_destroy(sl_lane *l, int nworkers)
     for (size_t t = 0; t < l->nbuilding && l->dedup; t++)
         free(l->dedup[t].max);
     free(l->dedup);
+    for (size_t t = 0; t < l->nbuilding && l->inputs; t++)
+        sl__inputs_free(&l->inputs[t]);
+    free(l->inputs);
     for (int w = 0; w < nworkers && l->queued; w++)
         while ((b = sl__queue_pop(&l->queued[w])))
             sl_batch_free(b);

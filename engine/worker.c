@@ -423,6 +423,12 @@ static void sl__task_assign(sl__worker *w, int lane, const sl_batch *msg)
     sl_engine *e = w->engine;
     sl__task_remove(w, msg->task);
     sl__task *t = sl__task_create(w, msg->task, lane);
+    if (msg->flags & SL_CTL_MERGED) {
+        /* Several inputs: the lane sends the minimum of their watermarks. */
+        t->merged = 1;
+        if (t->window)
+            sl_window_task_set_external_watermark(t->window, 1);
+    }
     char err[512] = "";
     const uint8_t *sink_pos = NULL;
     uint32_t sink_pos_len = 0;
@@ -513,6 +519,19 @@ static void sl__worker_handle(sl__worker *w, int lane, sl_batch *b)
             sl_window_task_advance(t->window, b->value, &w->emitter);
         break;
     }
+    case SL_MSG_INPUT_WM: {
+        /* Merged inputs: a deterministic advance (its position among the
+         * events is that of a record in the input), not an idle one. */
+        sl__task *t = sl__task_get(w, b->task, lane);
+        w->current = t;
+        t->inputs_idle = (b->flags & SL_CTL_INPUTS_IDLE) != 0;
+        if (t->window && b->value > sl_window_task_watermark(t->window)) {
+            sl_window_task_advance(t->window, b->value, &w->emitter);
+            t->last_input_ns = sl_mono_ns();
+            t->idle_base_wm = INT64_MIN;
+        }
+        break;
+    }
     case SL_MSG_EOS:
         if (b->task >= 0) {
             sl__task_close(w, sl__task_get(w, b->task, lane));
@@ -553,7 +572,10 @@ static void sl__worker_handle(sl__worker *w, int lane, sl_batch *b)
  * watermark with processing time (by the time it has been quiet), so its
  * last windows close. With checkpoints on, this processing-time decision
  * is recorded by a checkpoint taken at once, and what follows is held
- * until that checkpoint is durable. */
+ * until that checkpoint is durable. A merged task (several inputs) does so
+ * only once every input says it is idle or ended: an input that is merely
+ * behind (a backlog read slowly) holds the task back instead, and an input
+ * that is idle already stopped counting in the minimum upstream. */
 static void sl__worker_idle(sl__worker *w, int64_t now_ns)
 {
     sl_engine *e = w->engine;
@@ -562,7 +584,7 @@ static void sl__worker_idle(sl__worker *w, int64_t now_ns)
         return;
     for (size_t k = 0; k < w->nbuckets; k++) {
         for (sl__task *t = w->buckets[k]; t; t = t->next) {
-            if (!t->window || t->closed)
+            if (!t->window || t->closed || (t->merged && !t->inputs_idle))
                 continue;
             int64_t quiet_ms = (now_ns - t->last_input_ns) / 1000000;
             if (quiet_ms < idle_ms)

@@ -883,6 +883,7 @@ void sl_window_task_process(sl_window_task *t, const sl_batch *in, const sl_emit
     t->stats.events += n;
     const int64_t *ts = in->ts;
     const int64_t ooo = t->ooo;
+    const int own_wm = !t->external_wm;
     int64_t max_ts = t->max_ts;
     if (t->type == SL_WIN_SESSION) {
         for (uint32_t i = 0; i < n; i++) {
@@ -890,7 +891,7 @@ void sl_window_task_process(sl_window_task *t, const sl_batch *in, const sl_emit
             if (x > max_ts)
                 max_ts = x;
             sl__session_event(t, in, i, em);
-            int64_t w = sl__sat_sub(x, ooo);
+            int64_t w = own_wm ? sl__sat_sub(x, ooo) : INT64_MIN;
             if (w > t->wm) {
                 t->wm = w;
                 if (w >= t->next_due)
@@ -925,7 +926,7 @@ void sl_window_task_process(sl_window_task *t, const sl_batch *in, const sl_emit
             } else {
                 sl__pane_event(t, in, i, em);
             }
-            int64_t w = sl__sat_sub(x, ooo);
+            int64_t w = own_wm ? sl__sat_sub(x, ooo) : INT64_MIN;
             if (w > t->wm) {
                 t->wm = w;
                 if (w >= t->next_due)
@@ -934,6 +935,13 @@ void sl_window_task_process(sl_window_task *t, const sl_batch *in, const sl_emit
         }
     }
     t->max_ts = max_ts;
+}
+
+/* Merged inputs: from now on only sl_window_task_advance() moves the
+ * watermark (events still update max_ts). Never fails. */
+void sl_window_task_set_external_watermark(sl_window_task *t, int on)
+{
+    t->external_wm = on != 0;
 }
 
 /* Idle advance: raises the watermark (never lowers it) and fires. */

@@ -3,8 +3,10 @@
  *
  * Semantics (the oracle in tests/unit/test_window_oracle.c is the reference):
  *   - The task's watermark starts at INT64_MIN and, after each event,
- *     becomes max(watermark, ts - max_out_of_orderness). It also advances by
- *     sl_window_task_advance() (idle timeout) and closes at end of input.
+ *     becomes max(watermark, ts - max_out_of_orderness) (unless it is set
+ *     from outside: sl_window_task_set_external_watermark). It also
+ *     advances by sl_window_task_advance() (idle timeout, inputs'
+ *     watermarks) and closes at end of input.
  *   - Each event is judged against the watermark *before* it. A window
  *     [start, end) has fired once watermark >= end. An event for a fired
  *     window with end + allowed_lateness > watermark updates it and emits an
@@ -64,6 +66,12 @@ void sl_window_task_free(sl_window_task *t);
 
 /* Processes the events of `in` (kind SL_MSG_DATA) in order. */
 void sl_window_task_process(sl_window_task *t, const sl_batch *in, const sl_emitter *em);
+/* A task fed by several inputs (a repartitioned stream, co-partitioned
+ * topics) judges events against the minimum of its inputs' watermarks,
+ * which the caller computes: with `on`, events no longer advance the
+ * watermark, only sl_window_task_advance() does. Set before the first
+ * event; it survives sl_window_task_restore(). */
+void sl_window_task_set_external_watermark(sl_window_task *t, int on);
 /* Advances the watermark to `watermark` if it is higher, firing windows. */
 void sl_window_task_advance(sl_window_task *t, int64_t watermark, const sl_emitter *em);
 /* End of input: fires every pending window in canonical order and frees

@@ -282,6 +282,7 @@ struct sl_window_task {
     int type;
     int direct; /* one pane per window (tumbling) */
     int64_t size, slide, width, gap, lateness, ooo;
+    int external_wm; /* the watermark comes only from sl_window_task_advance */
     int64_t wm, max_ts;
     int64_t next_due;
     sl_window_stats stats;

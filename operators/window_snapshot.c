@@ -287,10 +287,13 @@ int sl_window_task_restore(sl_window_task *t, sl_reader *in, char *errstr, size_
         sl_window_task_free(r);
         return rc;
     }
-    /* Move r's state into t. */
+    /* Move r's state into t (the watermark mode is the task's, not the
+     * snapshot's). */
+    int external_wm = t->external_wm;
     sl_agg_plan_free(&t->plan);
     free(t->tmp);
     *t = *r;
+    t->external_wm = external_wm;
     free(r);
     return 0;
 }
