@@ -992,6 +992,24 @@ static rd_kafka_resp_err_t ks_create_topic(ks_source *s, int32_t want, char *why
         snprintf(why, why_size, "%s", kerr);
         return RD_KAFKA_RESP_ERR__INVALID_ARG;
     }
+    /* Admin requests go to the controller. A cluster naming none of its
+     * brokers as controller (the embedded broker) cannot serve them: the
+     * request would wait until it times out. */
+    int32_t ctrl = rd_kafka_controllerid(s->producer, 5000);
+    int known = 0;
+    const struct rd_kafka_metadata *md = NULL;
+    if (ctrl >= 0 &&
+        rd_kafka_metadata(s->producer, 0, NULL, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (int i = 0; i < md->broker_cnt; i++)
+            known |= md->brokers[i].id == ctrl;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (!known) {
+        rd_kafka_NewTopic_destroy(nt);
+        snprintf(why, why_size, "no broker of the cluster is its controller (controller id %d)",
+                 (int)ctrl);
+        return RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE;
+    }
     rd_kafka_queue_t *q = rd_kafka_queue_new(s->producer);
     rd_kafka_CreateTopics(s->producer, &nt, 1, NULL, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
@@ -1014,65 +1032,74 @@ static rd_kafka_resp_err_t ks_create_topic(ks_source *s, int32_t want, char *why
     }
     rd_kafka_queue_destroy(q);
     rd_kafka_NewTopic_destroy(nt);
-    return err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? RD_KAFKA_RESP_ERR_NO_ERROR : err;
+    return err;
 }
 
 /*
  * Makes sure the repartition topic exists; its partitions are the
- * downstream tasks, whatever their number. Present: used as it is.
- * Absent: created with `want` partitions (repartition_partitions, else
- * the input's count) through CreateTopics; a broker that does not
- * implement CreateTopics (the embedded one) auto-creates it on first use
- * with its own default partition count, which is then used. Says which
- * happened in the log (and s->rep_how). Returns 0 or SL_EKAFKA.
+ * downstream tasks, whatever their number. Asks the broker first to create
+ * it with `want` partitions (repartition_partitions, else the input's
+ * count) through CreateTopics:
+ *   created          the topic is new, with `want` partitions;
+ *   already exists   used with the partitions it has;
+ *   not implemented  (the embedded broker) the broker auto-creates it on
+ *                    the first metadata request, with its own default
+ *                    count (4), which is used;
+ *   other errors     (no permission to create) used if it exists, else
+ *                    the start fails saying what to do.
+ * Says which happened in the log (and s->rep_how). Before any metadata
+ * request for the topic, which would auto-create it. Returns 0 or
+ * SL_EKAFKA.
  */
 static int ks_ensure_repartition_topic(ks_source *s, int32_t want, char *errstr, size_t errstr_size)
 {
     size_t rt = s->ntopics;
     const char *name = s->topics[rt];
-    if (s->nparts[rt] > 0) {
-        s->rep_how = "existing";
-        sl_info("kafka", "internal topic %s exists with %d partitions: %d downstream tasks%s", name,
-                (int)s->nparts[rt], (int)s->nparts[rt],
-                s->nparts[rt] != want ? " (not the input's count; that is fine)" : "");
-        return SL_OK;
-    }
     char why[512];
     rd_kafka_resp_err_t err = ks_create_topic(s, want, why, sizeof(why));
     int auto_create = err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE ||
                       err == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION ||
                       err == RD_KAFKA_RESP_ERR_INVALID_REQUEST;
-    if (err && !auto_create)
-        return sl_seterr(errstr, errstr_size, SL_EKAFKA,
-                         "%s: cannot create the internal topic \"%s\" with %d partitions: %s. "
-                         "Create it beforehand (any partition count; embedded broker: sluice "
-                         "kafka-mock --topic %s:%d)",
-                         s->path, name, (int)want, why, name, (int)want);
     /* Wait for it to show in metadata (the producer's requests let a
      * broker without CreateTopics auto-create it). */
     int32_t n = 0;
     for (int i = 0; i < 100 && n <= 0 && !sl__ks_stopping(s); i++) {
         n = ks_topic_partitions(auto_create ? s->producer : s->rk, name);
-        if (n <= 0)
+        if (n <= 0 && (auto_create || !err || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS))
             sl_sleep_us(100000);
+        else if (n <= 0)
+            break;
     }
+    if (n <= 0 && err && !auto_create && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+        return sl_seterr(errstr, errstr_size, SL_EKAFKA,
+                         "%s: cannot create the internal topic \"%s\" with %d partitions: %s. "
+                         "Create it beforehand (any partition count; embedded broker: sluice "
+                         "kafka-mock --topic %s:%d)",
+                         s->path, name, (int)want, why, name, (int)want);
     if (n <= 0)
         return sl_seterr(errstr, errstr_size, SL_EKAFKA,
                          "%s: the internal topic \"%s\" did not appear in the metadata%s", s->path,
                          name,
                          auto_create ? " (the broker has no CreateTopics and did not auto-create "
                                        "it; create it beforehand)"
-                                     : " after it was created");
+                                     : "");
     s->nparts[rt] = n;
-    if (auto_create) {
+    if (!err) {
+        s->rep_how = "created";
+        sl_info("kafka", "created internal topic %s with %d partitions: %d downstream tasks", name,
+                (int)n, (int)n);
+    } else if (auto_create) {
         s->rep_how = "auto-created";
         sl_info("kafka",
                 "internal topic %s: the broker does not implement CreateTopics (%s); it "
                 "auto-created the topic with %d partitions: %d downstream tasks",
                 name, why, (int)n, (int)n);
     } else {
-        s->rep_how = "created";
-        sl_info("kafka", "created internal topic %s with %d partitions", name, (int)n);
+        s->rep_how = "existing";
+        sl_info("kafka", "internal topic %s exists with %d partitions: %d downstream tasks%s%s",
+                name, (int)n, (int)n,
+                err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? "; CreateTopics said: " : "",
+                err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? why : "");
     }
     return SL_OK;
 }
@@ -1143,7 +1170,9 @@ static int ks_start(void *state, sl_engine *engine, char *errstr, size_t errstr_
         goto fail;
     }
     rd_kafka_poll_set_consumer(s->rk);
-    if (ks_metadata(s, s->rk, ntop, errstr, errstr_size) != SL_OK)
+    /* Input topics only: a metadata request for the repartition topic
+     * would let some brokers auto-create it before we ask for its size. */
+    if (ks_metadata(s, s->rk, s->ntopics, errstr, errstr_size) != SL_OK)
         goto fail;
     int32_t maxp = 0;
     for (size_t i = 0; i < s->ntopics; i++)

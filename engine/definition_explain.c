@@ -121,6 +121,31 @@ static void sl__fmt_bytes(double b, char *buf, size_t size)
     snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", b, units[u]);
 }
 
+/* The repartition topic's size and the watermark across the shuffle. */
+static void sl__explain_shuffle(const sl_def *def, FILE *out)
+{
+    char a[32], b[32];
+    const json_t *rp = json_object_get(def->source.conf, "repartition_partitions");
+    if (json_is_integer(rp))
+        fprintf(out,
+                "  repartition topic: if absent, created with %" JSON_INTEGER_FORMAT " partitions",
+                json_integer_value(rp));
+    else
+        fprintf(out, "  repartition topic: if absent, created with the input's partition count");
+    fprintf(out, " through CreateTopics; a broker without CreateTopics (the embedded one) "
+                 "auto-creates it with its default count (4), which is used; an existing topic "
+                 "is used as it is; downstream tasks = its partitions\n");
+    fprintf(out,
+            "  watermark across the shuffle: each input partition publishes its watermark into "
+            "every repartition partition (every %s, at window ends, at end of input); a "
+            "downstream task uses the minimum over the input partitions that are not idle "
+            "(idle: read to its end and quiet for %s)\n",
+            sl_format_duration(def->watermark.emit_interval_ms, a, sizeof(a)),
+            def->watermark.idle_timeout_ms
+                ? sl_format_duration(def->watermark.idle_timeout_ms, b, sizeof(b))
+                : "never (idle_timeout unset)");
+}
+
 void sl_def_explain(const sl_def *def, FILE *out)
 {
     char a[32], b[32], m1[32], m2[32];
@@ -173,11 +198,17 @@ void sl_def_explain(const sl_def *def, FILE *out)
             fprintf(out, "  repartition: no (no key_by; state is per input partition)\n");
         else if (matches)
             fprintf(out, "  repartition: no (input declared partitioned_by the key)\n");
-        else
+        else {
             fprintf(out,
                     "  repartition: yes, through topic \"%s-repartition\" keyed by the "
                     "key_by fields\n",
                     def->name);
+            sl__explain_shuffle(def, out);
+        }
+        const json_t *topics = json_object_get(def->source.conf, "topics");
+        if (json_array_size(topics) > 1 && !(def->key_by && !matches))
+            fprintf(out, "  watermark of a task: the minimum over its co-partitioned topics' "
+                         "partitions that are not idle\n");
     }
 
     /* Stages. */
