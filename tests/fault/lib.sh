@@ -436,12 +436,13 @@ fl_scenario() {
     mkdir -p "$dir"
     : "${FL_EVENTS:=300000}" "${FL_RATE:=15000}" "${FL_KEYS:=400}" "${FL_PARTS:=16}"
     : "${FL_WINDOW_MS:=1000}" "${FL_IDLE_MS:=8000}"
-    # max_out_of_orderness: keyed input keeps its order through a failover
-    # (replay from the checkpoint), so it only has to cover the producer's
-    # disorder; unkeyed input also sees a failed-over input partition's
-    # backlog arrive late at the repartitioned tasks, so it must exceed the
-    # longest stall (detection + rebalance + restore + catch-up).
-    FL__OOO=${FL_OOO_MS:-$([ "$mode" = keyed ] && echo 2000 || echo 30000)}
+    # max_out_of_orderness only has to cover the producer's disorder:
+    # keyed input keeps its order through a failover (replay from the
+    # checkpoint); unkeyed input reaches the repartitioned tasks with the
+    # watermarks of its input partitions, and a task's watermark is the
+    # minimum of theirs, so a failed-over input partition's backlog holds
+    # the task back instead of arriving late.
+    FL__OOO=${FL_OOO_MS:-$([ "$mode" = keyed ] && echo 2000 || echo 1000)}
     : "${FL_DISORDER_MS:=300}" "${FL_RESTART_S:=4}" "${FL_CKPT_MS:=1000}" "${FL_SESSION_MS:=6000}"
     local py
     py=$(fl_python)
