@@ -246,6 +246,54 @@ void oracle_run(const or_config *cfg, const or_event *events, size_t n, or_outpu
     free(s.w);
 }
 
+void oracle_run_merged(const or_config *cfg, const or_item *items, size_t n, size_t ninputs,
+                       or_output *out)
+{
+    or_state s = {.cfg = cfg, .wm = INT64_MIN, .out = out};
+    int64_t *in_wm = malloc(ninputs * sizeof(*in_wm));
+    int *in_idle = calloc(ninputs, sizeof(*in_idle));
+    int *in_seen = calloc(ninputs, sizeof(*in_seen));
+    for (size_t u = 0; u < ninputs; u++)
+        in_wm[u] = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        const or_item *it = &items[i];
+        if (!it->is_wm) {
+            int ok = cfg->type == OR_SESSION ? or_session_event(&s, &it->ev)
+                                             : or_fixed_event(&s, &it->ev);
+            if (!ok)
+                out->late++;
+            continue;
+        }
+        if (it->wm > in_wm[it->input])
+            in_wm[it->input] = it->wm;
+        in_idle[it->input] = it->idle;
+        in_seen[it->input] = 1;
+        int64_t min = INT64_MAX;
+        int active = 0, unseen = 0;
+        for (size_t u = 0; u < ninputs; u++) {
+            if (!in_seen[u])
+                unseen = 1;
+            else if (!in_idle[u]) {
+                active = 1;
+                if (in_wm[u] < min)
+                    min = in_wm[u];
+            }
+        }
+        if (active && !unseen && min > s.wm) {
+            or_fire(&s, min);
+            s.wm = min;
+            or_purge(&s);
+        }
+    }
+    or_fire(&s, INT64_MAX);
+    for (size_t i = 0; i < s.n; i++)
+        free(s.w[i].amounts);
+    free(s.w);
+    free(in_wm);
+    free(in_idle);
+    free(in_seen);
+}
+
 void oracle_output_free(or_output *out)
 {
     for (size_t i = 0; i < out->n; i++) {

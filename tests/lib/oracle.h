@@ -49,6 +49,23 @@ typedef struct or_output {
 
 /* Runs one task's events in order, then closes (end of input). */
 void oracle_run(const or_config *cfg, const or_event *events, size_t n, or_output *out);
+/* A task merging several inputs (the repartition stage): items in arrival
+ * order, each an event or a watermark record of input `input`. Events do
+ * not move the watermark; a record raises its input's watermark (never
+ * lowers it) and sets whether the input is idle; after each record the
+ * task's watermark = max(itself, min over the inputs not idle) (unchanged
+ * while every input is idle or one has published nothing). Events are
+ * judged as in oracle_run. Closes at the end. */
+typedef struct or_item {
+    int is_wm; /* 0: `ev`; 1: watermark record */
+    or_event ev;
+    int input;
+    int64_t wm;
+    int idle;
+} or_item;
+
+void oracle_run_merged(const or_config *cfg, const or_item *items, size_t n, size_t ninputs,
+                       or_output *out);
 void oracle_output_free(or_output *out);
 
 #endif
