@@ -31,6 +31,21 @@
  *           thread's RAW lane only to be counted and dead-lettered
  *   STAGE2  repartition partition p -> REPARTITIONED lane, task p
  *
+ * Watermarks across the shuffle: a STAGE2 task merges the records of every
+ * input partition (upstream task), read at different speeds, so its
+ * watermark is not its own max event time but the minimum of its upstream
+ * tasks' watermarks. Each STAGE1 part publishes its watermark (max event
+ * time read - max_out_of_orderness) as a control record, header sluice-wm
+ * "UPSTREAM:NUPSTREAMS:WATERMARK:IDLE" with an empty value, into EVERY
+ * repartition partition (ks_part_watermark): when it rose and
+ * watermark.emit_interval passed, when it passed a window end, when the
+ * part became idle (read to its high watermark and quiet for
+ * idle_timeout) or active again, and at its end. STAGE2 hands such records
+ * to the lane (sl_lane_watermark_from), which keeps per task the highest
+ * watermark and the latest idle flag of each upstream and sends the
+ * worker the minimum over the upstreams that are not idle. Co-partitioned
+ * topics (DIRECT, several topics) use the same lane rule in process.
+ *
  * Invariants:
  *   1. A part's `next` (next offset expected) is written only by its owner
  *      thread; messages below it are stale and dropped, so nothing is
@@ -42,6 +57,14 @@
  *      epoch counters, see ks_commit_positions()).
  *   4. Committed and resumed positions are exact: auto.offset.reset=error,
  *      so an out-of-range offset fails the source loudly, never skips.
+ *   5. A STAGE1 part's watermark record follows, in every repartition
+ *      partition, each data record it produced from the events that raised
+ *      that watermark (one thread, one idempotent producer: per-partition
+ *      order, and a crash leaves a prefix of each partition). So a
+ *      downstream replay from a checkpoint sees every watermark at the
+ *      same place among the data, and a restarted upstream's replayed
+ *      records are either dropped by origin position or on time; its lower
+ *      republished watermarks move nothing (the lane keeps the highest).
  *
  * End of input (tests, demo): "stop_at_eof": true ends each partition at
  * its high watermark read when it was assigned (STAGE2: read once every
@@ -981,8 +1004,8 @@ static int32_t ks_topic_partitions(rd_kafka_t *rk, const char *topic)
 }
 
 /* Creates the repartition topic with `want` partitions through the Admin
- * API. Returns the broker's error (0 on success or if it exists now) and
- * its message in `why`. */
+ * API. Returns 0 or the error (TOPIC_ALREADY_EXISTS, _UNSUPPORTED_FEATURE
+ * when the cluster cannot serve it, ...) with its message in `why`. */
 static rd_kafka_resp_err_t ks_create_topic(ks_source *s, int32_t want, char *why, size_t why_size)
 {
     size_t rt = s->ntopics;
