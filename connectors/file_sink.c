@@ -24,9 +24,14 @@ typedef struct sl__file_sink {
 } sl__file_sink;
 
 static const sl_opt sl__file_sink_options[] = {
-    {"path", SL_OPT_STRING, 1, "JSON-lines file to write; \"-\" writes stdout"},
-    {"append", SL_OPT_BOOL, 0, "append to the file instead of truncating it (default false)"},
-    {NULL, 0, 0, NULL},
+    {.name = "path",
+     .type = SL_OPT_STRING,
+     .required = 1,
+     .help = "JSON-lines file to write; \"-\" writes stdout"},
+    {.name = "append",
+     .type = SL_OPT_BOOL,
+     .help = "append to the file instead of truncating it (default false)"},
+    {.name = NULL},
 };
 
 static int sl__file_sink_create(const sl_connector_def *conf, const sl_def *def, void **state,

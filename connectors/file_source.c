@@ -47,8 +47,11 @@ typedef struct sl__file_source {
 } sl__file_source;
 
 static const sl_opt sl__file_options[] = {
-    {"path", SL_OPT_STRING, 1, "JSON-lines file to read; \"-\" reads stdin"},
-    {NULL, 0, 0, NULL},
+    {.name = "path",
+     .type = SL_OPT_STRING,
+     .required = 1,
+     .help = "JSON-lines file to read; \"-\" reads stdin"},
+    {.name = NULL},
 };
 
 static int sl__file_create(const sl_connector_def *conf, const sl_def *def, void **state,

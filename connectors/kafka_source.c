@@ -62,24 +62,49 @@
 #include <time.h>
 
 static const sl_opt ks_options[] = {
-    {"topics", SL_OPT_STRINGS, 1,
-     "input topics; partition p of every topic is task p (co-partitioned)"},
-    {"group_id", SL_OPT_STRING, 0, "consumer group (default \"sluice-<name>\")"},
-    {"start", SL_OPT_STRING, 0,
-     "without a committed offset: \"earliest\" (default), \"latest\", or \"committed\" "
-     "(fail)"},
-    {"consumer_threads", SL_OPT_INT, 0, "decoding consumer threads (default 1)"},
-    {"properties", SL_OPT_OBJECT, 0, "librdkafka properties (bootstrap.servers, security...)"},
-    {"partitioned_by", SL_OPT_STRINGS, 0,
-     "fields the producers key the input by; equal to key_by skips repartitioning"},
-    {"stop_at_eof", SL_OPT_BOOL, 0,
-     "end each partition at the high watermark seen when it was assigned (tests)"},
-    {"poll_batch", SL_OPT_INT, 0, "messages per consume call (default 1024)"},
-    {"commit_interval", SL_OPT_DURATION, 0, "offset commit interval (default 1s)"},
-    {"repartition_topic", SL_OPT_STRING, 0, "internal topic (default \"<name>-repartition\")"},
-    {"pause_after", SL_OPT_DURATION, 0,
-     "pause partitions whose worker stays full this long (default 100ms)"},
-    {NULL, 0, 0, NULL},
+    {.name = "topics",
+     .type = SL_OPT_STRINGS,
+     .required = 1,
+     .help = "input topics; partition p of every topic is task p (co-partitioned)"},
+    {.name = "group_id",
+     .type = SL_OPT_STRING,
+     .help = "consumer group (default \"sluice-<name>\")"},
+    {.name = "start",
+     .type = SL_OPT_STRING,
+     .allowed = "earliest|latest|committed",
+     .help = "without a committed offset: \"earliest\" (default), \"latest\", or \"committed\" "
+             "(fail)"},
+    {.name = "consumer_threads",
+     .type = SL_OPT_INT,
+     .min = 1,
+     .max = 64,
+     .help = "decoding consumer threads (default 1)"},
+    {.name = "properties",
+     .type = SL_OPT_OBJECT,
+     .help = "librdkafka properties (bootstrap.servers, security...)"},
+    {.name = "partitioned_by",
+     .type = SL_OPT_STRINGS,
+     .help = "fields the producers key the input by; equal to key_by skips repartitioning"},
+    {.name = "stop_at_eof",
+     .type = SL_OPT_BOOL,
+     .help = "end each partition at the high watermark seen when it was assigned (tests)"},
+    {.name = "poll_batch",
+     .type = SL_OPT_INT,
+     .min = 1,
+     .max = 100000,
+     .help = "messages per consume call (default 1024)"},
+    {.name = "commit_interval",
+     .type = SL_OPT_DURATION,
+     .min = 1,
+     .max = INT64_MAX,
+     .help = "offset commit interval (default 1s)"},
+    {.name = "repartition_topic",
+     .type = SL_OPT_STRING,
+     .help = "internal topic (default \"<name>-repartition\")"},
+    {.name = "pause_after",
+     .type = SL_OPT_DURATION,
+     .help = "pause partitions whose worker stays full this long (default 100ms)"},
+    {.name = NULL},
 };
 
 int sl__ks_stopping(ks_source *s)
@@ -147,36 +172,13 @@ static int ks_create(const sl_connector_def *c, const sl_def *def, void **state,
             s->start = KS_START_LATEST;
         else if (strcmp(st, "committed") == 0)
             s->start = KS_START_COMMITTED;
-        else {
-            rc = sl_seterr(errstr, errstr_size, SL_EINVAL,
-                           "%s.start: must be \"earliest\", \"latest\" or \"committed\", got "
-                           "\"%s\"",
-                           c->path, st);
-            goto fail;
-        }
     }
     s->nthreads = 1;
-    if ((v = json_object_get(o, "consumer_threads"))) {
-        json_int_t n = json_integer_value(v);
-        if (n < 1 || n > 64) {
-            rc = sl_seterr(errstr, errstr_size, SL_EINVAL,
-                           "%s.consumer_threads: must be within 1..64, got %" JSON_INTEGER_FORMAT,
-                           c->path, n);
-            goto fail;
-        }
-        s->nthreads = (int)n;
-    }
+    if ((v = json_object_get(o, "consumer_threads"))) /* range: ks_options */
+        s->nthreads = (int)json_integer_value(v);
     s->poll_batch = 1024;
-    if ((v = json_object_get(o, "poll_batch"))) {
-        json_int_t n = json_integer_value(v);
-        if (n < 1 || n > 100000) {
-            rc = sl_seterr(errstr, errstr_size, SL_EINVAL,
-                           "%s.poll_batch: must be within 1..100000, got %" JSON_INTEGER_FORMAT,
-                           c->path, n);
-            goto fail;
-        }
-        s->poll_batch = (int)n;
-    }
+    if ((v = json_object_get(o, "poll_batch")))
+        s->poll_batch = (int)json_integer_value(v);
     s->stop_at_eof = json_is_true(json_object_get(o, "stop_at_eof"));
     s->commit_interval_ms = 1000;
     if ((v = json_object_get(o, "commit_interval")) &&
@@ -1169,6 +1171,7 @@ const sl_source_ops sl_source_kafka = {
     .stop = ks_stop,
     .join = ks_join,
     .destroy = ks_destroy,
+    .check = sl__kafka_check,
     .status = ks_status,
     .commit = sl__ks_commit_checkpoint,
     .ready = ks_ready,

@@ -372,6 +372,15 @@ sl_engine *sl_engine_new(const sl_def *def, const sl_engine_options *opt, char *
         e->checkpointer = sl_checkpointer_new(def, sl__commit_offsets, e, errstr, errstr_size);
         if (!e->checkpointer)
             goto fail;
+        sl_info("checkpoint", "checkpoints every %" PRId64 " ms in %s (%s)%s",
+                def->checkpoint.interval_ms, def->checkpoint.dir, def->checkpoint.dir_origin,
+                def->checkpoint.implicit ? "; on by default for kafka input, \"checkpoint\": "
+                                           "\"off\" disables"
+                                         : "");
+    } else if (def->checkpoint.off && strcmp(def->source.type, "kafka") == 0) {
+        sl_warn("checkpoint", "checkpoints are off: offsets are committed only for input whose "
+                              "results were delivered; open windows are lost on restart and "
+                              "their input is read again");
     }
 
     e->nlanes = e->source_ops->lanes(e->source);
