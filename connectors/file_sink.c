@@ -5,10 +5,18 @@
  * its own, line-buffered on a terminal); flush() hands it
  * to the kernel (no fsync: a file sink is not part of the exactly-once
  * contract).
+ *
+ * The file is opened (and truncated, unless "append") only by open(),
+ * which the engine calls once every start step succeeded, or by the first
+ * write: a run that fails to start leaves the previous output untouched.
+ * create() only checks that the file could be opened for writing, without
+ * changing it.
  */
 #include "connector.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +26,10 @@
 
 typedef struct sl__file_sink {
     FILE *f;
+    _Atomic int opened; /* f is set; written once, under mu */
+    pthread_mutex_t mu;
+    int append;
+    char where[64];
     int is_stdout;
     char *path;
     char *buf; /* stdio buffer */
@@ -51,30 +63,54 @@ static int sl__file_sink_create(const sl_connector_def *conf, const sl_def *def,
         free(s);
         return sl_seterr(errstr, errstr_size, SL_ENOMEM, "out of memory");
     }
+    s->append = json_is_true(append);
+    snprintf(s->where, sizeof(s->where), "%s", where);
+    pthread_mutex_init(&s->mu, NULL);
     if (strcmp(s->path, "-") == 0) {
-        s->f = stdout;
         s->is_stdout = 1;
-    } else {
-        s->f = fopen(s->path, json_is_true(append) ? "ae" : "we");
-        if (!s->f) {
-            int err = errno;
-            sl_seterr(errstr, errstr_size, SL_EIO, "%s.path: cannot open \"%s\" for writing: %s",
-                      where, s->path, strerror(err));
-            free(s->buf);
-            free(s->path);
-            free(s);
-            return SL_EIO;
-        }
+    } else if (access(s->path, W_OK) != 0 && errno != ENOENT) {
+        int err = errno;
+        sl_seterr(errstr, errstr_size, SL_EIO, "%s.path: cannot open \"%s\" for writing: %s",
+                  where, s->path, strerror(err));
+        pthread_mutex_destroy(&s->mu);
+        free(s->buf);
+        free(s->path);
+        free(s);
+        return SL_EIO;
     }
-    if (!s->is_stdout) /* stdout keeps its own buffering (it may be in use already) */
-        setvbuf(s->f, s->buf, _IOFBF, SL__SINK_BUF);
     *state = s;
     return SL_OK;
+}
+
+/* Opens (truncating unless "append") the output once. Any thread. */
+static int sl__file_sink_open(void *state, char *errstr, size_t errstr_size)
+{
+    sl__file_sink *s = state;
+    int rc = SL_OK;
+    pthread_mutex_lock(&s->mu);
+    if (!atomic_load(&s->opened)) {
+        if (s->is_stdout) {
+            s->f = stdout; /* stdout keeps its own buffering (it may be in use already) */
+        } else if (!(s->f = fopen(s->path, s->append ? "ae" : "we"))) {
+            rc = sl_seterr(errstr, errstr_size, SL_EIO,
+                           "%s.path: cannot open \"%s\" for writing: %s", s->where, s->path,
+                           strerror(errno));
+        } else {
+            setvbuf(s->f, s->buf, _IOFBF, SL__SINK_BUF);
+        }
+        if (rc == SL_OK)
+            atomic_store(&s->opened, 1);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
 }
 
 static int sl__file_sink_write(void *state, const sl_batch *b)
 {
     sl__file_sink *s = state;
+    if (!atomic_load_explicit(&s->opened, memory_order_acquire) &&
+        sl__file_sink_open(s, NULL, 0) != SL_OK)
+        return SL_EIO;
     for (uint32_t i = 0; i < b->count; i++) {
         uint32_t len;
         const char *row = sl_batch_row(b, i, &len);
@@ -88,6 +124,8 @@ static int sl__file_sink_flush(void *state, int timeout_ms)
 {
     (void)timeout_ms;
     sl__file_sink *s = state;
+    if (!atomic_load_explicit(&s->opened, memory_order_acquire))
+        return SL_OK; /* nothing written, nothing to hand over */
     if (fflush(s->f) != 0 || ferror(s->f))
         return SL_EIO;
     return SL_OK;
@@ -98,11 +136,13 @@ static void sl__file_sink_destroy(void *state)
     sl__file_sink *s = state;
     if (!s)
         return;
-    if (s->is_stdout) {
-        fflush(s->f);
-    } else {
-        fclose(s->f);
+    if (atomic_load(&s->opened)) {
+        if (s->is_stdout)
+            fflush(s->f);
+        else
+            fclose(s->f);
     }
+    pthread_mutex_destroy(&s->mu);
     free(s->buf);
     free(s->path);
     free(s);
@@ -112,6 +152,7 @@ const sl_sink_ops sl_sink_file = {
     .name = "file",
     .options = sl__file_sink_options,
     .create = sl__file_sink_create,
+    .open = sl__file_sink_open,
     .write = sl__file_sink_write,
     .flush = sl__file_sink_flush,
     .destroy = sl__file_sink_destroy,

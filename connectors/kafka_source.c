@@ -1090,7 +1090,7 @@ static void ks_status(void *state, FILE *out)
         return;
     size_t ntop = s->ntopics + (s->repartition ? 1 : 0);
     int64_t total = 0;
-    char buf[8192];
+    char buf[8192] = ""; /* stays empty before any partition is assigned */
     size_t pos = 0;
     for (size_t tp = 0; tp < ntop; tp++) {
         for (int32_t i = 0; i < s->nparts[tp]; i++) {

@@ -102,6 +102,7 @@ static void sl__record(sl_checkpointer *c, uint64_t id, int ok, double ms, uint6
     pthread_mutex_lock(&c->mu);
     c->last_ok = ok;
     if (ok) {
+        c->stats.consecutive_failed = 0;
         c->stats.completed++;
         c->stats.durable_id = id;
         c->stats.last_bytes = bytes;
@@ -116,6 +117,11 @@ static void sl__record(sl_checkpointer *c, uint64_t id, int ok, double ms, uint6
         c->stats.p99_ms = sorted[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
     } else {
         c->stats.failed++;
+        if (++c->stats.consecutive_failed == SL_CHECKPOINT_UNREADY_AFTER)
+            sl_error("checkpoint",
+                     "%d checkpoints in a row failed (the last: %" PRIu64
+                     "); /readyz answers 503 until one succeeds",
+                     SL_CHECKPOINT_UNREADY_AFTER, id);
     }
     c->stats.last_id = id;
     pthread_cond_broadcast(&c->cv);
@@ -171,6 +177,8 @@ static int sl__persist(sl_checkpointer *c, uint64_t id, sl__entry *entries, size
     }
     if (rc == SL_OK)
         sl_ckpt_store_protect(c->store, id);
+    else /* what was written of it is of no use, and would count toward keep */
+        sl_ckpt_store_discard(c->store, id, tasks, n);
     free(tasks);
     free(offsets);
     return rc;

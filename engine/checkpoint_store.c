@@ -500,6 +500,23 @@ int sl_ckpt_store_put(sl_ckpt_store *s, int32_t task, uint64_t ckpt_id, const vo
     return rc;
 }
 
+void sl_ckpt_store_discard(sl_ckpt_store *s, uint64_t ckpt_id, const int32_t *tasks, size_t n)
+{
+    pthread_mutex_lock(&s->lock);
+    if (ckpt_id != 0 && ckpt_id != s->protected_id) {
+        char name[128], path[PATH_MAX];
+        for (size_t i = 0; i < n; i++) {
+            sl__snap_name(name, sizeof name, tasks[i], ckpt_id);
+            snprintf(path, sizeof path, "%s/%s", s->dir, name);
+            unlink(path);
+        }
+        sl__man_name(name, sizeof name, ckpt_id);
+        snprintf(path, sizeof path, "%s/%s", s->dir, name);
+        unlink(path);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Verified read                                                             */
 /* ------------------------------------------------------------------------ */

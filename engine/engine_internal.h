@@ -14,6 +14,7 @@
 #include "window.h"
 
 #include <pthread.h>
+#include <jansson.h>
 #include <stdatomic.h>
 
 #define SL__OUT_BATCH_ROWS 1024
@@ -36,6 +37,7 @@ typedef struct sl__worker_counters {
     _Atomic uint64_t dead_lettered;
     _Atomic int64_t min_watermark;
     _Atomic uint64_t state_bytes;
+    _Atomic uint64_t state_full; /* events refused: new keys past max_state_bytes */
     _Atomic int tasks;
 } sl__worker_counters;
 
@@ -153,7 +155,25 @@ struct sl_engine {
     int64_t start_ns;
     int64_t end_ns;
     int source_failed; /* written by the joiner before lanes_done */
+    /* exit summary (main thread unless noted) */
+    int started;          /* every start step succeeded */
+    int source_started;   /* the source's start() succeeded */
+    char start_stage[32]; /* what failed to start ("source", "sink"), else "" */
+    char start_error[512];
+    int final_checkpoint; /* SIGTERM's final checkpoint: 1 durable, -1 failed, 0 none */
+    pthread_mutex_t warn_mu;
+    json_t *warnings; /* under warn_mu: [{"code":..,"message":..}] */
 };
+
+/* summary.c */
+/* Prints the exit summary ({"summary": {...}}, valid JSON by construction)
+ * with `exit_code`. Main thread, after the run. */
+void sl__summary_print(sl_engine *e, FILE *out, int exit_code);
+/* Logs a warning about the pipeline itself (a field never seen, a filter
+ * that compares mismatched types) and records it for the summary under
+ * `code`. Any thread; control path only (takes a lock). */
+void sl__engine_warning(sl_engine *e, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* lane.c */
 int sl__lane_init(sl_engine *e, sl_lane *l, int index, size_t ring_cap, char *errstr,
