@@ -46,6 +46,26 @@ static const sl_opt sl__file_sink_options[] = {
     {.name = NULL},
 };
 
+/* Whether `path` could be opened for writing without touching it: the
+ * file is writable, or it does not exist and its directory is. Sets errno
+ * when not. */
+static int sl__file_sink_writable(const char *path)
+{
+    if (access(path, W_OK) == 0)
+        return 1;
+    if (errno != ENOENT)
+        return 0;
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return access(".", W_OK) == 0;
+    if (slash == path)
+        return access("/", W_OK) == 0;
+    char *dir = strndup(path, (size_t)(slash - path));
+    int ok = dir && access(dir, W_OK) == 0;
+    free(dir);
+    return ok;
+}
+
 static int sl__file_sink_create(const sl_connector_def *conf, const sl_def *def, void **state,
                                 char *errstr, size_t errstr_size)
 {
@@ -68,10 +88,10 @@ static int sl__file_sink_create(const sl_connector_def *conf, const sl_def *def,
     pthread_mutex_init(&s->mu, NULL);
     if (strcmp(s->path, "-") == 0) {
         s->is_stdout = 1;
-    } else if (access(s->path, W_OK) != 0 && errno != ENOENT) {
+    } else if (!sl__file_sink_writable(s->path)) {
         int err = errno;
-        sl_seterr(errstr, errstr_size, SL_EIO, "%s.path: cannot open \"%s\" for writing: %s",
-                  where, s->path, strerror(err));
+        sl_seterr(errstr, errstr_size, SL_EIO, "%s.path: cannot open \"%s\" for writing: %s", where,
+                  s->path, strerror(err));
         pthread_mutex_destroy(&s->mu);
         free(s->buf);
         free(s->path);

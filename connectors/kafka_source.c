@@ -101,6 +101,12 @@ static const sl_opt ks_options[] = {
     {.name = "repartition_topic",
      .type = SL_OPT_STRING,
      .help = "internal topic (default \"<name>-repartition\")"},
+    {.name = "connect_timeout",
+     .type = SL_OPT_DURATION,
+     .min = 1,
+     .max = INT64_MAX,
+     .def = "30s",
+     .help = "start fails if no broker answers within this (default 30s)"},
     {.name = "pause_after",
      .type = SL_OPT_DURATION,
      .help = "pause partitions whose worker stays full this long (default 100ms)"},
@@ -130,6 +136,7 @@ static void ks_free(ks_source *s)
     free(s->group_id);
     free(s->path);
     free(s->repartition_topic);
+    free(s->bootstrap);
     if (s->conf)
         rd_kafka_conf_destroy(s->conf);
     if (s->pconf)
@@ -185,6 +192,9 @@ static int ks_create(const sl_connector_def *c, const sl_def *def, void **state,
         (rc = sl_json_duration(v, sl_path_join(path, sizeof(path), c->path, "commit_interval"), 1,
                                &s->commit_interval_ms, errstr, errstr_size)) != 0)
         goto fail;
+    s->connect_timeout_ms = 30000;
+    if ((v = json_object_get(o, "connect_timeout")))
+        sl_parse_duration(v, &s->connect_timeout_ms); /* range: ks_options */
     s->pause_after_ms = 100;
     if ((v = json_object_get(o, "pause_after")) &&
         (rc = sl_json_duration(v, sl_path_join(path, sizeof(path), c->path, "pause_after"), 0,
@@ -255,6 +265,9 @@ static int ks_create(const sl_connector_def *c, const sl_def *def, void **state,
             goto fail;
         }
     }
+    vlen = sizeof(val);
+    if (rd_kafka_conf_get(s->conf, "bootstrap.servers", val, &vlen) == RD_KAFKA_CONF_OK)
+        s->bootstrap = sl_xstrdup(val);
     static const char *const forced[][2] = {
         {"enable.auto.commit", "false"},
         {"enable.auto.offset.store", "false"},
@@ -776,7 +789,29 @@ static int ks_metadata(ks_source *s, rd_kafka_t *rk, size_t ntop, char *errstr, 
     for (size_t i = 0; i < ntop; i++) {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, s->topics[i], NULL);
         const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 30000);
+        /* Bounded by connect_timeout, in short tries so a SIGTERM that
+         * arrives meanwhile is obeyed within half a second. */
+        int64_t deadline = sl_mono_ns() + s->connect_timeout_ms * 1000000;
+        rd_kafka_resp_err_t err;
+        for (;;) {
+            err = rd_kafka_metadata(rk, 0, rkt, &md, 500);
+            if (err != RD_KAFKA_RESP_ERR__TIMED_OUT && err != RD_KAFKA_RESP_ERR__TRANSPORT)
+                break;
+            if (sl_mono_ns() >= deadline) {
+                rd_kafka_topic_destroy(rkt);
+                return sl_seterr(errstr, errstr_size, SL_EKAFKA,
+                                 "%s: no answer from the brokers (%s) within connect_timeout "
+                                 "(%" PRId64 " ms): %s",
+                                 s->path, s->bootstrap, s->connect_timeout_ms,
+                                 rd_kafka_err2str(err));
+            }
+            if (s->engine && sl_engine_stop_requested(s->engine)) {
+                rd_kafka_topic_destroy(rkt);
+                return sl_seterr(errstr, errstr_size, SL_EKAFKA,
+                                 "%s: stopped while waiting for the brokers (%s)", s->path,
+                                 s->bootstrap);
+            }
+        }
         int32_t n = -1;
         rd_kafka_resp_err_t terr = RD_KAFKA_RESP_ERR_NO_ERROR;
         if (!err && md->topic_cnt == 1) {

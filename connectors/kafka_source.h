@@ -91,6 +91,8 @@ struct ks_source {
     int stop_at_eof;
     int64_t commit_interval_ms;
     int64_t pause_after_ms;
+    int64_t connect_timeout_ms; /* start() gives up on silent brokers after it */
+    char *bootstrap;            /* for messages */
     int repartition;
     char *repartition_topic;
     rd_kafka_conf_t *conf;  /* validated consumer conf, duplicated at start */

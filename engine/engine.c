@@ -424,8 +424,7 @@ void sl_engine_stop(sl_engine *e)
 
 int sl_engine_stop_requested(const sl_engine *e)
 {
-    return atomic_load(&((sl_engine *)e)->stop_requested) ||
-           atomic_load(&((sl_engine *)e)->failed);
+    return atomic_load(&((sl_engine *)e)->stop_requested) || atomic_load(&((sl_engine *)e)->failed);
 }
 
 static void sl__print_status(sl_engine *e, uint64_t *prev_in, int64_t *prev_ns)

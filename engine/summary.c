@@ -82,9 +82,23 @@ void sl_summary_print_failed_start(const sl_def *def, const char *stage, const c
     json_object_set_new(err, "stage", json_string(stage ? stage : "start"));
     json_object_set_new(err, "message", sl__jstr(error ? error : "unknown"));
     json_object_set_new(o, "error", err);
+    json_object_set_new(o, "exit_code", json_integer(1));
     sl_engine_stats zero;
     memset(&zero, 0, sizeof(zero));
     sl__summary_counters(o, &zero);
+    if (def && def->checkpoint.enabled) {
+        json_t *c = json_object();
+        json_object_set_new(c, "completed", json_integer(0));
+        json_object_set_new(c, "failed", json_integer(0));
+        json_object_set_new(c, "durable", json_integer(0));
+        json_object_set_new(c, "dir", sl__jstr(def->checkpoint.dir));
+        json_object_set_new(c, "final", json_string("none"));
+        json_object_set_new(o, "checkpoints", c);
+    } else {
+        json_object_set_new(o, "checkpoints",
+                            json_string(def && def->checkpoint.off ? "off" : "disabled"));
+    }
+    json_object_set_new(o, "warnings", json_array());
     sl__summary_emit(o, out);
 }
 
@@ -143,13 +157,14 @@ void sl__summary_print(sl_engine *e, FILE *out, int exit_code)
         json_object_set_new(c, "p99_ms", json_real(cs.p99_ms));
         json_object_set_new(c, "last_bytes", json_integer((json_int_t)cs.last_bytes));
         json_object_set_new(c, "dir", sl__jstr(e->def->checkpoint.dir));
-        json_object_set_new(c, "final", json_string(e->final_checkpoint == 1   ? "durable"
-                                                    : e->final_checkpoint < 0 ? "failed"
-                                                                              : "none"));
+        json_object_set_new(c, "final",
+                            json_string(e->final_checkpoint == 1  ? "durable"
+                                        : e->final_checkpoint < 0 ? "failed"
+                                                                  : "none"));
         json_object_set_new(o, "checkpoints", c);
     } else {
-        json_object_set_new(o, "checkpoints", json_string(e->def->checkpoint.off ? "off"
-                                                                                 : "disabled"));
+        json_object_set_new(o, "checkpoints",
+                            json_string(e->def->checkpoint.off ? "off" : "disabled"));
     }
     pthread_mutex_lock(&e->warn_mu);
     json_object_set(o, "warnings", e->warnings ? e->warnings : json_array());
