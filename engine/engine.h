@@ -31,7 +31,8 @@ struct sl_sink_ops;
     XX(MISSING_KEY, "missing_key")                                                                 \
     XX(MISSING_FIELD, "missing_field")                                                             \
     XX(WRONG_TYPE, "wrong_type")                                                                   \
-    XX(TOO_LARGE, "too_large")
+    XX(TOO_LARGE, "too_large")                                                                     \
+    XX(TOO_FAR_AHEAD, "too_far_ahead")
 
 typedef enum sl_bad_reason {
 #define SL__BAD_ENUM(name, str) SL_BAD_##name,

@@ -73,6 +73,7 @@ struct sl_lane {
     int32_t *tasks; /* tasks fed by this lane */
     size_t ntasks, tasks_cap;
     uint64_t last_barrier; /* last checkpoint id injected */
+    int keep_payload;      /* rows carry the raw payload (late dead letters) */
     /* thread-local totals, published into `counters` */
     uint64_t events_in, filtered, dead_lettered, duplicates, bad[SL_BAD_COUNT];
     sl__lane_counters counters;

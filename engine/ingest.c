@@ -339,6 +339,18 @@ static int sl__render_row(sl_ingest *ing, const char *payload, size_t len)
     return 0;
 }
 
+/* Whether the event time is more than watermark.max_future ahead of the
+ * wall clock. The clock is read only when an event passes the limit
+ * computed at the last read: the limit only grows, so an event below a
+ * stale limit is below the current one too. */
+static int sl__too_far_ahead(sl_ingest *ing)
+{
+    if (ing->max_future_ms < 0)
+        return 0;
+    ing->future_limit = sl_wall_ms() + ing->max_future_ms;
+    return ing->ts > ing->future_limit;
+}
+
 /* ---- the hot path ----------------------------------------------------------------- */
 
 sl_decode_result sl_ingest_decode(sl_ingest *ing, const char *payload, size_t len, int64_t kafka_ts,
@@ -376,6 +388,8 @@ sl_decode_result sl_ingest_decode(sl_ingest *ing, const char *payload, size_t le
             break;
         case SL__STEP_TIME:
             bad = sl__event_time(ing, kafka_ts);
+            if (!bad && SL_UNLIKELY(ing->ts > ing->future_limit) && sl__too_far_ahead(ing))
+                bad = SL_BAD_TOO_FAR_AHEAD + 1;
             break;
         default:
             bad = sl__columns(ing);

@@ -59,6 +59,8 @@ struct sl_ingest {
     /* event time */
     int time_slot; /* -1: no field */
     sl_time_unit unit;
+    int64_t max_future_ms; /* watermark.max_future; -1 = off */
+    int64_t future_limit;  /* wall clock + max_future when last read */
 
     /* aggregate columns */
     uint32_t ncols;

@@ -17,6 +17,7 @@
  *   3. otherwise it goes to the sink at once.
  */
 #include "engine_internal.h"
+#include "json_scan.h"
 #include "log.h"
 #include "snapshot.h"
 
@@ -248,7 +249,18 @@ static void sl__emit_late(void *ctx, const sl_batch *in, uint32_t row, int64_t w
     size_t start = b->bytes_len;
     sl_batch_put_bytes(b, head, (size_t)hn);
     sl_batch_put_bytes(b, key, klen);
-    sl_batch_put_bytes(b, "}}", 2);
+    sl_batch_put_bytes(b, "}", 1);
+    uint32_t plen;
+    const char *payload = sl_batch_row(in, row, &plen);
+    if (plen) { /* the event itself, so the dead letter can be replayed */
+        uint32_t off;
+        char *p = sl_batch_reserve_bytes(b, sl_json_payload_members_max(SL_DEAD_LETTER_MAX_PAYLOAD),
+                                         &off);
+        if (p)
+            b->bytes_len =
+                off + sl_json_payload_members(payload, plen, SL_DEAD_LETTER_MAX_PAYLOAD, p);
+    }
+    sl_batch_put_bytes(b, "}", 1);
     b->row_off[i] = (uint32_t)start;
     b->row_len[i] = (uint32_t)(b->bytes_len - start);
     b->offset[i] = in->offset[row];
