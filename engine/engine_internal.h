@@ -99,6 +99,7 @@ typedef struct sl__task {
     int64_t last_input_ns; /* processing time of the last event */
     int64_t idle_base_wm;  /* watermark when the idle advance started */
     int closed;
+    size_t state_cached; /* its window state bytes at the last budget check */
     /* output commit rule */
     int holding; /* an idle advance happened since the last barrier */
     sl__held *held;
@@ -117,6 +118,10 @@ typedef struct sl__worker {
     size_t nbuckets;
     int ntasks;
     int nholding; /* tasks with held results */
+    /* runtime.max_state_bytes (worker thread) */
+    size_t state_total;      /* sum of state_cached over this worker's tasks */
+    int state_refusing;      /* on_state_full "drop": refusing new keys */
+    uint64_t state_full_old; /* refused by tasks since removed */
     uint64_t late, late_updates, windows_fired, results_count, dead_lettered, suppressed;
     sl__worker_counters counters;
     sl__task *current; /* task whose batch is being processed */

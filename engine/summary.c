@@ -34,7 +34,7 @@ static void sl__summary_emit(json_t *obj, FILE *out)
 {
     json_t *root = json_object();
     json_object_set_new(root, "summary", obj);
-    char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(9));
     if (text) {
         fprintf(out, "%s\n", text);
         free(text);

@@ -86,6 +86,9 @@ static void sl__task_remove(sl__worker *w, int32_t id)
         *pp = t->next;
         if (t->nheld)
             w->nholding--;
+        w->state_total -= t->state_cached;
+        if (t->window)
+            w->state_full_old += sl_window_task_refused(t->window);
         sl__task_free(t);
         w->ntasks--;
     }
@@ -503,6 +506,62 @@ static void sl__task_close(sl__worker *w, sl__task *t)
     t->closed = 1;
 }
 
+/*
+ * runtime.max_state_bytes, after each data batch of task t: the node's
+ * window state is this worker's tasks (exact, as of their last batch) plus
+ * what the other workers last published. Past the budget the run fails
+ * loudly (task, keys, bytes), or with on_state_full "drop" every task of
+ * this worker refuses events of keys without state until the total is back
+ * under the budget. The figures are the ones the state gauge publishes.
+ */
+static void sl__state_budget(sl__worker *w, sl__task *t)
+{
+    sl_engine *e = w->engine;
+    const sl_def *def = e->def;
+    size_t bytes = sl_window_task_state_bytes(t->window);
+    w->state_total = w->state_total - t->state_cached + bytes;
+    t->state_cached = bytes;
+    uint64_t total = w->state_total;
+    for (int o = 0; o < e->nworkers; o++)
+        if (o != w->index)
+            total += SL__READ(e->workers[o].counters.state_bytes);
+    int over = total > (uint64_t)def->runtime.max_state_bytes;
+    if (!def->runtime.state_full_drop) {
+        if (over && !atomic_exchange(&e->failed, 1)) {
+            sl_error("engine",
+                     "window state %" PRIu64 " bytes exceeds runtime.max_state_bytes %" PRId64
+                     ": task %d holds %zu keys in %zu bytes; stopping (raise the budget, or set "
+                     "runtime.on_state_full to \"drop\" to refuse new keys instead)",
+                     total, def->runtime.max_state_bytes, t->id, sl_window_task_keys(t->window),
+                     bytes);
+            sl__engine_warning(e, "state_budget_exceeded",
+                               "window state %" PRIu64 " bytes > max_state_bytes %" PRId64
+                               " (task %d: %zu keys, %zu bytes)",
+                               total, def->runtime.max_state_bytes, t->id,
+                               sl_window_task_keys(t->window), bytes);
+        }
+        return;
+    }
+    if (over != w->state_refusing) {
+        w->state_refusing = over;
+        for (size_t k = 0; k < w->nbuckets; k++)
+            for (sl__task *x = w->buckets[k]; x; x = x->next)
+                if (x->window)
+                    sl_window_task_refuse_new_keys(x->window, over);
+        if (over)
+            sl_warn("engine",
+                    "window state %" PRIu64 " bytes exceeds runtime.max_state_bytes %" PRId64
+                    " (task %d: %zu keys, %zu bytes): refusing events of new keys (state_full)",
+                    total, def->runtime.max_state_bytes, t->id, sl_window_task_keys(t->window),
+                    bytes);
+        else
+            sl_info("engine",
+                    "window state back under runtime.max_state_bytes: accepting new keys");
+    } else if (over && t->window) {
+        sl_window_task_refuse_new_keys(t->window, 1); /* a task created meanwhile */
+    }
+}
+
 static void sl__worker_handle(sl__worker *w, int lane, sl_batch *b)
 {
     switch (b->kind) {
@@ -512,10 +571,13 @@ static void sl__worker_handle(sl__worker *w, int lane, sl_batch *b)
         t->last_input_ns = sl_mono_ns();
         t->idle_base_wm = INT64_MIN;
         t->events += b->count;
-        if (t->window)
+        if (t->window) {
             sl_window_task_process(t->window, b, &w->emitter);
-        else
+            if (w->engine->def->runtime.max_state_bytes > 0)
+                sl__state_budget(w, t);
+        } else {
             sl__passthrough(w, b);
+        }
         break;
     }
     case SL_MSG_WATERMARK: {
@@ -602,6 +664,7 @@ static void sl__worker_publish(sl__worker *w)
 {
     int64_t min_wm = INT64_MAX;
     size_t state = 0;
+    uint64_t refused = w->state_full_old;
     int any = 0;
     pthread_mutex_lock(&w->status_mu);
     w->nstatus = 0;
@@ -614,6 +677,8 @@ static void sl__worker_publish(sl__worker *w)
                 any = 1;
             }
             state += bytes;
+            if (t->window)
+                refused += sl_window_task_refused(t->window);
             if (w->nstatus == w->status_cap) {
                 w->status_cap = w->status_cap ? w->status_cap * 2 : 16;
                 w->status = sl_xrealloc(w->status, w->status_cap * sizeof(*w->status));
@@ -637,6 +702,7 @@ static void sl__worker_publish(sl__worker *w)
     SL__PUBLISH(w->counters.dead_lettered, w->dead_lettered);
     SL__PUBLISH(w->counters.min_watermark, any ? min_wm : INT64_MIN);
     SL__PUBLISH(w->counters.state_bytes, (uint64_t)state);
+    SL__PUBLISH(w->counters.state_full, refused);
     SL__PUBLISH(w->counters.tasks, w->ntasks);
 }
 
