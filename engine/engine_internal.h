@@ -74,6 +74,7 @@ struct sl_lane {
     size_t ntasks, tasks_cap;
     uint64_t last_barrier; /* last checkpoint id injected */
     int keep_payload;      /* rows carry the raw payload (late dead letters) */
+    struct sl_probe *probe; /* pipeline-mistake warnings; NULL once done */
     /* thread-local totals, published into `counters` */
     uint64_t events_in, filtered, dead_lettered, duplicates, bad[SL_BAD_COUNT];
     sl__lane_counters counters;
@@ -167,6 +168,7 @@ struct sl_engine {
     char start_stage[32]; /* what failed to start ("source", "sink"), else "" */
     char start_error[512];
     int final_checkpoint; /* SIGTERM's final checkpoint: 1 durable, -1 failed, 0 none */
+    _Atomic int probe_field_warned, probe_cmp_warned; /* probe.c: once per engine */
     pthread_mutex_t warn_mu;
     json_t *warnings; /* under warn_mu: [{"code":..,"message":..}] */
 };

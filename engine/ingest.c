@@ -358,13 +358,16 @@ sl_decode_result sl_ingest_decode(sl_ingest *ing, const char *payload, size_t le
 {
     int bad;
     if (SL_UNLIKELY(len > SL_MAX_EVENT_BYTES)) {
+        ing->scanned = 0;
         *reason = SL_BAD_TOO_LARGE;
         return SL_DECODE_BAD;
     }
+    ing->scanned = 0;
     if (SL_UNLIKELY(sl_json_scan(ing->fields, payload, len, ing->vals) != 0)) {
         *reason = SL_BAD_MALFORMED;
         return SL_DECODE_BAD;
     }
+    ing->scanned = 1;
     ing->scratch_used = 0;
     ing->gen++;
     for (size_t s = 0; s < ing->nsteps; s++) {
@@ -408,6 +411,26 @@ sl_decode_result sl_ingest_decode(sl_ingest *ing, const char *payload, size_t le
         }
     }
     return SL_DECODE_OK;
+}
+
+int sl_ingest_slot_of(const sl_ingest *ing, const char *name)
+{
+    for (size_t i = 0; i < ing->nslots; i++)
+        if (strcmp(ing->names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+sl_type sl_ingest_slot_type(const sl_ingest *ing, int slot)
+{
+    if (slot < 0 || (size_t)slot >= ing->nslots || !ing->scanned)
+        return SL_T_MISSING;
+    return (sl_type)ing->vals[slot].type;
+}
+
+int sl_ingest_scanned(const sl_ingest *ing)
+{
+    return ing->scanned;
 }
 
 uint64_t sl_ingest_key_hash(const sl_ingest *ing)

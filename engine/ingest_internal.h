@@ -77,6 +77,7 @@ struct sl_ingest {
     sl__member *out_member; /* per final-schema entry with an input: "\"cur\":" */
 
     /* the current row */
+    int scanned; /* the last event got past the JSON scan (vals are valid) */
     int64_t ts;
     uint64_t hash;
     char *key;

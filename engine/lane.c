@@ -14,6 +14,7 @@
  */
 #include "engine_internal.h"
 #include "json_scan.h"
+#include "probe.h"
 #include "log.h"
 #include "snapshot.h"
 
@@ -64,6 +65,8 @@ int sl_lane_set_mode(sl_lane *l, int ingest_mode)
     sl_ingest_free(l->ingest);
     l->ingest = ing;
     l->nvals = sl_ingest_ncolumns(ing);
+    sl_probe_free(l->probe); /* it read the old decoder's slots */
+    l->probe = NULL;
     return SL_OK;
 }
 
@@ -295,6 +298,13 @@ int sl_lane_ingest(sl_lane *l, int32_t task, const char *payload, size_t len, in
         l->next_offset[task] = offset + 1;
     }
     sl_decode_result r = sl_ingest_decode(l->ingest, payload, len, kafka_ts, &reason);
+    if (SL_UNLIKELY(l->probe != NULL)) {
+        sl_probe_event(l->probe, r == SL_DECODE_FILTERED);
+        if (!sl_probe_active(l->probe)) {
+            sl_probe_free(l->probe);
+            l->probe = NULL;
+        }
+    }
     if (SL_UNLIKELY(r != SL_DECODE_OK)) {
         if (r == SL_DECODE_FILTERED) {
             l->filtered++;
@@ -443,6 +453,10 @@ int sl__lane_init(sl_engine *e, sl_lane *l, int index, size_t ring_cap, char *er
         return SL_EINVAL;
     l->nvals = sl_ingest_ncolumns(l->ingest);
     l->keep_payload = e->dlq_ops && e->def->window;
+    /* A repartitioning source's raw lanes see only its bad and filtered
+     * events, which say nothing about the input as a whole. */
+    if (!sl_def_needs_repartition(e->def, NULL))
+        l->probe = sl_probe_new(e, l->ingest);
     l->queued = sl_xcalloc((size_t)e->nworkers, sizeof(*l->queued));
     l->rings = sl_xcalloc((size_t)e->nworkers, sizeof(*l->rings));
     for (int w = 0; w < e->nworkers; w++)
@@ -456,6 +470,8 @@ int sl__lane_init(sl_engine *e, sl_lane *l, int index, size_t ring_cap, char *er
 void sl__lane_destroy(sl_lane *l, int nworkers)
 {
     sl_batch *b;
+    sl_probe_free(l->probe);
+    l->probe = NULL;
     for (size_t t = 0; t < l->nbuilding; t++)
         sl_batch_free(l->building[t]);
     free(l->building);
