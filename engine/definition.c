@@ -576,7 +576,8 @@ static int sl__parse_cluster(sl_def *def, char *msg)
 /* The default checkpoint directory when neither "dir" nor
  * SLUICE_CHECKPOINT_DIR names one: /var/lib/sluice if this user may write
  * there (or create it), else $XDG_STATE_HOME/sluice, else
- * $HOME/.local/state/sluice, else ./sluice-state. Sets *why. */
+ * $HOME/.local/state/sluice, else ./sluice-state; the pipeline's own
+ * directory is <that>/<name>. Sets *why. */
 static char *sl__default_checkpoint_dir(const char **why)
 {
     if (access("/var/lib/sluice", W_OK) == 0 ||
@@ -638,7 +639,18 @@ static int sl__parse_checkpoint(sl_def *def, char *msg)
         def->checkpoint.dir = sl_xstrdup(envdir);
         def->checkpoint.dir_origin = "SLUICE_CHECKPOINT_DIR";
     } else {
-        def->checkpoint.dir = sl__default_checkpoint_dir(&def->checkpoint.dir_origin);
+        /* One directory per pipeline under the default base, so pipelines
+         * sharing a machine never share snapshot files. */
+        char *base = sl__default_checkpoint_dir(&def->checkpoint.dir_origin);
+        size_t n = strlen(base) + strlen(def->name) + 2;
+        def->checkpoint.dir = sl_xmalloc(n);
+        snprintf(def->checkpoint.dir, n, "%s/%s", base, def->name);
+        for (char *c = def->checkpoint.dir + strlen(base) + 1; *c; c++)
+            if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.')
+                *c = '_';
+        if (def->checkpoint.dir[strlen(base) + 1] == '.')
+            def->checkpoint.dir[strlen(base) + 1] = '_'; /* never "." or ".." */
+        free(base);
     }
     if (!cp) {
         def->checkpoint.enabled = is_kafka;

@@ -148,7 +148,7 @@ case "$out" in
 esac
 if [ ! -w /var/lib/sluice ] && [ ! -w /var/lib ]; then
     case "$out" in
-    *"to $TMP/.local/state/sluice (default: /var/lib/sluice is not writable"*) ;;
+    *"to $TMP/.local/state/sluice/k (default: /var/lib/sluice is not writable"*) ;;
     *) fail "default checkpoint dir for a non-root user is not ~/.local/state/sluice: $out" ;;
     esac
 fi

@@ -868,12 +868,12 @@ static void test_checkpoint_defaults(void **state)
     int var_ok = access("/var/lib/sluice", W_OK) == 0 ||
                  (access("/var/lib/sluice", F_OK) != 0 && access("/var/lib", W_OK) == 0);
     char want[512];
-    snprintf(want, sizeof(want), "%s/.local/state/sluice", home);
-    assert_string_equal(def->checkpoint.dir, var_ok ? "/var/lib/sluice" : want);
+    snprintf(want, sizeof(want), "%s/.local/state/sluice/k", home);
+    assert_string_equal(def->checkpoint.dir, var_ok ? "/var/lib/sluice/k" : want);
     sl_def_free(def);
     setenv("XDG_STATE_HOME", "/tmp/sl-xdg", 1);
     def = load_ok(text);
-    assert_string_equal(def->checkpoint.dir, var_ok ? "/var/lib/sluice" : "/tmp/sl-xdg/sluice");
+    assert_string_equal(def->checkpoint.dir, var_ok ? "/var/lib/sluice/k" : "/tmp/sl-xdg/sluice/k");
     sl_def_free(def);
     unsetenv("XDG_STATE_HOME");
     /* The override and "dir" win over the default. */
