@@ -381,19 +381,23 @@ sl_engine *sl_engine_new(const sl_def *def, const sl_engine_options *opt, char *
     if (def->dead_letter.type &&
         sl__create_sink(&def->dead_letter, def, &e->dlq_ops, &e->dlq, errstr, errstr_size) != SL_OK)
         goto fail;
-    if (def->checkpoint.enabled) {
+    if (def->checkpoint.enabled || (def->checkpoint.off && e->source_ops->commit)) {
+        /* "off": commit-only rounds, so offsets cover delivered results */
         e->checkpointer = sl_checkpointer_new(def, sl__commit_offsets, e, errstr, errstr_size);
         if (!e->checkpointer)
             goto fail;
-        sl_info("checkpoint", "checkpoints every %" PRId64 " ms in %s (%s)%s",
-                def->checkpoint.interval_ms, def->checkpoint.dir, def->checkpoint.dir_origin,
-                def->checkpoint.implicit ? "; on by default for kafka input, \"checkpoint\": "
-                                           "\"off\" disables"
-                                         : "");
-    } else if (def->checkpoint.off && strcmp(def->source.type, "kafka") == 0) {
-        sl_warn("checkpoint", "checkpoints are off: offsets are committed only for input whose "
-                              "results were delivered; open windows are lost on restart and "
-                              "their input is read again");
+        if (def->checkpoint.off)
+            sl_warn("checkpoint",
+                    "checkpoints are off: every %" PRId64 " ms the offsets of "
+                    "input whose results were delivered are committed; open "
+                    "windows are lost on restart and their input is read again",
+                    def->checkpoint.interval_ms);
+        else
+            sl_info("checkpoint", "checkpoints every %" PRId64 " ms in %s (%s)%s",
+                    def->checkpoint.interval_ms, def->checkpoint.dir, def->checkpoint.dir_origin,
+                    def->checkpoint.implicit ? "; on by default for kafka input, \"checkpoint\": "
+                                               "\"off\" disables"
+                                             : "");
     }
 
     e->nlanes = e->source_ops->lanes(e->source);

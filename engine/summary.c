@@ -34,7 +34,8 @@ static void sl__summary_emit(json_t *obj, FILE *out)
 {
     json_t *root = json_object();
     json_object_set_new(root, "summary", obj);
-    char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(9));
+    char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII |
+                                      JSON_REAL_PRECISION(9));
     if (text) {
         fprintf(out, "%s\n", text);
         free(text);
@@ -156,7 +157,10 @@ void sl__summary_print(sl_engine *e, FILE *out, int exit_code)
         json_object_set_new(c, "p50_ms", json_real(cs.p50_ms));
         json_object_set_new(c, "p99_ms", json_real(cs.p99_ms));
         json_object_set_new(c, "last_bytes", json_integer((json_int_t)cs.last_bytes));
-        json_object_set_new(c, "dir", sl__jstr(e->def->checkpoint.dir));
+        if (e->def->checkpoint.off)
+            json_object_set_new(c, "mode", json_string("off: commits of delivered input only"));
+        else
+            json_object_set_new(c, "dir", sl__jstr(e->def->checkpoint.dir));
         json_object_set_new(c, "final",
                             json_string(e->final_checkpoint == 1  ? "durable"
                                         : e->final_checkpoint < 0 ? "failed"

@@ -302,6 +302,15 @@ static void sl__task_snapshot(sl__worker *w, sl__task *t, const sl_batch *barrie
 {
     sl_buf buf;
     sl_buf_init(&buf);
+    int64_t next_offset = barrier->value;
+    if (w->engine->def->checkpoint.off) {
+        /* Commit-only round (checkpoint.c): the input before the barrier
+         * is committable only if every result it leads to is out, i.e. no
+         * window state is open; nothing is serialized. */
+        if ((t->window && sl_window_task_keys(t->window) > 0) || t->nheld)
+            next_offset = -1;
+        goto forward;
+    }
     sl_buf_put_u32(&buf, SL__TASK_SNAPSHOT_MAGIC);
     sl_buf_put_u32(&buf, SL__TASK_SNAPSHOT_VERSION);
     sl_buf_put_u32(&buf, (uint32_t)t->id);
@@ -335,12 +344,13 @@ static void sl__task_snapshot(sl__worker *w, sl__task *t, const sl_batch *barrie
         sl_buf_free(&buf);
         return;
     }
+forward:
     /* Results held since the last barrier wait for this checkpoint. */
     t->holding = 0;
     for (size_t i = 0; i < t->nheld; i++)
         if (t->held[i].release_at == 0)
             t->held[i].release_at = barrier->checkpoint_id;
-    sl_batch *out = sl_batch_control(SL_MSG_BARRIER, t->id, barrier->value);
+    sl_batch *out = sl_batch_control(SL_MSG_BARRIER, t->id, next_offset);
     if (!out) {
         atomic_store(&w->engine->failed, 1);
         sl_buf_free(&buf);
@@ -443,7 +453,7 @@ static void sl__task_assign(sl__worker *w, int lane, const sl_batch *msg)
     uint32_t sink_pos_len = 0;
     uint8_t *blob = NULL;
     size_t len = 0;
-    if (msg->checkpoint_id && e->checkpointer) {
+    if (msg->checkpoint_id && e->checkpointer && !e->def->checkpoint.off) {
         int rc = sl_checkpointer_load(e->checkpointer, msg->task, msg->checkpoint_id, &blob, &len,
                                       err, sizeof(err));
         if (rc != SL_OK) {
