@@ -168,10 +168,24 @@ static void sl__file_sink_destroy(void *state)
     free(s);
 }
 
+/* The file name must not be empty (validate rejects what run would). */
+static int sl__file_sink_check(const sl_connector_def *conf, const sl_def *def, char *errstr,
+                               size_t errstr_size)
+{
+    (void)def;
+    const json_t *p = json_object_get(conf->conf, "path");
+    if (!json_is_string(p) || json_string_length(p) == 0)
+        return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                         "%s.path: must be a file name, or \"-\" for stdout",
+                         conf->path ? conf->path : "sink");
+    return SL_OK;
+}
+
 const sl_sink_ops sl_sink_file = {
     .name = "file",
     .options = sl__file_sink_options,
     .create = sl__file_sink_create,
+    .check = sl__file_sink_check,
     .open = sl__file_sink_open,
     .write = sl__file_sink_write,
     .flush = sl__file_sink_flush,

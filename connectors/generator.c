@@ -503,6 +503,18 @@ static int sl__gen_join(void *state)
     return g->failed ? 1 : 0;
 }
 
+/* The generator's own checks (sl_gen_config_from_json), for validate. */
+static int sl__gen_check(const sl_connector_def *conf, const sl_def *def, char *errstr,
+                         size_t errstr_size)
+{
+    sl_gen_config *c = sl_xcalloc(1, sizeof(*c));
+    sl_gen_config_default(c);
+    int rc = sl_gen_config_from_json(c, conf->conf, conf->path ? conf->path : "source", def, errstr,
+                                     errstr_size);
+    free(c);
+    return rc;
+}
+
 static void sl__gen_destroy(void *state)
 {
     sl__gen_source *g = state;
@@ -528,5 +540,6 @@ const sl_source_ops sl_source_generator = {
     .stop = sl__gen_stop,
     .join = sl__gen_join,
     .destroy = sl__gen_destroy,
+    .check = sl__gen_check,
     .status = sl__gen_status,
 };

@@ -139,6 +139,16 @@ expect_bad k_ring.json 'k_ring.json: runtime.ring_capacity: must be between 2 an
 sed -e 's/"name": "k",/"name": "k", "checkpoint": "no",/' kafka.json > k_ckpt.json
 expect_bad k_ckpt.json 'k_ckpt.json: checkpoint: must be an object or "off", got "no"'
 
+# Connector checks beyond the tables run in validate too.
+cat > gen0.json <<'EOF'
+{"name": "g", "source": {"type": "generator", "keys": 0}, "pipeline": [], "sink": {"type": "null"}}
+EOF
+expect_bad gen0.json 'gen0.json: source.keys: must be an integer >= 1'
+cat > nopath.json <<'EOF'
+{"name": "g", "source": {"type": "generator"}, "pipeline": [], "sink": {"type": "file", "path": ""}}
+EOF
+expect_bad nopath.json 'nopath.json: sink.path: must be a file name'
+
 # Kafka input checkpoints by default, to a directory this user can write,
 # named by explain; "off" is explicit.
 out="$(HOME="$TMP" XDG_STATE_HOME='' "$BIN" explain kafka.json 2> err.txt)"
