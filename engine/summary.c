@@ -171,10 +171,8 @@ void sl__summary_print(sl_engine *e, FILE *out, int exit_code)
                             json_string(e->def->checkpoint.off ? "off" : "disabled"));
     }
     pthread_mutex_lock(&e->warn_mu);
-    json_object_set(o, "warnings", e->warnings ? e->warnings : json_array());
+    json_object_set_new(o, "warnings", e->warnings ? json_deep_copy(e->warnings) : json_array());
     pthread_mutex_unlock(&e->warn_mu);
-    if (!e->warnings)
-        json_object_set_new(o, "warnings", json_array());
     json_t *src = e->source_ops && e->source_started ? sl__summary_source(e) : NULL;
     if (src) {
         json_object_update_missing(o, src);
