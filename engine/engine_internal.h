@@ -72,9 +72,10 @@ struct sl_lane {
     sl_batch *dlq_batch;
     int32_t *tasks; /* tasks fed by this lane */
     size_t ntasks, tasks_cap;
-    uint64_t last_barrier; /* last checkpoint id injected */
-    int keep_payload;      /* rows carry the raw payload (late dead letters) */
+    uint64_t last_barrier;  /* last checkpoint id injected */
+    int keep_payload;       /* rows carry the raw payload (late dead letters) */
     struct sl_probe *probe; /* pipeline-mistake warnings; NULL once done */
+    uint64_t probe_skip;    /* events the probe does not need to see */
     /* thread-local totals, published into `counters` */
     uint64_t events_in, filtered, dead_lettered, duplicates, bad[SL_BAD_COUNT];
     sl__lane_counters counters;

@@ -299,10 +299,14 @@ int sl_lane_ingest(sl_lane *l, int32_t task, const char *payload, size_t len, in
     }
     sl_decode_result r = sl_ingest_decode(l->ingest, payload, len, kafka_ts, &reason);
     if (SL_UNLIKELY(l->probe != NULL)) {
-        sl_probe_event(l->probe, r == SL_DECODE_FILTERED);
-        if (!sl_probe_active(l->probe)) {
-            sl_probe_free(l->probe);
-            l->probe = NULL;
+        if (l->probe_skip) {
+            l->probe_skip--;
+        } else {
+            l->probe_skip = sl_probe_event(l->probe, r == SL_DECODE_FILTERED);
+            if (!sl_probe_active(l->probe)) {
+                sl_probe_free(l->probe);
+                l->probe = NULL;
+            }
         }
     }
     if (SL_UNLIKELY(r != SL_DECODE_OK)) {

@@ -2,11 +2,12 @@
  * probe.c - warnings for pipeline mistakes that pass `validate` and then
  * reject or filter everything (see probe.h).
  *
- * A lane feeds the probe every event it decodes, as long as the probe is
- * active: the first SL_PROBE_EVENTS events for field names, and then
- * consecutive intervals of SL_PROBE_EVENTS events for comparisons. The
- * cost on the hot path is one branch per event once the probe is done
- * (all warnings given), a few slot-type reads while it is not.
+ * A lane feeds the probe the events it decodes while the probe is active:
+ * the first SL_PROBE_EVENTS events for field names, and for comparisons
+ * one interval of SL_PROBE_EVENTS consecutive events out of every
+ * SL_PROBE_PERIOD (sl_probe_event returns how many events to skip). The
+ * hot path pays a branch and a decrement per event, a few slot-type reads
+ * for probed ones.
  *
  * 1. Unseen fields: every input field the definition names (filters,
  *    map keep, key_by, aggregate inputs, event time) counts the events in
@@ -207,11 +208,11 @@ static const char *sl__literal_word(const sl_literal *lit)
     }
 }
 
-void sl_probe_event(sl_probe *p, int filtered)
+uint64_t sl_probe_event(sl_probe *p, int filtered)
 {
     const sl_ingest *ing = p->ing;
     if (!sl_ingest_scanned(ing))
-        return; /* not JSON: says nothing about fields */
+        return 0; /* not JSON: says nothing about fields */
     sl_engine *e = p->engine;
     if (!p->fields_done) {
         p->scanned++;
@@ -268,6 +269,9 @@ void sl_probe_event(sl_probe *p, int filtered)
                 p->cmps[i].mismatched = 0;
             if (atomic_load(&e->probe_cmp_warned))
                 p->cmps_done = 1;
+            if (p->fields_done)
+                return SL_PROBE_PERIOD - SL_PROBE_EVENTS;
         }
     }
+    return 0;
 }

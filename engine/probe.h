@@ -15,6 +15,9 @@
 
 /* Events a probe looks at before it judges (and the comparison interval). */
 #define SL_PROBE_EVENTS 1000
+/* Comparisons are judged on one interval of SL_PROBE_EVENTS per this many
+ * events. */
+#define SL_PROBE_PERIOD 50000
 
 typedef struct sl_probe sl_probe;
 
@@ -22,8 +25,9 @@ typedef struct sl_probe sl_probe;
  * Never fails. */
 sl_probe *sl_probe_new(sl_engine *e, const sl_ingest *ing);
 void sl_probe_free(sl_probe *p);
-/* Takes the event `ing` decoded last (`filtered`: a filter dropped it). */
-void sl_probe_event(sl_probe *p, int filtered);
+/* Takes the event `ing` decoded last (`filtered`: a filter dropped it).
+ * Returns how many of the next events the probe does not need to see. */
+uint64_t sl_probe_event(sl_probe *p, int filtered);
 /* 0 once the probe has nothing more to tell (its owner may free it). */
 int sl_probe_active(const sl_probe *p);
 
