@@ -33,11 +33,23 @@ typedef enum sl_opt_type {
     SL_OPT_ANY,
 } sl_opt_type;
 
+/* One option of a table checked by sl_opts_check (options.c). The first
+ * four members are positional; the rest are optional designated ones:
+ *   {"consumer_threads", SL_OPT_INT, 0, "decoding threads", .min = 1,
+ *    .max = 64, .def = "1"}
+ *   {"start", SL_OPT_STRING, 0, "...", .allowed = "earliest|latest|committed"}
+ * min/max bound SL_OPT_INT, SL_OPT_NUMBER and SL_OPT_DURATION (in ms)
+ * values when min < max (both 0: unbounded; a duration is always >= 0);
+ * `allowed` lists the values an SL_OPT_STRING may take, '|'-separated;
+ * `def` is the default as text, for messages and explain. */
 typedef struct sl_opt {
     const char *name;
     sl_opt_type type;
     int required;
     const char *help; /* one line, shown by explain / --help */
+    int64_t min, max;
+    const char *allowed;
+    const char *def;
 } sl_opt;
 
 /* Options every source accepts (type, format, event_time, watermark) are
@@ -71,6 +83,12 @@ typedef struct sl_source_ops {
     /* Waits for the threads to end. Returns 0, or 1 if the source failed. */
     int (*join)(void *state);
     void (*destroy)(void *state);
+    /* Optional: checks of the definition that the option table cannot
+     * express (e.g. Kafka's bootstrap.servers or SLUICE_BOOTSTRAP), run by
+     * the definition loader, so `validate` rejects what `run` would.
+     * Opens nothing, starts nothing. Returns 0 or SL_EINVAL with errstr
+     * "path.key: what is wrong" (no file name). */
+    int (*check)(const sl_connector_def *conf, const sl_def *def, char *errstr, size_t errstr_size);
     /* Optional: prints its status fields as JSON members (no braces), e.g.
      * lag per partition. */
     void (*status)(void *state, FILE *out);
@@ -92,6 +110,13 @@ typedef struct sl_sink_ops {
     const sl_opt *options;
     int (*create)(const sl_connector_def *conf, const sl_def *def, void **state, char *errstr,
                   size_t errstr_size);
+    /* Optional: like sl_source_ops.check. */
+    int (*check)(const sl_connector_def *conf, const sl_def *def, char *errstr, size_t errstr_size);
+    /* Optional: called once by the engine after every start step succeeded
+     * (threads, source, HTTP), before the first write: the first moment a
+     * sink may touch its output (a file sink truncates here, so a failed
+     * start destroys nothing). Returns 0 or an error (errstr says what). */
+    int (*open)(void *state, char *errstr, size_t errstr_size);
     /* Sink thread. Writes the rows of a SL_MSG_RESULTS or SL_MSG_BAD batch
      * (borrowed). Returns 0, or an error that stops the pipeline with exit 1. */
     int (*write)(void *state, const sl_batch *batch);

@@ -5,10 +5,18 @@
  * its own, line-buffered on a terminal); flush() hands it
  * to the kernel (no fsync: a file sink is not part of the exactly-once
  * contract).
+ *
+ * The file is opened (and truncated, unless "append") only by open(),
+ * which the engine calls once every start step succeeded, or by the first
+ * write: a run that fails to start leaves the previous output untouched.
+ * create() only checks that the file could be opened for writing, without
+ * changing it.
  */
 #include "connector.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,16 +26,45 @@
 
 typedef struct sl__file_sink {
     FILE *f;
+    _Atomic int opened; /* f is set; written once, under mu */
+    pthread_mutex_t mu;
+    int append;
+    char where[64];
     int is_stdout;
     char *path;
     char *buf; /* stdio buffer */
 } sl__file_sink;
 
 static const sl_opt sl__file_sink_options[] = {
-    {"path", SL_OPT_STRING, 1, "JSON-lines file to write; \"-\" writes stdout"},
-    {"append", SL_OPT_BOOL, 0, "append to the file instead of truncating it (default false)"},
-    {NULL, 0, 0, NULL},
+    {.name = "path",
+     .type = SL_OPT_STRING,
+     .required = 1,
+     .help = "JSON-lines file to write; \"-\" writes stdout"},
+    {.name = "append",
+     .type = SL_OPT_BOOL,
+     .help = "append to the file instead of truncating it (default false)"},
+    {.name = NULL},
 };
+
+/* Whether `path` could be opened for writing without touching it: the
+ * file is writable, or it does not exist and its directory is. Sets errno
+ * when not. */
+static int sl__file_sink_writable(const char *path)
+{
+    if (access(path, W_OK) == 0)
+        return 1;
+    if (errno != ENOENT)
+        return 0;
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return access(".", W_OK) == 0;
+    if (slash == path)
+        return access("/", W_OK) == 0;
+    char *dir = strndup(path, (size_t)(slash - path));
+    int ok = dir && access(dir, W_OK) == 0;
+    free(dir);
+    return ok;
+}
 
 static int sl__file_sink_create(const sl_connector_def *conf, const sl_def *def, void **state,
                                 char *errstr, size_t errstr_size)
@@ -46,30 +83,54 @@ static int sl__file_sink_create(const sl_connector_def *conf, const sl_def *def,
         free(s);
         return sl_seterr(errstr, errstr_size, SL_ENOMEM, "out of memory");
     }
+    s->append = json_is_true(append);
+    snprintf(s->where, sizeof(s->where), "%s", where);
+    pthread_mutex_init(&s->mu, NULL);
     if (strcmp(s->path, "-") == 0) {
-        s->f = stdout;
         s->is_stdout = 1;
-    } else {
-        s->f = fopen(s->path, json_is_true(append) ? "ae" : "we");
-        if (!s->f) {
-            int err = errno;
-            sl_seterr(errstr, errstr_size, SL_EIO, "%s.path: cannot open \"%s\" for writing: %s",
-                      where, s->path, strerror(err));
-            free(s->buf);
-            free(s->path);
-            free(s);
-            return SL_EIO;
-        }
+    } else if (!sl__file_sink_writable(s->path)) {
+        int err = errno;
+        sl_seterr(errstr, errstr_size, SL_EIO, "%s.path: cannot open \"%s\" for writing: %s", where,
+                  s->path, strerror(err));
+        pthread_mutex_destroy(&s->mu);
+        free(s->buf);
+        free(s->path);
+        free(s);
+        return SL_EIO;
     }
-    if (!s->is_stdout) /* stdout keeps its own buffering (it may be in use already) */
-        setvbuf(s->f, s->buf, _IOFBF, SL__SINK_BUF);
     *state = s;
     return SL_OK;
+}
+
+/* Opens (truncating unless "append") the output once. Any thread. */
+static int sl__file_sink_open(void *state, char *errstr, size_t errstr_size)
+{
+    sl__file_sink *s = state;
+    int rc = SL_OK;
+    pthread_mutex_lock(&s->mu);
+    if (!atomic_load(&s->opened)) {
+        if (s->is_stdout) {
+            s->f = stdout; /* stdout keeps its own buffering (it may be in use already) */
+        } else if (!(s->f = fopen(s->path, s->append ? "ae" : "we"))) {
+            rc = sl_seterr(errstr, errstr_size, SL_EIO,
+                           "%s.path: cannot open \"%s\" for writing: %s", s->where, s->path,
+                           strerror(errno));
+        } else {
+            setvbuf(s->f, s->buf, _IOFBF, SL__SINK_BUF);
+        }
+        if (rc == SL_OK)
+            atomic_store(&s->opened, 1);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
 }
 
 static int sl__file_sink_write(void *state, const sl_batch *b)
 {
     sl__file_sink *s = state;
+    if (!atomic_load_explicit(&s->opened, memory_order_acquire) &&
+        sl__file_sink_open(s, NULL, 0) != SL_OK)
+        return SL_EIO;
     for (uint32_t i = 0; i < b->count; i++) {
         uint32_t len;
         const char *row = sl_batch_row(b, i, &len);
@@ -83,6 +144,8 @@ static int sl__file_sink_flush(void *state, int timeout_ms)
 {
     (void)timeout_ms;
     sl__file_sink *s = state;
+    if (!atomic_load_explicit(&s->opened, memory_order_acquire))
+        return SL_OK; /* nothing written, nothing to hand over */
     if (fflush(s->f) != 0 || ferror(s->f))
         return SL_EIO;
     return SL_OK;
@@ -93,20 +156,37 @@ static void sl__file_sink_destroy(void *state)
     sl__file_sink *s = state;
     if (!s)
         return;
-    if (s->is_stdout) {
-        fflush(s->f);
-    } else {
-        fclose(s->f);
+    if (atomic_load(&s->opened)) {
+        if (s->is_stdout)
+            fflush(s->f);
+        else
+            fclose(s->f);
     }
+    pthread_mutex_destroy(&s->mu);
     free(s->buf);
     free(s->path);
     free(s);
+}
+
+/* The file name must not be empty (validate rejects what run would). */
+static int sl__file_sink_check(const sl_connector_def *conf, const sl_def *def, char *errstr,
+                               size_t errstr_size)
+{
+    (void)def;
+    const json_t *p = json_object_get(conf->conf, "path");
+    if (!json_is_string(p) || json_string_length(p) == 0)
+        return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                         "%s.path: must be a file name, or \"-\" for stdout",
+                         conf->path ? conf->path : "sink");
+    return SL_OK;
 }
 
 const sl_sink_ops sl_sink_file = {
     .name = "file",
     .options = sl__file_sink_options,
     .create = sl__file_sink_create,
+    .check = sl__file_sink_check,
+    .open = sl__file_sink_open,
     .write = sl__file_sink_write,
     .flush = sl__file_sink_flush,
     .destroy = sl__file_sink_destroy,

@@ -47,8 +47,11 @@ typedef struct sl__file_source {
 } sl__file_source;
 
 static const sl_opt sl__file_options[] = {
-    {"path", SL_OPT_STRING, 1, "JSON-lines file to read; \"-\" reads stdin"},
-    {NULL, 0, 0, NULL},
+    {.name = "path",
+     .type = SL_OPT_STRING,
+     .required = 1,
+     .help = "JSON-lines file to read; \"-\" reads stdin"},
+    {.name = NULL},
 };
 
 static int sl__file_create(const sl_connector_def *conf, const sl_def *def, void **state,
@@ -262,6 +265,19 @@ static void sl__file_status(void *state, FILE *out)
             (uint64_t)atomic_load_explicit(&s->bytes, memory_order_relaxed));
 }
 
+/* The file name must not be empty (validate rejects what run would). */
+static int sl__file_check(const sl_connector_def *conf, const sl_def *def, char *errstr,
+                          size_t errstr_size)
+{
+    (void)def;
+    const json_t *p = json_object_get(conf->conf, "path");
+    if (!json_is_string(p) || json_string_length(p) == 0)
+        return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                         "%s.path: must be a file name, or \"-\" for stdin",
+                         conf->path ? conf->path : "source");
+    return SL_OK;
+}
+
 const sl_source_ops sl_source_file = {
     .name = "file",
     .options = sl__file_options,
@@ -271,5 +287,6 @@ const sl_source_ops sl_source_file = {
     .stop = sl__file_stop,
     .join = sl__file_join,
     .destroy = sl__file_destroy,
+    .check = sl__file_check,
     .status = sl__file_status,
 };

@@ -359,19 +359,33 @@ typedef struct sl__gen_source {
 } sl__gen_source;
 
 static const sl_opt sl__gen_options[] = {
-    {"keys", SL_OPT_INT, 0, "distinct keys (\"u0\" .. \"uN-1\"), default 1000"},
-    {"count", SL_OPT_INT, 0, "events to generate, 0 = unbounded (default)"},
-    {"rate", SL_OPT_NUMBER, 0, "events per second, 0 = as fast as possible (default)"},
-    {"start_ts", SL_OPT_INT, 0, "event time of the first event, epoch ms (default 1700000000000)"},
-    {"ts_step_ms", SL_OPT_INT, 0, "event-time step between events, ms (default 1)"},
-    {"disorder_ms", SL_OPT_INT, 0,
-     "bounded disorder: events up to this many ms behind (default 0)"},
-    {"late_fraction", SL_OPT_NUMBER, 0, "fraction of events later than the disorder (default 0)"},
-    {"late_ms", SL_OPT_INT, 0, "how far beyond the disorder late events fall, at most (ms)"},
-    {"fields", SL_OPT_STRINGS, 0,
-     "payload fields: names or \"name:kind\" (default user, amount, ts)"},
-    {"seed", SL_OPT_INT, 0, "random seed; same seed, same events (default 1)"},
-    {NULL, 0, 0, NULL},
+    {.name = "keys",
+     .type = SL_OPT_INT,
+     .help = "distinct keys (\"u0\" .. \"uN-1\"), default 1000"},
+    {.name = "count", .type = SL_OPT_INT, .help = "events to generate, 0 = unbounded (default)"},
+    {.name = "rate",
+     .type = SL_OPT_NUMBER,
+     .help = "events per second, 0 = as fast as possible (default)"},
+    {.name = "start_ts",
+     .type = SL_OPT_INT,
+     .help = "event time of the first event, epoch ms (default 1700000000000)"},
+    {.name = "ts_step_ms",
+     .type = SL_OPT_INT,
+     .help = "event-time step between events, ms (default 1)"},
+    {.name = "disorder_ms",
+     .type = SL_OPT_INT,
+     .help = "bounded disorder: events up to this many ms behind (default 0)"},
+    {.name = "late_fraction",
+     .type = SL_OPT_NUMBER,
+     .help = "fraction of events later than the disorder (default 0)"},
+    {.name = "late_ms",
+     .type = SL_OPT_INT,
+     .help = "how far beyond the disorder late events fall, at most (ms)"},
+    {.name = "fields",
+     .type = SL_OPT_STRINGS,
+     .help = "payload fields: names or \"name:kind\" (default user, amount, ts)"},
+    {.name = "seed", .type = SL_OPT_INT, .help = "random seed; same seed, same events (default 1)"},
+    {.name = NULL},
 };
 
 static int sl__gen_create(const sl_connector_def *conf, const sl_def *def, void **state,
@@ -489,6 +503,18 @@ static int sl__gen_join(void *state)
     return g->failed ? 1 : 0;
 }
 
+/* The generator's own checks (sl_gen_config_from_json), for validate. */
+static int sl__gen_check(const sl_connector_def *conf, const sl_def *def, char *errstr,
+                         size_t errstr_size)
+{
+    sl_gen_config *c = sl_xcalloc(1, sizeof(*c));
+    sl_gen_config_default(c);
+    int rc = sl_gen_config_from_json(c, conf->conf, conf->path ? conf->path : "source", def, errstr,
+                                     errstr_size);
+    free(c);
+    return rc;
+}
+
 static void sl__gen_destroy(void *state)
 {
     sl__gen_source *g = state;
@@ -514,5 +540,6 @@ const sl_source_ops sl_source_generator = {
     .stop = sl__gen_stop,
     .join = sl__gen_join,
     .destroy = sl__gen_destroy,
+    .check = sl__gen_check,
     .status = sl__gen_status,
 };

@@ -29,13 +29,15 @@ int sl_cmd_kafka_mock(int argc, char **argv);
 int sl_cmd_produce(int argc, char **argv);
 int sl_cmd_demo(int argc, char **argv);
 
-/* Whether the kafka source of `def` routes its input through the internal
- * topic "<name>-repartition" (the pipeline has a window, and the source's
- * "partitioned_by" does not name exactly the key_by fields). When `why` is
- * not NULL it gets a static sentence for explain. Safe on any definition. */
+/* sl_def_needs_repartition (definition.h), under its historical name. */
 int sl_kafka_needs_repartition(const sl_def *def, const char **why);
 
 /* ---- internal helpers shared by the kafka_*.c files ------------------ */
+
+/* The definition checks of a kafka source or sink (sl_source_ops.check):
+ * its "properties" are valid librdkafka properties and name
+ * "bootstrap.servers", or SLUICE_BOOTSTRAP is set. */
+int sl__kafka_check(const sl_connector_def *c, const sl_def *def, char *errstr, size_t errstr_size);
 
 /* Copies every member of `props` (a JSON object of strings, numbers or
  * booleans; NULL allowed) into `conf` as a librdkafka property. `path`

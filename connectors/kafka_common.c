@@ -8,6 +8,7 @@
 #include "common.h"
 #include "definition.h"
 #include "log.h"
+#include "options.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,63 +117,41 @@ char *sl__kafka_read_bootstrap_file(const char *path)
     return r;
 }
 
-/* Whether the two string lists name the same fields (as sets). */
-static int sl__same_fields(char **a, size_t na, char **b, size_t nb)
-{
-    if (na != nb)
-        return 0;
-    for (size_t i = 0; i < na; i++) {
-        size_t j = 0;
-        while (j < nb && strcmp(a[i], b[j]) != 0)
-            j++;
-        if (j == nb)
-            return 0;
-    }
-    return 1;
-}
-
 int sl_kafka_needs_repartition(const sl_def *def, const char **why)
 {
-    const char *dummy;
-    if (!why)
-        why = &dummy;
-    if (!def || !def->source.type || strcmp(def->source.type, "kafka") != 0) {
-        *why = "not a kafka source";
-        return 0;
+    return sl_def_needs_repartition(def, why);
+}
+
+int sl__kafka_check(const sl_connector_def *c, const sl_def *def, char *errstr, size_t errstr_size)
+{
+    (void)def;
+    char ppath[256];
+    sl_path_join(ppath, sizeof(ppath), c->path, "properties");
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    int rc = sl__kafka_conf_apply(conf, json_object_get(c->conf, "properties"), ppath, errstr,
+                                  errstr_size);
+    if (rc == SL_OK) {
+        char val[512];
+        size_t vlen = sizeof(val);
+        const char *envb = getenv("SLUICE_BOOTSTRAP");
+        if ((rd_kafka_conf_get(conf, "bootstrap.servers", val, &vlen) != RD_KAFKA_CONF_OK ||
+             !val[0]) &&
+            !(envb && *envb))
+            rc =
+                sl_seterr(errstr, errstr_size, SL_EINVAL,
+                          "%s: \"bootstrap.servers\" is required (or set SLUICE_BOOTSTRAP)", ppath);
     }
-    if (!def->window) {
-        *why = "no window: every stage is per event, so input partitions are used as they are";
-        return 0;
-    }
-    const json_t *pb =
-        def->source.conf ? json_object_get(def->source.conf, "partitioned_by") : NULL;
-    if (!pb) {
-        *why = def->key_by ? "the source does not declare \"partitioned_by\" matching key_by: "
-                             "events are re-keyed through the internal topic <name>-repartition"
-                           : "a window without key_by aggregates all events together: they "
-                             "are gathered through the internal topic <name>-repartition";
-        return 1;
-    }
-    char *fields[64];
-    size_t n = 0;
-    if (json_is_string(pb)) {
-        fields[n++] = (char *)json_string_value(pb);
-    } else {
-        size_t i;
-        json_t *v;
-        json_array_foreach(pb, i, v)
-        {
-            if (n < SL_ARRAY_LEN(fields) && json_is_string(v))
-                fields[n++] = (char *)json_string_value(v);
-        }
-    }
-    if (def->key_by &&
-        sl__same_fields(fields, n, def->key_by->u.key_by.fields, def->key_by->u.key_by.nfields)) {
-        *why = "the source's \"partitioned_by\" matches key_by: each input partition is a task, "
-               "no repartitioning";
-        return 0;
-    }
-    *why = "the source's \"partitioned_by\" differs from key_by: events are re-keyed through "
-           "the internal topic <name>-repartition";
-    return 1;
+    rd_kafka_conf_destroy(conf);
+    const json_t *topics = json_object_get(c->conf, "topics");
+    if (rc == SL_OK && topics && def->checkpoint.enabled && json_is_array(topics) &&
+        json_array_size(topics) > 1 && !sl_def_needs_repartition(def, NULL))
+        rc = sl_seterr(errstr, errstr_size, SL_EINVAL,
+                       "%s.topics: with checkpoints a kafka source reads one topic (or "
+                       "repartitions): a task's checkpoint records one input offset%s",
+                       c->path,
+                       def->checkpoint.implicit
+                           ? " (checkpoints are on by default for kafka input; set "
+                             "\"checkpoint\": \"off\" to read co-partitioned topics)"
+                           : "");
+    return rc;
 }

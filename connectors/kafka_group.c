@@ -76,8 +76,9 @@ static void ks_commit_positions(ks_source *s, int sync)
             if (!atomic_load(&p->assigned))
                 continue;
             int64_t pos;
-            if (p->stage != KS_STAGE1 && s->def->checkpoint.enabled)
-                continue; /* committed per durable checkpoint: sl__ks_commit_checkpoint() */
+            if (p->stage != KS_STAGE1 && (s->def->checkpoint.enabled || s->def->checkpoint.off))
+                continue; /* committed per durable checkpoint, or (off) once its results
+                             are delivered: sl__ks_commit_checkpoint() */
             if (p->stage == KS_STAGE1) {
                 if (!stage1_ready)
                     continue;
@@ -411,8 +412,14 @@ int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_
     if (!s->rk)
         return SL_EKAFKA;
     int topic = s->repartition ? (int)s->ntopics : 0;
+    /* checkpoint_id 0: "checkpoint": "off", the offsets name no checkpoint.
+     * Co-partitioned topics share a task but not offsets: not committed. */
+    if (checkpoint_id == 0 && !s->repartition && s->ntopics > 1)
+        return SL_OK;
     char meta[64];
-    int ml = snprintf(meta, sizeof(meta), SL_KS_CHECKPOINT_META "%" PRIu64, checkpoint_id);
+    int ml = checkpoint_id
+                 ? snprintf(meta, sizeof(meta), SL_KS_CHECKPOINT_META "%" PRIu64, checkpoint_id)
+                 : 0;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n + 1);
     for (size_t i = 0; i < n; i++) {
         ks_part *p = sl__ks_part_of(s, topic, offsets[i].task);
@@ -421,9 +428,11 @@ int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_
         rd_kafka_topic_partition_t *tp =
             rd_kafka_topic_partition_list_add(l, s->topics[topic], offsets[i].task);
         tp->offset = offsets[i].next_offset;
-        tp->metadata = sl_xmalloc((size_t)ml);
-        memcpy(tp->metadata, meta, (size_t)ml);
-        tp->metadata_size = (size_t)ml;
+        if (ml > 0) {
+            tp->metadata = sl_xmalloc((size_t)ml);
+            memcpy(tp->metadata, meta, (size_t)ml);
+            tp->metadata_size = (size_t)ml;
+        }
     }
     int rc = SL_OK;
     if (l->cnt > 0) {

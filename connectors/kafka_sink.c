@@ -53,9 +53,11 @@ typedef struct kk_sink {
 } kk_sink;
 
 static const sl_opt kk_options[] = {
-    {"topic", SL_OPT_STRING, 1, "output topic"},
-    {"properties", SL_OPT_OBJECT, 0, "librdkafka producer properties (bootstrap.servers, ...)"},
-    {NULL, 0, 0, NULL},
+    {.name = "topic", .type = SL_OPT_STRING, .required = 1, .help = "output topic"},
+    {.name = "properties",
+     .type = SL_OPT_OBJECT,
+     .help = "librdkafka producer properties (bootstrap.servers, ...)"},
+    {.name = NULL},
 };
 
 static void kk_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -408,6 +410,7 @@ const sl_sink_ops sl_sink_kafka = {
     .name = "kafka",
     .options = kk_options,
     .create = kk_create,
+    .check = sl__kafka_check,
     .write = kk_write,
     .flush = kk_flush,
     .destroy = kk_destroy,

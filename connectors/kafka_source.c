@@ -85,26 +85,60 @@
 #include <time.h>
 
 static const sl_opt ks_options[] = {
-    {"topics", SL_OPT_STRINGS, 1,
-     "input topics; partition p of every topic is task p (co-partitioned)"},
-    {"group_id", SL_OPT_STRING, 0, "consumer group (default \"sluice-<name>\")"},
-    {"start", SL_OPT_STRING, 0,
-     "without a committed offset: \"earliest\" (default), \"latest\", or \"committed\" "
-     "(fail)"},
-    {"consumer_threads", SL_OPT_INT, 0, "decoding consumer threads (default 1)"},
-    {"properties", SL_OPT_OBJECT, 0, "librdkafka properties (bootstrap.servers, security...)"},
-    {"partitioned_by", SL_OPT_STRINGS, 0,
-     "fields the producers key the input by; equal to key_by skips repartitioning"},
-    {"stop_at_eof", SL_OPT_BOOL, 0,
-     "end each partition at the high watermark seen when it was assigned (tests)"},
-    {"poll_batch", SL_OPT_INT, 0, "messages per consume call (default 1024)"},
-    {"commit_interval", SL_OPT_DURATION, 0, "offset commit interval (default 1s)"},
-    {"repartition_topic", SL_OPT_STRING, 0, "internal topic (default \"<name>-repartition\")"},
-    {"repartition_partitions", SL_OPT_INT, 0,
-     "partitions of the internal topic when sluice creates it (default: the input's)"},
-    {"pause_after", SL_OPT_DURATION, 0,
-     "pause partitions whose worker stays full this long (default 100ms)"},
-    {NULL, 0, 0, NULL},
+    {.name = "topics",
+     .type = SL_OPT_STRINGS,
+     .required = 1,
+     .help = "input topics; partition p of every topic is task p (co-partitioned)"},
+    {.name = "group_id",
+     .type = SL_OPT_STRING,
+     .help = "consumer group (default \"sluice-<name>\")"},
+    {.name = "start",
+     .type = SL_OPT_STRING,
+     .allowed = "earliest|latest|committed",
+     .help = "without a committed offset: \"earliest\" (default), \"latest\", or \"committed\" "
+             "(fail)"},
+    {.name = "consumer_threads",
+     .type = SL_OPT_INT,
+     .min = 1,
+     .max = 64,
+     .help = "decoding consumer threads (default 1)"},
+    {.name = "properties",
+     .type = SL_OPT_OBJECT,
+     .help = "librdkafka properties (bootstrap.servers, security...)"},
+    {.name = "partitioned_by",
+     .type = SL_OPT_STRINGS,
+     .help = "fields the producers key the input by; equal to key_by skips repartitioning"},
+    {.name = "stop_at_eof",
+     .type = SL_OPT_BOOL,
+     .help = "end each partition at the high watermark seen when it was assigned (tests)"},
+    {.name = "poll_batch",
+     .type = SL_OPT_INT,
+     .min = 1,
+     .max = 100000,
+     .help = "messages per consume call (default 1024)"},
+    {.name = "commit_interval",
+     .type = SL_OPT_DURATION,
+     .min = 1,
+     .max = INT64_MAX,
+     .help = "offset commit interval (default 1s)"},
+    {.name = "repartition_topic",
+     .type = SL_OPT_STRING,
+     .help = "internal topic (default \"<name>-repartition\")"},
+    {.name = "repartition_partitions",
+     .type = SL_OPT_INT,
+     .min = 1,
+     .max = 100000,
+     .help = "partitions of the internal topic when sluice creates it (default: the input's)"},
+    {.name = "connect_timeout",
+     .type = SL_OPT_DURATION,
+     .min = 1,
+     .max = INT64_MAX,
+     .def = "30s",
+     .help = "start fails if no broker answers within this (default 30s)"},
+    {.name = "pause_after",
+     .type = SL_OPT_DURATION,
+     .help = "pause partitions whose worker stays full this long (default 100ms)"},
+    {.name = NULL},
 };
 
 int sl__ks_stopping(ks_source *s)
@@ -130,6 +164,7 @@ static void ks_free(ks_source *s)
     free(s->group_id);
     free(s->path);
     free(s->repartition_topic);
+    free(s->bootstrap);
     if (s->conf)
         rd_kafka_conf_destroy(s->conf);
     if (s->pconf)
@@ -172,42 +207,22 @@ static int ks_create(const sl_connector_def *c, const sl_def *def, void **state,
             s->start = KS_START_LATEST;
         else if (strcmp(st, "committed") == 0)
             s->start = KS_START_COMMITTED;
-        else {
-            rc = sl_seterr(errstr, errstr_size, SL_EINVAL,
-                           "%s.start: must be \"earliest\", \"latest\" or \"committed\", got "
-                           "\"%s\"",
-                           c->path, st);
-            goto fail;
-        }
     }
     s->nthreads = 1;
-    if ((v = json_object_get(o, "consumer_threads"))) {
-        json_int_t n = json_integer_value(v);
-        if (n < 1 || n > 64) {
-            rc = sl_seterr(errstr, errstr_size, SL_EINVAL,
-                           "%s.consumer_threads: must be within 1..64, got %" JSON_INTEGER_FORMAT,
-                           c->path, n);
-            goto fail;
-        }
-        s->nthreads = (int)n;
-    }
+    if ((v = json_object_get(o, "consumer_threads"))) /* range: ks_options */
+        s->nthreads = (int)json_integer_value(v);
     s->poll_batch = 1024;
-    if ((v = json_object_get(o, "poll_batch"))) {
-        json_int_t n = json_integer_value(v);
-        if (n < 1 || n > 100000) {
-            rc = sl_seterr(errstr, errstr_size, SL_EINVAL,
-                           "%s.poll_batch: must be within 1..100000, got %" JSON_INTEGER_FORMAT,
-                           c->path, n);
-            goto fail;
-        }
-        s->poll_batch = (int)n;
-    }
+    if ((v = json_object_get(o, "poll_batch")))
+        s->poll_batch = (int)json_integer_value(v);
     s->stop_at_eof = json_is_true(json_object_get(o, "stop_at_eof"));
     s->commit_interval_ms = 1000;
     if ((v = json_object_get(o, "commit_interval")) &&
         (rc = sl_json_duration(v, sl_path_join(path, sizeof(path), c->path, "commit_interval"), 1,
                                &s->commit_interval_ms, errstr, errstr_size)) != 0)
         goto fail;
+    s->connect_timeout_ms = 30000;
+    if ((v = json_object_get(o, "connect_timeout")))
+        sl_parse_duration(v, &s->connect_timeout_ms); /* range: ks_options */
     s->pause_after_ms = 100;
     if ((v = json_object_get(o, "pause_after")) &&
         (rc = sl_json_duration(v, sl_path_join(path, sizeof(path), c->path, "pause_after"), 0,
@@ -289,6 +304,9 @@ static int ks_create(const sl_connector_def *c, const sl_def *def, void **state,
             goto fail;
         }
     }
+    vlen = sizeof(val);
+    if (rd_kafka_conf_get(s->conf, "bootstrap.servers", val, &vlen) == RD_KAFKA_CONF_OK)
+        s->bootstrap = sl_xstrdup(val);
     static const char *const forced[][2] = {
         {"enable.auto.commit", "false"},
         {"enable.auto.offset.store", "false"},
@@ -960,7 +978,29 @@ static int ks_metadata(ks_source *s, rd_kafka_t *rk, size_t ntop, char *errstr, 
     for (size_t i = 0; i < ntop; i++) {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, s->topics[i], NULL);
         const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 30000);
+        /* Bounded by connect_timeout, in short tries so a SIGTERM that
+         * arrives meanwhile is obeyed within half a second. */
+        int64_t deadline = sl_mono_ns() + s->connect_timeout_ms * 1000000;
+        rd_kafka_resp_err_t err;
+        for (;;) {
+            err = rd_kafka_metadata(rk, 0, rkt, &md, 500);
+            if (err != RD_KAFKA_RESP_ERR__TIMED_OUT && err != RD_KAFKA_RESP_ERR__TRANSPORT)
+                break;
+            if (sl_mono_ns() >= deadline) {
+                rd_kafka_topic_destroy(rkt);
+                return sl_seterr(errstr, errstr_size, SL_EKAFKA,
+                                 "%s: no answer from the brokers (%s) within connect_timeout "
+                                 "(%" PRId64 " ms): %s",
+                                 s->path, s->bootstrap, s->connect_timeout_ms,
+                                 rd_kafka_err2str(err));
+            }
+            if (s->engine && sl_engine_stop_requested(s->engine)) {
+                rd_kafka_topic_destroy(rkt);
+                return sl_seterr(errstr, errstr_size, SL_EKAFKA,
+                                 "%s: stopped while waiting for the brokers (%s)", s->path,
+                                 s->bootstrap);
+            }
+        }
         int32_t n = -1;
         rd_kafka_resp_err_t terr = RD_KAFKA_RESP_ERR_NO_ERROR;
         if (!err && md->topic_cnt == 1) {
@@ -1388,7 +1428,7 @@ static void ks_status(void *state, FILE *out)
         return;
     size_t ntop = s->ntopics + (s->repartition ? 1 : 0);
     int64_t total = 0;
-    char buf[8192];
+    char buf[8192] = ""; /* stays empty before any partition is assigned */
     size_t pos = 0;
     for (size_t tp = 0; tp < ntop; tp++) {
         for (int32_t i = 0; i < s->nparts[tp]; i++) {
@@ -1469,6 +1509,7 @@ const sl_source_ops sl_source_kafka = {
     .stop = ks_stop,
     .join = ks_join,
     .destroy = ks_destroy,
+    .check = sl__kafka_check,
     .status = ks_status,
     .commit = sl__ks_commit_checkpoint,
     .ready = ks_ready,

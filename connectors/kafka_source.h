@@ -102,6 +102,8 @@ struct ks_source {
     int stop_at_eof;
     int64_t commit_interval_ms;
     int64_t pause_after_ms;
+    int64_t connect_timeout_ms; /* start() gives up on silent brokers after it */
+    char *bootstrap;            /* for messages */
     int repartition;
     char *repartition_topic;
     int32_t repartition_partitions; /* wanted; 0: the input's partition count */

@@ -3,7 +3,7 @@
 
 #include <stdlib.h>
 
-static const sl_opt sl__null_options[] = {{NULL, 0, 0, NULL}};
+static const sl_opt sl__null_options[] = {{.name = NULL}};
 
 static int sl__null_create(const sl_connector_def *conf, const sl_def *def, void **state,
                            char *errstr, size_t errstr_size)

@@ -30,6 +30,13 @@
  *   lane reports   lane threads       sl_checkpointer_lane_done
  *   snapshots in   sink thread        sl_checkpointer_add
  *   persisting     coordinator thread sl__persist
+ *
+ * With "checkpoint": "off" the same rounds run in commit-only mode: no
+ * store, no replication, nothing restored. A round commits, per task, the
+ * position its barrier carried once the sink delivered every result
+ * before it; a task whose results are not all out (window state still
+ * open) reports no position (-1) and commits nothing (worker.c). The
+ * commit callback gets checkpoint id 0: the offsets name no checkpoint.
  */
 #include "checkpoint.h"
 
@@ -102,6 +109,7 @@ static void sl__record(sl_checkpointer *c, uint64_t id, int ok, double ms, uint6
     pthread_mutex_lock(&c->mu);
     c->last_ok = ok;
     if (ok) {
+        c->stats.consecutive_failed = 0;
         c->stats.completed++;
         c->stats.durable_id = id;
         c->stats.last_bytes = bytes;
@@ -116,6 +124,11 @@ static void sl__record(sl_checkpointer *c, uint64_t id, int ok, double ms, uint6
         c->stats.p99_ms = sorted[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
     } else {
         c->stats.failed++;
+        if (++c->stats.consecutive_failed == SL_CHECKPOINT_UNREADY_AFTER)
+            sl_error("checkpoint",
+                     "%d checkpoints in a row failed (the last: %" PRIu64
+                     "); /readyz answers 503 until one succeeds",
+                     SL_CHECKPOINT_UNREADY_AFTER, id);
     }
     c->stats.last_id = id;
     pthread_cond_broadcast(&c->cv);
@@ -132,7 +145,13 @@ static int sl__persist(sl_checkpointer *c, uint64_t id, sl__entry *entries, size
     int32_t *tasks = sl_xcalloc(n ? n : 1, sizeof(*tasks));
     sl_task_offset *offsets = sl_xcalloc(n ? n : 1, sizeof(*offsets));
     int rc = SL_OK;
-    for (size_t i = 0; i < n && rc == SL_OK; i++) {
+    int commit_only = c->store == NULL;
+    for (size_t i = 0; i < n && rc == SL_OK && commit_only; i++) {
+        tasks[i] = entries[i].task;
+        offsets[i].task = entries[i].task;
+        offsets[i].next_offset = entries[i].next_offset;
+    }
+    for (size_t i = 0; i < n && rc == SL_OK && !commit_only; i++) {
         rc = sl_ckpt_store_put(c->store, entries[i].task, id, entries[i].blob, entries[i].len, err,
                                sizeof(err));
         if (rc != SL_OK)
@@ -142,7 +161,7 @@ static int sl__persist(sl_checkpointer *c, uint64_t id, sl__entry *entries, size
         offsets[i].next_offset = entries[i].next_offset;
         *bytes += entries[i].len;
     }
-    if (rc == SL_OK) {
+    if (rc == SL_OK && !commit_only) {
         rc = sl_ckpt_store_put_manifest(c->store, id, tasks, n, err, sizeof(err));
         if (rc != SL_OK)
             sl_error("checkpoint", "checkpoint %" PRIu64 ": %s", id, err);
@@ -164,13 +183,18 @@ static int sl__persist(sl_checkpointer *c, uint64_t id, sl__entry *entries, size
             sl_error("checkpoint", "checkpoint %" PRIu64 " not replicated: %s", id, err);
     }
     if (rc == SL_OK && c->commit) {
-        rc = c->commit(c->commit_ctx, id, offsets, n);
+        rc = c->commit(c->commit_ctx, commit_only ? 0 : id, offsets, n);
         if (rc != SL_OK)
             sl_warn("checkpoint", "checkpoint %" PRIu64 ": offset commit failed: %s", id,
                     sl_err2str(rc));
     }
-    if (rc == SL_OK)
+    if (commit_only)
+        ; /* nothing stored */
+    else if (rc == SL_OK) {
         sl_ckpt_store_protect(c->store, id);
+        sl_ckpt_store_prune(c->store, tasks, n);
+    } else /* what was written of it is of no use, and would count toward keep */
+        sl_ckpt_store_discard(c->store, id, tasks, n);
     free(tasks);
     free(offsets);
     return rc;
@@ -259,11 +283,16 @@ sl_checkpointer *sl_checkpointer_new(const sl_def *def, sl_commit_fn commit, voi
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     char err[512];
+    if (def->checkpoint.off) { /* commit-only rounds (design notes) */
+        atomic_store(&c->requested, (uint64_t)sl_wall_ms());
+        goto start;
+    }
     c->store = sl_ckpt_store_open(def->checkpoint.dir, def->checkpoint.keep, err, sizeof(err));
     if (!c->store) {
         sl_seterr(errstr, errstr_size, SL_EIO, "checkpoint.dir: %s", err);
         goto fail;
     }
+    sl_ckpt_store_defer_pruning(c->store, 1);
     if (def->cluster.listen) {
         sl_repl_server_conf sc = {.node_id = def->cluster.node_id,
                                   .endpoint = def->cluster.listen,
@@ -300,6 +329,7 @@ sl_checkpointer *sl_checkpointer_new(const sl_def *def, sl_commit_fn commit, voi
     if (sl_ckpt_store_get_manifest(c->store, 0, &last, &tasks, &ntasks, err, sizeof(err)) == SL_OK)
         free(tasks);
     atomic_store(&c->requested, last);
+start:
     if (pthread_create(&c->thread, NULL, sl__coordinator_main, c) != 0) {
         sl_seterr(errstr, errstr_size, SL_EIO, "cannot start the checkpoint thread");
         goto fail;
@@ -456,6 +486,8 @@ int sl_checkpointer_load(sl_checkpointer *c, int32_t task, uint64_t n, uint8_t *
 {
     void *p = NULL;
     char local_err[512] = "";
+    if (!c->store)
+        return sl_seterr(errstr, errstr_size, SL_ENOTFOUND, "checkpoints are off");
     int rc = sl_ckpt_store_get(c->store, task, n, &p, len, local_err, sizeof(local_err));
     if (rc == SL_OK || sl__replica_area_get(c, task, n, &p, len) == SL_OK) {
         *blob = p;

@@ -37,7 +37,12 @@ typedef struct sl_checkpoint_stats {
     double last_duration_ms;
     double p50_ms, p99_ms; /* over the last 1024 checkpoints */
     int64_t last_completed_wall_ms;
+    uint64_t consecutive_failed; /* failures since the last success */
 } sl_checkpoint_stats;
+
+/* After this many failed checkpoints in a row the node reports not ready
+ * (/readyz 503) until one succeeds. */
+#define SL_CHECKPOINT_UNREADY_AFTER 3
 
 /* Creates the coordinator for def->checkpoint / def->cluster: opens the
  * local store (creating the directory), starts the replication server when

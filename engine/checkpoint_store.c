@@ -79,6 +79,7 @@ struct sl_ckpt_store {
     char *dir;
     int keep;
     uint64_t protected_id;
+    int defer_prune; /* prune only in sl_ckpt_store_prune (after success) */
     uint64_t tmp_seq;
     sl_ckpt_io io;
 };
@@ -494,10 +495,43 @@ int sl_ckpt_store_put(sl_ckpt_store *s, int32_t task, uint64_t ckpt_id, const vo
     size_t lens[2] = {sizeof hdr, len};
     pthread_mutex_lock(&s->lock);
     int rc = sl__durable_write(s, name, parts, lens, len ? 2 : 1, errstr, errstr_size);
-    if (rc == SL_OK)
+    if (rc == SL_OK && !s->defer_prune)
         sl__prune(s, 0, task, ckpt_id);
     pthread_mutex_unlock(&s->lock);
     return rc;
+}
+
+void sl_ckpt_store_defer_pruning(sl_ckpt_store *s, int on)
+{
+    pthread_mutex_lock(&s->lock);
+    s->defer_prune = on;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void sl_ckpt_store_prune(sl_ckpt_store *s, const int32_t *tasks, size_t n)
+{
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < n; i++)
+        sl__prune(s, 0, tasks[i], s->protected_id);
+    sl__prune(s, 1, 0, s->protected_id);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void sl_ckpt_store_discard(sl_ckpt_store *s, uint64_t ckpt_id, const int32_t *tasks, size_t n)
+{
+    pthread_mutex_lock(&s->lock);
+    if (ckpt_id != 0 && ckpt_id != s->protected_id) {
+        char name[128], path[PATH_MAX];
+        for (size_t i = 0; i < n; i++) {
+            sl__snap_name(name, sizeof name, tasks[i], ckpt_id);
+            snprintf(path, sizeof path, "%s/%s", s->dir, name);
+            unlink(path);
+        }
+        sl__man_name(name, sizeof name, ckpt_id);
+        snprintf(path, sizeof path, "%s/%s", s->dir, name);
+        unlink(path);
+    }
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -744,7 +778,7 @@ int sl_ckpt_store_put_manifest(sl_ckpt_store *s, uint64_t ckpt_id, const int32_t
     size_t lens[1] = {b.len};
     pthread_mutex_lock(&s->lock);
     int rc = sl__durable_write(s, name, parts, lens, 1, errstr, errstr_size);
-    if (rc == SL_OK)
+    if (rc == SL_OK && !s->defer_prune)
         sl__prune(s, 1, 0, ckpt_id);
     pthread_mutex_unlock(&s->lock);
     sl_buf_free(&b);

@@ -87,6 +87,20 @@ int sl_ckpt_store_get_manifest(sl_ckpt_store *s, uint64_t ckpt_id, uint64_t *fou
  * replicate). 0 protects nothing. */
 void sl_ckpt_store_protect(sl_ckpt_store *s, uint64_t ckpt_id);
 
+/* With `on`, puts no longer prune older checkpoints: the owner calls
+ * sl_ckpt_store_prune once a checkpoint succeeded, so one that fails later
+ * (replication, offset commit) never costs an older, good one. */
+void sl_ckpt_store_defer_pruning(sl_ckpt_store *s, int on);
+/* Prunes the snapshots of `tasks` and the manifests to the newest `keep`
+ * (and the protected checkpoint). */
+void sl_ckpt_store_prune(sl_ckpt_store *s, const int32_t *tasks, size_t n);
+
+/* Removes the files of failed checkpoint `ckpt_id`: the snapshots of
+ * `tasks` (borrowed) and its manifest, so a checkpoint that never became
+ * durable neither lingers nor counts toward `keep`. Never removes the
+ * protected checkpoint. Missing files are fine. */
+void sl_ckpt_store_discard(sl_ckpt_store *s, uint64_t ckpt_id, const int32_t *tasks, size_t n);
+
 /* Fault injection for tests: replaces the system calls the store uses for
  * writing. Each hook behaves like the call it replaces (-1 and errno on
  * failure); NULL members use the real call. Pass NULL to restore all. */

@@ -32,50 +32,70 @@
 #define SL__MSG 1024
 
 static const sl_opt sl__top_keys[] = {
-    {"name", SL_OPT_STRING, 1, "the pipeline's name"},
-    {"description", SL_OPT_STRING, 0, NULL},
-    {"source", SL_OPT_OBJECT, 1, "where events come from: {\"type\": \"file\", ...}"},
-    {"pipeline", SL_OPT_ANY, 1, "an array of stages"},
-    {"sink", SL_OPT_OBJECT, 1, "where results go: {\"type\": \"file\", ...}"},
-    {"dead_letter", SL_OPT_OBJECT, 0, NULL},
-    {"runtime", SL_OPT_OBJECT, 0, NULL},
-    {"checkpoint", SL_OPT_OBJECT, 0, NULL},
-    {"cluster", SL_OPT_OBJECT, 0, NULL},
-    {"http", SL_OPT_OBJECT, 0, NULL},
-    {NULL, 0, 0, NULL}};
+    {.name = "name", .type = SL_OPT_STRING, .required = 1, .help = "the pipeline's name"},
+    {.name = "description", .type = SL_OPT_STRING},
+    {.name = "source",
+     .type = SL_OPT_OBJECT,
+     .required = 1,
+     .help = "where events come from: {\"type\": \"file\", ...}"},
+    {.name = "pipeline", .type = SL_OPT_ANY, .required = 1, .help = "an array of stages"},
+    {.name = "sink",
+     .type = SL_OPT_OBJECT,
+     .required = 1,
+     .help = "where results go: {\"type\": \"file\", ...}"},
+    {.name = "dead_letter", .type = SL_OPT_OBJECT},
+    {.name = "runtime", .type = SL_OPT_OBJECT},
+    {.name = "checkpoint", .type = SL_OPT_ANY, .help = "an object, or \"off\""},
+    {.name = "cluster", .type = SL_OPT_OBJECT},
+    {.name = "http", .type = SL_OPT_OBJECT},
+    {.name = NULL}};
 
-static const sl_opt sl__source_core[] = {{"type", SL_OPT_STRING, 1, NULL},
-                                         {"format", SL_OPT_STRING, 0, NULL},
-                                         {"event_time", SL_OPT_OBJECT, 0, NULL},
-                                         {"watermark", SL_OPT_OBJECT, 0, NULL},
-                                         {NULL, 0, 0, NULL}};
-static const sl_opt sl__sink_core[] = {
-    {"type", SL_OPT_STRING, 1, NULL}, {"format", SL_OPT_STRING, 0, NULL}, {NULL, 0, 0, NULL}};
+static const sl_opt sl__source_core[] = {{.name = "type", .type = SL_OPT_STRING, .required = 1},
+                                         {.name = "format", .type = SL_OPT_STRING},
+                                         {.name = "event_time", .type = SL_OPT_OBJECT},
+                                         {.name = "watermark", .type = SL_OPT_OBJECT},
+                                         {.name = NULL}};
+static const sl_opt sl__sink_core[] = {{.name = "type", .type = SL_OPT_STRING, .required = 1},
+                                       {.name = "format", .type = SL_OPT_STRING},
+                                       {.name = NULL}};
 static const sl_opt sl__event_time_keys[] = {
-    {"field", SL_OPT_STRING, 0, "the payload field holding the event time"},
-    {"unit", SL_OPT_STRING, 0, "ms, s, rfc3339 or kafka"},
-    {NULL, 0, 0, NULL}};
-static const sl_opt sl__watermark_keys[] = {{"max_out_of_orderness", SL_OPT_ANY, 0, NULL},
-                                            {"idle_timeout", SL_OPT_ANY, 0, NULL},
-                                            {"emit_interval", SL_OPT_ANY, 0, NULL},
-                                            {NULL, 0, 0, NULL}};
-static const sl_opt sl__runtime_keys[] = {{"workers", SL_OPT_INT, 0, NULL},
-                                          {"batch_size", SL_OPT_INT, 0, NULL},
-                                          {"ring_capacity", SL_OPT_INT, 0, NULL},
-                                          {"tasks", SL_OPT_INT, 0, NULL},
-                                          {NULL, 0, 0, NULL}};
-static const sl_opt sl__checkpoint_keys[] = {{"interval", SL_OPT_ANY, 0, NULL},
-                                             {"dir", SL_OPT_STRING, 0, NULL},
-                                             {"keep", SL_OPT_INT, 0, NULL},
-                                             {"replicas", SL_OPT_INT, 0, NULL},
-                                             {"guarantee", SL_OPT_STRING, 0, NULL},
-                                             {"replica_timeout", SL_OPT_ANY, 0, NULL},
-                                             {NULL, 0, 0, NULL}};
-static const sl_opt sl__cluster_keys[] = {{"node_id", SL_OPT_STRING, 0, NULL},
-                                          {"listen", SL_OPT_STRING, 0, NULL},
-                                          {"peers", SL_OPT_ANY, 0, NULL},
-                                          {NULL, 0, 0, NULL}};
-static const sl_opt sl__http_keys[] = {{"addr", SL_OPT_ANY, 0, NULL}, {NULL, 0, 0, NULL}};
+    {.name = "field", .type = SL_OPT_STRING, .help = "the payload field holding the event time"},
+    {.name = "unit", .type = SL_OPT_STRING, .help = "ms, s, rfc3339 or kafka"},
+    {.name = NULL}};
+static const sl_opt sl__watermark_keys[] = {
+    {.name = "max_out_of_orderness", .type = SL_OPT_ANY},
+    {.name = "idle_timeout", .type = SL_OPT_ANY},
+    {"emit_interval", SL_OPT_DURATION, 0,
+     "how often a source publishes its watermark to merged tasks", .min = 1, .max = INT64_MAX,
+     .def = "200ms"},
+    {"max_future", SL_OPT_ANY, 0,
+     "how far ahead of the wall clock an event time may be (\"off\" for none)", .def = "1h"},
+    {.name = NULL}};
+static const sl_opt sl__runtime_keys[] = {
+    {"workers", SL_OPT_INT, 0, "worker threads", .min = 1, .max = 64, .def = "CPUs"},
+    {"batch_size", SL_OPT_INT, 0, "events per batch", .min = 1, .max = 1 << 20, .def = "1024"},
+    {"ring_capacity", SL_OPT_INT, 0, "batches per ring", .min = 2, .max = 1 << 16, .def = "64"},
+    {"tasks", SL_OPT_INT, 0, "key-hash partitions of file/generator input", .min = 1,
+     .max = 1 << 16, .def = "8"},
+    {"max_state_bytes", SL_OPT_INT, 0, "window state budget of the node, bytes", .min = 1024,
+     .max = INT64_MAX, .def = "unlimited"},
+    {"on_state_full", SL_OPT_STRING, 0, "past max_state_bytes: fail the run, or drop new keys",
+     .allowed = "fail|drop", .def = "fail"},
+    {.name = NULL}};
+static const sl_opt sl__checkpoint_keys[] = {
+    {"interval", SL_OPT_DURATION, 0, NULL, .min = 1, .max = INT64_MAX, .def = "1s"},
+    {.name = "dir", .type = SL_OPT_STRING},
+    {"keep", SL_OPT_INT, 0, NULL, .min = 1, .max = 1000, .def = "3"},
+    {"replicas", SL_OPT_INT, 0, NULL, .min = 0, .max = 64},
+    {"guarantee", SL_OPT_STRING, 0, NULL, .allowed = "exactly_once|at_least_once",
+     .def = "exactly_once"},
+    {"replica_timeout", SL_OPT_DURATION, 0, NULL, .min = 1, .max = INT64_MAX, .def = "5s"},
+    {.name = NULL}};
+static const sl_opt sl__cluster_keys[] = {{.name = "node_id", .type = SL_OPT_STRING},
+                                          {.name = "listen", .type = SL_OPT_STRING},
+                                          {.name = "peers", .type = SL_OPT_ANY},
+                                          {.name = NULL}};
+static const sl_opt sl__http_keys[] = {{.name = "addr", .type = SL_OPT_ANY}, {.name = NULL}};
 
 const sl_operator_ops *sl__def_stage_ops(sl_stage_kind kind)
 {
@@ -107,19 +127,13 @@ static sl_opt *sl__opts_concat(const sl_opt *a, const sl_opt *b)
     return t;
 }
 
-/* Reads an integer option in [lo, hi] if present. */
-static int sl__int_opt(const json_t *obj, const char *key, const char *path, long lo, long hi,
-                       int *out, char *msg)
+/* Reads an integer option if present (its range is checked by its table
+ * entry in sl_opts_check). */
+static void sl__int_opt(const json_t *obj, const char *key, int *out)
 {
     const json_t *v = json_object_get(obj, key);
-    if (!v)
-        return 0;
-    json_int_t x = json_integer_value(v);
-    if (x < lo || x > hi)
-        return sl_seterr(msg, SL__MSG, SL_EINVAL, "%s.%s: must be between %ld and %ld, got %lld",
-                         path, key, lo, hi, (long long)x);
-    *out = (int)x;
-    return 0;
+    if (v)
+        *out = (int)json_integer_value(v);
 }
 
 static int sl__dup_opt_string(const json_t *obj, const char *key, char **out)
@@ -236,6 +250,7 @@ static int sl__parse_source(sl_def *def, char *msg)
 
     const json_t *wm = json_object_get(conf, "watermark");
     def->watermark.emit_interval_ms = 200;
+    def->watermark.max_future_ms = 3600000;
     if (wm) {
         if ((rc = sl_opts_check(wm, sl__watermark_keys, "source.watermark", msg, SL__MSG)) != 0)
             return rc;
@@ -252,6 +267,16 @@ static int sl__parse_source(sl_def *def, char *msg)
         if (emit && (rc = sl_json_duration(emit, "source.watermark.emit_interval", 1,
                                            &def->watermark.emit_interval_ms, msg, SL__MSG)) != 0)
             return rc;
+        const json_t *fut = json_object_get(wm, "max_future");
+        if (fut && (json_is_null(fut) ||
+                    (json_is_string(fut) && strcmp(json_string_value(fut), "off") == 0)))
+            def->watermark.max_future_ms = -1;
+        else if (fut && (rc = sl_json_duration(fut, "source.watermark.max_future", 0,
+                                               &def->watermark.max_future_ms, msg, SL__MSG)) != 0) {
+            char first[SL__MSG];
+            snprintf(first, sizeof(first), "%s", msg);
+            return sl_seterr(msg, SL__MSG, SL_EINVAL, "%s, or \"off\"", first);
+        }
     }
     return 0;
 }
@@ -502,14 +527,17 @@ static int sl__parse_runtime(sl_def *def, char *msg)
     if (!rt)
         return 0;
     int rc;
-    if ((rc = sl_opts_check(rt, sl__runtime_keys, "runtime", msg, SL__MSG)) != 0 ||
-        (rc = sl__int_opt(rt, "workers", "runtime", 1, 64, &def->runtime.workers, msg)) != 0 ||
-        (rc = sl__int_opt(rt, "batch_size", "runtime", 1, 1 << 20, &def->runtime.batch_size,
-                          msg)) != 0 ||
-        (rc = sl__int_opt(rt, "ring_capacity", "runtime", 2, 1 << 16, &def->runtime.ring_capacity,
-                          msg)) != 0 ||
-        (rc = sl__int_opt(rt, "tasks", "runtime", 1, 1 << 16, &def->runtime.tasks, msg)) != 0)
+    if ((rc = sl_opts_check(rt, sl__runtime_keys, "runtime", msg, SL__MSG)) != 0)
         return rc;
+    sl__int_opt(rt, "workers", &def->runtime.workers);
+    sl__int_opt(rt, "batch_size", &def->runtime.batch_size);
+    sl__int_opt(rt, "ring_capacity", &def->runtime.ring_capacity);
+    sl__int_opt(rt, "tasks", &def->runtime.tasks);
+    const json_t *v;
+    if ((v = json_object_get(rt, "max_state_bytes")))
+        def->runtime.max_state_bytes = (int64_t)json_integer_value(v);
+    if ((v = json_object_get(rt, "on_state_full")))
+        def->runtime.state_full_drop = strcmp(json_string_value(v), "drop") == 0;
     return 0;
 }
 
@@ -553,42 +581,98 @@ static int sl__parse_cluster(sl_def *def, char *msg)
     return 0;
 }
 
+/* The default checkpoint directory when neither "dir" nor
+ * SLUICE_CHECKPOINT_DIR names one: /var/lib/sluice if this user may write
+ * there (or create it), else $XDG_STATE_HOME/sluice, else
+ * $HOME/.local/state/sluice, else ./sluice-state; the pipeline's own
+ * directory is <that>/<name>. Sets *why. */
+static char *sl__default_checkpoint_dir(const char **why)
+{
+    if (access("/var/lib/sluice", W_OK) == 0 ||
+        (access("/var/lib/sluice", F_OK) != 0 && access("/var/lib", W_OK) == 0)) {
+        *why = "default";
+        return sl_xstrdup("/var/lib/sluice");
+    }
+    const char *xdg = sl__def_env("XDG_STATE_HOME"), *home = sl__def_env("HOME");
+    char buf[4096];
+    if (xdg && xdg[0] == '/') {
+        snprintf(buf, sizeof(buf), "%s/sluice", xdg);
+        *why = "default: /var/lib/sluice is not writable, so $XDG_STATE_HOME/sluice";
+        return sl_xstrdup(buf);
+    }
+    if (home && home[0] == '/' && access(home, W_OK) == 0) {
+        snprintf(buf, sizeof(buf), "%s/.local/state/sluice", home);
+        *why = "default: /var/lib/sluice is not writable, so ~/.local/state/sluice";
+        return sl_xstrdup(buf);
+    }
+    *why = "default: /var/lib/sluice and $HOME are not writable, so ./sluice-state";
+    return sl_xstrdup("sluice-state");
+}
+
 static int sl__parse_checkpoint(sl_def *def, char *msg)
 {
+    char repr[80];
     def->checkpoint.interval_ms = 1000;
-    def->checkpoint.dir = sl_xstrdup("/var/lib/sluice");
     def->checkpoint.keep = 3;
     def->checkpoint.replicas = def->cluster.npeers > 0 ? 1 : 0;
     def->checkpoint.guarantee = SL_EXACTLY_ONCE;
     def->checkpoint.replica_timeout_ms = 5000;
-    const char *envdir = sl__def_env("SLUICE_CHECKPOINT_DIR");
-    if (envdir) {
-        free(def->checkpoint.dir);
-        def->checkpoint.dir = sl_xstrdup(envdir);
-    }
     const json_t *cp = json_object_get(def->root, "checkpoint");
-    if (!cp)
+    if (json_is_string(cp) && strcmp(json_string_value(cp), "off") == 0) {
+        def->checkpoint.off = 1; /* explicit: offsets commit only what was delivered */
+        def->checkpoint.dir = sl_xstrdup("/var/lib/sluice");
+        def->checkpoint.dir_origin = "unused";
         return 0;
-    int rc = sl_opts_check(cp, sl__checkpoint_keys, "checkpoint", msg, SL__MSG);
-    if (rc != 0)
-        return rc;
+    }
+    if (cp && !json_is_object(cp))
+        return sl_seterr(msg, SL__MSG, SL_EINVAL,
+                         "checkpoint: must be an object or \"off\", got %s",
+                         sl_json_repr(cp, repr, sizeof(repr)));
+    /* Kafka input checkpoints by default: without it, committed offsets
+     * would name input whose window state is not durable. */
+    int is_kafka = def->source.type && strcmp(def->source.type, "kafka") == 0;
+    const char *envdir = sl__def_env("SLUICE_CHECKPOINT_DIR");
+    const json_t *dirv = cp ? json_object_get(cp, "dir") : NULL;
+    if (cp) {
+        int rc = sl_opts_check(cp, sl__checkpoint_keys, "checkpoint", msg, SL__MSG);
+        if (rc != 0)
+            return rc;
+    }
+    if (dirv && json_string_length(dirv) == 0)
+        return sl_seterr(msg, SL__MSG, SL_EINVAL, "checkpoint.dir: must not be empty");
+    if (dirv) {
+        def->checkpoint.dir = sl_xstrdup(json_string_value(dirv));
+        def->checkpoint.dir_origin = envdir ? "SLUICE_CHECKPOINT_DIR" : "checkpoint.dir";
+    } else if (envdir) {
+        def->checkpoint.dir = sl_xstrdup(envdir);
+        def->checkpoint.dir_origin = "SLUICE_CHECKPOINT_DIR";
+    } else {
+        /* One directory per pipeline under the default base, so pipelines
+         * sharing a machine never share snapshot files. */
+        char *base = sl__default_checkpoint_dir(&def->checkpoint.dir_origin);
+        size_t n = strlen(base) + strlen(def->name) + 2;
+        def->checkpoint.dir = sl_xmalloc(n);
+        snprintf(def->checkpoint.dir, n, "%s/%s", base, def->name);
+        for (char *c = def->checkpoint.dir + strlen(base) + 1; *c; c++)
+            if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.')
+                *c = '_';
+        if (def->checkpoint.dir[strlen(base) + 1] == '.')
+            def->checkpoint.dir[strlen(base) + 1] = '_'; /* never "." or ".." */
+        free(base);
+    }
+    if (!cp) {
+        def->checkpoint.enabled = is_kafka;
+        def->checkpoint.implicit = is_kafka;
+        return 0;
+    }
     def->checkpoint.enabled = 1;
     const json_t *v;
-    if ((v = json_object_get(cp, "interval")) &&
-        (rc = sl_json_duration(v, "checkpoint.interval", 1, &def->checkpoint.interval_ms, msg,
-                               SL__MSG)) != 0)
-        return rc;
-    if ((v = json_object_get(cp, "replica_timeout")) &&
-        (rc = sl_json_duration(v, "checkpoint.replica_timeout", 1,
-                               &def->checkpoint.replica_timeout_ms, msg, SL__MSG)) != 0)
-        return rc;
-    if ((v = json_object_get(cp, "dir")) && json_string_length(v) == 0)
-        return sl_seterr(msg, SL__MSG, SL_EINVAL, "checkpoint.dir: must not be empty");
-    sl__dup_opt_string(cp, "dir", &def->checkpoint.dir);
-    if ((rc = sl__int_opt(cp, "keep", "checkpoint", 1, 1000, &def->checkpoint.keep, msg)) != 0 ||
-        (rc = sl__int_opt(cp, "replicas", "checkpoint", 0, 64, &def->checkpoint.replicas, msg)) !=
-            0)
-        return rc;
+    if ((v = json_object_get(cp, "interval")))
+        sl_parse_duration(v, &def->checkpoint.interval_ms);
+    if ((v = json_object_get(cp, "replica_timeout")))
+        sl_parse_duration(v, &def->checkpoint.replica_timeout_ms);
+    sl__int_opt(cp, "keep", &def->checkpoint.keep);
+    sl__int_opt(cp, "replicas", &def->checkpoint.replicas);
     if ((size_t)def->checkpoint.replicas > def->cluster.npeers)
         return sl_seterr(msg, SL__MSG, SL_EINVAL,
                          "checkpoint.replicas: %d replica%s need%s at least %d peer%s in "
@@ -597,29 +681,9 @@ static int sl__parse_checkpoint(sl_def *def, char *msg)
                          def->checkpoint.replicas == 1 ? "s" : "", def->checkpoint.replicas,
                          def->checkpoint.replicas == 1 ? "" : "s",
                          def->cluster.npeers == 1 ? "is" : "are", def->cluster.npeers);
-    if ((v = json_object_get(cp, "guarantee"))) {
-        const char *g = json_string_value(v);
-        if (strcmp(g, "exactly_once") == 0)
-            def->checkpoint.guarantee = SL_EXACTLY_ONCE;
-        else if (strcmp(g, "at_least_once") == 0)
-            def->checkpoint.guarantee = SL_AT_LEAST_ONCE;
-        else {
-            sl_suggest sug;
-            sl_suggest_init(&sug, g);
-            sl_suggest_add(&sug, "exactly_once");
-            sl_suggest_add(&sug, "at_least_once");
-            const char *best = sl_suggest_result(&sug);
-            if (best)
-                return sl_seterr(msg, SL__MSG, SL_EINVAL,
-                                 "checkpoint.guarantee: unknown guarantee \"%s\", did you mean "
-                                 "\"%s\"?",
-                                 g, best);
-            return sl_seterr(msg, SL__MSG, SL_EINVAL,
-                             "checkpoint.guarantee: unknown guarantee \"%s\" (use exactly_once or "
-                             "at_least_once)",
-                             g);
-        }
-    }
+    if ((v = json_object_get(cp, "guarantee")))
+        def->checkpoint.guarantee =
+            strcmp(json_string_value(v), "at_least_once") == 0 ? SL_AT_LEAST_ONCE : SL_EXACTLY_ONCE;
     return 0;
 }
 
@@ -688,6 +752,17 @@ static int sl__validate(sl_def *def, char *msg)
     if ((rc = sl__parse_runtime(def, msg)) != 0 || (rc = sl__parse_cluster(def, msg)) != 0 ||
         (rc = sl__parse_checkpoint(def, msg)) != 0 || (rc = sl__parse_http(def, msg)) != 0)
         return rc;
+    /* Connector checks the option tables cannot express, last: they may
+     * depend on the rest (checkpoints, the window). */
+    const sl_source_ops *sops = sl_source_find(def->source.type);
+    if (sops && sops->check && (rc = sops->check(&def->source, def, msg, SL__MSG)) != 0)
+        return rc;
+    const sl_connector_def *sinks[] = {&def->sink, &def->dead_letter};
+    for (size_t i = 0; i < SL_ARRAY_LEN(sinks); i++) {
+        const sl_sink_ops *kops = sinks[i]->type ? sl_sink_find(sinks[i]->type) : NULL;
+        if (kops && kops->check && (rc = kops->check(sinks[i], def, msg, SL__MSG)) != 0)
+            return rc;
+    }
     return 0;
 }
 

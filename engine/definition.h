@@ -38,6 +38,8 @@ typedef struct sl_watermark_def {
     int64_t idle_timeout_ms;         /* default 0 = never advance when idle */
     int64_t emit_interval_ms;        /* default 200: a source publishing its watermark
                                         to merged tasks does so at least this often */
+    int64_t max_future_ms;           /* an event time further ahead of the wall clock is
+                                        bad (too_far_ahead); default 1h, -1 = "off" */
 } sl_watermark_def;
 
 /* ---- stateless stages: filter, map, key_by -------------------------- */
@@ -171,19 +173,27 @@ typedef struct sl_def {
     sl_connector_def dead_letter; /* type NULL if absent */
 
     struct {
-        int workers;       /* default: number of online CPUs, max 64 */
-        int batch_size;    /* events per batch, default 1024 */
-        int ring_capacity; /* batches per ring, default 64 */
-        int tasks;         /* file/generator sources: key-hash partitions
-                              (default 8); kafka: ignored */
+        int workers;             /* default: number of online CPUs, max 64 */
+        int batch_size;          /* events per batch, default 1024 */
+        int ring_capacity;       /* batches per ring, default 64 */
+        int tasks;               /* file/generator sources: key-hash partitions
+                                    (default 8); kafka: ignored */
+        int64_t max_state_bytes; /* window state budget of the node; 0 = none */
+        int state_full_drop;     /* on_state_full "drop": refuse new keys
+                                    (counted as state_full) instead of failing */
     } runtime;
 
     struct {
-        int enabled;         /* 1 when a "checkpoint" object is present */
-        int64_t interval_ms; /* default 1000 */
-        char *dir;           /* default "/var/lib/sluice" */
-        int keep;            /* default 3 */
-        int replicas;        /* default 1 */
+        int enabled;            /* a "checkpoint" object, or by default for kafka input */
+        int implicit;           /* enabled by default (no "checkpoint" key) */
+        int off;                /* "checkpoint": "off" */
+        int64_t interval_ms;    /* default 1000 */
+        char *dir;              /* "dir", SLUICE_CHECKPOINT_DIR, else /var/lib/sluice
+                                   when writable, else $XDG_STATE_HOME/sluice,
+                                   ~/.local/state/sluice or ./sluice-state */
+        const char *dir_origin; /* static text: where dir came from */
+        int keep;               /* default 3 */
+        int replicas;           /* default 1 */
         sl_guarantee guarantee;
         int64_t replica_timeout_ms; /* default 5000 */
     } checkpoint;
@@ -214,6 +224,15 @@ void sl_def_free(sl_def *def);
  * stage reads, window and watermark settings, state memory estimate, and
  * (kafka) whether the input is repartitioned. */
 void sl_def_explain(const sl_def *def, FILE *out);
+
+/* Whether a kafka source routes its input through the internal topic
+ * "<name>-repartition": the pipeline has a window and the source does not
+ * declare "partitioned_by" naming exactly the key_by fields (in any
+ * order). A window without key_by gathers every event into one task; no
+ * window means per-event stages, which need no repartitioning. The one
+ * decision `explain` prints and `run` executes. *why (if not NULL) gets a
+ * static sentence. 0 for other sources. */
+int sl_def_needs_repartition(const sl_def *def, const char **why);
 
 /* "250ms", "1s", "5m", "1h", "2d" or an integer of milliseconds. Returns 0
  * and *ms, or SL_EINVAL. Negative values parse (the caller checks range). */

@@ -73,6 +73,72 @@ char **sl_def_input_fields(const sl_def *def)
 }
 
 /* ======================================================================
+ * Repartitioning: the one decision explain prints and run executes
+ * ====================================================================== */
+
+/* Whether the two string lists name the same fields (as sets). */
+static int sl__same_fields(const char *const *a, size_t na, char *const *b, size_t nb)
+{
+    if (na != nb)
+        return 0;
+    for (size_t i = 0; i < na; i++) {
+        size_t j = 0;
+        while (j < nb && strcmp(a[i], b[j]) != 0)
+            j++;
+        if (j == nb)
+            return 0;
+    }
+    return 1;
+}
+
+int sl_def_needs_repartition(const sl_def *def, const char **why)
+{
+    const char *dummy;
+    if (!why)
+        why = &dummy;
+    if (!def || !def->source.type || strcmp(def->source.type, "kafka") != 0) {
+        *why = "not a kafka source";
+        return 0;
+    }
+    if (!def->window) {
+        *why = "no window: every stage is per event, so input partitions are used as they are";
+        return 0;
+    }
+    const json_t *pb =
+        def->source.conf ? json_object_get(def->source.conf, "partitioned_by") : NULL;
+    if (!def->key_by) {
+        *why = "a window without key_by aggregates all events together: they are gathered "
+               "through the internal topic";
+        return 1;
+    }
+    if (!pb) {
+        *why = "the source does not declare \"partitioned_by\" matching key_by: events are "
+               "re-keyed through the internal topic";
+        return 1;
+    }
+    const char *fields[64];
+    size_t n = 0;
+    if (json_is_string(pb)) {
+        fields[n++] = json_string_value(pb);
+    } else {
+        size_t i;
+        json_t *v;
+        json_array_foreach(pb, i, v)
+        {
+            if (n < SL_ARRAY_LEN(fields) && json_is_string(v))
+                fields[n++] = json_string_value(v);
+        }
+    }
+    if (sl__same_fields(fields, n, def->key_by->u.key_by.fields, def->key_by->u.key_by.nfields)) {
+        *why = "the source's \"partitioned_by\" matches key_by: each input partition is a task";
+        return 0;
+    }
+    *why = "the source's \"partitioned_by\" differs from key_by: events are re-keyed through "
+           "the internal topic";
+    return 1;
+}
+
+/* ======================================================================
  * Explain
  * ====================================================================== */
 
@@ -170,11 +236,16 @@ void sl_def_explain(const sl_def *def, FILE *out)
                 units[def->event_time.unit]);
     else
         fprintf(out, "  event time: none\n");
-    fprintf(out, "  watermark: max event time - %s; idle advance %s\n",
+    fprintf(out, "  watermark: max event time - %s; idle advance %s; ",
             sl_format_duration(def->watermark.max_out_of_orderness_ms, a, sizeof(a)),
             def->watermark.idle_timeout_ms
                 ? sl_format_duration(def->watermark.idle_timeout_ms, b, sizeof(b))
                 : "never");
+    if (def->watermark.max_future_ms >= 0)
+        fprintf(out, "events more than %s ahead of the wall clock are bad (too_far_ahead)\n",
+                sl_format_duration(def->watermark.max_future_ms, a, sizeof(a)));
+    else
+        fprintf(out, "max_future off (any future event time is accepted)\n");
     char **fields = sl_def_input_fields(def);
     fputs("  reads from each event:", out);
     for (size_t i = 0; fields[i]; i++)
@@ -184,29 +255,21 @@ void sl_def_explain(const sl_def *def, FILE *out)
         free(fields[i]);
     free(fields);
     if (is_kafka) {
-        const json_t *pb = json_object_get(def->source.conf, "partitioned_by");
-        int matches = 0;
-        if (def->key_by && pb) {
-            size_t np = json_is_array(pb) ? json_array_size(pb) : 1;
-            matches = np == def->key_by->u.key_by.nfields;
-            for (size_t i = 0; matches && i < np; i++) {
-                const json_t *e = json_is_array(pb) ? json_array_get(pb, i) : pb;
-                matches = strcmp(json_string_value(e), def->key_by->u.key_by.fields[i]) == 0;
-            }
-        }
-        if (!def->key_by)
-            fprintf(out, "  repartition: no (no key_by; state is per input partition)\n");
-        else if (matches)
-            fprintf(out, "  repartition: no (input declared partitioned_by the key)\n");
-        else {
-            fprintf(out,
-                    "  repartition: yes, through topic \"%s-repartition\" keyed by the "
-                    "key_by fields\n",
-                    def->name);
+        const char *why;
+        int rep = sl_def_needs_repartition(def, &why);
+        const json_t *rt = json_object_get(def->source.conf, "repartition_topic");
+        if (rep) {
+            if (json_is_string(rt))
+                fprintf(out, "  repartition: yes, through topic \"%s\" (%s)\n",
+                        json_string_value(rt), why);
+            else
+                fprintf(out, "  repartition: yes, through topic \"%s-repartition\" (%s)\n",
+                        def->name, why);
             sl__explain_shuffle(def, out);
-        }
+        } else
+            fprintf(out, "  repartition: no (%s)\n", why);
         const json_t *topics = json_object_get(def->source.conf, "topics");
-        if (json_array_size(topics) > 1 && !(def->key_by && !matches))
+        if (json_array_size(topics) > 1 && !rep)
             fprintf(out, "  watermark of a task: the minimum over its co-partitioned topics' "
                          "partitions that are not idle\n");
     }
@@ -272,12 +335,20 @@ void sl_def_explain(const sl_def *def, FILE *out)
     else
         fprintf(out, "dead_letter: none (late and bad events are counted and dropped)\n");
     if (def->checkpoint.enabled)
-        fprintf(out, "checkpoint: every %s to %s, keep %d, %d replica%s (timeout %s), %s\n",
+        fprintf(out,
+                "checkpoint: every %s to %s (%s), keep %d, %d replica%s (timeout %s), %s%s\n",
                 sl_format_duration(def->checkpoint.interval_ms, a, sizeof(a)), def->checkpoint.dir,
-                def->checkpoint.keep, def->checkpoint.replicas,
+                def->checkpoint.dir_origin, def->checkpoint.keep, def->checkpoint.replicas,
                 def->checkpoint.replicas == 1 ? "" : "s",
                 sl_format_duration(def->checkpoint.replica_timeout_ms, b, sizeof(b)),
-                def->checkpoint.guarantee == SL_EXACTLY_ONCE ? "exactly_once" : "at_least_once");
+                def->checkpoint.guarantee == SL_EXACTLY_ONCE ? "exactly_once" : "at_least_once",
+                def->checkpoint.implicit ? "; on by default for kafka input (\"checkpoint\": "
+                                           "\"off\" disables)"
+                                         : "");
+    else if (def->checkpoint.off && is_kafka)
+        fprintf(out, "checkpoint: off; input offsets are committed only for events whose results "
+                     "the sink delivered (a window's input once the window fired); state is lost "
+                     "on restart and that input is read again\n");
     else
         fprintf(out, "checkpoint: disabled\n");
     if (def->cluster.listen) {

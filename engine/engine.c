@@ -225,6 +225,7 @@ void sl_engine_get_stats(const sl_engine *e, sl_engine_stats *s)
         s->windows_fired += SL__READ(c->windows_fired);
         s->dead_lettered += SL__READ(c->dead_lettered);
         s->window_state_bytes += (size_t)SL__READ(c->state_bytes);
+        s->state_full += SL__READ(c->state_full);
         s->tasks += SL__READ(c->tasks);
         int64_t wm = SL__READ(c->min_watermark);
         if (wm != INT64_MIN && (s->min_watermark == INT64_MIN || wm < s->min_watermark))
@@ -276,6 +277,16 @@ int sl_engine_ready(const sl_engine *e, char *reason, size_t reason_size)
         return snprintf(reason, reason_size, "stopping"), 0;
     if (e->source_ops->ready && !e->source_ops->ready(e->source, reason, reason_size))
         return 0;
+    if (e->checkpointer) {
+        sl_checkpoint_stats cs;
+        sl_checkpointer_get_stats(e->checkpointer, &cs);
+        if (cs.consecutive_failed >= SL_CHECKPOINT_UNREADY_AFTER) {
+            snprintf(reason, reason_size,
+                     "%" PRIu64 " checkpoints in a row failed (the last durable is %" PRIu64 ")",
+                     cs.consecutive_failed, cs.durable_id);
+            return 0;
+        }
+    }
     uint64_t sent = atomic_load(&m->assigns_sent), done = atomic_load(&m->assigns_done);
     if (done < sent) {
         snprintf(reason, reason_size, "restoring %" PRIu64 " of %" PRIu64 " assigned tasks",
@@ -345,6 +356,7 @@ sl_engine *sl_engine_new(const sl_def *def, const sl_engine_options *opt, char *
 {
     sl_engine *e = sl_xcalloc(1, sizeof(*e));
     e->def = def;
+    pthread_mutex_init(&e->warn_mu, NULL);
     if (opt)
         e->opt = *opt;
     if (!e->opt.status_out)
@@ -355,11 +367,12 @@ sl_engine *sl_engine_new(const sl_def *def, const sl_engine_options *opt, char *
     if (!e->source_ops) {
         sl_seterr(errstr, errstr_size, SL_EINVAL, "source.type: unknown source \"%s\"",
                   def->source.type);
-        free(e);
+        sl_engine_free(e);
         return NULL;
     }
     if (e->source_ops->create(&def->source, def, &e->source, errstr, errstr_size) != SL_OK) {
-        free(e);
+        e->source = NULL;
+        sl_engine_free(e);
         return NULL;
     }
     e->sink_ops = e->opt.sink_ops;
@@ -368,10 +381,23 @@ sl_engine *sl_engine_new(const sl_def *def, const sl_engine_options *opt, char *
     if (def->dead_letter.type &&
         sl__create_sink(&def->dead_letter, def, &e->dlq_ops, &e->dlq, errstr, errstr_size) != SL_OK)
         goto fail;
-    if (def->checkpoint.enabled) {
+    if (def->checkpoint.enabled || (def->checkpoint.off && e->source_ops->commit)) {
+        /* "off": commit-only rounds, so offsets cover delivered results */
         e->checkpointer = sl_checkpointer_new(def, sl__commit_offsets, e, errstr, errstr_size);
         if (!e->checkpointer)
             goto fail;
+        if (def->checkpoint.off)
+            sl_warn("checkpoint",
+                    "checkpoints are off: every %" PRId64 " ms the offsets of "
+                    "input whose results were delivered are committed; open "
+                    "windows are lost on restart and their input is read again",
+                    def->checkpoint.interval_ms);
+        else
+            sl_info("checkpoint", "checkpoints every %" PRId64 " ms in %s (%s)%s",
+                    def->checkpoint.interval_ms, def->checkpoint.dir, def->checkpoint.dir_origin,
+                    def->checkpoint.implicit ? "; on by default for kafka input, \"checkpoint\": "
+                                               "\"off\" disables"
+                                             : "");
     }
 
     e->nlanes = e->source_ops->lanes(e->source);
@@ -398,6 +424,11 @@ fail:
 void sl_engine_stop(sl_engine *e)
 {
     atomic_store(&e->stop_requested, 1);
+}
+
+int sl_engine_stop_requested(const sl_engine *e)
+{
+    return atomic_load(&((sl_engine *)e)->stop_requested) || atomic_load(&((sl_engine *)e)->failed);
 }
 
 static void sl__print_status(sl_engine *e, uint64_t *prev_in, int64_t *prev_ns)
@@ -427,42 +458,6 @@ static void sl__print_status(sl_engine *e, uint64_t *prev_in, int64_t *prev_ns)
     }
     fputc('\n', e->opt.status_out);
     fflush(e->opt.status_out);
-}
-
-static void sl__print_summary(sl_engine *e, FILE *out)
-{
-    sl_engine_stats s;
-    sl_engine_get_stats(e, &s);
-    double secs = (double)s.elapsed_ns / 1e9;
-    fprintf(out,
-            "{\"summary\":{\"pipeline\":\"%s\",\"events_in\":%" PRIu64
-            ",\"events_filtered\":%" PRIu64 ",\"bad\":{",
-            e->def->name, s.events_in, s.events_filtered);
-    for (int i = 0; i < SL_BAD_COUNT; i++)
-        fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", sl_bad_reason_name((sl_bad_reason)i),
-                s.bad[i]);
-    fprintf(out,
-            "},\"bad_total\":%" PRIu64 ",\"late_dropped\":%" PRIu64 ",\"late_updates\":%" PRIu64
-            ",\"windows_fired\":%" PRIu64 ",\"results_out\":%" PRIu64 ",\"dead_lettered\":%" PRIu64
-            ",\"replays_dropped\":%" PRIu64
-            ",\"tasks\":%d,\"elapsed_s\":%.3f,\"events_per_s\":%.0f",
-            s.bad_total, s.late, s.late_updates, s.windows_fired, s.results_out, s.dead_lettered,
-            s.duplicates, s.tasks, secs, secs > 0 ? (double)s.events_in / secs : 0.0);
-    if (e->checkpointer) {
-        sl_checkpoint_stats cs;
-        sl_checkpointer_get_stats(e->checkpointer, &cs);
-        fprintf(out,
-                ",\"checkpoints\":{\"completed\":%" PRIu64 ",\"failed\":%" PRIu64
-                ",\"durable\":%" PRIu64 ",\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"last_bytes\":%" PRIu64
-                "}",
-                cs.completed, cs.failed, cs.durable_id, cs.p50_ms, cs.p99_ms, cs.last_bytes);
-    }
-    if (e->source_ops->status) {
-        fputc(',', out);
-        e->source_ops->status(e->source, out);
-    }
-    fprintf(out, "}}\n");
-    fflush(out);
 }
 
 static void *sl__source_joiner(void *arg)
@@ -507,11 +502,17 @@ static void sl__supervise(sl_engine *e)
                 while (rc == SL_ETIMEOUT && sl_mono_ns() < give_up &&
                        !atomic_load_explicit(&e->lanes_done, memory_order_acquire))
                     rc = sl_checkpointer_wait(e->checkpointer, 100);
-                if (rc == SL_OK)
+                if (rc == SL_OK) {
+                    e->final_checkpoint = 1;
                     sl_info("checkpoint", "final checkpoint before stopping is durable");
-                else if (!atomic_load(&e->lanes_done))
-                    sl_warn("checkpoint", "final checkpoint before stopping failed; the "
-                                          "previous durable one stands");
+                } else if (!atomic_load(&e->lanes_done)) {
+                    /* Nothing is lost (the previous durable checkpoint and
+                     * replay cover it), but the stop was not clean: say so
+                     * in the exit code. */
+                    e->final_checkpoint = -1;
+                    sl_error("checkpoint", "final checkpoint before stopping failed; the "
+                                           "previous durable one stands (exit code 1)");
+                }
             }
             atomic_store(&e->sources_stop, 1);
             e->source_ops->stop(e->source);
@@ -547,11 +548,25 @@ int sl_engine_run(sl_engine *e)
     atomic_store(&e->running, 1);
     if (e->source_ops->start(e->source, e, err, sizeof(err)) != SL_OK) {
         sl_error("engine", "source failed to start: %s", err);
+        snprintf(e->start_stage, sizeof(e->start_stage), "source");
+        snprintf(e->start_error, sizeof(e->start_error), "%s", err);
         rc = 1;
         atomic_store(&e->stop_requested, 1);
         atomic_store(&e->sources_stop, 1);
         atomic_store_explicit(&e->lanes_done, 1, memory_order_release);
         goto drain;
+    }
+    e->source_started = 1;
+    /* Every start step succeeded: only now may sinks touch their output
+     * (a failed start leaves the previous output as it was). */
+    if ((e->sink_ops->open && e->sink_ops->open(e->sink, err, sizeof(err)) != SL_OK) ||
+        (e->dlq_ops && e->dlq_ops->open && e->dlq_ops->open(e->dlq, err, sizeof(err)) != SL_OK)) {
+        sl_error("engine", "sink failed to open: %s", err);
+        snprintf(e->start_stage, sizeof(e->start_stage), "sink");
+        snprintf(e->start_error, sizeof(e->start_error), "%s", err);
+        atomic_store(&e->failed, 1);
+    } else {
+        e->started = 1;
     }
     {
         /* A joiner thread waits for the source's threads to end, flushes
@@ -593,13 +608,15 @@ drain:
                               "stands");
     e->end_ns = sl_mono_ns();
     atomic_store(&e->running, 0);
-    if (atomic_load(&e->failed))
+    if (atomic_load(&e->failed) || e->final_checkpoint < 0)
         rc = 1;
     if (e->opt.summary)
-        sl__print_summary(e, stderr);
+        sl__summary_print(e, stderr, rc);
     return rc;
 thread_fail:
     sl_error("engine", "cannot start threads");
+    snprintf(e->start_stage, sizeof(e->start_stage), "threads");
+    snprintf(e->start_error, sizeof(e->start_error), "cannot start threads");
     atomic_store(&e->failed, 1);
     atomic_store_explicit(&e->lanes_done, 1, memory_order_release);
     rc = 1;
@@ -627,5 +644,7 @@ void sl_engine_free(sl_engine *e)
         e->sink_ops->destroy(e->sink);
     if (e->dlq_ops && e->dlq)
         e->dlq_ops->destroy(e->dlq);
+    json_decref(e->warnings);
+    pthread_mutex_destroy(&e->warn_mu);
     free(e);
 }

@@ -31,7 +31,8 @@ struct sl_sink_ops;
     XX(MISSING_KEY, "missing_key")                                                                 \
     XX(MISSING_FIELD, "missing_field")                                                             \
     XX(WRONG_TYPE, "wrong_type")                                                                   \
-    XX(TOO_LARGE, "too_large")
+    XX(TOO_LARGE, "too_large")                                                                     \
+    XX(TOO_FAR_AHEAD, "too_far_ahead")
 
 typedef enum sl_bad_reason {
 #define SL__BAD_ENUM(name, str) SL_BAD_##name,
@@ -62,6 +63,16 @@ sl_engine *sl_engine_new(const sl_def *def, const sl_engine_options *opt, char *
 int sl_engine_run(sl_engine *e);
 /* Async-signal-safe: asks the engine to stop cleanly (flush, summary). */
 void sl_engine_stop(sl_engine *e);
+/* Whether a stop was asked for (SIGTERM) or the engine failed: a source's
+ * start() that waits (e.g. for an unreachable broker) gives up when this
+ * turns 1. Any thread. */
+int sl_engine_stop_requested(const sl_engine *e);
+
+/* Prints the exit summary of a run that could not start (engine creation,
+ * HTTP), with every counter zero and {"stage", "message"} as "error":
+ * valid JSON, like every summary. */
+void sl_summary_print_failed_start(const sl_def *def, const char *stage, const char *error,
+                                   FILE *out);
 void sl_engine_free(sl_engine *e);
 
 /* ---- API for source threads ----------------------------------------- */
@@ -155,6 +166,7 @@ typedef struct sl_engine_stats {
     uint64_t results_out; /* rows written by the sink */
     uint64_t dead_lettered;
     uint64_t duplicates;   /* repartition replays dropped */
+    uint64_t state_full;   /* events refused past runtime.max_state_bytes (drop) */
     int64_t min_watermark; /* over tasks with a watermark; INT64_MIN if none */
     int64_t elapsed_ns;
     size_t window_state_bytes;

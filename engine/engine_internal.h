@@ -14,6 +14,7 @@
 #include "window.h"
 
 #include <pthread.h>
+#include <jansson.h>
 #include <stdatomic.h>
 
 #define SL__OUT_BATCH_ROWS 1024
@@ -36,6 +37,7 @@ typedef struct sl__worker_counters {
     _Atomic uint64_t dead_lettered;
     _Atomic int64_t min_watermark;
     _Atomic uint64_t state_bytes;
+    _Atomic uint64_t state_full; /* events refused: new keys past max_state_bytes */
     _Atomic int tasks;
 } sl__worker_counters;
 
@@ -86,7 +88,10 @@ struct sl_lane {
     sl_batch *dlq_batch;
     int32_t *tasks; /* tasks fed by this lane */
     size_t ntasks, tasks_cap;
-    uint64_t last_barrier; /* last checkpoint id injected */
+    uint64_t last_barrier;  /* last checkpoint id injected */
+    int keep_payload;       /* rows carry the raw payload (late dead letters) */
+    struct sl_probe *probe; /* pipeline-mistake warnings; NULL once done */
+    uint64_t probe_skip;    /* events the probe does not need to see */
     /* thread-local totals, published into `counters` */
     uint64_t events_in, filtered, dead_lettered, duplicates, bad[SL_BAD_COUNT];
     sl__lane_counters counters;
@@ -114,6 +119,7 @@ typedef struct sl__task {
     int closed;
     int merged;      /* watermark = min of the inputs' (SL_MSG_INPUT_WM) */
     int inputs_idle; /* merged: every input is idle or ended */
+    size_t state_cached; /* its window state bytes at the last budget check */
     /* output commit rule */
     int holding; /* an idle advance happened since the last barrier */
     sl__held *held;
@@ -132,6 +138,10 @@ typedef struct sl__worker {
     size_t nbuckets;
     int ntasks;
     int nholding; /* tasks with held results */
+    /* runtime.max_state_bytes (worker thread) */
+    size_t state_total;      /* sum of state_cached over this worker's tasks */
+    int state_refusing;      /* on_state_full "drop": refusing new keys */
+    uint64_t state_full_old; /* refused by tasks since removed */
     uint64_t late, late_updates, windows_fired, results_count, dead_lettered, suppressed;
     sl__worker_counters counters;
     sl__task *current; /* task whose batch is being processed */
@@ -171,7 +181,26 @@ struct sl_engine {
     int64_t start_ns;
     int64_t end_ns;
     int source_failed; /* written by the joiner before lanes_done */
+    /* exit summary (main thread unless noted) */
+    int started;          /* every start step succeeded */
+    int source_started;   /* the source's start() succeeded */
+    char start_stage[32]; /* what failed to start ("source", "sink"), else "" */
+    char start_error[512];
+    int final_checkpoint; /* SIGTERM's final checkpoint: 1 durable, -1 failed, 0 none */
+    _Atomic int probe_field_warned, probe_cmp_warned; /* probe.c: once per engine */
+    pthread_mutex_t warn_mu;
+    json_t *warnings; /* under warn_mu: [{"code":..,"message":..}] */
 };
+
+/* summary.c */
+/* Prints the exit summary ({"summary": {...}}, valid JSON by construction)
+ * with `exit_code`. Main thread, after the run. */
+void sl__summary_print(sl_engine *e, FILE *out, int exit_code);
+/* Logs a warning about the pipeline itself (a field never seen, a filter
+ * that compares mismatched types) and records it for the summary under
+ * `code`. Any thread; control path only (takes a lock). */
+void sl__engine_warning(sl_engine *e, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* lane.c */
 int sl__lane_init(sl_engine *e, sl_lane *l, int index, size_t ring_cap, char *errstr,

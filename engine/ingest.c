@@ -339,6 +339,18 @@ static int sl__render_row(sl_ingest *ing, const char *payload, size_t len)
     return 0;
 }
 
+/* Whether the event time is more than watermark.max_future ahead of the
+ * wall clock. The clock is read only when an event passes the limit
+ * computed at the last read: the limit only grows, so an event below a
+ * stale limit is below the current one too. */
+static int sl__too_far_ahead(sl_ingest *ing)
+{
+    if (ing->max_future_ms < 0)
+        return 0;
+    ing->future_limit = sl_wall_ms() + ing->max_future_ms;
+    return ing->ts > ing->future_limit;
+}
+
 /* ---- the hot path ----------------------------------------------------------------- */
 
 sl_decode_result sl_ingest_decode(sl_ingest *ing, const char *payload, size_t len, int64_t kafka_ts,
@@ -346,13 +358,16 @@ sl_decode_result sl_ingest_decode(sl_ingest *ing, const char *payload, size_t le
 {
     int bad;
     if (SL_UNLIKELY(len > SL_MAX_EVENT_BYTES)) {
+        ing->scanned = 0;
         *reason = SL_BAD_TOO_LARGE;
         return SL_DECODE_BAD;
     }
+    ing->scanned = 0;
     if (SL_UNLIKELY(sl_json_scan(ing->fields, payload, len, ing->vals) != 0)) {
         *reason = SL_BAD_MALFORMED;
         return SL_DECODE_BAD;
     }
+    ing->scanned = 1;
     ing->scratch_used = 0;
     ing->gen++;
     for (size_t s = 0; s < ing->nsteps; s++) {
@@ -376,6 +391,8 @@ sl_decode_result sl_ingest_decode(sl_ingest *ing, const char *payload, size_t le
             break;
         case SL__STEP_TIME:
             bad = sl__event_time(ing, kafka_ts);
+            if (!bad && SL_UNLIKELY(ing->ts > ing->future_limit) && sl__too_far_ahead(ing))
+                bad = SL_BAD_TOO_FAR_AHEAD + 1;
             break;
         default:
             bad = sl__columns(ing);
@@ -394,6 +411,26 @@ sl_decode_result sl_ingest_decode(sl_ingest *ing, const char *payload, size_t le
         }
     }
     return SL_DECODE_OK;
+}
+
+int sl_ingest_slot_of(const sl_ingest *ing, const char *name)
+{
+    for (size_t i = 0; i < ing->nslots; i++)
+        if (strcmp(ing->names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+sl_type sl_ingest_slot_type(const sl_ingest *ing, int slot)
+{
+    if (slot < 0 || (size_t)slot >= ing->nslots || !ing->scanned)
+        return SL_T_MISSING;
+    return (sl_type)ing->vals[slot].type;
+}
+
+int sl_ingest_scanned(const sl_ingest *ing)
+{
+    return ing->scanned;
 }
 
 uint64_t sl_ingest_key_hash(const sl_ingest *ing)

@@ -62,4 +62,13 @@ long sl_ingest_encode_repartition(const sl_ingest *ing, char *out, size_t cap);
 /* Key bytes of the current row (the JSON members, see batch.h). */
 const char *sl_ingest_key(const sl_ingest *ing, size_t *len);
 
+/* Pipeline-mistake probes (probe.c): the projection slot of input field
+ * `name`, or -1 if the decoder does not read it; and the JSON type of that
+ * slot in the event decoded last (SL_T_MISSING when absent, or when the
+ * event was not valid JSON). */
+int sl_ingest_slot_of(const sl_ingest *ing, const char *name);
+sl_type sl_ingest_slot_type(const sl_ingest *ing, int slot);
+/* 1 when the last sl_ingest_decode() got past the JSON scan. */
+int sl_ingest_scanned(const sl_ingest *ing);
+
 #endif

@@ -59,6 +59,8 @@ struct sl_ingest {
     /* event time */
     int time_slot; /* -1: no field */
     sl_time_unit unit;
+    int64_t max_future_ms; /* watermark.max_future; -1 = off */
+    int64_t future_limit;  /* wall clock + max_future when last read */
 
     /* aggregate columns */
     uint32_t ncols;
@@ -75,6 +77,7 @@ struct sl_ingest {
     sl__member *out_member; /* per final-schema entry with an input: "\"cur\":" */
 
     /* the current row */
+    int scanned; /* the last event got past the JSON scan (vals are valid) */
     int64_t ts;
     uint64_t hash;
     char *key;

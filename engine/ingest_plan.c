@@ -198,6 +198,9 @@ int sl__ingest_compile(sl_ingest *ing, char *errstr, size_t errstr_size)
     col_in = sl_xcalloc(ing->ncols + 1, sizeof(*col_in));
     ing->time_slot = -1;
     ing->unit = def->event_time.unit;
+    /* Repartitioned records were checked by the stage that produced them. */
+    ing->max_future_ms = ing->mode == SL_INGEST_RAW ? def->watermark.max_future_ms : -1;
+    ing->future_limit = ing->max_future_ms < 0 ? INT64_MAX : INT64_MIN;
 
     for (size_t k = 0; k < ing->nkeys; k++) {
         const char *name = def->key_by->u.key_by.fields[k];

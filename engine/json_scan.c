@@ -98,6 +98,22 @@ static int sl__utf8_seq(const uint8_t *p, const uint8_t *end)
     return 0;
 }
 
+size_t sl_utf8_valid_prefix(const char *s, size_t n)
+{
+    const uint8_t *p = (const uint8_t *)s, *end = p + n;
+    while (p < end) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        int k = sl__utf8_seq(p, end);
+        if (!k)
+            break;
+        p += k;
+    }
+    return (size_t)(p - (const uint8_t *)s);
+}
+
 /* Four hex digits at p (4 bytes available), or -1. */
 static inline int32_t sl__hex4(const char *p)
 {

@@ -98,6 +98,22 @@ size_t sl_json_unescape(const char *raw, size_t len, char *out);
  * '\\' and control characters are escaped (\b \f \n \r \t or \u00XX), all
  * else is copied. out must hold 6 * len bytes. Returns the length. */
 size_t sl_json_escape(const char *s, size_t len, char *out);
+
+/* Length of the longest prefix of s[0..n) that is well-formed UTF-8 (no
+ * overlong forms, surrogates or code points above U+10FFFF). */
+size_t sl_utf8_valid_prefix(const char *s, size_t n);
+
+/* Dead-letter payloads: writes the members
+ *   ,"payload":"<the bytes as a JSON string>"
+ * or, when they are not UTF-8,
+ *   ,"payload":"<base64>","payload_encoding":"base64"
+ * and, when longer than `max` bytes (cut at a character boundary),
+ *   ,"payload_truncated":true,"payload_bytes":<len>
+ * into `out`, which must hold sl_json_payload_members_max(max) bytes.
+ * Returns the bytes written. The result is always valid JSON text. */
+#define SL_DEAD_LETTER_MAX_PAYLOAD 65536 /* bytes of a payload kept in a dead letter */
+size_t sl_json_payload_members(const char *payload, size_t len, size_t max, char *out);
+size_t sl_json_payload_members_max(size_t max);
 /* Copies a validated JSON value without insignificant whitespace. out must
  * hold len bytes. Returns the length. */
 size_t sl_json_minify(const char *raw, size_t len, char *out);

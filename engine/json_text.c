@@ -177,3 +177,53 @@ size_t sl_json_format_int(int64_t v, char *out)
         out[len++] = tmp[--n];
     return len;
 }
+
+size_t sl_json_payload_members_max(size_t max)
+{
+    /* escaping: at most 6 bytes per input byte; base64: 4 per 3 */
+    return 6 * max + 128;
+}
+
+size_t sl_json_payload_members(const char *payload, size_t len, size_t max, char *out)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = len > max ? max : len;
+    size_t valid = sl_utf8_valid_prefix(payload, n);
+    int utf8 = valid == n;
+    if (!utf8 && len > max && valid + 3 >= n && sl_utf8_valid_prefix(payload, len) >= n) {
+        n = valid; /* the cut split a character: cut before it */
+        utf8 = 1;
+    }
+    char *o = out;
+    memcpy(o, ",\"payload\":\"", 12);
+    o += 12;
+    if (utf8) {
+        o += sl_json_escape(payload, n, o);
+    } else {
+        const unsigned char *p = (const unsigned char *)payload;
+        size_t i = 0;
+        for (; i + 3 <= n; i += 3) {
+            uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+            *o++ = b64[v >> 18];
+            *o++ = b64[(v >> 12) & 63];
+            *o++ = b64[(v >> 6) & 63];
+            *o++ = b64[v & 63];
+        }
+        if (i < n) {
+            uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
+            *o++ = b64[v >> 18];
+            *o++ = b64[(v >> 12) & 63];
+            *o++ = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+            *o++ = '=';
+        }
+    }
+    *o++ = '"';
+    if (!utf8) {
+        static const char enc[] = ",\"payload_encoding\":\"base64\"";
+        memcpy(o, enc, sizeof(enc) - 1);
+        o += sizeof(enc) - 1;
+    }
+    if (n < len)
+        o += sprintf(o, ",\"payload_truncated\":true,\"payload_bytes\":%zu", len);
+    return (size_t)(o - out);
+}

@@ -13,6 +13,8 @@
  * delivered, carrying the task's next input offset.
  */
 #include "engine_internal.h"
+#include "json_scan.h"
+#include "probe.h"
 #include "log.h"
 #include "snapshot.h"
 
@@ -63,6 +65,8 @@ int sl_lane_set_mode(sl_lane *l, int ingest_mode)
     sl_ingest_free(l->ingest);
     l->ingest = ing;
     l->nvals = sl_ingest_ncolumns(ing);
+    sl_probe_free(l->probe); /* it read the old decoder's slots */
+    l->probe = NULL;
     return SL_OK;
 }
 
@@ -338,28 +342,16 @@ static sl_batch *sl__lane_batch_for(sl_lane *l, int32_t task)
     return b;
 }
 
-/* Appends src as a JSON string (with quotes) to the batch arena. */
-static void sl__put_json_string(sl_batch *b, const char *src, size_t len)
+/* Appends the payload members of a dead-letter record (escaped, or
+ * base64 when not UTF-8; see sl_json_payload_members) to the batch arena. */
+static void sl__put_payload(sl_batch *b, const char *src, size_t len)
 {
+    size_t max = SL_DEAD_LETTER_MAX_PAYLOAD;
     uint32_t off;
-    char *p = sl_batch_reserve_bytes(b, len * 6 + 2, &off);
+    char *p = sl_batch_reserve_bytes(b, sl_json_payload_members_max(max), &off);
     if (!p)
         return;
-    char *o = p;
-    *o++ = '"';
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)src[i];
-        if (c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
-            o += sprintf(o, "\\u%04x", c);
-        } else {
-            *o++ = (char)c;
-        }
-    }
-    *o++ = '"';
-    b->bytes_len = off + (size_t)(o - p);
+    b->bytes_len = off + sl_json_payload_members(src, len, max, p);
 }
 
 static void sl__lane_push_dlq(sl_lane *l)
@@ -384,12 +376,11 @@ static void sl__lane_dead_letter(sl_lane *l, int32_t task, sl_bad_reason reason,
     b->key_len[i] = (uint32_t)strlen(rname);
     b->key_off[i] = sl_batch_put_bytes(b, rname, b->key_len[i]);
     char head[160];
-    int hn = snprintf(head, sizeof(head),
-                      "{\"reason\":\"%s\",\"task\":%d,\"offset\":%" PRId64 ",\"payload\":", rname,
-                      task, offset);
+    int hn = snprintf(head, sizeof(head), "{\"reason\":\"%s\",\"task\":%d,\"offset\":%" PRId64,
+                      rname, task, offset);
     size_t start = b->bytes_len;
     sl_batch_put_bytes(b, head, (size_t)hn);
-    sl__put_json_string(b, payload, len > 65536 ? 65536 : len); /* huge ones truncated */
+    sl__put_payload(b, payload, len); /* huge ones truncated, and said so */
     sl_batch_put_bytes(b, "}", 1);
     b->row_off[i] = (uint32_t)start;
     b->row_len[i] = (uint32_t)(b->bytes_len - start);
@@ -413,6 +404,17 @@ int sl_lane_ingest(sl_lane *l, int32_t task, const char *payload, size_t len, in
         l->next_offset[task] = offset + 1;
     }
     sl_decode_result r = sl_ingest_decode(l->ingest, payload, len, kafka_ts, &reason);
+    if (SL_UNLIKELY(l->probe != NULL)) {
+        if (l->probe_skip) {
+            l->probe_skip--;
+        } else {
+            l->probe_skip = sl_probe_event(l->probe, r == SL_DECODE_FILTERED);
+            if (!sl_probe_active(l->probe)) {
+                sl_probe_free(l->probe);
+                l->probe = NULL;
+            }
+        }
+    }
     if (SL_UNLIKELY(r != SL_DECODE_OK)) {
         if (r == SL_DECODE_FILTERED) {
             l->filtered++;
@@ -430,6 +432,13 @@ int sl_lane_ingest(sl_lane *l, int32_t task, const char *payload, size_t len, in
         sl_error("engine", "out of memory building a batch");
         atomic_store(&l->engine->failed, 1);
         return SL_ENOMEM;
+    }
+    if (l->keep_payload) { /* for late dead letters, which must be replayable */
+        uint32_t off = sl_batch_put_bytes(b, payload, len);
+        if (off != UINT32_MAX) {
+            b->row_off[b->count - 1] = off;
+            b->row_len[b->count - 1] = (uint32_t)len;
+        }
     }
     if (b->count == b->capacity) {
         sl__lane_seal(l, task);
@@ -628,6 +637,11 @@ int sl__lane_init(sl_engine *e, sl_lane *l, int index, size_t ring_cap, char *er
     if (!l->ingest)
         return SL_EINVAL;
     l->nvals = sl_ingest_ncolumns(l->ingest);
+    l->keep_payload = e->dlq_ops && e->def->window;
+    /* A repartitioning source's raw lanes see only its bad and filtered
+     * events, which say nothing about the input as a whole. */
+    if (!sl_def_needs_repartition(e->def, NULL))
+        l->probe = sl_probe_new(e, l->ingest);
     l->queued = sl_xcalloc((size_t)e->nworkers, sizeof(*l->queued));
     l->rings = sl_xcalloc((size_t)e->nworkers, sizeof(*l->rings));
     for (int w = 0; w < e->nworkers; w++)
@@ -641,6 +655,8 @@ int sl__lane_init(sl_engine *e, sl_lane *l, int index, size_t ring_cap, char *er
 void sl__lane_destroy(sl_lane *l, int nworkers)
 {
     sl_batch *b;
+    sl_probe_free(l->probe);
+    l->probe = NULL;
     for (size_t t = 0; t < l->nbuilding; t++)
         sl_batch_free(l->building[t]);
     free(l->building);

@@ -149,12 +149,14 @@ int sl_run_definition(sl_def *def, int status_interval_ms)
     sl_engine *e = sl_engine_new(def, &opt, err, sizeof(err));
     if (!e) {
         fprintf(stderr, "%s: %s\n", def->file, err);
+        sl_summary_print_failed_start(def, "setup", err, stderr);
         return SL_EXIT_RUNTIME;
     }
     sl_service *svc = sl_service_start(e, def, err, sizeof(err));
     if (!svc) {
         fprintf(stderr, "%s: http: %s\n", def->file, err);
         sl_engine_free(e);
+        sl_summary_print_failed_start(def, "http", err, stderr);
         return SL_EXIT_RUNTIME;
     }
     sl__running_engine = e;

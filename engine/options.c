@@ -249,6 +249,37 @@ static const char *sl__opt_type_name(sl_opt_type t)
     }
 }
 
+/* Checks `value` against opt->allowed ("a|b|c"). */
+static int sl__opt_allowed(const sl_opt *opt, const char *value, const char *kpath, char *errstr,
+                           size_t errstr_size)
+{
+    sl_suggest sug;
+    sl_suggest_init(&sug, value);
+    char list[256], names[16][48]; /* candidates stay alive until the result */
+    size_t ll = 0, k = 0;
+    list[0] = '\0';
+    for (const char *p = opt->allowed; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        if (strlen(value) == n && memcmp(value, p, n) == 0)
+            return 0;
+        char *one = names[k < SL_ARRAY_LEN(names) ? k++ : k - 1];
+        snprintf(one, sizeof(names[0]), "%.*s", (int)n, p);
+        sl_suggest_add(&sug, one);
+        int w = snprintf(list + ll, sizeof(list) - ll, "%s\"%s\"", ll ? ", " : "", one);
+        if (w > 0 && (size_t)w < sizeof(list) - ll)
+            ll += (size_t)w;
+        p += n + (bar ? 1 : 0);
+    }
+    const char *best = sl_suggest_result(&sug);
+    if (best)
+        return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                         "%s: unknown value \"%s\", did you mean \"%s\"? (one of %s)", kpath, value,
+                         best, list);
+    return sl_seterr(errstr, errstr_size, SL_EINVAL, "%s: unknown value \"%s\" (one of %s)", kpath,
+                     value, list);
+}
+
 int sl_opts_check(const json_t *obj, const sl_opt *table, const char *path, char *errstr,
                   size_t errstr_size)
 {
@@ -281,12 +312,28 @@ int sl_opts_check(const json_t *obj, const sl_opt *table, const char *path, char
         switch (opt->type) {
         case SL_OPT_STRING:
             ok = json_is_string(val);
+            if (ok && opt->allowed) {
+                int rc = sl__opt_allowed(opt, json_string_value(val), kpath, errstr, errstr_size);
+                if (rc != 0)
+                    return rc;
+            }
             break;
         case SL_OPT_INT:
             ok = json_is_integer(val);
+            if (ok && opt->min < opt->max &&
+                (json_integer_value(val) < opt->min || json_integer_value(val) > opt->max))
+                return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                                 "%s: must be between %" PRId64 " and %" PRId64 ", got %s", kpath,
+                                 opt->min, opt->max, sl_json_repr(val, repr, sizeof(repr)));
             break;
         case SL_OPT_NUMBER:
             ok = json_is_number(val);
+            if (ok && opt->min < opt->max &&
+                (json_number_value(val) < (double)opt->min ||
+                 json_number_value(val) > (double)opt->max))
+                return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                                 "%s: must be between %" PRId64 " and %" PRId64 ", got %s", kpath,
+                                 opt->min, opt->max, sl_json_repr(val, repr, sizeof(repr)));
             break;
         case SL_OPT_BOOL:
             ok = json_is_boolean(val);
@@ -296,9 +343,17 @@ int sl_opts_check(const json_t *obj, const sl_opt *table, const char *path, char
             break;
         case SL_OPT_DURATION: {
             int64_t ms;
-            int rc = sl_json_duration(val, kpath, 0, &ms, errstr, errstr_size);
+            int rc = sl_json_duration(val, kpath, opt->min > 0, &ms, errstr, errstr_size);
             if (rc != 0)
                 return rc;
+            if (opt->min < opt->max && (ms < opt->min || ms > opt->max)) {
+                char lo[32], hi[32];
+                return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                                 "%s: must be between %s and %s, got %s", kpath,
+                                 sl_format_duration(opt->min, lo, sizeof(lo)),
+                                 sl_format_duration(opt->max, hi, sizeof(hi)),
+                                 sl_json_repr(val, repr, sizeof(repr)));
+            }
             break;
         }
         case SL_OPT_STRINGS: {

@@ -14,12 +14,17 @@
 #include <jansson.h>
 
 /* Checks that `obj` is a JSON object whose keys are all named in `table`
- * (ended by {NULL}), that every required option is present, and that each
- * value has its declared type (SL_OPT_DURATION must parse with
- * sl_parse_duration and be >= 0; SL_OPT_STRINGS takes a non-empty array of
- * non-empty strings or one string). `path` names obj ("source"). Returns 0,
- * or SL_EINVAL with "path.key: what is wrong" in errstr (unknown keys get a
- * did-you-mean when a table name is close). Does not modify obj. */
+ * (ended by {.name = NULL}), that every required option is present, and
+ * that each value has its declared type (SL_OPT_DURATION must parse with
+ * sl_parse_duration and be >= 0, > 0 when min > 0; SL_OPT_STRINGS takes a
+ * non-empty array of non-empty strings or one string), lies within
+ * [min, max] when the entry has a range, and is one of `allowed` when the
+ * entry lists values (with a did-you-mean). `path` names obj ("source").
+ * Returns 0, or SL_EINVAL with "path.key: what is wrong" in errstr, e.g.
+ *   source.consumer_threads: must be between 1 and 64, got 0
+ *   source.start: unknown value "latst", did you mean "latest"? (one of ...)
+ * (unknown keys get a did-you-mean when a table name is close). Does not
+ * modify obj. */
 int sl_opts_check(const json_t *obj, const sl_opt *table, const char *path, char *errstr,
                   size_t errstr_size);
 

@@ -17,6 +17,7 @@
  *   3. otherwise it goes to the sink at once.
  */
 #include "engine_internal.h"
+#include "json_scan.h"
 #include "log.h"
 #include "snapshot.h"
 
@@ -85,6 +86,9 @@ static void sl__task_remove(sl__worker *w, int32_t id)
         *pp = t->next;
         if (t->nheld)
             w->nholding--;
+        w->state_total -= t->state_cached;
+        if (t->window)
+            w->state_full_old += sl_window_task_refused(t->window);
         sl__task_free(t);
         w->ntasks--;
     }
@@ -248,7 +252,18 @@ static void sl__emit_late(void *ctx, const sl_batch *in, uint32_t row, int64_t w
     size_t start = b->bytes_len;
     sl_batch_put_bytes(b, head, (size_t)hn);
     sl_batch_put_bytes(b, key, klen);
-    sl_batch_put_bytes(b, "}}", 2);
+    sl_batch_put_bytes(b, "}", 1);
+    uint32_t plen;
+    const char *payload = sl_batch_row(in, row, &plen);
+    if (plen) { /* the event itself, so the dead letter can be replayed */
+        uint32_t off;
+        char *p = sl_batch_reserve_bytes(b, sl_json_payload_members_max(SL_DEAD_LETTER_MAX_PAYLOAD),
+                                         &off);
+        if (p)
+            b->bytes_len =
+                off + sl_json_payload_members(payload, plen, SL_DEAD_LETTER_MAX_PAYLOAD, p);
+    }
+    sl_batch_put_bytes(b, "}", 1);
     b->row_off[i] = (uint32_t)start;
     b->row_len[i] = (uint32_t)(b->bytes_len - start);
     b->offset[i] = in->offset[row];
@@ -287,6 +302,15 @@ static void sl__task_snapshot(sl__worker *w, sl__task *t, const sl_batch *barrie
 {
     sl_buf buf;
     sl_buf_init(&buf);
+    int64_t next_offset = barrier->value;
+    if (w->engine->def->checkpoint.off) {
+        /* Commit-only round (checkpoint.c): the input before the barrier
+         * is committable only if every result it leads to is out, i.e. no
+         * window state is open; nothing is serialized. */
+        if ((t->window && sl_window_task_keys(t->window) > 0) || t->nheld)
+            next_offset = -1;
+        goto forward;
+    }
     sl_buf_put_u32(&buf, SL__TASK_SNAPSHOT_MAGIC);
     sl_buf_put_u32(&buf, SL__TASK_SNAPSHOT_VERSION);
     sl_buf_put_u32(&buf, (uint32_t)t->id);
@@ -320,12 +344,13 @@ static void sl__task_snapshot(sl__worker *w, sl__task *t, const sl_batch *barrie
         sl_buf_free(&buf);
         return;
     }
+forward:
     /* Results held since the last barrier wait for this checkpoint. */
     t->holding = 0;
     for (size_t i = 0; i < t->nheld; i++)
         if (t->held[i].release_at == 0)
             t->held[i].release_at = barrier->checkpoint_id;
-    sl_batch *out = sl_batch_control(SL_MSG_BARRIER, t->id, barrier->value);
+    sl_batch *out = sl_batch_control(SL_MSG_BARRIER, t->id, next_offset);
     if (!out) {
         atomic_store(&w->engine->failed, 1);
         sl_buf_free(&buf);
@@ -434,7 +459,7 @@ static void sl__task_assign(sl__worker *w, int lane, const sl_batch *msg)
     uint32_t sink_pos_len = 0;
     uint8_t *blob = NULL;
     size_t len = 0;
-    if (msg->checkpoint_id && e->checkpointer) {
+    if (msg->checkpoint_id && e->checkpointer && !e->def->checkpoint.off) {
         int rc = sl_checkpointer_load(e->checkpointer, msg->task, msg->checkpoint_id, &blob, &len,
                                       err, sizeof(err));
         if (rc != SL_OK) {
@@ -497,6 +522,62 @@ static void sl__task_close(sl__worker *w, sl__task *t)
     t->closed = 1;
 }
 
+/*
+ * runtime.max_state_bytes, after each data batch of task t: the node's
+ * window state is this worker's tasks (exact, as of their last batch) plus
+ * what the other workers last published. Past the budget the run fails
+ * loudly (task, keys, bytes), or with on_state_full "drop" every task of
+ * this worker refuses events of keys without state until the total is back
+ * under the budget. The figures are the ones the state gauge publishes.
+ */
+static void sl__state_budget(sl__worker *w, sl__task *t)
+{
+    sl_engine *e = w->engine;
+    const sl_def *def = e->def;
+    size_t bytes = sl_window_task_state_bytes(t->window);
+    w->state_total = w->state_total - t->state_cached + bytes;
+    t->state_cached = bytes;
+    uint64_t total = w->state_total;
+    for (int o = 0; o < e->nworkers; o++)
+        if (o != w->index)
+            total += SL__READ(e->workers[o].counters.state_bytes);
+    int over = total > (uint64_t)def->runtime.max_state_bytes;
+    if (!def->runtime.state_full_drop) {
+        if (over && !atomic_exchange(&e->failed, 1)) {
+            sl_error("engine",
+                     "window state %" PRIu64 " bytes exceeds runtime.max_state_bytes %" PRId64
+                     ": task %d holds %zu keys in %zu bytes; stopping (raise the budget, or set "
+                     "runtime.on_state_full to \"drop\" to refuse new keys instead)",
+                     total, def->runtime.max_state_bytes, t->id, sl_window_task_keys(t->window),
+                     bytes);
+            sl__engine_warning(e, "state_budget_exceeded",
+                               "window state %" PRIu64 " bytes > max_state_bytes %" PRId64
+                               " (task %d: %zu keys, %zu bytes)",
+                               total, def->runtime.max_state_bytes, t->id,
+                               sl_window_task_keys(t->window), bytes);
+        }
+        return;
+    }
+    if (over != w->state_refusing) {
+        w->state_refusing = over;
+        for (size_t k = 0; k < w->nbuckets; k++)
+            for (sl__task *x = w->buckets[k]; x; x = x->next)
+                if (x->window)
+                    sl_window_task_refuse_new_keys(x->window, over);
+        if (over)
+            sl_warn("engine",
+                    "window state %" PRIu64 " bytes exceeds runtime.max_state_bytes %" PRId64
+                    " (task %d: %zu keys, %zu bytes): refusing events of new keys (state_full)",
+                    total, def->runtime.max_state_bytes, t->id, sl_window_task_keys(t->window),
+                    bytes);
+        else
+            sl_info("engine",
+                    "window state back under runtime.max_state_bytes: accepting new keys");
+    } else if (over && t->window) {
+        sl_window_task_refuse_new_keys(t->window, 1); /* a task created meanwhile */
+    }
+}
+
 static void sl__worker_handle(sl__worker *w, int lane, sl_batch *b)
 {
     switch (b->kind) {
@@ -506,10 +587,13 @@ static void sl__worker_handle(sl__worker *w, int lane, sl_batch *b)
         t->last_input_ns = sl_mono_ns();
         t->idle_base_wm = INT64_MIN;
         t->events += b->count;
-        if (t->window)
+        if (t->window) {
             sl_window_task_process(t->window, b, &w->emitter);
-        else
+            if (w->engine->def->runtime.max_state_bytes > 0)
+                sl__state_budget(w, t);
+        } else {
             sl__passthrough(w, b);
+        }
         break;
     }
     case SL_MSG_WATERMARK: {
@@ -612,6 +696,7 @@ static void sl__worker_publish(sl__worker *w)
 {
     int64_t min_wm = INT64_MAX;
     size_t state = 0;
+    uint64_t refused = w->state_full_old;
     int any = 0;
     pthread_mutex_lock(&w->status_mu);
     w->nstatus = 0;
@@ -624,6 +709,8 @@ static void sl__worker_publish(sl__worker *w)
                 any = 1;
             }
             state += bytes;
+            if (t->window)
+                refused += sl_window_task_refused(t->window);
             if (w->nstatus == w->status_cap) {
                 w->status_cap = w->status_cap ? w->status_cap * 2 : 16;
                 w->status = sl_xrealloc(w->status, w->status_cap * sizeof(*w->status));
@@ -647,6 +734,7 @@ static void sl__worker_publish(sl__worker *w)
     SL__PUBLISH(w->counters.dead_lettered, w->dead_lettered);
     SL__PUBLISH(w->counters.min_watermark, any ? min_wm : INT64_MIN);
     SL__PUBLISH(w->counters.state_bytes, (uint64_t)state);
+    SL__PUBLISH(w->counters.state_full, refused);
     SL__PUBLISH(w->counters.tasks, w->ntasks);
 }
 

@@ -50,13 +50,13 @@ static const char *sl__cmp_text(sl_cmp_op op)
     }
 }
 
-static const sl_opt sl__expr_keys[] = {{"field", SL_OPT_STRING, 0, NULL},
-                                       {"op", SL_OPT_STRING, 0, NULL},
-                                       {"value", SL_OPT_ANY, 0, NULL},
-                                       {"and", SL_OPT_ANY, 0, NULL},
-                                       {"or", SL_OPT_ANY, 0, NULL},
-                                       {"not", SL_OPT_ANY, 0, NULL},
-                                       {NULL, 0, 0, NULL}};
+static const sl_opt sl__expr_keys[] = {{.name = "field", .type = SL_OPT_STRING},
+                                       {.name = "op", .type = SL_OPT_STRING},
+                                       {.name = "value", .type = SL_OPT_ANY},
+                                       {.name = "and", .type = SL_OPT_ANY},
+                                       {.name = "or", .type = SL_OPT_ANY},
+                                       {.name = "not", .type = SL_OPT_ANY},
+                                       {.name = NULL}};
 
 static int sl__parse_cmp(const json_t *j, const char *path, sl_expr *e, char *errstr,
                          size_t errstr_size)
@@ -187,8 +187,8 @@ static int sl__parse_expr(const json_t *j, const char *path, int depth, sl_expr 
     return 0;
 }
 
-static const sl_opt sl__filter_stage_keys[] = {{"filter", SL_OPT_OBJECT, 1, NULL},
-                                               {NULL, 0, 0, NULL}};
+static const sl_opt sl__filter_stage_keys[] = {
+    {.name = "filter", .type = SL_OPT_OBJECT, .required = 1}, {.name = NULL}};
 
 static int filter_parse(const json_t *stage_json, const char *path, sl_stage *stage, char *errstr,
                         size_t errstr_size)

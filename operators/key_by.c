@@ -9,8 +9,11 @@
 
 #include <string.h>
 
-static const sl_opt sl__key_by_stage_keys[] = {
-    {"key_by", SL_OPT_ANY, 1, "a field name or an array of field names"}, {NULL, 0, 0, NULL}};
+static const sl_opt sl__key_by_stage_keys[] = {{.name = "key_by",
+                                                .type = SL_OPT_ANY,
+                                                .required = 1,
+                                                .help = "a field name or an array of field names"},
+                                               {.name = NULL}};
 
 static int key_by_parse(const json_t *stage_json, const char *path, sl_stage *stage, char *errstr,
                         size_t errstr_size)

@@ -10,12 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const sl_opt sl__map_stage_keys[] = {{"map", SL_OPT_OBJECT, 1, NULL}, {NULL, 0, 0, NULL}};
+static const sl_opt sl__map_stage_keys[] = {{.name = "map", .type = SL_OPT_OBJECT, .required = 1},
+                                            {.name = NULL}};
 static const sl_opt sl__map_keys[] = {
-    {"keep", SL_OPT_STRINGS, 0, "fields to keep, all others are removed"},
-    {"drop", SL_OPT_STRINGS, 0, "fields to remove"},
-    {"rename", SL_OPT_OBJECT, 0, "{\"old\": \"new\"} pairs"},
-    {NULL, 0, 0, NULL}};
+    {.name = "keep", .type = SL_OPT_STRINGS, .help = "fields to keep, all others are removed"},
+    {.name = "drop", .type = SL_OPT_STRINGS, .help = "fields to remove"},
+    {.name = "rename", .type = SL_OPT_OBJECT, .help = "{\"old\": \"new\"} pairs"},
+    {.name = NULL}};
 
 static void map_destroy(sl_stage *stage)
 {

@@ -415,6 +415,10 @@ static void sl__pane_event(sl_window_task *t, const sl_batch *in, uint32_t i, co
     uint32_t klen;
     const char *key = sl_batch_key(in, i, &klen);
     uint64_t h = in->key_hash[i];
+    if (SL_UNLIKELY(t->refuse_new_keys) && !sl__ktab_find(&p->tab, h, key, klen)) {
+        t->refused++;
+        return;
+    }
     kent *e = sl__ktab_upsert(&p->tab, h, key, klen, &created);
     sl_agg_add(&t->plan, e + 1, in, i);
     if (first_end > wm) {
@@ -589,6 +593,10 @@ static void sl__session_event(sl_window_task *t, const sl_batch *in, uint32_t i,
     uint32_t klen;
     const char *key = sl_batch_key(in, i, &klen);
     int created;
+    if (SL_UNLIKELY(t->refuse_new_keys) && !sl__ktab_find(&t->skeys, in->key_hash[i], key, klen)) {
+        t->refused++;
+        return;
+    }
     kent *ke = sl__ktab_upsert(&t->skeys, in->key_hash[i], key, klen, &created);
     skey *k = (skey *)(ke + 1);
     if (created)
@@ -904,7 +912,8 @@ void sl_window_task_process(sl_window_task *t, const sl_batch *in, const sl_emit
             int64_t x = ts[i];
             if (x > max_ts)
                 max_ts = x;
-            if (SL_LIKELY(x >= t->cur_start && x < t->cur_end && t->wm < t->cur_first_end)) {
+            if (SL_LIKELY(x >= t->cur_start && x < t->cur_end && t->wm < t->cur_first_end &&
+                          !t->refuse_new_keys)) {
                 /* Prefetch the slot 8 events ahead and the entry 4 ahead
                  * (its slot was prefetched 4 events ago): the tables of
                  * many keys do not fit in L1/L2. Hints only. */
@@ -990,6 +999,26 @@ size_t sl_window_task_state_bytes(const sl_window_task *t)
     b += t->heap_cap * sizeof(heap_ent) + t->purge_cap * sizeof(int32_t);
     b += sl__ktab_bytes(&t->comb) + 2 * t->items_cap * sizeof(sort_item) + t->out_cap;
     return b;
+}
+
+/* Keys with state: entries over open panes (a key in two panes counts
+ * twice) or session keys. O(panes). */
+size_t sl_window_task_keys(const sl_window_task *t)
+{
+    size_t n = t->skeys.n;
+    for (size_t i = 0; i < t->npanes; i++)
+        n += t->panes[i]->tab.n;
+    return n;
+}
+
+void sl_window_task_refuse_new_keys(sl_window_task *t, int on)
+{
+    t->refuse_new_keys = on;
+}
+
+uint64_t sl_window_task_refused(const sl_window_task *t)
+{
+    return t->refused;
 }
 
 /* Counters since creation (or as restored). Never fails. */

@@ -84,6 +84,15 @@ int64_t sl_window_task_max_ts(const sl_window_task *t);
 /* Approximate bytes of window state held. */
 size_t sl_window_task_state_bytes(const sl_window_task *t);
 const sl_window_stats *sl_window_task_stats(const sl_window_task *t);
+/* Keys holding state (per open window or session key). O(panes). */
+size_t sl_window_task_keys(const sl_window_task *t);
+/* State budget (runtime.on_state_full "drop"): while `on`, an event whose
+ * key has no state in its window (or, sessions, no state at all) is
+ * refused and counted, not added; events of keys with state go on as
+ * usual. Refused events still advance the watermark. */
+void sl_window_task_refuse_new_keys(sl_window_task *t, int on);
+/* Events refused so far. */
+uint64_t sl_window_task_refused(const sl_window_task *t);
 
 /* Serializes the whole task state (watermark, max ts, every open or
  * lateness-retained window with its keys and partial aggregates, stats)

@@ -293,7 +293,9 @@ struct sl_window_task {
     pane *pool;
     size_t npool;
     int64_t next_fire;
-    pane *cur; /* the previous event's pane (fast path) */
+    int refuse_new_keys; /* state budget reached: keys without state are refused */
+    uint64_t refused;    /* events refused so */
+    pane *cur;           /* the previous event's pane (fast path) */
     int64_t cur_start, cur_end, cur_first_end;
 
     /* sessions */

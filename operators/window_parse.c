@@ -16,18 +16,23 @@
 #include <string.h>
 
 static const sl_opt sl__window_stage_keys[] = {
-    {"window", SL_OPT_OBJECT, 1, NULL},
-    {"aggregates", SL_OPT_OBJECT, 1, "{\"name\": {\"fn\": \"sum\", \"field\": \"amount\"}, ...}"},
-    {NULL, 0, 0, NULL}};
-static const sl_opt sl__window_keys[] = {{"type", SL_OPT_STRING, 1, "tumbling, hopping or session"},
-                                         {"size", SL_OPT_ANY, 0, NULL},
-                                         {"slide", SL_OPT_ANY, 0, NULL},
-                                         {"gap", SL_OPT_ANY, 0, NULL},
-                                         {"allowed_lateness", SL_OPT_ANY, 0, NULL},
-                                         {NULL, 0, 0, NULL}};
-static const sl_opt sl__agg_keys[] = {{"fn", SL_OPT_STRING, 1, "count, sum, min, max or avg"},
-                                      {"field", SL_OPT_STRING, 0, NULL},
-                                      {NULL, 0, 0, NULL}};
+    {.name = "window", .type = SL_OPT_OBJECT, .required = 1},
+    {.name = "aggregates",
+     .type = SL_OPT_OBJECT,
+     .required = 1,
+     .help = "{\"name\": {\"fn\": \"sum\", \"field\": \"amount\"}, ...}"},
+    {.name = NULL}};
+static const sl_opt sl__window_keys[] = {
+    {.name = "type", .type = SL_OPT_STRING, .required = 1, .help = "tumbling, hopping or session"},
+    {.name = "size", .type = SL_OPT_ANY},
+    {.name = "slide", .type = SL_OPT_ANY},
+    {.name = "gap", .type = SL_OPT_ANY},
+    {.name = "allowed_lateness", .type = SL_OPT_ANY},
+    {.name = NULL}};
+static const sl_opt sl__agg_keys[] = {
+    {.name = "fn", .type = SL_OPT_STRING, .required = 1, .help = "count, sum, min, max or avg"},
+    {.name = "field", .type = SL_OPT_STRING},
+    {.name = NULL}};
 
 static const char *const sl__window_types[] = {"tumbling", "hopping", "session"};
 static const char *const sl__agg_fns[] = {"count", "sum", "min", "max", "avg"};

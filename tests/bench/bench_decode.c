@@ -167,6 +167,7 @@ static result run_ingest(const lines *L)
     memset(&def, 0, sizeof(def));
     def.event_time.field = "ts";
     def.event_time.unit = SL_TIME_MS;
+    def.watermark.max_future_ms = -1;
     def.stages = stages;
     def.nstages = 2;
     def.key_by = &stages[0];

@@ -257,7 +257,7 @@ fl_wait_grep() {
 # variant of the shared definition (plain JSON) to DST:
 #   unkeyed       no "partitioned_by": the input goes through repartitioning
 #   single        no "cluster" section, local-only checkpoints (replicas 0)
-#   nocheckpoint  no "checkpoint" section (and no "cluster")
+#   nocheckpoint  "checkpoint": "off" (and no "cluster")
 #   eof           "stop_at_eof": the run ends when the input is consumed
 fl_derive_def() {
     local src=$1 dst=$2
@@ -274,7 +274,7 @@ if "single" in opts or "nocheckpoint" in opts:
     if "checkpoint" in d:
         d["checkpoint"]["replicas"] = 0
 if "nocheckpoint" in opts:
-    d.pop("checkpoint", None)
+    d["checkpoint"] = "off"  # Kafka input checkpoints unless told not to
 if "eof" in opts:
     d["source"]["stop_at_eof"] = True
 with open(dst, "w") as f:

@@ -19,6 +19,11 @@ done
 write_pipeline "$WORK/p.json" topics web results '"partitioned_by": ["user"],' 100ms
 sed -i 's|"topics": \["web"\]|"topics": ["web", "app"]|' "$WORK/p.json"
 grep -q '"topics": \["web", "app"\]' "$WORK/p.json" || fail "could not set the topics"
+# A task's checkpoint records one input offset, so co-partitioned topics
+# need "checkpoint": "off" (checkpoints are on by default for Kafka input).
+"$SLUICE_BIN" validate "$WORK/p.json" > /dev/null 2>&1 && fail "co-partitioned topics with checkpoints validated"
+sed -i 's|^ "runtime"| "checkpoint": "off",\n "runtime"|' "$WORK/p.json"
+grep -q '"checkpoint": "off"' "$WORK/p.json" || fail "could not turn checkpoints off"
 "$SLUICE_BIN" run "$WORK/p.json" 2> "$WORK/run.log" || fail "sluice run exited with $?"
 [ "$(summary_field "$WORK/run.log" events_in)" = 40000 ] || fail "events_in is not 40000"
 [ "$(summary_field "$WORK/run.log" tasks)" = 4 ] || fail "expected 4 tasks (co-partitioned)"

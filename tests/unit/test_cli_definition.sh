@@ -115,6 +115,72 @@ expect_bad op.json 'op.json: pipeline[1]: unknown operator "keyby", did you mean
 mk workers.json 's/"workers": 2/"workers": "two"/'
 expect_bad workers.json 'workers.json: runtime.workers: must be an integer, got "two"'
 
+# What run would reject, validate rejects (exit 2, JSON path): ranges and
+# allowed values from the option tables, a broker for kafka connectors.
+cat > kafka.json <<'EOF'
+{"name": "k", "source": {"type": "kafka", "topics": ["in"], "consumer_threads": 2,
+   "properties": {"bootstrap.servers": "127.0.0.1:1"}, "event_time": {"field": "ts"}},
+ "pipeline": [{"key_by": "user"},
+              {"window": {"type": "tumbling", "size": "1s"}, "aggregates": {"n": {"fn": "count"}}}],
+ "sink": {"type": "kafka", "topic": "out", "properties": {"bootstrap.servers": "127.0.0.1:1"}}}
+EOF
+expect_ok kafka.json
+sed -e 's/"consumer_threads": 2/"consumer_threads": 0/' kafka.json > k_threads.json
+expect_bad k_threads.json 'k_threads.json: source.consumer_threads: must be between 1 and 64, got 0'
+sed -e 's/"consumer_threads": 2/"start": "erliest"/' kafka.json > k_start.json
+expect_bad k_start.json 'k_start.json: source.start: unknown value "erliest", did you mean "earliest"?'
+sed -e 's/"properties": {"bootstrap.servers": "127.0.0.1:1"}, "event_time"/"event_time"/' kafka.json > k_nobs.json
+expect_bad k_nobs.json 'k_nobs.json: source.properties: "bootstrap.servers" is required (or set SLUICE_BOOTSTRAP)'
+SLUICE_BOOTSTRAP=127.0.0.1:2 expect_ok k_nobs.json
+sed -e 's/"topic": "out", "properties": {"bootstrap.servers": "127.0.0.1:1"}/"topic": "out"/' kafka.json > k_sinkbs.json
+expect_bad k_sinkbs.json 'k_sinkbs.json: sink.properties: "bootstrap.servers" is required'
+sed -e 's/"name": "k",/"name": "k", "runtime": {"ring_capacity": 1},/' kafka.json > k_ring.json
+expect_bad k_ring.json 'k_ring.json: runtime.ring_capacity: must be between 2 and 65536, got 1'
+sed -e 's/"name": "k",/"name": "k", "checkpoint": "no",/' kafka.json > k_ckpt.json
+expect_bad k_ckpt.json 'k_ckpt.json: checkpoint: must be an object or "off", got "no"'
+
+# Connector checks beyond the tables run in validate too.
+cat > gen0.json <<'EOF'
+{"name": "g", "source": {"type": "generator", "keys": 0}, "pipeline": [], "sink": {"type": "null"}}
+EOF
+expect_bad gen0.json 'gen0.json: source.keys: must be an integer >= 1'
+cat > nopath.json <<'EOF'
+{"name": "g", "source": {"type": "generator"}, "pipeline": [], "sink": {"type": "file", "path": ""}}
+EOF
+expect_bad nopath.json 'nopath.json: sink.path: must be a file name'
+
+# Kafka input checkpoints by default, to a directory this user can write,
+# named by explain; "off" is explicit.
+out="$(HOME="$TMP" XDG_STATE_HOME='' "$BIN" explain kafka.json 2> err.txt)"
+case "$out" in
+*"checkpoint: every 1s to "*"on by default for kafka input"*) ;;
+*) fail "explain of a kafka pipeline lacks the default checkpoint line: $out" ;;
+esac
+if [ ! -w /var/lib/sluice ] && [ ! -w /var/lib ]; then
+    case "$out" in
+    *"to $TMP/.local/state/sluice/k (default: /var/lib/sluice is not writable"*) ;;
+    *) fail "default checkpoint dir for a non-root user is not ~/.local/state/sluice: $out" ;;
+    esac
+fi
+case "$out" in
+*"repartition: yes"*) ;;
+*) fail "explain: a window keyed by an undeclared key must repartition: $out" ;;
+esac
+sed -e 's/"name": "k",/"name": "k", "checkpoint": "off",/' kafka.json > k_off.json
+out="$("$BIN" explain k_off.json 2> err.txt)"
+case "$out" in
+*"checkpoint: off; input offsets are committed only for events whose results"*) ;;
+*) fail "explain of checkpoint off: $out" ;;
+esac
+# explain and run decide repartitioning in one place: partitioned_by in
+# another order matches key_by.
+sed -e 's/"consumer_threads": 2/"partitioned_by": ["b", "a"]/; s/"key_by": "user"/"key_by": ["a", "b"]/' kafka.json > k_pb.json
+out="$("$BIN" explain k_pb.json 2> err.txt)"
+case "$out" in
+*"repartition: no ("*) ;;
+*) fail "explain: partitioned_by in another order must not repartition: $out" ;;
+esac
+
 # A missing file is a bad definition, too.
 expect_bad does-not-exist.json 'does-not-exist.json'
 

@@ -16,6 +16,7 @@
 #include "definition.h"
 #include "didyoumean.h"
 #include "operator.h"
+#include "kafka.h"
 #include "options.h"
 
 #include <stdio.h>
@@ -148,8 +149,10 @@ static void test_canonical(void **state)
 
     assert_int_equal(def->checkpoint.enabled, 0);
     assert_int_equal(def->checkpoint.interval_ms, 1000);
-    assert_string_equal(def->checkpoint.dir, "/var/lib/sluice");
+    assert_non_null(def->checkpoint.dir); /* see test_checkpoint_defaults */
     assert_int_equal(def->checkpoint.keep, 3);
+    assert_int_equal(def->watermark.max_future_ms, 3600000);
+    assert_int_equal(def->runtime.max_state_bytes, 0);
     assert_int_equal(def->checkpoint.guarantee, SL_EXACTLY_ONCE);
     assert_int_equal(def->checkpoint.replica_timeout_ms, 5000);
 
@@ -307,6 +310,9 @@ static void test_session_and_defaults(void **state)
 #define PIPE_WIN(spec) "[{\"key_by\":\"user\"}," WIN(spec) "]"
 #define PIPE_AGGS(aggs)                                                                            \
     "[{\"window\":{\"type\":\"tumbling\",\"size\":\"1s\"},\"aggregates\":" aggs "}]"
+
+#define KSRC(extra)                                                                                \
+    "{\"type\":\"kafka\",\"topics\":\"t\",\"properties\":{\"bootstrap.servers\":\"b:1\"}" extra "}"
 
 typedef struct broken {
     const char *text;
@@ -521,7 +527,7 @@ static const broken broken_defs[] = {
      SL_EINVAL, "pipeline[1].filter: field \"a\" is removed by pipeline[0].map"},
     /* Checkpoint, cluster, http. */
     {DEF(SRC, "[]", ",\"checkpoint\":{\"guarantee\":\"exactly-once\"}"), SL_EINVAL,
-     "checkpoint.guarantee: unknown guarantee \"exactly-once\", did you mean \"exactly_once\"?"},
+     "checkpoint.guarantee: unknown value \"exactly-once\", did you mean \"exactly_once\"?"},
     {DEF(SRC, "[]", ",\"checkpoint\":{\"replicas\":1}"), SL_EINVAL,
      "checkpoint.replicas: 1 replica needs at least 1 peer in cluster.peers, there are 0"},
     {DEF(SRC, "[]", ",\"checkpoint\":{\"kep\":1}"), SL_EINVAL,
@@ -540,6 +546,46 @@ static const broken broken_defs[] = {
     {DEF(SRC, "[]", ",\"http\":{\"addr\":\"${SL_TEST_SURELY_UNSET_VAR}\"}"), SL_EINVAL,
      "environment variable SL_TEST_SURELY_UNSET_VAR is not set"},
     {"{\n\"name\": \"${1X}\"}", SL_EPARSE, "t.json:2:10: bad variable reference"},
+    /* Ranges and allowed values live in the option tables, so validate
+     * rejects what run would. */
+    {DEF(KSRC(",\"consumer_threads\":0"), "[]", ""), SL_EINVAL,
+     "t.json: source.consumer_threads: must be between 1 and 64, got 0"},
+    {DEF(KSRC(",\"consumer_threads\":65"), "[]", ""), SL_EINVAL,
+     "source.consumer_threads: must be between 1 and 64, got 65"},
+    {DEF(KSRC(",\"poll_batch\":0"), "[]", ""), SL_EINVAL,
+     "source.poll_batch: must be between 1 and 100000, got 0"},
+    {DEF(KSRC(",\"start\":\"latst\""), "[]", ""), SL_EINVAL,
+     "source.start: unknown value \"latst\", did you mean \"latest\"?"},
+    {DEF(KSRC(",\"commit_interval\":\"0ms\""), "[]", ""), SL_EINVAL,
+     "source.commit_interval: must be a positive duration, got \"0ms\""},
+    {DEF(SRC, "[]", ",\"runtime\":{\"workers\":0}"), SL_EINVAL,
+     "runtime.workers: must be between 1 and 64, got 0"},
+    {DEF(SRC, "[]", ",\"runtime\":{\"max_state_bytes\":10}"), SL_EINVAL,
+     "runtime.max_state_bytes: must be between 1024 and"},
+    {DEF(SRC, "[]", ",\"runtime\":{\"on_state_full\":\"dorp\"}"), SL_EINVAL,
+     "runtime.on_state_full: unknown value \"dorp\", did you mean \"drop\"?"},
+    {DEF(SRC, "[]", ",\"checkpoint\":\"of\""), SL_EINVAL,
+     "checkpoint: must be an object or \"off\", got \"of\""},
+    {DEF(SRC, "[]", ",\"checkpoint\":{\"keep\":0}"), SL_EINVAL,
+     "checkpoint.keep: must be between 1 and 1000, got 0"},
+    {DEF("{\"type\":\"file\",\"path\":\"in\",\"event_time\":{\"field\":\"ts\"},"
+         "\"watermark\":{\"max_future\":\"soon\"}}",
+         "[]", ""),
+     SL_EINVAL, "source.watermark.max_future: must be a duration >= 0, got \"soon\""},
+    /* A kafka source or sink needs a broker (SLUICE_BOOTSTRAP is unset here). */
+    {DEF("{\"type\":\"kafka\",\"topics\":\"t\"}", "[]", ""), SL_EINVAL,
+     "t.json: source.properties: \"bootstrap.servers\" is required (or set SLUICE_BOOTSTRAP)"},
+    {"{\"name\":\"t\",\"source\":" SRC ",\"pipeline\":[],\"sink\":{\"type\":\"kafka\","
+     "\"topic\":\"o\"}}",
+     SL_EINVAL, "t.json: sink.properties: \"bootstrap.servers\" is required"},
+    {DEF("{\"type\":\"kafka\",\"topics\":\"t\",\"properties\":{\"bootstrap.servers\":\"b:1\","
+         "\"no.such.prop\":1}}",
+         "[]", ""),
+     SL_EINVAL, "no.such.prop"},
+    /* Default checkpoints cannot record two co-partitioned topics. */
+    {"{\"name\":\"t\",\"source\":{\"type\":\"kafka\",\"topics\":[\"a\",\"b\"],"
+     "\"properties\":{\"bootstrap.servers\":\"b:1\"}},\"pipeline\":[],\"sink\":" SINK "}",
+     SL_EINVAL, "set \"checkpoint\": \"off\""},
     {"{\"name\": \"${X\"}", SL_EPARSE, "t.json:1:11: bad variable reference"},
 };
 
@@ -781,7 +827,8 @@ static void test_bootstrap_override(void **state)
     clear_overrides();
 
     /* Kafka event time defaults to the message timestamp. */
-    def = load_ok("{\"name\":\"k\",\"source\":{\"type\":\"kafka\",\"topics\":\"orders\"},"
+    def = load_ok("{\"name\":\"k\",\"source\":{\"type\":\"kafka\",\"topics\":\"orders\","
+                  "\"properties\":{\"bootstrap.servers\":\"b:1\"}},"
                   "\"pipeline\":[{\"key_by\":\"user\"},{\"window\":{\"type\":\"tumbling\","
                   "\"size\":\"1s\"}," AGG "}],\"sink\":" SINK "}");
     assert_int_equal(def->event_time.unit, SL_TIME_KAFKA);
@@ -800,6 +847,119 @@ static char *explain_text(const sl_def *def)
     sl_def_explain(def, f);
     fclose(f);
     return buf;
+}
+
+/* Kafka input checkpoints by default, to a directory this user can
+ * write; "off" is the explicit way out. */
+static void test_checkpoint_defaults(void **state)
+{
+    (void)state;
+    const char *kdef = "{\"name\":\"k\",\"source\":" KSRC("") ",\"pipeline\":[],\"sink\":" SINK;
+    char text[1024];
+    char home[] = "/tmp/sl-def-home-XXXXXX";
+    assert_non_null(mkdtemp(home));
+    char *old_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+    setenv("HOME", home, 1);
+    unsetenv("XDG_STATE_HOME");
+    snprintf(text, sizeof(text), "%s}", kdef);
+    sl_def *def = load_ok(text);
+    assert_int_equal(def->checkpoint.enabled, 1);
+    assert_int_equal(def->checkpoint.implicit, 1);
+    int var_ok = access("/var/lib/sluice", W_OK) == 0 ||
+                 (access("/var/lib/sluice", F_OK) != 0 && access("/var/lib", W_OK) == 0);
+    char want[512];
+    snprintf(want, sizeof(want), "%s/.local/state/sluice/k", home);
+    assert_string_equal(def->checkpoint.dir, var_ok ? "/var/lib/sluice/k" : want);
+    sl_def_free(def);
+    setenv("XDG_STATE_HOME", "/tmp/sl-xdg", 1);
+    def = load_ok(text);
+    assert_string_equal(def->checkpoint.dir, var_ok ? "/var/lib/sluice/k" : "/tmp/sl-xdg/sluice/k");
+    sl_def_free(def);
+    unsetenv("XDG_STATE_HOME");
+    /* The override and "dir" win over the default. */
+    setenv("SLUICE_CHECKPOINT_DIR", "/tmp/sl-env-ck", 1);
+    def = load_ok(text);
+    assert_string_equal(def->checkpoint.dir, "/tmp/sl-env-ck");
+    assert_int_equal(def->checkpoint.enabled, 1);
+    sl_def_free(def);
+    unsetenv("SLUICE_CHECKPOINT_DIR");
+    /* "off": no checkpoints; file input has none by default. */
+    snprintf(text, sizeof(text), "%s,\"checkpoint\":\"off\"}", kdef);
+    def = load_ok(text);
+    assert_int_equal(def->checkpoint.enabled, 0);
+    assert_int_equal(def->checkpoint.off, 1);
+    sl_def_free(def);
+    def = load_ok(DEF(SRC, "[]", ""));
+    assert_int_equal(def->checkpoint.enabled, 0);
+    sl_def_free(def);
+    /* max_future "off" and a duration. */
+    def = load_ok(DEF("{\"type\":\"file\",\"path\":\"in\",\"event_time\":{\"field\":\"ts\"},"
+                      "\"watermark\":{\"max_future\":\"off\"}}",
+                      "[]", ""));
+    assert_int_equal(def->watermark.max_future_ms, -1);
+    sl_def_free(def);
+    def =
+        load_ok(DEF("{\"type\":\"file\",\"path\":\"in\",\"event_time\":{\"field\":\"ts\"},"
+                    "\"watermark\":{\"max_future\":\"5m\"}}",
+                    "[]", ",\"runtime\":{\"max_state_bytes\":1048576,\"on_state_full\":\"drop\"}"));
+    assert_int_equal(def->watermark.max_future_ms, 300000);
+    assert_int_equal(def->runtime.max_state_bytes, 1048576);
+    assert_int_equal(def->runtime.state_full_drop, 1);
+    sl_def_free(def);
+    if (old_home) {
+        setenv("HOME", old_home, 1);
+        free(old_home);
+    }
+    rmdir(home);
+}
+
+/* One decision for explain and run, on every shape that used to disagree. */
+static void test_repartition_decision(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *src_extra, *pipe;
+        int want;
+    } cases[] = {
+        /* a window without key_by gathers everything: repartitioned */
+        {"", "[" WIN("{\"type\":\"tumbling\",\"size\":\"1s\"}") "]", 1},
+        /* key_by without a window: per event, no repartition */
+        {"", "[{\"key_by\":\"user\"}]", 0},
+        /* key_by + window, nothing declared */
+        {"", PIPE_WIN("{\"type\":\"tumbling\",\"size\":\"1s\"}"), 1},
+        /* partitioned_by in another order is the same set */
+        {",\"partitioned_by\":[\"b\",\"a\"]",
+         "[{\"key_by\":[\"a\",\"b\"]}," WIN("{\"type\":\"tumbling\",\"size\":\"1s\"}") "]", 0},
+        {",\"partitioned_by\":[\"a\"]",
+         "[{\"key_by\":[\"a\",\"b\"]}," WIN("{\"type\":\"tumbling\",\"size\":\"1s\"}") "]", 1},
+        {",\"partitioned_by\":\"user\"", PIPE_WIN("{\"type\":\"tumbling\",\"size\":\"1s\"}"), 0},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        char text[2048], ksrc[512];
+        snprintf(ksrc, sizeof(ksrc),
+                 "{\"type\":\"kafka\",\"topics\":\"t\",\"properties\":{\"bootstrap.servers\":"
+                 "\"b:1\"},\"event_time\":{\"field\":\"ts\"}%s}",
+                 cases[i].src_extra);
+        snprintf(text, sizeof(text),
+                 "{\"name\":\"t\",\"source\":%s,\"pipeline\":%s,\"sink\":" SINK "}", ksrc,
+                 cases[i].pipe);
+        sl_def *def = load_ok(text);
+        const char *why = NULL;
+        int got = sl_def_needs_repartition(def, &why);
+        assert_non_null(why);
+        if (got != cases[i].want)
+            print_error("case %zu: %s -> %d (%s)\n", i, text, got, why);
+        assert_int_equal(got, cases[i].want);
+        assert_int_equal(sl_kafka_needs_repartition(def, NULL), got);
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        sl_def_explain(def, f);
+        fclose(f);
+        assert_non_null(strstr(buf, got ? "repartition: yes" : "repartition: no"));
+        free(buf);
+        sl_def_free(def);
+    }
 }
 
 static void test_explain(void **state)
@@ -969,6 +1129,8 @@ int main(void)
         cmocka_unit_test_setup(test_overrides, setup),
         cmocka_unit_test_setup(test_bootstrap_override, setup),
         cmocka_unit_test_setup(test_explain, setup),
+        cmocka_unit_test_setup(test_checkpoint_defaults, setup),
+        cmocka_unit_test_setup(test_repartition_decision, setup),
         cmocka_unit_test_setup(test_didyoumean, setup),
         cmocka_unit_test_setup(test_random_corruptions, setup),
         cmocka_unit_test_setup(test_load_file, setup),

@@ -98,6 +98,7 @@ static void tdef_init(tdef *t, const char *time_field, sl_time_unit unit)
     t->def.stages = t->stages;
     t->def.event_time.field = time_field ? arena_str(&t->a, time_field) : NULL;
     t->def.event_time.unit = unit;
+    t->def.watermark.max_future_ms = -1; /* off unless a test sets it */
     t->def.runtime.tasks = 8;
 }
 
@@ -419,6 +420,68 @@ static void test_time_units(void **state)
     assert_int_equal(d.ts, 0);
     sl_ingest_free(ing);
     arena_free(&t.a);
+}
+
+/* watermark.max_future: an event time further ahead of the wall clock is
+ * bad (too_far_ahead), in every unit; "off" accepts anything; repartitioned
+ * records are not judged again. */
+static void test_max_future(void **state)
+{
+    (void)state;
+    static const sl_time_unit units[] = {SL_TIME_MS, SL_TIME_S, SL_TIME_RFC3339, SL_TIME_KAFKA};
+    const int64_t hour = 3600000;
+    for (size_t u = 0; u < SL_ARRAY_LEN(units); u++) {
+        for (int off = 0; off < 2; off++) {
+            tdef t;
+            tdef_init(&t, units[u] == SL_TIME_KAFKA ? NULL : "ts", units[u]);
+            t.def.watermark.max_future_ms = off ? -1 : hour;
+            const char *cols[] = {"amount"};
+            tdef_window(&t, cols, 1);
+            char err[256];
+            sl_ingest *ing = sl_ingest_new(&t.def, SL_INGEST_RAW, err, sizeof(err));
+            assert_non_null(ing);
+            /* Random offsets from the wall clock, either side of the limit
+             * (a minute of margin for the clock moving during the test). */
+            for (int k = 0; k < 400; k++) {
+                int64_t now = sl_wall_ms();
+                int64_t delta = (int64_t)(rnd() % (uint64_t)(4 * hour)) - 2 * hour;
+                if (delta > hour - 60000 && delta < hour + 60000)
+                    continue;
+                if (k == 0)
+                    delta = (int64_t)253402300799000LL - now; /* 9999-12-31T23:59:59Z */
+                int64_t ts = now + delta;
+                if (units[u] == SL_TIME_S)
+                    ts -= ts % 1000;
+                char ev[256], tt[64];
+                int64_t kafka_ts = -1;
+                if (units[u] == SL_TIME_MS)
+                    snprintf(tt, sizeof(tt), "%lld", (long long)ts);
+                else if (units[u] == SL_TIME_S)
+                    snprintf(tt, sizeof(tt), "%lld", (long long)(ts / 1000));
+                else if (units[u] == SL_TIME_RFC3339) {
+                    char r[32];
+                    size_t n = sl_time_format_rfc3339(ts, r);
+                    snprintf(tt, sizeof(tt), "\"%.*s\"", (int)n, r);
+                } else {
+                    snprintf(tt, sizeof(tt), "0");
+                    kafka_ts = ts;
+                }
+                snprintf(ev, sizeof(ev), "{\"amount\":1,\"ts\":%s}", tt);
+                decoded d = decode(ing, ev, kafka_ts);
+                int ahead = !off && delta > hour;
+                if (ahead) {
+                    if (d.r != SL_DECODE_BAD || d.why != SL_BAD_TOO_FAR_AHEAD)
+                        fail_msg("unit %zu: %s (%+lld ms) accepted, max_future 1h", u, ev,
+                                 (long long)delta);
+                } else if (d.r != SL_DECODE_OK || d.ts != ts) {
+                    fail_msg("unit %zu off %d: %s (%+lld ms) rejected (%s)", u, off, ev,
+                             (long long)delta, sl_bad_reason_name(d.why));
+                }
+            }
+            sl_ingest_free(ing);
+            arena_free(&t.a);
+        }
+    }
 }
 
 /* Filters, maps and the mapped row of a window-less pipeline. */
@@ -1411,11 +1474,11 @@ static void test_oracle_random(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_canonical_keys),    cmocka_unit_test(test_time_units),
-        cmocka_unit_test(test_filter_map_rows),   cmocka_unit_test(test_compile_errors),
-        cmocka_unit_test(test_repartition_names), cmocka_unit_test(test_value_compare),
-        cmocka_unit_test(test_escaped_reuse),     cmocka_unit_test(test_time_roundtrip),
-        cmocka_unit_test(test_oracle_random),
+        cmocka_unit_test(test_canonical_keys), cmocka_unit_test(test_time_units),
+        cmocka_unit_test(test_max_future),     cmocka_unit_test(test_filter_map_rows),
+        cmocka_unit_test(test_compile_errors), cmocka_unit_test(test_repartition_names),
+        cmocka_unit_test(test_value_compare),  cmocka_unit_test(test_escaped_reuse),
+        cmocka_unit_test(test_time_roundtrip), cmocka_unit_test(test_oracle_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
