@@ -361,9 +361,42 @@ static int ks_check_end(ks_source *s)
     return all_done && (!s->repartition || s->stage2_ends_set);
 }
 
+/* stop_at_eof with checkpoints, once the input is consumed (at `end_ns`):
+ * says whether a checkpoint taken after the end has committed every
+ * assigned task's end offset, so the run may end with the consumer still
+ * open for that commit. Gives up (with a warning) after two intervals plus
+ * the replica timeout and 30 s. Control thread. */
+static int ks_end_committed(ks_source *s, int64_t end_ns)
+{
+    if (!s->def->checkpoint.enabled)
+        return 1;
+    size_t tp = s->repartition ? s->ntopics : 0;
+    int all = 1;
+    for (int32_t i = 0; i < s->nparts[tp] && all; i++) {
+        ks_part *p = &s->parts[tp][i];
+        int64_t end = atomic_load(&p->end);
+        if (atomic_load(&p->assigned) && end > 0 && atomic_load(&p->committed) < end)
+            all = 0;
+    }
+    if (all) {
+        sl_info("kafka", "final checkpoint at the end of the input is committed");
+        return 1;
+    }
+    int64_t limit_ms =
+        2 * s->def->checkpoint.interval_ms + s->def->checkpoint.replica_timeout_ms + 30000;
+    if (sl_mono_ns() - end_ns < limit_ms * 1000000)
+        return 0;
+    sl_warn("kafka",
+            "no checkpoint committed the end of the input within %" PRId64
+            " ms; the next run replays from the last committed one",
+            limit_ms);
+    return 1;
+}
+
 void *sl__ks_control_main(void *arg)
 {
     ks_source *s = arg;
+    int64_t end_ns = 0;
     while (!sl__ks_stopping(s)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 20);
         if (m) {
@@ -380,7 +413,9 @@ void *sl__ks_control_main(void *arg)
             rd_kafka_poll(s->producer, 0);
         if (sl_mono_ns() - s->last_commit_ns >= s->commit_interval_ms * 1000000)
             ks_commit_positions(s, 0);
-        if (ks_check_end(s)) {
+        if (!end_ns && ks_check_end(s))
+            end_ns = sl_mono_ns();
+        if (end_ns && ks_end_committed(s, end_ns)) {
             atomic_store(&s->finished, 1);
             break;
         }

@@ -369,7 +369,9 @@ static int sl__task_restore(sl__worker *w, sl__task *t, const uint8_t *blob, siz
             return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "truncated task snapshot");
         sl_reader wr;
         sl_reader_init(&wr, wb, wlen);
-        int rc = sl_window_task_restore(t->window, &wr, errstr, errstr_size);
+        /* A task whose input ended fired every window and holds a final
+         * watermark: a later run over the grown input starts it afresh. */
+        int rc = closed ? SL_OK : sl_window_task_restore(t->window, &wr, errstr, errstr_size);
         if (rc != SL_OK)
             return rc;
     }
@@ -389,7 +391,7 @@ static int sl__task_restore(sl__worker *w, sl__task *t, const uint8_t *blob, siz
     if (!sl_reader_done(&r))
         return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "trailing bytes in task snapshot");
     t->next_seq = next_seq;
-    t->closed = closed;
+    t->closed = 0; /* see above: an ended input resumes as a new stream */
     return SL_OK;
 }
 
