@@ -33,6 +33,7 @@ typedef struct ks_part {
     _Atomic int64_t consumed;  /* next offset after the last handled message */
     _Atomic int64_t delivered; /* events before it are in the engine's rings */
     _Atomic int64_t committed;
+    _Atomic int64_t events; /* messages handled, all assignments (metrics) */
     _Atomic int64_t end;    /* stop_at_eof: end offset, INT64_MAX unknown */
     _Atomic int assigned;   /* control thread's view */
     _Atomic int done;       /* reached its end */
@@ -40,7 +41,7 @@ typedef struct ks_part {
     uint64_t checkpoint_id; /* named by the committed offset's metadata, 0 none */
     /* owner thread only */
     int active, paused, gap_warned;
-    int64_t next;
+    int64_t next, nread;
 } ks_part;
 
 typedef struct ks_cmd {
