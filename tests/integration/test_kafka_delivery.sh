@@ -68,8 +68,9 @@ deployment g1 "$WORK/g1.json"
 grep -q 'commit of checkpoint.*failed' "$WORK/run-g1.log" && fail "g1: an offset commit failed"
 read_python results "$WORK/read1.tsv" > "$WORK/deps1.txt" || fail "kafka-python could not read the results"
 cat "$WORK/deps1.txt"
-[ "$(wc -l < "$WORK/deps1.txt")" = 1 ] && grep -q '^delivery/g1 ' "$WORK/deps1.txt" ||
+if [ "$(wc -l < "$WORK/deps1.txt")" != 1 ] || ! grep -q '^delivery/g1 ' "$WORK/deps1.txt"; then
     fail "A: results do not all carry sluice-deployment delivery/g1"
+fi
 cut -f1 "$WORK/read1.tsv" > "$WORK/results-g1.jsonl"
 $ORACLE check --events "$WORK/events.jsonl" --results "$WORK/results-g1.jsonl" --window-ms 10000 ||
     fail "A: results read by kafka-python differ from the oracle"

@@ -12,8 +12,9 @@
 #    events_in total.
 source "$(dirname "$0")/kafka_lib.sh"
 
-command -v promtool > /dev/null && command -v prometheus > /dev/null ||
+if ! command -v promtool > /dev/null || ! command -v prometheus > /dev/null; then
     fail "promtool/prometheus are not installed (deploy/install-deps.sh test)"
+fi
 free_port() {
     $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
