@@ -14,9 +14,10 @@
 #   during_recovery   a victim as above, restarted; as soon as the restarted
 #                     node has been assigned tasks (it is restoring them), a
 #                     second node is killed
-#   during_rebalance  a victim as above, restarted; when its rejoining makes
-#                     a surviving node revoke partitions (a rebalance in
-#                     progress), that survivor is killed
+#   during_rebalance  a victim as above, restarted; when the rebalance that
+#                     follows (its session expiring or its rejoin) makes a
+#                     surviving node revoke partitions, that survivor is
+#                     killed, mid-rebalance
 # Every killed node is restarted FL_RESTART_S later. Victims come from the
 # seed. At the end the whole result topic is checked against the oracle
 # (check_results.py: nothing lost, duplicated, unexpected or wrong; per
@@ -76,12 +77,14 @@ fl__soak_wait_ckpt() { # I
     done
 }
 
-# kill -9 of node i now; records the kill (time, kind, tasks it owned).
-fl__soak_kill() { # I KIND
+# kill -9 of node i now; records the kill (time, kind, tasks it owned, or
+# PRIOR when it owned none: a node killed mid-rebalance has revoked them).
+fl__soak_kill() { # I KIND [PRIOR]
     local i=$1 kind=$2 n=${FL_SOAK_CUR[$1]} kill_ms moved
     kill_ms=$(fl_now_ms)
     fl_kill9 "$n"
     moved=$(fl__owned_tasks "$FL_TMP/$n.err" "$FL_SOAK_TASK_TOPIC")
+    [ -n "$moved" ] || moved=${3:-}
     printf '%s\t%s\t%s\t%s\n' "$kill_ms" "$kind" "$n" "$moved" >>"$FL_SOAK_DIR/kills.tsv"
     FL_SOAK_KILLS=$((FL_SOAK_KILLS + 1))
     FL_SOAK_CUR[$i]=""
@@ -136,16 +139,18 @@ fl__soak_one() { # KIND VICTIM OTHER
         ;;
     during_rebalance)
         fl__soak_wait_ckpt "$v"
-        fl__soak_kill "$v" "mid_interval (first of during_rebalance)"
-        # The survivor's revocations so far; the victim's rejoin adds more.
-        local log before
+        fl__soak_kill "$v" "after_checkpoint (first of during_rebalance)"
+        # The survivor's revocations so far; the rebalance that follows
+        # (the victim's session expiring, or its rejoin) adds more.
+        local log before prior
         log=$(fl__soak_log "$o")
         sleep "$FL_RESTART_S"
         before=$(grep -c -E '"msg":"(revoked|lost) ' "$log" || true)
+        prior=$(fl__owned_tasks "$log" "$FL_SOAK_TASK_TOPIC")
         fl__soak_restart "$v"
         fl__soak_wait_more "$log" '"msg":"(revoked|lost) ' "$before" 120 ||
             fl_die "$FL_SOAK_NAME: no rebalance seen by ${FL_SOAK_CUR[$o]} within 120 s"
-        fl__soak_kill "$o" during_rebalance
+        fl__soak_kill "$o" during_rebalance "$prior"
         sleep "$FL_RESTART_S"
         fl__soak_restart "$o"
         ;;
@@ -243,7 +248,9 @@ fl_soak() {
     local deadline got last_report=0
     deadline=$(($(date +%s) + (FL__OOO + FL_WINDOW_MS + FL_IDLE_MS) / 1000 + 120))
     while :; do
-        got=$(kcat -b "$FL_SOAK_B" -C -t out -o beginning -e -q -f '.\n' 2>/dev/null | wc -l)
+        # distinct (task, seq): a duplicate must not count as a result
+        got=$(kcat -b "$FL_SOAK_B" -C -t out -o beginning -e -q -f '%h\n' 2>/dev/null |
+            sort -u | wc -l)
         [ "$got" -ge "$expected" ] && break
         if [ "$(date +%s)" -ge "$deadline" ]; then
             fl_log "$name: only $got of $expected results arrived in time"
