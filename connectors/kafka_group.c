@@ -428,6 +428,7 @@ void *sl__ks_control_main(void *arg)
         ks_commit_positions(s, 1);
     if (s->producer)
         rd_kafka_flush(s->producer, 30000);
+    atomic_store(&s->consumer_closed, 1);
     rd_kafka_consumer_close(s->rk);
     return NULL;
 }
@@ -461,7 +462,20 @@ int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_
         tp->metadata_size = (size_t)ml;
     }
     int rc = SL_OK;
-    if (l->cnt > 0) {
+    int closed = l->cnt > 0 && atomic_load(&s->consumer_closed);
+    if (closed) {
+        /* A checkpoint that completes after the end of the input (or the
+         * stop) repeats offsets already committed: nothing to do. */
+        for (int i = 0; i < l->cnt && rc == SL_OK; i++) {
+            ks_part *p = sl__ks_part_of(s, topic, l->elems[i].partition);
+            if (!p || l->elems[i].offset > atomic_load(&p->committed))
+                rc = SL_EKAFKA;
+        }
+        if (rc != SL_OK)
+            sl_warn("kafka", "commit of checkpoint %" PRIu64 " after the consumer closed: skipped",
+                    checkpoint_id);
+    }
+    if (l->cnt > 0 && !closed) {
         rd_kafka_resp_err_t err = rd_kafka_commit(s->rk, l, 0);
         if (err) {
             sl_warn("kafka",

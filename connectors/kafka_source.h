@@ -111,6 +111,7 @@ struct ks_source {
     int control_started;
 
     _Atomic int stop, finished, failed;
+    _Atomic int consumer_closed; /* commits after it can only repeat the last */
     _Atomic int first_assign;
     _Atomic uint64_t pauses; /* backpressure pauses, for status */
     _Atomic uint64_t epoch;
