@@ -64,7 +64,9 @@ def kcat_read(bootstrap, topic, path):
     fmt = "%p\\t%o\\t%T\\t%h\\t%k\\t%s\\n"
     with open(path, "w", encoding="utf-8") as f:
         r = subprocess.run(["kcat", "-b", bootstrap, "-C", "-t", topic, "-o", "beginning",
-                            "-e", "-q", "-f", fmt], stdout=f, stderr=subprocess.PIPE,
+                            "-e", "-q", "-X", "fetch.message.max.bytes=4194304",
+                            "-X", "fetch.max.bytes=52428800", "-X", "queued.min.messages=1000000",
+                            "-X", "fetch.wait.max.ms=5", "-f", fmt], stdout=f, stderr=subprocess.PIPE,
                            timeout=300, check=False)
     if r.returncode != 0:
         raise RuntimeError("kcat could not read %s: %s" % (topic, r.stderr.decode(errors="replace")))

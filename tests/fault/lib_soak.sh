@@ -131,9 +131,11 @@ fl__soak_one() { # KIND VICTIM OTHER
         sleep "$FL_RESTART_S"
         fl__soak_restart "$v"
         # The restarted node restores what it is given: kill another then.
+        local owned_o
+        owned_o=$(fl__owned_tasks "$(fl__soak_log "$o")" "$FL_SOAK_TASK_TOPIC")
         fl__soak_wait_more "$(fl__soak_log "$v")" '"msg":"assigned ' 0 120 ||
             fl_die "$FL_SOAK_NAME: ${FL_SOAK_CUR[$v]} was assigned nothing within 120 s"
-        fl__soak_kill "$o" during_recovery
+        fl__soak_kill "$o" during_recovery "$owned_o"
         sleep "$FL_RESTART_S"
         fl__soak_restart "$o"
         ;;
@@ -197,6 +199,12 @@ fl_soak() {
     done
     fl_start "$name-ckpt-sample" "$py" "$FL_HERE/check_results.py" ckpt-sample \
         --out "$dir/ckpt-sizes.txt" "$dir/ckpt-n1" "$dir/ckpt-n2" "$dir/ckpt-n3"
+    # The input and the results are read as they are written: reading a
+    # long topic back at the end is slow on the embedded broker.
+    fl_start "$name-follow-in" kcat -b "$FL_SOAK_B" -C -t in -o beginning -q -u \
+        "${FL_KCAT_READ[@]}" -f '%p\t%o\t%s\n'
+    fl_start "$name-follow" "$py" "$FL_HERE/check_results.py" follow --bootstrap "$FL_SOAK_B" \
+        --topic out --out "$dir/stamped.tsv"
     local keyarg=(--key-field user)
     [ "$mode" = unkeyed ] && keyarg=(--no-key)
     local duration_ms=$((FL_EVENTS * 1000 / FL_RATE))
@@ -235,8 +243,18 @@ fl_soak() {
     [ $((t_end - FL_SOAK_T0)) -le $((duration_ms * 3 / 2 + 5000)) ] ||
         fl_log "$name: note: the producer ran late; the machine is overloaded"
 
-    kcat -b "$FL_SOAK_B" -C -t in -o beginning -e -q -f '%p\t%o\t%s\n' >"$dir/in.tsv" ||
-        fl_die "$name: cannot read the input topic back"
+    local n_in=0 t_in
+    t_in=$(($(date +%s) + 300))
+    while :; do
+        n_in=$(wc -l <"$FL_TMP/$name-follow-in.out")
+        [ "$n_in" -ge "$FL_EVENTS" ] && break
+        [ "$(date +%s)" -lt "$t_in" ] || fl_die "$name: only $n_in input events read back"
+        sleep 0.5
+    done
+    fl_stop "$name-follow-in" 10
+    # In offset order per partition, as the oracle wants it.
+    sort -t $'\t' -k1,1n -k2,2n -s "$FL_TMP/$name-follow-in.out" >"$dir/in.tsv" ||
+        fl_die "$name: cannot sort the input read back"
     local oracle_out expected late
     oracle_out=$("$py" "$FL_HERE/oracle.py" --input "$dir/in.tsv" --mode "$mode" \
         --window-ms "$FL_WINDOW_MS" --ooo-ms "$FL__OOO") || fl_die "$name: oracle failed"
@@ -249,8 +267,7 @@ fl_soak() {
     deadline=$(($(date +%s) + (FL__OOO + FL_WINDOW_MS + FL_IDLE_MS) / 1000 + 120))
     while :; do
         # distinct (task, seq): a duplicate must not count as a result
-        got=$(kcat -b "$FL_SOAK_B" -C -t out -o beginning -e -q -f '%h\n' 2>/dev/null |
-            sort -u | wc -l)
+        got=$(cut -f2,3 "$dir/stamped.tsv" 2>/dev/null | sort -u | wc -l)
         [ "$got" -ge "$expected" ] && break
         if [ "$(date +%s)" -ge "$deadline" ]; then
             fl_log "$name: only $got of $expected results arrived in time"
@@ -268,6 +285,7 @@ fl_soak() {
     local rc=0 nodes=() logs=() n
     for i in 1 2 3; do nodes+=("${FL_SOAK_CUR[$i]}"); done
     fl_stop_many 60 "${nodes[@]}"
+    fl_stop "$name-follow" 10
     for n in "${nodes[@]}"; do
         if [ "${FL_RC[$n]:-1}" != 0 ]; then
             fl_log "$name: $n exited with status ${FL_RC[$n]:-?} on SIGTERM:" \
