@@ -55,6 +55,8 @@ fl__soak_settled() { # TOPIC SECS
 
 fl__soak_check_alive() {
     local i n
+    fl_alive "$FL_SOAK_NAME-kafka" || fl_die "$FL_SOAK_NAME: the embedded broker died (not" \
+        "Sluice; the test is void): $(tail -n 2 "$FL_TMP/$FL_SOAK_NAME-kafka.err")"
     for i in 1 2 3; do
         n=${FL_SOAK_CUR[$i]}
         [ -n "$n" ] || continue
