@@ -64,6 +64,8 @@ typedef struct sl_partition_status {
     int64_t committed; /* -1 none */
     int64_t high;      /* high watermark, -1 unknown */
     int64_t lag;       /* high - consumed, -1 unknown */
+    int64_t events;    /* events read from it by this process; -1 for an
+                          internal topic (repartitioning) */
 } sl_partition_status;
 
 typedef struct sl_source_ops {

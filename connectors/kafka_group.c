@@ -362,9 +362,42 @@ static int ks_check_end(ks_source *s)
     return all_done && (!s->repartition || s->stage2_ends_set);
 }
 
+/* stop_at_eof with checkpoints, once the input is consumed (at `end_ns`):
+ * says whether a checkpoint taken after the end has committed every
+ * assigned task's end offset, so the run may end with the consumer still
+ * open for that commit. Gives up (with a warning) after two intervals plus
+ * the replica timeout and 30 s. Control thread. */
+static int ks_end_committed(ks_source *s, int64_t end_ns)
+{
+    if (!s->def->checkpoint.enabled)
+        return 1;
+    size_t tp = s->repartition ? s->ntopics : 0;
+    int all = 1;
+    for (int32_t i = 0; i < s->nparts[tp] && all; i++) {
+        ks_part *p = &s->parts[tp][i];
+        int64_t end = atomic_load(&p->end);
+        if (atomic_load(&p->assigned) && end > 0 && atomic_load(&p->committed) < end)
+            all = 0;
+    }
+    if (all) {
+        sl_info("kafka", "final checkpoint at the end of the input is committed");
+        return 1;
+    }
+    int64_t limit_ms =
+        2 * s->def->checkpoint.interval_ms + s->def->checkpoint.replica_timeout_ms + 30000;
+    if (sl_mono_ns() - end_ns < limit_ms * 1000000)
+        return 0;
+    sl_warn("kafka",
+            "no checkpoint committed the end of the input within %" PRId64
+            " ms; the next run replays from the last committed one",
+            limit_ms);
+    return 1;
+}
+
 void *sl__ks_control_main(void *arg)
 {
     ks_source *s = arg;
+    int64_t end_ns = 0;
     while (!sl__ks_stopping(s)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 20);
         if (m) {
@@ -381,7 +414,9 @@ void *sl__ks_control_main(void *arg)
             rd_kafka_poll(s->producer, 0);
         if (sl_mono_ns() - s->last_commit_ns >= s->commit_interval_ms * 1000000)
             ks_commit_positions(s, 0);
-        if (ks_check_end(s)) {
+        if (!end_ns && ks_check_end(s))
+            end_ns = sl_mono_ns();
+        if (end_ns && ks_end_committed(s, end_ns)) {
             atomic_store(&s->finished, 1);
             break;
         }
@@ -394,6 +429,7 @@ void *sl__ks_control_main(void *arg)
         ks_commit_positions(s, 1);
     if (s->producer)
         rd_kafka_flush(s->producer, 30000);
+    atomic_store(&s->consumer_closed, 1);
     rd_kafka_consumer_close(s->rk);
     return NULL;
 }
@@ -435,7 +471,20 @@ int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_
         }
     }
     int rc = SL_OK;
-    if (l->cnt > 0) {
+    int closed = l->cnt > 0 && atomic_load(&s->consumer_closed);
+    if (closed) {
+        /* A checkpoint that completes after the end of the input (or the
+         * stop) repeats offsets already committed: nothing to do. */
+        for (int i = 0; i < l->cnt && rc == SL_OK; i++) {
+            ks_part *p = sl__ks_part_of(s, topic, l->elems[i].partition);
+            if (!p || l->elems[i].offset > atomic_load(&p->committed))
+                rc = SL_EKAFKA;
+        }
+        if (rc != SL_OK)
+            sl_warn("kafka", "commit of checkpoint %" PRIu64 " after the consumer closed: skipped",
+                    checkpoint_id);
+    }
+    if (l->cnt > 0 && !closed) {
         rd_kafka_resp_err_t err = rd_kafka_commit(s->rk, l, 0);
         if (err) {
             sl_warn("kafka",

@@ -3,17 +3,29 @@
  * through an idempotent producer.
  *
  *   results       key = the result's key object ({"user":"u1"}), value =
- *                 the result row, timestamp = produce time; headers "sluice-task" (producing task)
- *                 and "sluice-seq" (its per-task sequence number), both
- *                 decimal text
+ *                 the result row, timestamp = produce time; headers
+ *                 "sluice-task" (producing task), "sluice-seq" (its per-task
+ *                 sequence number), both decimal text, and
+ *                 "sluice-deployment" (which deployment wrote it)
  *   dead letters  no key, value = the dead-letter record; headers
- *                 "sluice-reason" ("malformed_json", "late", ...) and
- *                 "sluice-task"
+ *                 "sluice-reason" ("malformed_json", "late", ...),
+ *                 "sluice-task" and "sluice-deployment"
+ *
+ * The deployment identity is the sink's "deployment" option, by default
+ * "<pipeline name>/<consumer group>" for a Kafka source (the group names a
+ * deployment of a pipeline: its offsets, its checkpoints) and the pipeline
+ * name otherwise. Several deployments may share one output topic.
  *
  * Exactly-once (DESIGN.md): position() records, per output partition, an
  * offset below anything a task writes after its checkpoint; recover() reads
- * the output back from there and finds the highest "sluice-seq" the task
- * already wrote, so its replay is suppressed up to it.
+ * the output back from there (from the start without a checkpoint) and
+ * finds the highest "sluice-seq" the task of this deployment already wrote,
+ * so its replay is suppressed up to it. Records of other deployments, and
+ * records without a "sluice-deployment" header, never count.
+ *
+ * Compression is off by default ("compression.type": "none"), so every
+ * client can read the results (a consumer without the lz4 or zstd codec
+ * cannot decode such batches); "properties" turns it on.
  *
  * A record that cannot be delivered (after librdkafka's own retries, within
  * message.timeout.ms) fails the sink: the next write() or flush() returns
@@ -40,6 +52,8 @@ typedef struct kk_sink {
     char *topic;
     const json_t *props; /* borrowed from the definition */
     char *bootstrap;
+    char *deployment; /* "sluice-deployment" header value */
+    size_t deployment_len;
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
     uint64_t produced;
@@ -57,6 +71,9 @@ static const sl_opt kk_options[] = {
     {.name = "properties",
      .type = SL_OPT_OBJECT,
      .help = "librdkafka producer properties (bootstrap.servers, ...)"},
+    {.name = "deployment",
+     .type = SL_OPT_STRING,
+     .help = "deployment identity in the sluice-deployment header (default \"<name>/<group_id>\")"},
     {.name = NULL},
 };
 
@@ -101,8 +118,27 @@ static void kk_destroy(void *state)
     free(k->topic);
     free(k->path);
     free(k->bootstrap);
+    free(k->deployment);
     free(k->ends);
     free(k);
+}
+
+/* The deployment identity (see the top of the file); caller frees. */
+static char *kk_deployment(const sl_connector_def *c, const sl_def *def)
+{
+    const char *d = json_string_value(json_object_get(c->conf, "deployment"));
+    if (d && *d)
+        return sl_xstrdup(d);
+    if (!def->source.type || strcmp(def->source.type, "kafka") != 0)
+        return sl_xstrdup(def->name);
+    const char *group = json_string_value(json_object_get(def->source.conf, "group_id"));
+    size_t n = strlen(def->name) * 2 + (group ? strlen(group) : 0) + 16;
+    char *out = sl_xmalloc(n);
+    if (group && *group)
+        snprintf(out, n, "%s/%s", def->name, group);
+    else /* the Kafka source's default group */
+        snprintf(out, n, "%s/sluice-%s", def->name, def->name);
+    return out;
 }
 
 static int kk_create(const sl_connector_def *c, const sl_def *def, void **state, char *errstr,
@@ -111,12 +147,14 @@ static int kk_create(const sl_connector_def *c, const sl_def *def, void **state,
     kk_sink *k = sl_xcalloc(1, sizeof(*k));
     k->path = sl_xstrdup(c->path);
     k->topic = sl_xstrdup(json_string_value(json_object_get(c->conf, "topic")));
+    k->deployment = kk_deployment(c, def);
+    k->deployment_len = strlen(k->deployment);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     static const char *const defaults[][2] = {
         {"enable.idempotence", "true"},
         {"linger.ms", "5"},
         {"batch.size", "1000000"},
-        {"compression.type", "lz4"},
+        {"compression.type", "none"}, /* readable by every client */
         {"queue.buffering.max.messages", "200000"},
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(defaults); i++)
@@ -192,13 +230,19 @@ static int kk_write(void *state, const sl_batch *b)
                                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                         RD_KAFKA_V_VALUE((void *)val, vlen),
                                         RD_KAFKA_V_HEADER("sluice-reason", key, (ssize_t)klen),
-                                        RD_KAFKA_V_HEADER("sluice-task", task, tl), RD_KAFKA_V_END);
+                                        RD_KAFKA_V_HEADER("sluice-task", task, tl),
+                                        RD_KAFKA_V_HEADER("sluice-deployment", k->deployment,
+                                                          (ssize_t)k->deployment_len),
+                                        RD_KAFKA_V_END);
             else
                 err = rd_kafka_producev(
                     k->rk, RD_KAFKA_V_RKT(k->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                     RD_KAFKA_V_KEY((void *)key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
                     RD_KAFKA_V_HEADER("sluice-task", task, tl),
-                    RD_KAFKA_V_HEADER("sluice-seq", seq, sq), RD_KAFKA_V_END);
+                    RD_KAFKA_V_HEADER("sluice-seq", seq, sq),
+                    RD_KAFKA_V_HEADER("sluice-deployment", k->deployment,
+                                      (ssize_t)k->deployment_len),
+                    RD_KAFKA_V_END);
             if (!err)
                 break;
             if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -285,7 +329,7 @@ static int kk_position(void *state, int32_t task, sl_buf *out)
 
 /* Reads the output from the recorded positions (or, without any, from the
  * start) to the current end and finds the highest "sluice-seq" written by
- * `task`. A worker thread, on restore. */
+ * `task` of this deployment. A worker thread, on restore. */
 static int kk_recover(void *state, int32_t task, const uint8_t *position, size_t len,
                       int64_t *last_seq, char *errstr, size_t errstr_size)
 {
@@ -373,12 +417,13 @@ static int kk_recover(void *state, int32_t task, const uint8_t *position, size_t
                 next = -1;
             } else {
                 rd_kafka_headers_t *h = NULL;
-                const void *tv, *sv;
-                size_t tl, sl;
+                const void *tv, *sv, *dv;
+                size_t tl, sl, dl;
                 if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
                     rd_kafka_header_get_last(h, "sluice-task", &tv, &tl) == 0 &&
                     rd_kafka_header_get_last(h, "sluice-seq", &sv, &sl) == 0 && tl < 24 &&
-                    sl < 24) {
+                    sl < 24 && rd_kafka_header_get_last(h, "sluice-deployment", &dv, &dl) == 0 &&
+                    dl == k->deployment_len && memcmp(dv, k->deployment, dl) == 0) {
                     char tb[24], sb[24];
                     memcpy(tb, tv, tl);
                     tb[tl] = '\0';

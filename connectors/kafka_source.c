@@ -843,6 +843,7 @@ static void ks_thread_message(ks_thread *t, rd_kafka_message_t *m)
 consumed:
     p->next = m->offset + 1;
     atomic_store_explicit(&p->consumed, p->next, memory_order_release);
+    atomic_store_explicit(&p->events, ++p->nread, memory_order_relaxed);
     if (rc == SL_EAGAIN) {
         if (!t->blocked_since)
             t->blocked_since = sl_mono_ns();
@@ -1493,6 +1494,7 @@ static size_t ks_partitions(void *state, sl_partition_status *out, size_t max)
                 o->committed = atomic_load(&p->committed);
                 o->high = hi;
                 o->lag = hi >= 0 ? (hi > consumed ? hi - consumed : 0) : -1;
+                o->events = tp < s->ntopics ? atomic_load(&p->events) : -1;
             }
             n++;
         }

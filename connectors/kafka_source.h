@@ -33,6 +33,7 @@ typedef struct ks_part {
     _Atomic int64_t consumed;  /* next offset after the last handled message */
     _Atomic int64_t delivered; /* events before it are in the engine's rings */
     _Atomic int64_t committed;
+    _Atomic int64_t events; /* messages handled, all assignments (metrics) */
     _Atomic int64_t end;    /* stop_at_eof: end offset, INT64_MAX unknown */
     _Atomic int assigned;   /* control thread's view */
     _Atomic int done;       /* reached its end */
@@ -45,7 +46,7 @@ typedef struct ks_part {
     int32_t ninputs;  /* DIRECT: inputs of its task */
     /* owner thread only */
     int active, paused, gap_warned, header_warned;
-    int64_t next;
+    int64_t next, nread;
     int64_t max_ts;       /* highest event time read since assigned, INT64_MIN none */
     int64_t wm_sent;      /* last watermark published */
     int wm_idle_sent;     /* idle flag last published, -1 nothing yet */
@@ -128,6 +129,7 @@ struct ks_source {
     int control_started;
 
     _Atomic int stop, finished, failed;
+    _Atomic int consumer_closed; /* commits after it can only repeat the last */
     _Atomic int first_assign;
     _Atomic uint64_t pauses; /* backpressure pauses, for status */
     _Atomic uint64_t epoch;

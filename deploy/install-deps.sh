@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config librdkafka-dev libjansson-dev libzmq3-dev
       libcmocka-dev libsimdjson-dev libmicrohttpd-dev)
 if [ "${1:-build}" = test ]; then
-  pkgs+=(kcat python3 python3-kafka)
+  pkgs+=(kcat python3 python3-kafka prometheus)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -20,7 +20,7 @@
 #define SL__OUT_BATCH_ROWS 1024
 /* First 4 bytes of a task snapshot blob, and its format version. */
 #define SL__TASK_SNAPSHOT_MAGIC   0x534c5453u /* "SLTS" */
-#define SL__TASK_SNAPSHOT_VERSION 1u
+#define SL__TASK_SNAPSHOT_VERSION 2u          /* 2: suppress_upto */
 
 /* Counters are owned by one thread and published with relaxed stores once
  * per batch; readers add them up (no per-event atomic read-modify-write). */

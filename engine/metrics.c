@@ -69,6 +69,7 @@ struct sl_metric {
     size_t nlabels;
     double *bounds;
     size_t nbounds;
+    double scale; /* cells hold value / scale (0: exact integers) */
     sl__series *series, *series_last;
 };
 
@@ -454,6 +455,16 @@ int sl_metric_set_fn(sl_metric *fam, const char *const *values, size_t nvalues,
     return SL_OK;
 }
 
+int sl_metric_set_scale(sl_metric *fam, double scale)
+{
+    if (!fam || fam->type == SL_METRIC_HISTOGRAM || !(scale > 0))
+        return SL_EINVAL;
+    pthread_mutex_lock(&fam->reg->mu);
+    fam->scale = scale;
+    pthread_mutex_unlock(&fam->reg->mu);
+    return SL_OK;
+}
+
 void sl_metric_unset_fn(sl_metric *fam, sl_metric_value_fn fn, void *arg)
 {
     if (!fam)
@@ -529,6 +540,11 @@ static int series_value(const sl__series *s, int64_t *ival, uint64_t *uval, doub
     uint64_t sum = counter ? s->retired : 0; /* gauges: wrapping sum of int64s */
     for (const sl__cell_node *c = s->cells; c; c = c->next)
         sum += atomic_load_explicit(&c->cell.value, memory_order_relaxed);
+    if (!s->cbs && f->scale != 0) {
+        *dval = (counter ? (double)sum : (double)(int64_t)sum) * f->scale;
+        *kind = 2;
+        return 1;
+    }
     if (!s->cbs) {
         if (counter)
             *uval = sum;
@@ -538,6 +554,8 @@ static int series_value(const sl__series *s, int64_t *ival, uint64_t *uval, doub
         return 1;
     }
     double d = counter ? (double)sum : (double)(int64_t)sum;
+    if (f->scale != 0)
+        d *= f->scale;
     for (const sl__metric_cb *cb = s->cbs; cb; cb = cb->next)
         d += cb->fn(cb->arg);
     *dval = d;
@@ -892,7 +910,7 @@ int sl_metrics_add_process(sl_metrics *m)
 int sl_metrics_register_sluice(sl_metrics *m, sl_sluice_metrics *out, char *errstr,
                                size_t errstr_size)
 {
-    static const char *const source_partition[] = {"source", "partition"};
+    static const char *const source_partition[] = {"source", "topic", "partition"};
     static const char *const sink[] = {"sink"};
     static const char *const reason[] = {"reason"};
     static const char *const outcome[] = {"outcome"};
@@ -906,7 +924,7 @@ int sl_metrics_register_sluice(sl_metrics *m, sl_sluice_metrics *out, char *errs
     /* clang-format off */
     if (!(f.events_in = sl_metrics_counter(m, "sluice_events_in_total",
             "Events read from a source partition (before filtering).",
-            source_partition, 2, errstr, errstr_size)) ||
+            source_partition, 3, errstr, errstr_size)) ||
         !(f.events_out = sl_metrics_counter(m, "sluice_events_out_total",
             "Records written to a sink.", sink, 1, errstr, errstr_size)) ||
         !(f.bad_events = sl_metrics_counter(m, "sluice_bad_events_total",
@@ -917,8 +935,8 @@ int sl_metrics_register_sluice(sl_metrics *m, sl_sluice_metrics *out, char *errs
         !(f.consumer_lag = sl_metrics_gauge(m, "sluice_consumer_lag",
             "Messages between the consumer position and the partition's high watermark.",
             topic_partition, 2, errstr, errstr_size)) ||
-        !(f.watermark_lag_ms = sl_metrics_gauge(m, "sluice_watermark_lag_ms",
-            "Wall clock minus the task's event-time watermark, in milliseconds.",
+        !(f.watermark_lag = sl_metrics_gauge(m, "sluice_watermark_lag_seconds",
+            "Wall clock minus the task's event-time watermark, in seconds.",
             task, 1, errstr, errstr_size)) ||
         !(f.checkpoint_duration = sl_metrics_histogram(m, "sluice_checkpoint_duration_seconds",
             "Time from checkpoint start until it is durable on the required replicas.",
@@ -941,6 +959,7 @@ int sl_metrics_register_sluice(sl_metrics *m, sl_sluice_metrics *out, char *errs
             "Tasks (input partitions) assigned to this node.", NULL, 0, errstr, errstr_size)))
         return SL_EINVAL;
     /* clang-format on */
+    sl_metric_set_scale(f.watermark_lag, 0.001); /* cells hold milliseconds */
     int rc = sl_metrics_add_process(m);
     if (rc != SL_OK)
         return sl_seterr(errstr, errstr_size, rc, "metrics: process metrics: %s", sl_err2str(rc));

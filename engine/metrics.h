@@ -151,6 +151,11 @@ void sl_cell_release(sl_cell *c);
 typedef double (*sl_metric_value_fn)(void *arg);
 int sl_metric_set_fn(sl_metric *fam, const char *const *values, size_t nvalues,
                      sl_metric_value_fn fn, void *arg);
+/* Renders `fam`'s values multiplied by `scale`: its cells then hold
+ * value / scale as integers (e.g. milliseconds of a _seconds gauge with
+ * scale 0.001), so updates stay integer stores. Returns 0 or SL_EINVAL
+ * (histogram, scale <= 0). */
+int sl_metric_set_scale(sl_metric *fam, double scale);
 /* Removes every callback of `fam` registered with this fn and arg. Once it
  * returns, fn is not running and will not be called again with arg. */
 void sl_metric_unset_fn(sl_metric *fam, sl_metric_value_fn fn, void *arg);
@@ -192,13 +197,13 @@ int sl_metrics_add_process(sl_metrics *m);
 /* Every family Sluice exports, registered in one place so names, help and
  * labels are defined once (README's metrics table lists the same). */
 typedef struct sl_sluice_metrics {
-    sl_metric *events_in;           /* counter  sluice_events_in_total{source,partition} */
+    sl_metric *events_in;           /* counter  sluice_events_in_total{source,topic,partition} */
     sl_metric *events_out;          /* counter  sluice_events_out_total{sink} */
     sl_metric *bad_events;          /* counter  sluice_bad_events_total{reason} */
     sl_metric *late_events;         /* counter  sluice_late_events_total{outcome}: dropped,
                                                  dead_letter, updated */
     sl_metric *consumer_lag;        /* gauge    sluice_consumer_lag{topic,partition} */
-    sl_metric *watermark_lag_ms;    /* gauge    sluice_watermark_lag_ms{task} */
+    sl_metric *watermark_lag;       /* gauge    sluice_watermark_lag_seconds{task} (cells: ms) */
     sl_metric *checkpoint_duration; /* histogram sluice_checkpoint_duration_seconds */
     sl_metric *checkpoint_size;     /* gauge    sluice_checkpoint_size_bytes */
     sl_metric *checkpoint_failures; /* counter  sluice_checkpoint_failures_total */

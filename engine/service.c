@@ -74,6 +74,11 @@ static void sl__set(sl_service *s, sl_metric *fam, const char *const *values, si
         sl_cell_set_i64(c, v);
 }
 
+static size_t sl__partitions(sl_service *s)
+{
+    return sl_engine_partitions(s->engine, s->parts, SL__MAX_PARTITIONS);
+}
+
 /* Copies the engine's published counters into the metric cells. */
 static void sl__refresh(sl_service *s)
 {
@@ -86,15 +91,29 @@ static void sl__refresh(sl_service *s)
     if (ntasks > SL__MAX_TASKS)
         ntasks = SL__MAX_TASKS;
     int64_t now = sl_wall_ms();
+    /* Events in per source partition: a source that reports partitions
+     * (Kafka: its input topics', not the repartition topic's) counts them;
+     * otherwise its partitions are the tasks (topic ""). */
+    size_t nparts = sl__partitions(s);
+    if (nparts > SL__MAX_PARTITIONS)
+        nparts = SL__MAX_PARTITIONS;
+    for (size_t i = 0; i < nparts; i++) {
+        char part[16];
+        snprintf(part, sizeof(part), "%d", s->parts[i].partition);
+        if (s->parts[i].events >= 0)
+            sl__set(s, s->m.events_in, (const char *[]){source, s->parts[i].topic, part}, 3,
+                    s->parts[i].events);
+    }
     for (size_t i = 0; i < ntasks; i++) {
         char task[16];
         snprintf(task, sizeof(task), "%d", s->tasks[i].task);
-        sl__set(s, s->m.events_in, (const char *[]){source, task}, 2, (int64_t)s->tasks[i].events);
+        if (nparts == 0)
+            sl__set(s, s->m.events_in, (const char *[]){source, "", task}, 3,
+                    (int64_t)s->tasks[i].events);
         sl__set(s, s->m.window_state_bytes, (const char *[]){task}, 1,
                 (int64_t)s->tasks[i].state_bytes);
         if (s->tasks[i].watermark > INT64_MIN && s->tasks[i].watermark < INT64_MAX)
-            sl__set(s, s->m.watermark_lag_ms, (const char *[]){task}, 1,
-                    now - s->tasks[i].watermark);
+            sl__set(s, s->m.watermark_lag, (const char *[]){task}, 1, now - s->tasks[i].watermark);
     }
     sl__set(s, s->m.events_out, (const char *[]){sink}, 1, (int64_t)st.results_out);
     for (int r = 0; r < SL_BAD_COUNT; r++)
@@ -123,11 +142,6 @@ static void sl__refresh(sl_service *s)
             for (; s->ckpt_seen < cs.completed; s->ckpt_seen++)
                 sl_hist_observe(s->ckpt_hist, cs.last_duration_ms / 1000.0);
     }
-}
-
-static size_t sl__partitions(sl_service *s)
-{
-    return sl_engine_partitions(s->engine, s->parts, SL__MAX_PARTITIONS);
 }
 
 static void sl__refresh_lag(sl_service *s)

@@ -8,7 +8,10 @@
  * Per task, results get consecutive sequence numbers. Three rules decide
  * what happens to a result:
  *   1. seq <= suppress_upto: the task wrote it before a failure (found by
- *      the sink's output scan on restore): dropped.
+ *      the sink's output scan on restore): dropped. suppress_upto is part
+ *      of the task snapshot: a checkpoint taken while the replay is still
+ *      suppressed records a sink position past those results, so the next
+ *      restore's scan cannot find them again.
  *   2. the task is holding (an idle-timeout watermark advance happened,
  *      a processing-time decision) or already has held results: held, in
  *      order, until the checkpoint taken right after the advance is
@@ -337,6 +340,7 @@ static void sl__task_snapshot(sl__worker *w, sl__task *t, const sl_batch *barrie
         sl_buf_put_i64(&buf, t->held[i].ts);
         sl_buf_put_u64(&buf, t->held[i].seq);
     }
+    sl_buf_put_i64(&buf, t->suppress_upto);
     if (buf.failed) {
         sl_error("checkpoint", "task %d: out of memory serializing checkpoint %" PRIu64, t->id,
                  barrier->checkpoint_id);
@@ -394,7 +398,9 @@ static int sl__task_restore(sl__worker *w, sl__task *t, const uint8_t *blob, siz
             return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "truncated task snapshot");
         sl_reader wr;
         sl_reader_init(&wr, wb, wlen);
-        int rc = sl_window_task_restore(t->window, &wr, errstr, errstr_size);
+        /* A task whose input ended fired every window and holds a final
+         * watermark: a later run over the grown input starts it afresh. */
+        int rc = closed ? SL_OK : sl_window_task_restore(t->window, &wr, errstr, errstr_size);
         if (rc != SL_OK)
             return rc;
     }
@@ -411,10 +417,14 @@ static int sl__task_restore(sl__worker *w, sl__task *t, const uint8_t *blob, siz
             return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "truncated held results");
         sl__hold(w, t, (const char *)k, kl, (const char *)v, vl, ts, seq);
     }
+    int64_t suppress_upto = sl_read_i64(&r);
+    if (r.failed)
+        return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "truncated task snapshot");
     if (!sl_reader_done(&r))
         return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "trailing bytes in task snapshot");
     t->next_seq = next_seq;
-    t->closed = closed;
+    t->suppress_upto = suppress_upto;
+    t->closed = 0; /* see above: an ended input resumes as a new stream */
     return SL_OK;
 }
 
@@ -496,12 +506,13 @@ static void sl__task_assign(sl__worker *w, int lane, const sl_batch *msg)
             sl_error("checkpoint", "task %d: output scan failed: %s", t->id, err);
             atomic_store(&e->failed, 1);
         }
-        t->suppress_upto = last;
-        if (last >= 0)
+        if (last > t->suppress_upto)
+            t->suppress_upto = last;
+        if (t->suppress_upto >= 0 && t->suppress_upto >= (int64_t)t->next_seq)
             sl_info("checkpoint",
                     "task %d: results up to sequence %" PRId64
                     " were already written; suppressing their replay",
-                    t->id, last);
+                    t->id, t->suppress_upto);
     }
     free(blob);
     /* Held results of a restored snapshot belong to durable state. */

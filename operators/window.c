@@ -33,9 +33,11 @@
  *  3. next_fire is the smallest end > wm of a window holding a pane
  *     (SL__NONE if none); next_due = min(next_fire, panes[0]->drop_at),
  *     or for sessions the heap top.
- *  4. The sessions of a key are pairwise disjoint: an event merges every
- *     session that strictly overlaps [ts, ts + gap), and their union is an
- *     interval that overlaps no other session of the key.
+ *  4. The sessions of a key are pairwise disjoint and do not touch: an
+ *     event merges every session that overlaps or touches [ts, ts + gap)
+ *     (Flink's rule: events exactly gap apart are one session), and their
+ *     union is an interval that overlaps or touches no other session of
+ *     the key.
  *  5. Every live session has exactly one heap entry carrying its current
  *     generation, whose due time is <= end (pending) or <= end + lateness
  *     (fired). Ends only grow, so extending a session leaves the heap alone;
@@ -606,7 +608,7 @@ static void sl__session_event(sl_window_task *t, const sl_batch *in, uint32_t i,
     for (int32_t sid = k->head; sid >= 0;) {
         session *s = &t->sess[sid];
         int32_t next = s->next;
-        if (x < s->end && s->start < end) {
+        if (x <= s->end && s->start <= end) { /* overlaps or touches */
             if (target < 0) {
                 target = sid;
                 prev = sid;

@@ -36,7 +36,7 @@ HELP = re.compile(rf"^# HELP ({NAME})(?: .*)?$")
 
 REQUIRED = [
     "sluice_events_in_total", "sluice_events_out_total", "sluice_bad_events_total",
-    "sluice_late_events_total", "sluice_consumer_lag", "sluice_watermark_lag_ms",
+    "sluice_late_events_total", "sluice_consumer_lag", "sluice_watermark_lag_seconds",
     "sluice_checkpoint_duration_seconds", "sluice_checkpoint_size_bytes",
     "sluice_checkpoint_failures_total", "sluice_ring_occupancy",
     "sluice_window_state_bytes", "sluice_results_emitted_total",

@@ -28,6 +28,9 @@
       produced after it (message timestamp) and received after it (follow
       output), and until every moved task produced again.
 
+  check_results.py kills --results R.tsv --kills FILE
+      Recovery time of each kill -9 of a soak run (see kills()).
+
   check_results.py ckpt-sample --out FILE DIR...
       Until SIGTERM, every 0.25 s, writes "WALL_MS DIR CHECKPOINT_ID BYTES"
       for each new complete checkpoint (manifest present) found in the
@@ -61,7 +64,9 @@ def kcat_read(bootstrap, topic, path):
     fmt = "%p\\t%o\\t%T\\t%h\\t%k\\t%s\\n"
     with open(path, "w", encoding="utf-8") as f:
         r = subprocess.run(["kcat", "-b", bootstrap, "-C", "-t", topic, "-o", "beginning",
-                            "-e", "-q", "-f", fmt], stdout=f, stderr=subprocess.PIPE,
+                            "-e", "-q", "-X", "fetch.message.max.bytes=4194304",
+                            "-X", "fetch.max.bytes=52428800", "-X", "queued.min.messages=1000000",
+                            "-X", "fetch.wait.max.ms=5", "-f", fmt], stdout=f, stderr=subprocess.PIPE,
                            timeout=300, check=False)
     if r.returncode != 0:
         raise RuntimeError("kcat could not read %s: %s" % (topic, r.stderr.decode(errors="replace")))
@@ -255,6 +260,10 @@ def check(a):
           (exp["events"], len(parts), len(expected), exp["late"], len(msgs), ntasks,
            len(missing), len(unexpected), sum(len(v) - 1 for v in by_win.values() if len(v) > 1),
            len(wrong)))
+    # One machine-readable line for the soak's totals.
+    print("figures: expected=%d topic=%d missing=%d unexpected=%d duplicated=%d wrong=%d" %
+          (len(expected), len(msgs), len(missing), len(unexpected),
+           sum(len(v) - 1 for v in by_win.values() if len(v) > 1), len(wrong)))
     if exp["late"]:
         rep.fail("late events in the input (max_out_of_orderness of the test too small for the "
                  "producer's disorder: results would depend on timing)",
@@ -353,6 +362,45 @@ def recovery(a):
               "producing again within %d ms%s"
               % (how, min(first.values()) - a.kill_ms, len(first), len(moved),
                  max(first.values()) - a.kill_ms, a.note))
+    return 0
+
+
+def kills(a):
+    """Per kill -9 of a soak run (lines "KILL_MS<TAB>KIND<TAB>NODE<TAB>TASKS"
+    in --kills): the time from the kill until the first result of a task
+    the killed node owned, and until every such task produced again, by
+    the results' produce timestamps. Prints one line per kill and
+    "recovery-ms: first=.. all=.." lists for the totals."""
+    rows = [(m.ts, m.task) for m in read_results(a.results) if not m.bad]
+    firsts, alls = [], []
+    with open(a.kills, "r", encoding="utf-8") as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) < 4:
+                continue
+            kill_ms, kind, node = int(parts[0]), parts[1], parts[2]
+            moved = set(int(t) for t in parts[3].split(",") if t != "")
+            first = {}
+            for wall, task in rows:
+                if task in moved and wall >= kill_ms and wall < first.get(task, wall + 1):
+                    first[task] = wall
+            if not moved:
+                print("kill %s at %d (%s): it owned no task" % (node, kill_ms, kind))
+                continue
+            if not first:
+                print("kill %s at %d (%s): no result from its %d tasks afterwards" %
+                      (node, kill_ms, kind, len(moved)))
+                continue
+            f_ms = min(first.values()) - kill_ms
+            a_ms = max(first.values()) - kill_ms
+            firsts.append(f_ms)
+            if len(first) == len(moved):
+                alls.append(a_ms)
+            print("kill %s at %d (%s): %d tasks moved; first result %d ms after the kill, "
+                  "%d/%d tasks producing again within %d ms" %
+                  (node, kill_ms, kind, len(moved), f_ms, len(first), len(moved), a_ms))
+    print("recovery-ms: first=%s all=%s" % (",".join(map(str, firsts)) or "-",
+                                           ",".join(map(str, alls)) or "-"))
     return 0
 
 
@@ -479,6 +527,9 @@ def main():
     r.add_argument("--kill-ms", type=int, required=True)
     r.add_argument("--tasks", required=True)
     r.add_argument("--note", default="", help="appended to the figure")
+    k = sub.add_parser("kills")
+    k.add_argument("--results", required=True, help="the result topic as read by check")
+    k.add_argument("--kills", required=True)
     cs = sub.add_parser("ckpt-sample")
     cs.add_argument("--out", required=True)
     cs.add_argument("dirs", nargs="+")
@@ -496,6 +547,8 @@ def main():
             return follow(a)
         if a.cmd == "recovery":
             return recovery(a)
+        if a.cmd == "kills":
+            return kills(a)
         if a.cmd == "ckpt-sample":
             return ckpt_sample(a)
         if a.cmd == "ckpt-sizes":

@@ -53,6 +53,12 @@ fl_now_ms() {
     date +%s%3N
 }
 
+# kcat reading a whole topic: large fetches, so a long partition of the
+# embedded broker is read in a few requests (its per-request cost grows
+# with the partition's length).
+FL_KCAT_READ=(-X fetch.message.max.bytes=4194304 -X fetch.max.bytes=52428800
+    -X queued.min.messages=1000000 -X fetch.wait.max.ms=5)
+
 # Finds a python3 with the kafka module when one exists (Debian's
 # /usr/bin/python3 has python3-kafka; a pyenv shim may not). The harness
 # itself needs only the standard library.
@@ -501,7 +507,7 @@ fl_scenario() {
         fl_die "$name: producer failed: $(tail -n 3 "$FL_TMP/$name-producer.err")"
     fl_log "$name: producer done: $(tail -n 1 "$FL_TMP/$name-producer.err")"
 
-    kcat -b "$B" -C -t in -o beginning -e -q -f '%p\t%o\t%s\n' >"$dir/in.tsv" ||
+    kcat -b "$B" -C -t in -o beginning -e -q "${FL_KCAT_READ[@]}" -f '%p\t%o\t%s\n' >"$dir/in.tsv" ||
         fl_die "$name: cannot read the input topic back"
     # FL_IDLE_MS=0: no idle timeout, windows close by event time only; the
     # ones still open at the end of the input are not expected.

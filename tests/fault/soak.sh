@@ -1,40 +1,48 @@
 #!/usr/bin/env bash
-# soak.sh - the long fault test (not run by CI; ~12 minutes per seed).
+# soak.sh - the long fault test (ctest label "soak", outside CI's budget;
+# tests/fault/test_soak_ci.sh is its CI-sized variant in label "fault").
 #
 #   SLUICE_BIN=build/sluice bash tests/fault/soak.sh [--seeds "11 12"] \
-#       [--events 2400000] [--rate 40000] [--partitions 32] [--keep]
+#       [--events 2400000] [--rate 10000] [--partitions 16] [--rounds 2] \
+#       [--keyed-only] [--no-throughput] [--keep]
 #
-# For each seed, four failovers, each with three `sluice run` nodes and one
-# kill -9 + restart (see fl_scenario in lib.sh), every one checked against
-# the oracle (no result missing, duplicated or wrong):
-#   keyed input,   kill right after a checkpoint
-#   keyed input,   kill in the middle of a checkpoint interval
-#   unkeyed input, kill right after a checkpoint      (repartition path)
-#   unkeyed input, kill in the middle of an interval  (repartition path)
-# The seed picks the victim node and the kill moment (30..70% into the
-# stream). Each stream is EVENTS events at RATE events/s (defaults: 2.4 M
-# over 80 s; at 40,000/s this 2-core machine, shared by the broker, three
-# nodes and the producer, already starved group heartbeats at times). Then the checkpoint-vs-none throughput comparison on the same
-# number of events, best of two runs each. Prints recovery times,
-# checkpoint duration p50/p99 and size, and the throughput ratio; the last
-# line is "N passed, M failed". Other knobs: the FL_* variables of lib.sh
-# (FL_OOO_MS, FL_WINDOW_MS, FL_IDLE_MS, FL_RESTART_S, FL_KEYS, ...).
+# For each seed, two streams of three `sluice run` nodes each (see fl_soak
+# in lib_soak.sh), keyed input and unkeyed input (the repartition path),
+# with ROUNDS x 6 kill -9s each at chosen moments: right after a checkpoint
+# completes, mid-interval, while another node is recovering (two kills),
+# during a rebalance (two kills). Every stream is checked against the
+# oracle (no result missing, duplicated, unexpected or wrong). Then the
+# checkpoint-vs-none throughput comparison, best of two runs each. Prints
+# per run and in total: runs, kills, results checked, lost, duplicated,
+# recovery times; the last line is "N passed, M failed". Each stream is
+# EVENTS events at RATE events/s (defaults: 2.4 M over 240 s). Other
+# knobs: the FL_* variables of lib.sh (FL_OOO_MS, FL_WINDOW_MS, FL_IDLE_MS,
+# FL_RESTART_S, FL_KEYS, ...).
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/fault/lib.sh
 source "$HERE/lib.sh"
 
+# shellcheck source=tests/fault/lib_soak.sh
+source "$HERE/lib_soak.sh"
+
 SEEDS="11 12"
 EVENTS=2400000
-RATE=30000
-PARTS=32
+RATE=10000
+PARTS=16
+ROUNDS=2
+MODES="keyed unkeyed"
+THROUGHPUT=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --seeds) SEEDS=$2; shift 2 ;;
         --events) EVENTS=$2; shift 2 ;;
         --rate) RATE=$2; shift 2 ;;
         --partitions) PARTS=$2; shift 2 ;;
+        --rounds) ROUNDS=$2; shift 2 ;;
+        --keyed-only) MODES=keyed; shift ;;
+        --no-throughput) THROUGHPUT=0; shift ;;
         --keep) export FL_KEEP=1; shift ;;
         -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "soak.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -51,19 +59,22 @@ fl_python >/dev/null || { echo "FAIL: python3 is not installed"; exit 1; }
 
 fl_init sluice-soak
 export FL_EVENTS=$EVENTS FL_RATE=$RATE FL_PARTS=$PARTS FL_KEYS=${FL_KEYS:-1000}
-export FL_SESSION_MS=${FL_SESSION_MS:-10000}
 
 pass=0 fail=0
 run() {
     if fl_isolated "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
 }
-for seed in $SEEDS; do
-    run fl_scenario "s$seed-keyed-after" keyed after_checkpoint "$seed"
-    run fl_scenario "s$seed-keyed-mid" keyed mid_interval "$((seed + 100))"
-    run fl_scenario "s$seed-unkeyed-after" unkeyed after_checkpoint "$((seed + 200))"
-    run fl_scenario "s$seed-unkeyed-mid" unkeyed mid_interval "$((seed + 300))"
+KINDS=()
+for _ in $(seq "$ROUNDS"); do
+    KINDS+=(after_checkpoint mid_interval during_recovery during_rebalance)
 done
-FL_TP_ROUNDS=2 run fl_throughput throughput "$EVENTS"
+for seed in $SEEDS; do
+    for mode in $MODES; do
+        run fl_soak "s$seed-$mode" "$mode" "$seed" "${KINDS[@]}"
+    done
+done
+[ "$THROUGHPUT" = 1 ] && FL_TP_ROUNDS=2 run fl_throughput throughput "$EVENTS"
+fl_soak_report
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -28,9 +28,9 @@ read_values results > "$WORK/results.jsonl"
 $ORACLE check --events "$WORK/events.jsonl" --results "$WORK/results.jsonl" --window-ms 10000 ||
     fail "results differ from the oracle"
 
-# Every result carries its task and per-task sequence number.
+# Every result carries its task, per-task sequence number and deployment.
 kcat -C -b "$B" -t results -e -q -c 5 -f '%k|%h\n' > "$WORK/headers.txt"
-grep -q '^{"user":"u[0-9]*"}|sluice-task=[0-9]*,sluice-seq=[0-9]*$' "$WORK/headers.txt" ||
+grep -q '^{"user":"u[0-9]*"}|sluice-task=[0-9]*,sluice-seq=[0-9]*,sluice-deployment=keyed/keyed-group$' "$WORK/headers.txt" ||
     fail "result key/headers wrong: $(head -n 1 "$WORK/headers.txt")"
 # The consumer group committed the end of every partition.
 grep -q '"consumer_lag":0' "$WORK/run.log" || fail "consumer lag not 0 at exit"

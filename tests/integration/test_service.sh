@@ -51,7 +51,7 @@ for line in text.splitlines():
     assert sample.match(line), "bad line: " + line
     names.add(line.split("{")[0].split(" ")[0])
 need = ["sluice_events_in_total", "sluice_events_out_total", "sluice_bad_events_total",
-        "sluice_late_events_total", "sluice_watermark_lag_ms", "sluice_checkpoint_duration_seconds_bucket",
+        "sluice_late_events_total", "sluice_watermark_lag_seconds", "sluice_checkpoint_duration_seconds_bucket",
         "sluice_checkpoint_size_bytes", "sluice_checkpoint_failures_total", "sluice_ring_occupancy",
         "sluice_window_state_bytes", "sluice_results_emitted_total", "sluice_process_resident_memory_bytes"]
 missing = [n for n in need if n not in names]

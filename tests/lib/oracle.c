@@ -179,9 +179,11 @@ static int or_fixed_event(or_state *s, const or_event *e)
     return contributed;
 }
 
-static int or_overlaps(int64_t a, int64_t b, int64_t c, int64_t d)
+/* Sessions [a,b) and [c,d) merge when they overlap or touch (Flink's
+ * rule: events exactly `gap` apart are one session). */
+static int or_session_joins(int64_t a, int64_t b, int64_t c, int64_t d)
 {
-    return a < d && c < b;
+    return a <= d && c <= b;
 }
 
 static int or_session_event(or_state *s, const or_event *e)
@@ -199,7 +201,7 @@ static int or_session_event(or_state *s, const or_event *e)
             or_window *w = &s->w[i];
             if (w == merged || !w->alive || strcmp(w->key, e->key) != 0)
                 continue;
-            if (!or_overlaps(w->start, w->end, merged->start, merged->end))
+            if (!or_session_joins(w->start, w->end, merged->start, merged->end))
                 continue;
             if (w->start < merged->start)
                 merged->start = w->start;

@@ -168,8 +168,8 @@ static void test_metrics_endpoint(void **state)
     sl_metrics *m = sl_metrics_new();
     sl_sluice_metrics f;
     assert_int_equal(sl_metrics_register_sluice(m, &f, err, sizeof(err)), 0);
-    const char *const v[] = {"orders", "2"};
-    sl_cell *c = sl_metric_cell(f.events_in, v, 2);
+    const char *const v[] = {"kafka", "orders", "2"};
+    sl_cell *c = sl_metric_cell(f.events_in, v, 3);
     sl_cell_add(c, 1234);
     const char *const r[] = {"bad\"reason\\x\ny"};
     sl_cell_add(sl_metric_cell(f.bad_events, r, 1), 2);
@@ -184,8 +184,8 @@ static void test_metrics_endpoint(void **state)
     assert_int_equal(get("/metrics", &body), 200);
     if (prom_parse(body, NULL, NULL, err, sizeof(err)) != 0)
         fail_msg("invalid /metrics: %s\n%s", err, body);
-    assert_non_null(
-        strstr(body, "sluice_events_in_total{source=\"orders\",partition=\"2\"} 1234\n"));
+    assert_non_null(strstr(
+        body, "sluice_events_in_total{source=\"kafka\",topic=\"orders\",partition=\"2\"} 1234\n"));
     assert_non_null(strstr(body, "sluice_bad_events_total{reason=\"bad\\\"reason\\\\x\\ny\"} 2\n"));
     assert_non_null(strstr(body, "sluice_checkpoint_duration_seconds_count 1\n"));
     assert_non_null(strstr(body, "\nsluice_process_resident_memory_bytes "));

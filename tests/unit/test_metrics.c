@@ -234,6 +234,43 @@ static void test_callbacks(void **state)
     sl_metrics_free(m);
 }
 
+/* A scaled family (cells in ms, rendered in seconds) against the exact
+ * quotient, for random values of both signs. */
+static void test_scale(void **state)
+{
+    (void)state;
+    char err[256];
+    sl_metrics *m = sl_metrics_new();
+    static const char *const lt[] = {"task"};
+    sl_metric *g = sl_metrics_gauge(m, "lag_seconds", "h", lt, 1, err, sizeof(err));
+    assert_non_null(g);
+    assert_int_equal(sl_metric_set_scale(g, 0), SL_EINVAL);
+    assert_int_equal(sl_metric_set_scale(g, 0.001), 0);
+    srand(7);
+    for (int round = 0; round < 200; round++) {
+        int64_t ms = (int64_t)(rand() % 2000001) - 1000000;
+        const char *v[] = {"3"};
+        sl_cell *c = sl_metric_cell(g, v, 1);
+        assert_non_null(c);
+        sl_cell_set_i64(c, ms);
+        double got;
+        assert_int_equal(sl_metric_value(g, v, 1, &got), 0);
+        assert_true(got == (double)ms * 0.001);
+        char *text = render(m);
+        char want[96];
+        snprintf(want, sizeof(want), "lag_seconds{task=\"3\"} ");
+        const char *p = strstr(text, want);
+        assert_non_null(p);
+        assert_true(strtod(p + strlen(want), NULL) == (double)ms * 0.001);
+        free(text);
+        sl_cell_release(c);
+    }
+    const double b[] = {1};
+    sl_metric *h = sl_metrics_histogram(m, "hh", "h", NULL, 0, b, 1, err, sizeof(err));
+    assert_int_equal(sl_metric_set_scale(h, 0.5), SL_EINVAL);
+    sl_metrics_free(m);
+}
+
 static void test_process_and_sluice_families(void **state)
 {
     (void)state;
@@ -254,7 +291,7 @@ static void test_process_and_sluice_families(void **state)
         "# TYPE sluice_bad_events_total counter",
         "# TYPE sluice_late_events_total counter",
         "# TYPE sluice_consumer_lag gauge",
-        "# TYPE sluice_watermark_lag_ms gauge",
+        "# TYPE sluice_watermark_lag_seconds gauge",
         "# TYPE sluice_checkpoint_duration_seconds histogram",
         "# TYPE sluice_checkpoint_size_bytes gauge",
         "# TYPE sluice_checkpoint_failures_total counter",
@@ -512,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_registration_rules),
         cmocka_unit_test(test_release),
         cmocka_unit_test(test_callbacks),
+        cmocka_unit_test(test_scale),
         cmocka_unit_test(test_process_and_sluice_families),
         cmocka_unit_test(test_random_oracle),
         cmocka_unit_test(test_histogram_oracle),

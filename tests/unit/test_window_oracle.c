@@ -232,12 +232,13 @@ static void or_event(oracle *o, size_t ev)
         if (end + L <= wm) {
             or_late(o, ev);
         } else {
-            /* merge every session of the key that overlaps [ts, ts + gap) */
+            /* merge every session of the key that overlaps or touches
+             * [ts, ts + gap) */
             size_t *evs = NULL, nevs = 0;
             int64_t s0 = ts, s1 = end;
             for (size_t i = 0; i < o->nrecs; i++) {
                 or_rec *r = &o->recs[i];
-                if (!r->alive || r->key != op->key || !(ts < r->end && r->start < end))
+                if (!r->alive || r->key != op->key || !(ts <= r->end && r->start <= end))
                     continue;
                 s0 = r->start < s0 ? r->start : s0;
                 s1 = r->end > s1 ? r->end : s1;
@@ -635,28 +636,33 @@ static void test_session_hand(void **state)
                          .naggs = 2,
                          .ncolumns = 1};
     sl_watermark_def wm = {0};
+    /* The boundary rule (as Flink's): an event's session is [ts, ts + gap)
+     * and sessions that overlap or touch merge, so events exactly `gap`
+     * apart are one session and `gap` + 1 apart are two. */
     const hand_ev evs[] = {
-        {"\"k\":\"a\"", 0, 1},   /* a: [0,10) */
-        {"\"k\":\"a\"", 10, 2},  /* touches only: a: [10,20); wm 10 fires a[0,10) */
-        {"\"k\":\"b\"", 5, 4},   /* b: [5,15) */
-        {"\"k\":\"a\"", 40, 8},  /* wm 40: fires b[5,15), a[10,20) */
-        {"\"k\":\"a\"", 9, 16},  /* overlaps [0,10) and [10,20): merged [0,20), update */
-        {"\"k\":\"b\"", 100, 1}, /* wm 100: a[40,50) fires; everything old purged */
-        {"\"k\":\"a\"", 5, 64},  /* 5 + 10 + 50 <= 100: late */
+        {"\"k\":\"a\"", 0, 1},    /* a: [0,10) */
+        {"\"k\":\"b\"", 5, 2},    /* b: [5,15) */
+        {"\"k\":\"b\"", 16, 4},   /* gap + 1 after 5: b [16,26); wm 16 fires a[0,10) b[5,15) */
+        {"\"k\":\"a\"", 20, 8},   /* a: [20,30), 2 gaps after 0 */
+        {"\"k\":\"a\"", 10, 16},  /* [10,20) touches [0,10) and [20,30): a [0,30) re-opened */
+        {"\"k\":\"b\"", 26, 32},  /* exactly gap after 16: b [16,36) */
+        {"\"k\":\"a\"", 50, 64},  /* wm 50: fires a[0,30), b[16,36) */
+        {"\"k\":\"b\"", 120, 1},  /* wm 120: a[50,60) fires; everything old purged */
+        {"\"k\":\"a\"", 55, 128}, /* 55 + 10 + 50 <= 120: late */
     };
     sl_window_stats st;
     char *out = run_hand(&def, &wm, evs, SL_ARRAY_LEN(evs), &st);
     const char *want =
         "F|{\"k\":\"a\"} {\"k\":\"a\",\"window_start\":0,\"window_end\":10,\"n\":1,\"s\":1}\n"
-        "F|{\"k\":\"b\"} {\"k\":\"b\",\"window_start\":5,\"window_end\":15,\"n\":1,\"s\":4}\n"
-        "F|{\"k\":\"a\"} {\"k\":\"a\",\"window_start\":10,\"window_end\":20,\"n\":1,\"s\":2}\n"
-        "U|{\"k\":\"a\"} {\"k\":\"a\",\"window_start\":0,\"window_end\":20,\"n\":3,\"s\":19}\n"
-        "F|{\"k\":\"a\"} {\"k\":\"a\",\"window_start\":40,\"window_end\":50,\"n\":1,\"s\":8}\n"
-        "F|{\"k\":\"b\"} {\"k\":\"b\",\"window_start\":100,\"window_end\":110,\"n\":1,\"s\":1}\n";
+        "F|{\"k\":\"b\"} {\"k\":\"b\",\"window_start\":5,\"window_end\":15,\"n\":1,\"s\":2}\n"
+        "F|{\"k\":\"a\"} {\"k\":\"a\",\"window_start\":0,\"window_end\":30,\"n\":3,\"s\":25}\n"
+        "F|{\"k\":\"b\"} {\"k\":\"b\",\"window_start\":16,\"window_end\":36,\"n\":2,\"s\":36}\n"
+        "F|{\"k\":\"a\"} {\"k\":\"a\",\"window_start\":50,\"window_end\":60,\"n\":1,\"s\":64}\n"
+        "F|{\"k\":\"b\"} {\"k\":\"b\",\"window_start\":120,\"window_end\":130,\"n\":1,\"s\":1}\n";
     assert_string_equal(out, want);
     assert_int_equal(st.late_dropped, 1);
-    assert_int_equal(st.late_updates, 1);
-    assert_int_equal(st.windows_fired, 5);
+    assert_int_equal(st.late_updates, 0);
+    assert_int_equal(st.windows_fired, 6);
     free(out);
 }
 
