@@ -125,7 +125,7 @@ static void test_push_and_ack_inproc(void **state)
     sl_repl_server *a = start_server("nodeA", "inproc://push-a", dir, sizeof dir, 3);
     const char *peers[] = {"inproc://push-a"};
     sl_repl_client *b = new_client("nodeB", peers, 1);
-    sl_repl_snapshot snaps[3] = {{0, "zero", 4}, {5, "", 0}, {-3, "negative task", 13}};
+    sl_repl_snapshot snaps[3] = {{0, "zero", 4, 0}, {5, "", 0, 0}, {-3, "negative task", 13, 0}};
     char err[512] = "";
     int rc = sl_repl_push(b, 7, 0, snaps, 3, 1, 2000, err, sizeof err);
     if (rc != SL_OK)
@@ -172,7 +172,7 @@ static void test_push_two_replicas_tcp(void **state)
     uint8_t *big = malloc(3 << 20);
     for (size_t i = 0; i < (3u << 20); i++)
         big[i] = (uint8_t)rnd();
-    sl_repl_snapshot snaps[2] = {{1, big, 3u << 20}, {2, "small", 5}};
+    sl_repl_snapshot snaps[2] = {{1, big, 3u << 20, 0}, {2, "small", 5, 0}};
     char err[512];
     int64_t t0 = sl_mono_ns();
     int rc = sl_repl_push(b, 1, 0, snaps, 2, 2, 5000, err, sizeof err);
@@ -200,14 +200,15 @@ static void test_fetch(void **state)
     for (uint64_t id = 1; id <= 3; id++) {
         char payload[32];
         int n = snprintf(payload, sizeof payload, "B task 4 ckpt %llu", (unsigned long long)id);
-        sl_repl_snapshot s = {4, payload, (size_t)n};
+        sl_repl_snapshot s = {4, payload, (size_t)n, 0};
         assert_int_equal(sl_repl_push(b, id, 0, &s, 1, 1, 2000, err, sizeof err), SL_OK);
     }
-    sl_repl_snapshot sc = {4, "C task 4 ckpt 2", 15};
+    sl_repl_snapshot sc = {4, "C task 4 ckpt 2", 15, 0};
     assert_int_equal(sl_repl_push(c, 2, 0, &sc, 1, 1, 2000, err, sizeof err), SL_OK);
 
     /* A's own checkpoint of task 9. */
     sl_ckpt_store *own = sl_ckpt_store_open(da, 3, err, sizeof err);
+    sl_ckpt_store_set_origin(own, "A");
     assert_int_equal(sl_ckpt_store_put(own, 9, 40, "A's own", 7, err, sizeof err), SL_OK);
     sl_ckpt_store_close(own);
 
@@ -262,7 +263,7 @@ static void test_fetch(void **state)
     fseek(fp, SL_CKPT_HEADER_SIZE + 1, SEEK_SET);
     fputc('X', fp);
     fclose(fp);
-    assert_int_equal(sl_repl_fetch(b, "C", 4, 2, 2000, &id, &p, &n, err, sizeof err), SL_ENOTFOUND);
+    assert_int_equal(sl_repl_fetch(b, "C", 4, 2, 2000, &id, &p, &n, err, sizeof err), SL_ECORRUPT);
     assert_non_null(strstr(err, "payload checksum mismatch"));
     /* ... while B's copy of the same checkpoint id still is. */
     assert_int_equal(sl_repl_fetch(c, NULL, 4, 2, 2000, &id, &p, &n, err, sizeof err), SL_OK);
@@ -291,7 +292,7 @@ static void test_peer_never_answers(void **state)
 
     const char *peers[] = {"inproc://silent", "inproc://good"};
     sl_repl_client *b = new_client("B", peers, 2);
-    sl_repl_snapshot s = {1, "state", 5};
+    sl_repl_snapshot s = {1, "state", 5, 0};
     char err[512];
 
     /* Two replicas required, one peer silent: waits the timeout, fails. */
@@ -340,7 +341,7 @@ static void test_peer_down_then_up(void **state)
 
     const char *peers[] = {ep};
     sl_repl_client *b = new_client("B", peers, 1);
-    sl_repl_snapshot s = {3, "payload", 7};
+    sl_repl_snapshot s = {3, "payload", 7, 0};
     char err[512];
     int64_t t0 = sl_mono_ns();
     assert_int_equal(sl_repl_push(b, 1, 0, &s, 1, 1, 400, err, sizeof err), SL_ETIMEOUT);
@@ -393,7 +394,7 @@ static void test_push_error_reported(void **state)
     fclose(fp);
     const char *peers[] = {"inproc://err-a"};
     sl_repl_client *b = new_client("B", peers, 1);
-    sl_repl_snapshot s = {1, "x", 1};
+    sl_repl_snapshot s = {1, "x", 1, 0};
     char err[512];
     int64_t t0 = sl_mono_ns();
     assert_int_equal(sl_repl_push(b, 1, 0, &s, 1, 1, 5000, err, sizeof err), SL_EIO);
@@ -429,16 +430,29 @@ static void msg_crc(sl_buf *b)
     sl_buf_put_u32(b, sl_crc32c(0, b->data, b->len));
 }
 
+/* Appends a PUSH entry: task, committed id, snapshot image of `payload`
+ * naming (image_task, ckpt, origin). */
+static void put_entry(sl_buf *b, int32_t task, uint64_t committed, int32_t image_task,
+                      uint64_t ckpt, const char *origin, const char *payload)
+{
+    uint8_t hdr[SL_CKPT_HEADER_SIZE];
+    size_t n = strlen(payload);
+    sl_ckpt_header_build(hdr, image_task, ckpt, origin, payload, n);
+    sl_buf_put_u32(b, (uint32_t)task);
+    sl_buf_put_u64(b, committed);
+    sl_buf_put_u32(b, (uint32_t)(sizeof hdr + n));
+    sl_buf_put_bytes(b, hdr, sizeof hdr);
+    sl_buf_put_bytes(b, payload, n);
+}
+
 /* A valid PUSH from origin "R" of one snapshot. */
 static void make_push(sl_buf *b, uint64_t req, uint64_t ckpt, uint32_t count_field)
 {
-    msg_header(b, 1, 1, req);
+    msg_header(b, SL_REPL_PROTOCOL_VERSION, 1, req);
     sl_buf_put_str(b, "R");
     sl_buf_put_u64(b, ckpt);
-    sl_buf_put_u64(b, 0);
     sl_buf_put_u32(b, count_field);
-    sl_buf_put_u32(b, 6);
-    sl_buf_put_blob(b, "raw-payload", 11);
+    put_entry(b, 6, 0, 6, ckpt, "R", "raw-payload");
     msg_crc(b);
 }
 
@@ -501,7 +515,7 @@ static void test_corrupt_request_refused(void **state)
         bad++;
     }
     /* A foreign version with a correct CRC. */
-    msg_header(&b, 2, 1, 43);
+    msg_header(&b, SL_REPL_PROTOCOL_VERSION + 1, 1, 43);
     msg_crc(&b);
     assert_int_equal(raw_exchange(d, b.data, b.len, &req, &type), SL_EVERSION);
     bad++;
@@ -513,22 +527,22 @@ static void test_corrupt_request_refused(void **state)
     bad++;
     /* An absurd count cannot make the server allocate for it. */
     make_push(&b, 45, 5, 0xFFFFFFF0u);
-    assert_int_equal(raw_exchange(d, b.data, b.len, &req, &type), SL_ECORRUPT);
+    assert_int_equal(raw_exchange(d, b.data, b.len, &req, &type), SL_ERANGE);
     bad++;
     /* Unknown type. */
-    msg_header(&b, 1, 99, 46);
+    msg_header(&b, SL_REPL_PROTOCOL_VERSION, 99, 46);
     msg_crc(&b);
     assert_int_equal(raw_exchange(d, b.data, b.len, &req, &type), SL_EINVAL);
     assert_int_equal(req, 46);
     bad++;
     /* Origin that would escape the replica directory. */
-    msg_header(&b, 1, 1, 47);
+    msg_header(&b, SL_REPL_PROTOCOL_VERSION, 1, 47);
     sl_buf_put_str(&b, "../../etc");
     sl_buf_put_u64(&b, 5);
-    sl_buf_put_u64(&b, 0);
     sl_buf_put_u32(&b, 0);
     msg_crc(&b);
     assert_int_equal(raw_exchange(d, b.data, b.len, &req, &type), SL_EINVAL);
+    bad++;
 
     char path[256];
     snprintf(path, sizeof path, "%s/replicas/R", da);
@@ -588,7 +602,7 @@ static void *liar_main(void *arg)
         }
         sl_buf b;
         sl_buf_init(&b);
-        msg_header(&b, 1, 2, req);
+        msg_header(&b, SL_REPL_PROTOCOL_VERSION, 2, req);
         sl_buf_put_u32(&b, 0);
         sl_buf_put_str(&b, "");
         sl_buf_put_u64(&b, ckpt);
@@ -614,7 +628,7 @@ static void test_corrupt_reply_refused(void **state)
     pthread_create(&t, NULL, liar_main, &l);
     const char *peers[] = {"inproc://liar"};
     sl_repl_client *b = new_client("B", peers, 1);
-    sl_repl_snapshot s = {1, "x", 1};
+    sl_repl_snapshot s = {1, "x", 1, 0};
     char err[512];
     assert_int_equal(sl_repl_push(b, 9, 0, &s, 1, 1, 500, err, sizeof err), SL_ETIMEOUT);
     assert_non_null(strstr(err, "refused its reply: message checksum mismatch"));
@@ -638,7 +652,7 @@ static void test_late_ack_not_credited(void **state)
     pthread_create(&t, NULL, liar_main, &l);
     const char *peers[] = {"inproc://late"};
     sl_repl_client *b = new_client("B", peers, 1);
-    sl_repl_snapshot s = {1, "x", 1};
+    sl_repl_snapshot s = {1, "x", 1, 0};
     char err[512];
     assert_int_equal(sl_repl_push(b, 1, 0, &s, 1, 1, 100, err, sizeof err), SL_ETIMEOUT);
     /* The late "ack of checkpoint 2" (for request 1) arrives during this
@@ -661,7 +675,7 @@ static void test_replica_retention_protects_committed(void **state)
     sl_repl_client *b = new_client("B", peers, 1);
     char err[512];
     for (uint64_t id = 1; id <= 8; id++) {
-        sl_repl_snapshot s = {2, &id, sizeof id};
+        sl_repl_snapshot s = {2, &id, sizeof id, 0};
         /* The origin's commits lag: checkpoint 2 stays committed. */
         assert_int_equal(sl_repl_push(b, id, id >= 2 ? 2 : 0, &s, 1, 1, 2000, err, sizeof err),
                          SL_OK);
@@ -700,7 +714,7 @@ static void test_random_round_trips(void **state)
             for (size_t i = 0; i < n; i++)
                 data[id][t][i] = (uint8_t)rnd();
             lens[id][t] = n;
-            snaps[t] = (sl_repl_snapshot){t * 10, data[id][t], n};
+            snaps[t] = (sl_repl_snapshot){t * 10, data[id][t], n, 0};
         }
         int replicas = 1 + (int)(rnd() % 2);
         int rc = sl_repl_push(b, id, 0, snaps, TASKS, replicas, 5000, err, sizeof err);
@@ -786,7 +800,7 @@ static void test_invalid_config(void **state)
     sl_repl_client_conf oc = {.node_id = "other", .peers = peers, .npeers = 1};
     sl_repl_client *c = sl_repl_client_new(&oc, err, sizeof err);
     assert_non_null(c);
-    sl_repl_snapshot snap = {1, "z", 1};
+    sl_repl_snapshot snap = {1, "z", 1, 0};
     assert_int_equal(sl_repl_push(c, 1, 0, &snap, 1, 1, 3000, err, sizeof err), SL_OK);
     sl_repl_client_free(c);
     sl_repl_server_stop(s);
