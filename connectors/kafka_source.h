@@ -38,6 +38,7 @@ typedef struct ks_part {
     _Atomic int done;       /* reached its end */
     int64_t epoch_snap;     /* STAGE1: position captured at an epoch flip */
     uint64_t checkpoint_id; /* named by the committed offset's metadata, 0 none */
+    char checkpoint_origin[65]; /* the node that took it, "" if not recorded */
     /* owner thread only */
     int active, paused, gap_warned;
     int64_t next;
@@ -128,8 +129,8 @@ int sl__ks_topic_index(ks_source *s, const char *name);
 /* Pauses (1) or resumes (0) one partition. Its owner thread only. */
 void sl__ks_pause(ks_source *s, ks_part *p, int pause);
 
-/* Metadata of offsets committed for a checkpoint: "sluice:checkpoint=<id>". */
-#define SL_KS_CHECKPOINT_META "sluice:checkpoint="
+/* Metadata of offsets committed for a checkpoint:
+ * "sluice:checkpoint=<id>;origin=<node>" (sl_checkpoint_meta_format). */
 
 /* kafka_group.c */
 void *sl__ks_control_main(void *arg);
