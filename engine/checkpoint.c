@@ -599,8 +599,8 @@ int sl_checkpointer_load(sl_checkpointer *c, int32_t task, uint64_t n, const cha
 
 int sl_checkpoint_meta_format(char *out, size_t size, uint64_t id, const char *origin)
 {
-    int n = snprintf(out, size, "sluice:checkpoint=%" PRIu64 ";origin=%s", id,
-                     origin ? origin : "");
+    int n =
+        snprintf(out, size, "sluice:checkpoint=%" PRIu64 ";origin=%s", id, origin ? origin : "");
     return n < 0 || (size_t)n >= size ? -1 : n;
 }
 

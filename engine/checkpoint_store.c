@@ -465,7 +465,6 @@ fail : {
 }
 }
 
-
 static int sl__cmp_desc(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;

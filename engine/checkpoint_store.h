@@ -6,9 +6,9 @@
  * origin node id, header CRC32C; all little-endian) followed by the
  * payload, which is opaque bytes built by the engine. The origin is the
  * node that took the checkpoint; a store opened for one origin (its own
- * directory, or replicas/<origin>/ on a peer) refuses files naming another. Files are written to a temporary name, fsynced,
- * renamed into place and the directory fsynced, so a crash leaves either the
- * old set of files or the new one, never a torn snapshot under a final name.
+ * directory, or replicas/<origin>/ on a peer) refuses files naming another. Files are written to a
+ * temporary name, fsynced, renamed into place and the directory fsynced, so a crash leaves either
+ * the old set of files or the new one, never a torn snapshot under a final name.
  *
  * A small manifest per checkpoint id lists the tasks a checkpoint contains;
  * writing it (after every snapshot of the checkpoint) marks the checkpoint

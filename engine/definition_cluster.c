@@ -83,9 +83,10 @@ static int sl__read_key_file(const char *path, char **out, char *msg)
 static int sl__parse_peers(sl_def *def, const json_t *peers, char *msg)
 {
     char repr[80], path[64];
-    if (json_is_string(peers) || (json_is_array(peers) && json_array_size(peers) > 0 &&
-                                  json_is_string(json_array_get(peers, 0)) &&
-                                  json_is_string(json_array_get(peers, json_array_size(peers) - 1)))) {
+    if (json_is_string(peers) ||
+        (json_is_array(peers) && json_array_size(peers) > 0 &&
+         json_is_string(json_array_get(peers, 0)) &&
+         json_is_string(json_array_get(peers, json_array_size(peers) - 1)))) {
         int rc = sl_json_strings(peers, "cluster.peers", 1, &def->cluster.peers,
                                  &def->cluster.npeers, msg, SL__MSG);
         if (rc != 0)
@@ -182,7 +183,8 @@ int sl__def_parse_cluster(sl_def *def, char *msg)
                              (long long)x);
         def->cluster.max_message_bytes = (int64_t)x;
     }
-    const json_t *sk = json_object_get(cl, "secret_key"), *skf = json_object_get(cl, "secret_key_file");
+    const json_t *sk = json_object_get(cl, "secret_key"),
+                 *skf = json_object_get(cl, "secret_key_file");
     if (sk && skf)
         return sl_seterr(msg, SL__MSG, SL_EINVAL,
                          "cluster: give secret_key or secret_key_file, not both");

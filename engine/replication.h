@@ -54,15 +54,15 @@ typedef struct sl_repl_snapshot {
 } sl_repl_snapshot;
 
 typedef struct sl_repl_server_conf {
-    void *zmq_ctx;         /* ZeroMQ context to use (required to share inproc://
-                              endpoints with clients); NULL: the server makes one.
-                              With a secret key the server always makes its own
-                              (it binds the context's ZAP endpoint). */
-    const char *node_id;   /* this node; [A-Za-z0-9._-], 1..64 chars, no leading '.' */
-    const char *endpoint;  /* bind address, e.g. tcp://127.0.0.1:7401;
-                              "tcp://127.0.0.1:*" binds a free port */
-    const char *store_dir; /* this node's checkpoint directory */
-    int keep;              /* checkpoints kept per task in each replica area (>= 1) */
+    void *zmq_ctx;          /* ZeroMQ context to use (required to share inproc://
+                               endpoints with clients); NULL: the server makes one.
+                               With a secret key the server always makes its own
+                               (it binds the context's ZAP endpoint). */
+    const char *node_id;    /* this node; [A-Za-z0-9._-], 1..64 chars, no leading '.' */
+    const char *endpoint;   /* bind address, e.g. tcp://127.0.0.1:7401;
+                               "tcp://127.0.0.1:*" binds a free port */
+    const char *store_dir;  /* this node's checkpoint directory */
+    int keep;               /* checkpoints kept per task in each replica area (>= 1) */
     const char *secret_key; /* Z85; NULL or "": no encryption, no authentication */
     /* The peers allowed to push and fetch: their public keys (required with
      * a secret key) and optionally the node id each key speaks for (NULL,
@@ -76,13 +76,13 @@ typedef struct sl_repl_server_conf {
 } sl_repl_server_conf;
 
 typedef struct sl_repl_server_stats {
-    uint64_t pushes_stored;  /* push requests stored and acked OK */
-    uint64_t push_failures;  /* push requests answered with an error */
-    uint64_t fetches_served; /* fetches answered with a snapshot */
-    uint64_t fetch_misses;   /* fetches answered "not found" or with an error */
-    uint64_t bad_messages;   /* refused: bad CRC, magic, version, layout or bounds */
+    uint64_t pushes_stored;       /* push requests stored and acked OK */
+    uint64_t push_failures;       /* push requests answered with an error */
+    uint64_t fetches_served;      /* fetches answered with a snapshot */
+    uint64_t fetch_misses;        /* fetches answered "not found" or with an error */
+    uint64_t bad_messages;        /* refused: bad CRC, magic, version, layout or bounds */
     uint64_t refused_connections; /* handshakes refused: plaintext, unknown key */
-    uint64_t refused_origin; /* pushes naming an origin their key may not speak for */
+    uint64_t refused_origin;      /* pushes naming an origin their key may not speak for */
 } sl_repl_server_stats;
 
 /* Binds the endpoint and starts the server thread (and, with a secret key,
@@ -106,7 +106,7 @@ typedef struct sl_repl_client_conf {
     const char *node_id;      /* this node: names the replica area on peers */
     const char *const *peers; /* peer endpoints (borrowed during the call) */
     size_t npeers;
-    const char *secret_key;   /* this node's Z85 secret key; NULL: plaintext */
+    const char *secret_key;       /* this node's Z85 secret key; NULL: plaintext */
     const char *const *peer_keys; /* [npeers] each peer's public key (required
                                      with a secret key) */
     int64_t max_message_bytes;    /* largest message sent or accepted; 0: default */

@@ -181,8 +181,7 @@ sl__zap *sl__zap_start(void *ctx, const char *const *keys, size_t nkeys, const c
     z->ctl_main = zmq_socket(ctx, ZMQ_PAIR);
     z->ctl_thread = zmq_socket(ctx, ZMQ_PAIR);
     if (!z->rep || !z->ctl_main || !z->ctl_thread) {
-        sl_seterr(errstr, errstr_size, SL_EIO, "replication: zmq_socket: %s",
-                  zmq_strerror(errno));
+        sl_seterr(errstr, errstr_size, SL_EIO, "replication: zmq_socket: %s", zmq_strerror(errno));
         sl__zap_free(z);
         return NULL;
     }
@@ -195,8 +194,7 @@ sl__zap *sl__zap_start(void *ctx, const char *const *keys, size_t nkeys, const c
              atomic_fetch_add_explicit(&seq, 1, memory_order_relaxed));
     if (zmq_bind(z->rep, SL__ZAP_ENDPOINT) != 0 || zmq_bind(z->ctl_thread, ctl) != 0 ||
         zmq_connect(z->ctl_main, ctl) != 0) {
-        sl_seterr(errstr, errstr_size, SL_EIO, "replication: ZAP handler: %s",
-                  zmq_strerror(errno));
+        sl_seterr(errstr, errstr_size, SL_EIO, "replication: ZAP handler: %s", zmq_strerror(errno));
         sl__zap_free(z);
         return NULL;
     }

@@ -100,10 +100,10 @@ static int sl__client_curve(void *sock, const char *secret, const char *server_k
         return sl_seterr(errstr, errstr_size, SL_EINVAL,
                          "replication: cluster.secret_key is not 40 characters of Z85");
     if (!sl_repl_key_valid(server_key))
-        return sl_seterr(errstr, errstr_size, SL_EINVAL,
-                         "replication: %s", server_key ? "public_key is not 40 characters of Z85"
-                                                       : "a public_key is required when this "
-                                                         "node has a secret key");
+        return sl_seterr(errstr, errstr_size, SL_EINVAL, "replication: %s",
+                         server_key ? "public_key is not 40 characters of Z85"
+                                    : "a public_key is required when this "
+                                      "node has a secret key");
     if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server_key, SL_REPL_KEY_LEN + 1) != 0 ||
         zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, SL_REPL_KEY_LEN + 1) != 0 ||
         zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, secret, SL_REPL_KEY_LEN + 1) != 0)
@@ -168,9 +168,9 @@ sl_repl_client *sl_repl_client_new(const sl_repl_client_conf *conf, char *errstr
         /* A reply carries one snapshot image (plus a small envelope). */
         int64_t maxin = c->max_msg + 4096;
         zmq_setsockopt(p->sock, ZMQ_MAXMSGSIZE, &maxin, sizeof maxin);
-        if (curve && sl__client_curve(p->sock, conf->secret_key,
-                                      conf->peer_keys ? conf->peer_keys[i] : NULL, errstr,
-                                      errstr_size) != SL_OK) {
+        if (curve &&
+            sl__client_curve(p->sock, conf->secret_key, conf->peer_keys ? conf->peer_keys[i] : NULL,
+                             errstr, errstr_size) != SL_OK) {
             size_t used = errstr ? strlen(errstr) : 0;
             if (errstr && used + 1 < errstr_size)
                 snprintf(errstr + used, errstr_size - used, " (peer %s)", p->endpoint);
@@ -373,8 +373,7 @@ static int sl__build_push(sl_repl_client *c, sl_buf *b, uint64_t req_id, uint64_
         if (committed > ckpt_id)
             committed = 0;
         uint8_t hdr[SL_CKPT_HEADER_SIZE];
-        sl_ckpt_header_build(hdr, snaps[i].task, ckpt_id, c->node_id, snaps[i].data,
-                             snaps[i].len);
+        sl_ckpt_header_build(hdr, snaps[i].task, ckpt_id, c->node_id, snaps[i].data, snaps[i].len);
         sl_buf_put_u32(b, (uint32_t)snaps[i].task);
         sl_buf_put_u64(b, committed);
         sl_buf_put_u32(b, (uint32_t)(SL_CKPT_HEADER_SIZE + snaps[i].len));
@@ -493,8 +492,8 @@ static int sl__on_fetch_reply(sl__call *call, size_t i, sl__msg *m)
     const uint8_t *p;
     size_t plen;
     const char *want_origin = fx->origin ? fx->origin : f.origin;
-    int rc = sl_ckpt_parse(f.image, f.len, "fetched", &task, &id, origin, &p, &plen, err,
-                           sizeof err);
+    int rc =
+        sl_ckpt_parse(f.image, f.len, "fetched", &task, &id, origin, &p, &plen, err, sizeof err);
     if (rc == SL_OK && (task != fx->task || id != f.ckpt_id || strcmp(origin, want_origin) != 0 ||
                         strcmp(f.origin, want_origin) != 0))
         rc = sl_seterr(err, sizeof err, SL_ECORRUPT,

@@ -176,8 +176,8 @@ int sl__parse_push(sl_reader *r, uint32_t max_tasks, sl__push *out, char *errstr
         qsort(sorted, count, sizeof *sorted, sl__cmp_i32);
         for (uint32_t i = 1; i < count && rc == SL_OK; i++)
             if (sorted[i] == sorted[i - 1])
-                rc = sl_seterr(errstr, errstr_size, SL_EINVAL,
-                               "push names task %" PRId32 " twice", sorted[i]);
+                rc = sl_seterr(errstr, errstr_size, SL_EINVAL, "push names task %" PRId32 " twice",
+                               sorted[i]);
     }
     for (uint32_t i = 0; i < count && rc == SL_OK; i++) {
         char origin[SL_CKPT_ORIGIN_MAX + 1], name[48];
@@ -188,12 +188,11 @@ int sl__parse_push(sl_reader *r, uint32_t max_tasks, sl__push *out, char *errstr
         snprintf(name, sizeof name, "of task %" PRId32, e[i].task);
         rc = sl_ckpt_parse(e[i].image, e[i].len, name, &task, &id, origin, &p, &plen, errstr,
                            errstr_size);
-        if (rc == SL_OK && (task != e[i].task || id != out->ckpt_id ||
-                            strcmp(origin, out->origin) != 0))
+        if (rc == SL_OK &&
+            (task != e[i].task || id != out->ckpt_id || strcmp(origin, out->origin) != 0))
             rc = sl_seterr(errstr, errstr_size, SL_ECORRUPT,
-                           "snapshot of task %" PRId32 " names task %" PRId32
-                           " checkpoint %" PRIu64 " origin \"%s\" (push: checkpoint %" PRIu64
-                           " from %s)",
+                           "snapshot of task %" PRId32 " names task %" PRId32 " checkpoint %" PRIu64
+                           " origin \"%s\" (push: checkpoint %" PRIu64 " from %s)",
                            e[i].task, task, id, origin, out->ckpt_id, out->origin);
         if (rc == SL_OK && e[i].committed > out->ckpt_id)
             rc = sl_seterr(errstr, errstr_size, SL_EINVAL,

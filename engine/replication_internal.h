@@ -142,6 +142,7 @@ typedef struct sl__ratelimit {
     int64_t last_ns;
     uint64_t suppressed;
 } sl__ratelimit;
-void sl__warn_limited(sl__ratelimit *rl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sl__warn_limited(sl__ratelimit *rl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -179,7 +179,7 @@ static void sl__send_reply(sl_repl_server *s, zmq_msg_t *env, int nenv, sl_buf *
 }
 
 static void sl__send_ack(sl_repl_server *s, zmq_msg_t *env, int nenv, uint64_t req_id, int status,
-                    const char *err, uint64_t ckpt_id)
+                         const char *err, uint64_t ckpt_id)
 {
     sl_buf out;
     sl_buf_init(&out);
@@ -264,9 +264,8 @@ static int sl__authorise(sl_repl_server *s, zmq_msg_t *body, const char *origin,
     if (s->peer_node[idx][0])
         return strcmp(s->peer_node[idx], origin) == 0
                    ? SL_OK
-                   : sl_seterr(err, errsz, SL_EINVAL,
-                               "key of peer %s may not push as origin %s", s->peer_node[idx],
-                               origin);
+                   : sl_seterr(err, errsz, SL_EINVAL, "key of peer %s may not push as origin %s",
+                               s->peer_node[idx], origin);
     for (size_t i = 0; i < s->npeers; i++)
         if (strcmp(s->peer_node[i], origin) == 0)
             return sl_seterr(err, errsz, SL_EINVAL,
@@ -488,9 +487,8 @@ static void sl__drain_monitor(sl_repl_server *s)
         if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                      ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)) {
             sl__count(&s->n_refused);
-            sl__warn_limited(&s->rl_handshake,
-                             "node %s refused a replication connection on %s: %s", s->node_id,
-                             where,
+            sl__warn_limited(&s->rl_handshake, "node %s refused a replication connection on %s: %s",
+                             s->node_id, where,
                              event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
                                  ? "its key is not among cluster.peers"
                                  : "handshake failed (plaintext client, or not CurveZMQ)");
@@ -569,8 +567,7 @@ static int sl__server_peers(sl_repl_server *s, const sl_repl_server_conf *conf, 
         const char *k = conf->peer_keys ? conf->peer_keys[i] : NULL;
         const char *id = conf->peer_node_ids ? conf->peer_node_ids[i] : NULL;
         if (s->curve && !sl_repl_key_valid(k))
-            return sl_seterr(errstr, errstr_size, SL_EINVAL,
-                             "replication: peer %zu: %s", i,
+            return sl_seterr(errstr, errstr_size, SL_EINVAL, "replication: peer %zu: %s", i,
                              k ? "public_key is not 40 characters of Z85"
                                : "a public_key is required when this node has a secret key");
         if (id && *id && !sl_repl_node_id_valid(id))
@@ -591,8 +588,7 @@ static int sl__server_peers(sl_repl_server *s, const sl_repl_server_conf *conf, 
 }
 
 /* Makes the ROUTER a CURVE server vetted by a ZAP handler. */
-static int sl__server_curve(sl_repl_server *s, const char *secret, char *errstr,
-                            size_t errstr_size)
+static int sl__server_curve(sl_repl_server *s, const char *secret, char *errstr, size_t errstr_size)
 {
     if (!sl_repl_curve_available())
         return sl_seterr(errstr, errstr_size, SL_EINVAL,
@@ -644,7 +640,8 @@ sl_repl_server *sl_repl_server_start(const sl_repl_server_conf *conf, char *errs
                   "replication: endpoint, store directory and keep >= 1 are required");
         return NULL;
     }
-    int64_t maxmsg = conf->max_message_bytes ? conf->max_message_bytes : SL_REPL_DEFAULT_MAX_MESSAGE;
+    int64_t maxmsg =
+        conf->max_message_bytes ? conf->max_message_bytes : SL_REPL_DEFAULT_MAX_MESSAGE;
     if (maxmsg < SL_REPL_MIN_MAX_MESSAGE || maxmsg > SL_REPL_MAX_MAX_MESSAGE) {
         sl_seterr(errstr, errstr_size, SL_ERANGE,
                   "replication: max_message_bytes %lld outside %lld..%lld", (long long)maxmsg,

@@ -290,8 +290,9 @@ static void test_truncation_refused(void **state)
         int32_t t;
         uint64_t id;
         const uint8_t *pp;
-        assert_int_equal(sl_ckpt_parse(copy, cut, "x", &t, &id, NULL, &pp, &n, f->err, sizeof f->err),
-                         SL_ECORRUPT);
+        assert_int_equal(
+            sl_ckpt_parse(copy, cut, "x", &t, &id, NULL, &pp, &n, f->err, sizeof f->err),
+            SL_ECORRUPT);
         assert_null(pp);
         free(copy);
     }
@@ -675,8 +676,8 @@ static void test_origin_and_task_protection(void **state)
     uint64_t id;
     const uint8_t *pp;
     size_t n;
-    assert_int_equal(
-        sl_ckpt_parse(img, ilen, "x", &t, &id, origin, &pp, &n, f->err, sizeof f->err), SL_OK);
+    assert_int_equal(sl_ckpt_parse(img, ilen, "x", &t, &id, origin, &pp, &n, f->err, sizeof f->err),
+                     SL_OK);
     assert_string_equal(origin, "n1");
     assert_int_equal(t, 3);
     assert_memory_equal(pp, "from n1", 7);
@@ -703,8 +704,8 @@ static void test_origin_and_task_protection(void **state)
     memcpy(hdr + SL_CKPT_HEADER_SIZE, "hello", 5);
     int32_t st;
     uint64_t sid;
-    assert_int_equal(
-        sl_ckpt_store_put_image(n2, hdr, sizeof hdr, &st, &sid, f->err, sizeof f->err), SL_OK);
+    assert_int_equal(sl_ckpt_store_put_image(n2, hdr, sizeof hdr, &st, &sid, f->err, sizeof f->err),
+                     SL_OK);
     assert_int_equal(st, 4);
     assert_int_equal(sid, 9);
     assert_int_equal(sl_ckpt_store_get(n2, 4, 9, &p, &n, f->err, sizeof f->err), SL_OK);
