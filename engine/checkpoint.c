@@ -533,7 +533,7 @@ int sl_checkpointer_load(sl_checkpointer *c, int32_t task, uint64_t n, const cha
     int legacy = !origin || !*origin;
     char notes[2048] = "";
     void *p = NULL;
-    int rc;
+    int rc, corrupt = 0;
     if (!legacy && !sl_repl_node_id_valid(origin))
         return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
                          "the offset commit names an invalid origin node id");
@@ -544,6 +544,7 @@ int sl_checkpointer_load(sl_checkpointer *c, int32_t task, uint64_t n, const cha
                 task, n);
     if (legacy || strcmp(origin, self) == 0) {
         rc = sl__area_load(c->store, "this node's store", task, n, &p, len, notes, sizeof(notes));
+        corrupt |= rc != SL_OK && rc != SL_ENOTFOUND;
         if (rc == SL_OK) {
             sl_ckpt_store_protect_task(c->store, task, n); /* it is committed */
             *blob = p;
@@ -570,6 +571,7 @@ int sl_checkpointer_load(sl_checkpointer *c, int32_t task, uint64_t n, const cha
         *blob = p;
         return SL_OK;
     }
+    corrupt |= rc != SL_ENOTFOUND;
     if (c->def->cluster.npeers > 0) {
         /* A client of its own: replication clients belong to one thread,
          * and restores happen on worker threads. */
@@ -590,9 +592,10 @@ int sl_checkpointer_load(sl_checkpointer *c, int32_t task, uint64_t n, const cha
                 return SL_OK;
             }
         }
+        corrupt |= rc == SL_ECORRUPT;
         sl__note(notes, sizeof(notes), err);
     }
-    return sl_seterr(errstr, errstr_size, rc == SL_ECORRUPT ? SL_ECORRUPT : SL_ENOTFOUND,
+    return sl_seterr(errstr, errstr_size, corrupt ? SL_ECORRUPT : SL_ENOTFOUND,
                      "no verified copy of checkpoint %" PRIu64 " of %s for task %d: %s", n,
                      legacy ? "any node" : origin, task, notes);
 }
