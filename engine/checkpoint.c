@@ -618,6 +618,8 @@ int sl_checkpoint_meta_parse(const void *meta, size_t len, uint64_t *id, char *o
         return -1;
     size_t i = pl;
     uint64_t v = 0;
+    if (m[i] == '0') /* 0 is no checkpoint, and one spelling per id */
+        return -1;
     while (i < len && m[i] >= '0' && m[i] <= '9') {
         unsigned d = (unsigned)(m[i] - '0');
         if (v > (UINT64_MAX - d) / 10)
@@ -630,7 +632,8 @@ int sl_checkpoint_meta_parse(const void *meta, size_t len, uint64_t *id, char *o
     if (i < len) {
         static const char okey[] = ";origin=";
         size_t ol = sizeof(okey) - 1;
-        if (len - i <= ol || memcmp(m + i, okey, ol) != 0 || len - i - ol > SL_REPL_NODE_ID_MAX)
+        if (len - i <= ol || memcmp(m + i, okey, ol) != 0 || len - i - ol > SL_REPL_NODE_ID_MAX ||
+            memchr(m + i + ol, '\0', len - i - ol))
             return -1;
         char o[SL_REPL_NODE_ID_MAX + 1];
         memcpy(o, m + i + ol, len - i - ol);

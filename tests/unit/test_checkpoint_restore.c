@@ -282,6 +282,9 @@ static void test_commit_metadata(void **state)
     assert_int_equal(sl_checkpoint_meta_parse(raw, 29, &id, origin), 0);
     assert_string_equal(origin, "n2");
     assert_int_equal(sl_checkpoint_meta_format(m, 20, 1, "n1"), -1);
+    /* An origin with a NUL inside is refused, not cut at the NUL. */
+    memcpy(raw, "sluice:checkpoint=7;origin=n2\0more", 35);
+    assert_int_equal(sl_checkpoint_meta_parse(raw, 35, &id, origin), -1);
 }
 
 int main(void)
