@@ -491,7 +491,8 @@ static void sl__drain_monitor(sl_repl_server *s)
                              s->node_id, where,
                              event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
                                  ? "its key is not among cluster.peers"
-                                 : "handshake failed (plaintext client, or not CurveZMQ)");
+                                 : "the handshake failed or was broken off (a plaintext "
+                                   "client, or a peer that disconnected during it)");
         }
         zmq_msg_close(&ev);
         zmq_msg_close(&addr);
@@ -610,7 +611,10 @@ static int sl__server_curve(sl_repl_server *s, const char *secret, char *errstr,
                        strlen(SL__REPL_ZAP_DOMAIN)) != 0)
         return sl_seterr(errstr, errstr_size, SL_EINVAL, "replication: CURVE options: %s",
                          zmq_strerror(errno));
-    /* Handshake failures are counted and logged from the monitor. */
+    /* Refused handshakes are counted and logged from the monitor: an
+     * authentication failure (the ZAP handler said no), a protocol failure,
+     * or one without detail, which is what a plaintext client causes (and,
+     * indistinguishably, a peer that disconnects during its handshake). */
     static _Atomic uint64_t mon_seq;
     char mon[64];
     snprintf(mon, sizeof mon, "inproc://sl-repl-mon-%" PRIu64,
