@@ -401,8 +401,8 @@ void *sl__ks_control_main(void *arg)
  * Commits the input offsets of durable checkpoint `checkpoint_id`: task p
  * is partition p of the input topic (or of the repartition topic), with
  * metadata "sluice:checkpoint=<id>;origin=<this node>" so that the next
- * owner restores exactly that checkpoint, from that node's area. Called on the checkpoint coordinator's thread; synchronous.
- * Returns 0 or SL_EKAFKA (the checkpoint then counts as failed).
+ * owner restores exactly that checkpoint, from that node's area. Called on the checkpoint
+ * coordinator's thread; synchronous. Returns 0 or SL_EKAFKA (the checkpoint then counts as failed).
  */
 int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_offset *offsets,
                              size_t n)

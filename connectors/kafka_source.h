@@ -33,11 +33,11 @@ typedef struct ks_part {
     _Atomic int64_t consumed;  /* next offset after the last handled message */
     _Atomic int64_t delivered; /* events before it are in the engine's rings */
     _Atomic int64_t committed;
-    _Atomic int64_t end;    /* stop_at_eof: end offset, INT64_MAX unknown */
-    _Atomic int assigned;   /* control thread's view */
-    _Atomic int done;       /* reached its end */
-    int64_t epoch_snap;     /* STAGE1: position captured at an epoch flip */
-    uint64_t checkpoint_id; /* named by the committed offset's metadata, 0 none */
+    _Atomic int64_t end;        /* stop_at_eof: end offset, INT64_MAX unknown */
+    _Atomic int assigned;       /* control thread's view */
+    _Atomic int done;           /* reached its end */
+    int64_t epoch_snap;         /* STAGE1: position captured at an epoch flip */
+    uint64_t checkpoint_id;     /* named by the committed offset's metadata, 0 none */
     char checkpoint_origin[65]; /* the node that took it, "" if not recorded */
     /* owner thread only */
     int active, paused, gap_warned;

@@ -187,9 +187,9 @@ typedef struct sl_def {
     } checkpoint;
 
     struct {
-        char *node_id; /* default: hostname */
-        char *listen;  /* ZeroMQ endpoint, NULL if standalone */
-        char **peers;  /* endpoints */
+        char *node_id;        /* default: hostname */
+        char *listen;         /* ZeroMQ endpoint, NULL if standalone */
+        char **peers;         /* endpoints */
         char **peer_keys;     /* [npeers] Curve public keys (Z85), NULL entries: none */
         char **peer_node_ids; /* [npeers] node id each key speaks for, NULL: any one */
         size_t npeers;

@@ -356,8 +356,7 @@ int sl_lane_ingest_from(sl_lane *l, int32_t task, const char *payload, size_t le
 
 /* On assignment from checkpoint n: the task's dedup positions come back
  * from the checkpoint (the worker restores the rest of the task). */
-static void sl__lane_restore_source_state(sl_lane *l, int32_t task, uint64_t n,
-                                          const char *origin)
+static void sl__lane_restore_source_state(sl_lane *l, int32_t task, uint64_t n, const char *origin)
 {
     sl__dedup *d = &l->dedup[task];
     free(d->max);
