@@ -697,6 +697,9 @@ sl_repl_server *sl_repl_server_start(const sl_repl_server_conf *conf, char *errs
     sl__set_int(s->router, ZMQ_HEARTBEAT_TIMEOUT, 3000);
     sl__set_int(s->router, ZMQ_HANDSHAKE_IVL, 5000);
     zmq_setsockopt(s->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    /* Few messages queued per connection: a peer that sends faster than
+     * this server stores is held back by TCP, not buffered here. */
+    sl__set_int(s->router, ZMQ_RCVHWM, 4);
     sl__set_int(s->ctl_main, ZMQ_LINGER, 0);
     sl__set_int(s->ctl_thread, ZMQ_LINGER, 0);
     if (curve && sl__server_curve(s, conf->secret_key, errstr, errstr_size) != SL_OK) {
