@@ -20,6 +20,12 @@
  *   100     4  CRC32C of bytes 0..99
  *   104     n  payload
  *
+ * Format version 1 (written before the origin was recorded) is still read:
+ * the same fields up to offset 28, the header CRC at 32 over bytes 0..31,
+ * the payload at 36, and no origin (reported as ""). Such a file can be
+ * restored from this node's disk, never accepted from the network (a push
+ * or fetch must name its origin).
+ *
  * Verification order: magic, then version (a foreign version may have
  * another layout, so nothing else is trusted first), then the header CRC,
  * the origin field's shape, the length, then the payload CRC.
@@ -30,7 +36,9 @@
 #include <inttypes.h>
 #include <string.h>
 
-#define SL__HDR_CRC_AT 100
+#define SL__HDR_CRC_AT    100
+#define SL__V1_HEADER     36
+#define SL__V1_HDR_CRC_AT 32
 
 static void sl__le32(uint8_t *p, uint32_t v)
 {
@@ -61,21 +69,40 @@ void sl_ckpt_header_build(uint8_t h[SL_CKPT_HEADER_SIZE], int32_t task, uint64_t
     sl__le32(h + SL__HDR_CRC_AT, sl_crc32c(0, h, SL__HDR_CRC_AT));
 }
 
-/* Checks the header (everything up to the payload). */
-static int sl__check_header(const uint8_t *h, const char *name, int32_t *task, uint64_t *id,
-                            char *origin, uint64_t *plen, uint32_t *pcrc, char *errstr,
-                            size_t errstr_size)
+/* Checks the header (everything up to the payload; the caller checked
+ * that `avail` bytes, at least a version-1 header, are there). Sets *hlen. */
+static int sl__check_header(const uint8_t *h, size_t avail, const char *name, int32_t *task,
+                            uint64_t *id, char *origin, uint64_t *plen, uint32_t *pcrc,
+                            size_t *hlen, char *errstr, size_t errstr_size)
 {
     if (memcmp(h, SL_CKPT_MAGIC, 4) != 0)
         return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
                          "checkpoint %s: not a Sluice snapshot (bad magic)", name);
     sl_reader r;
-    sl_reader_init(&r, h + 4, SL_CKPT_HEADER_SIZE - 4);
+    sl_reader_init(&r, h + 4, SL__V1_HEADER - 4);
     uint32_t version = sl_read_u32(&r);
+    if (version == 1) {
+        *id = sl_read_u64(&r);
+        *task = (int32_t)sl_read_u32(&r);
+        *plen = sl_read_u64(&r);
+        *pcrc = sl_read_u32(&r);
+        uint32_t hcrc = sl_read_u32(&r);
+        if (hcrc != sl_crc32c(0, h, SL__V1_HDR_CRC_AT))
+            return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
+                             "checkpoint %s: header checksum mismatch", name);
+        if (origin)
+            origin[0] = '\0';
+        *hlen = SL__V1_HEADER;
+        return SL_OK;
+    }
     if (version != SL_CKPT_FORMAT_VERSION)
         return sl_seterr(errstr, errstr_size, SL_EVERSION,
                          "checkpoint %s: format version %" PRIu32 ", this build reads %u", name,
                          version, SL_CKPT_FORMAT_VERSION);
+    if (avail < SL_CKPT_HEADER_SIZE)
+        return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
+                         "checkpoint %s: truncated (%zu bytes, the header alone is %d)", name,
+                         avail, SL_CKPT_HEADER_SIZE);
     *id = sl_read_u64(&r);
     *task = (int32_t)sl_read_u32(&r);
     *plen = sl_read_u64(&r);
@@ -93,6 +120,7 @@ static int sl__check_header(const uint8_t *h, const char *name, int32_t *task, u
         memcpy(origin, h + 33, ol);
         origin[ol] = '\0';
     }
+    *hlen = SL_CKPT_HEADER_SIZE;
     return SL_OK;
 }
 
@@ -107,24 +135,26 @@ int sl_ckpt_parse(const void *file, size_t file_len, const char *name, int32_t *
         origin[0] = '\0';
     if (!name)
         name = "(memory)";
-    if (file_len < SL_CKPT_HEADER_SIZE)
+    if (file_len < SL__V1_HEADER)
         return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
                          "checkpoint %s: truncated (%zu bytes, the header alone is %d)", name,
-                         file_len, SL_CKPT_HEADER_SIZE);
+                         file_len, file_len >= 8 ? SL_CKPT_HEADER_SIZE : SL__V1_HEADER);
     uint64_t plen = 0;
     uint32_t pcrc = 0;
-    int rc = sl__check_header(f, name, task, ckpt_id, origin, &plen, &pcrc, errstr, errstr_size);
+    size_t hlen = 0;
+    int rc = sl__check_header(f, file_len, name, task, ckpt_id, origin, &plen, &pcrc, &hlen, errstr,
+                              errstr_size);
     if (rc != SL_OK)
         return rc;
-    if (plen != file_len - SL_CKPT_HEADER_SIZE)
+    if (plen != file_len - hlen)
         return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
                          "checkpoint %s: %s (payload length %" PRIu64 ", file has %zu)", name,
-                         plen > file_len - SL_CKPT_HEADER_SIZE ? "truncated" : "trailing bytes",
-                         plen, file_len - SL_CKPT_HEADER_SIZE);
-    if (sl_crc32c(0, f + SL_CKPT_HEADER_SIZE, (size_t)plen) != pcrc)
+                         plen > file_len - hlen ? "truncated" : "trailing bytes", plen,
+                         file_len - hlen);
+    if (sl_crc32c(0, f + hlen, (size_t)plen) != pcrc)
         return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
                          "checkpoint %s: payload checksum mismatch", name);
-    *payload = f + SL_CKPT_HEADER_SIZE;
+    *payload = f + hlen;
     *len = (size_t)plen;
     return SL_OK;
 }

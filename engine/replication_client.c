@@ -494,8 +494,11 @@ static int sl__on_fetch_reply(sl__call *call, size_t i, sl__msg *m)
     const char *want_origin = fx->origin ? fx->origin : f.origin;
     int rc =
         sl_ckpt_parse(f.image, f.len, "fetched", &task, &id, origin, &p, &plen, err, sizeof err);
-    if (rc == SL_OK && (task != fx->task || id != f.ckpt_id || strcmp(origin, want_origin) != 0 ||
-                        strcmp(f.origin, want_origin) != 0))
+    /* A copy without an origin is a format-1 file (from before origins were
+     * recorded): accepted only from the area of the origin asked for. */
+    if (rc == SL_OK &&
+        (task != fx->task || id != f.ckpt_id || (origin[0] && strcmp(origin, want_origin) != 0) ||
+         strcmp(f.origin, want_origin) != 0 || !want_origin[0]))
         rc = sl_seterr(err, sizeof err, SL_ECORRUPT,
                        "copy names task %" PRId32 " checkpoint %" PRIu64
                        " origin \"%s\", wanted origin \"%s\"",

@@ -743,6 +743,45 @@ static void test_origin_and_task_protection(void **state)
     sl_ckpt_store_close(n2);
 }
 
+/* Format-1 files (no origin in the header) written before origins were
+ * recorded still load from disk, in any store; the network never takes
+ * them (put_image wants the store's origin). */
+static void test_format1_still_read(void **state)
+{
+    fixture *f = *state;
+    uint8_t file[36 + 5];
+    memset(file, 0, sizeof file);
+    memcpy(file, "SLCK", 4);
+    const uint64_t id = 77;
+    const int32_t task = 4;
+    uint32_t v = 1, plen_lo = 5;
+    memcpy(file + 4, &v, 4); /* little-endian host (x86-64, arm64) */
+    memcpy(file + 8, &id, 8);
+    memcpy(file + 16, &task, 4);
+    memcpy(file + 20, &plen_lo, 4);
+    memcpy(file + 36, "hello", 5);
+    uint32_t pcrc = sl_crc32c(0, "hello", 5);
+    memcpy(file + 28, &pcrc, 4);
+    uint32_t hcrc = sl_crc32c(0, file, 32);
+    memcpy(file + 32, &hcrc, 4);
+    char path[256];
+    path_of(f, path, sizeof path, task, id);
+    write_file(path, file, sizeof file);
+    sl_ckpt_store_set_origin(f->s, "n1");
+    void *p;
+    size_t n;
+    assert_int_equal(sl_ckpt_store_get(f->s, task, id, &p, &n, f->err, sizeof f->err), SL_OK);
+    assert_int_equal(n, 5);
+    assert_memory_equal(p, "hello", 5);
+    free(p);
+    assert_int_equal(
+        sl_ckpt_store_put_image(f->s, file, sizeof file, NULL, NULL, f->err, sizeof f->err),
+        SL_ECORRUPT);
+    file[36] ^= 1; /* payload CRC still checked */
+    write_file(path, file, sizeof file);
+    assert_int_equal(sl_ckpt_store_get(f->s, task, id, &p, &n, f->err, sizeof f->err), SL_ECORRUPT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -757,6 +796,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stale_tmp_cleanup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manifests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_origin_and_task_protection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_format1_still_read, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
