@@ -146,7 +146,8 @@ static int ks_resolve_starts(ks_source *s, rd_kafka_topic_partition_list_t *part
         char origin[65] = "";
         if (committed >= 0 && tp->metadata && tp->metadata_size > 0 &&
             sl_checkpoint_meta_parse(tp->metadata, tp->metadata_size, &ckpt, origin) != 0 &&
-            tp->metadata_size > 7 && memcmp(tp->metadata, "sluice:", 7) == 0) {
+            tp->metadata_size >= strlen(SL_KS_CHECKPOINT_META) &&
+            memcmp(tp->metadata, SL_KS_CHECKPOINT_META, strlen(SL_KS_CHECKPOINT_META)) == 0) {
             sl_error("kafka", "%s [%" PRId32 "]: malformed checkpoint metadata in the commit",
                      tp->topic, tp->partition);
             return -1;

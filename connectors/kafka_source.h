@@ -33,12 +33,14 @@ typedef struct ks_part {
     _Atomic int64_t consumed;  /* next offset after the last handled message */
     _Atomic int64_t delivered; /* events before it are in the engine's rings */
     _Atomic int64_t committed;
-    _Atomic int64_t end;        /* stop_at_eof: end offset, INT64_MAX unknown */
-    _Atomic int assigned;       /* control thread's view */
-    _Atomic int done;           /* reached its end */
-    int64_t epoch_snap;         /* STAGE1: position captured at an epoch flip */
-    uint64_t checkpoint_id;     /* named by the committed offset's metadata, 0 none */
-    char checkpoint_origin[65]; /* the node that took it, "" if not recorded */
+    /* The node that took checkpoint_id (below), "" if the commit did not
+     * record it (sl_checkpoint_meta_parse). */
+    char checkpoint_origin[65];
+    _Atomic int64_t end;    /* stop_at_eof: end offset, INT64_MAX unknown */
+    _Atomic int assigned;   /* control thread's view */
+    _Atomic int done;       /* reached its end */
+    int64_t epoch_snap;     /* STAGE1: position captured at an epoch flip */
+    uint64_t checkpoint_id; /* named by the committed offset's metadata, 0 none */
     /* owner thread only */
     int active, paused, gap_warned;
     int64_t next;
@@ -129,8 +131,8 @@ int sl__ks_topic_index(ks_source *s, const char *name);
 /* Pauses (1) or resumes (0) one partition. Its owner thread only. */
 void sl__ks_pause(ks_source *s, ks_part *p, int pause);
 
-/* Metadata of offsets committed for a checkpoint:
- * "sluice:checkpoint=<id>;origin=<node>" (sl_checkpoint_meta_format). */
+/* Metadata of offsets committed for a checkpoint: "sluice:checkpoint=<id>". */
+#define SL_KS_CHECKPOINT_META "sluice:checkpoint="
 
 /* kafka_group.c */
 void *sl__ks_control_main(void *arg);
