@@ -9,6 +9,7 @@
  */
 #include "kafka_source.h"
 
+#include "checkpoint.h"
 #include "common.h"
 #include "log.h"
 
@@ -143,15 +144,14 @@ static int ks_resolve_starts(ks_source *s, rd_kafka_topic_partition_list_t *part
         int64_t committed = tp->offset;
         int64_t start;
         uint64_t ckpt = 0;
-        size_t ml = strlen(SL_KS_CHECKPOINT_META);
-        if (committed >= 0 && tp->metadata && tp->metadata_size > ml &&
-            memcmp(tp->metadata, SL_KS_CHECKPOINT_META, ml) == 0) {
-            char num[32];
-            size_t n =
-                tp->metadata_size - ml < sizeof(num) - 1 ? tp->metadata_size - ml : sizeof(num) - 1;
-            memcpy(num, (const char *)tp->metadata + ml, n);
-            num[n] = '\0';
-            ckpt = strtoull(num, NULL, 10);
+        char origin[65] = "";
+        if (committed >= 0 && tp->metadata && tp->metadata_size > 0 &&
+            sl_checkpoint_meta_parse(tp->metadata, tp->metadata_size, &ckpt, origin) != 0 &&
+            tp->metadata_size >= strlen(SL_KS_CHECKPOINT_META) &&
+            memcmp(tp->metadata, SL_KS_CHECKPOINT_META, strlen(SL_KS_CHECKPOINT_META)) == 0) {
+            sl_error("kafka", "%s [%" PRId32 "]: malformed checkpoint metadata in the commit",
+                     tp->topic, tp->partition);
+            return -1;
         }
         if (committed >= 0) {
             if (committed < lo || committed > hi) {
@@ -176,6 +176,7 @@ static int ks_resolve_starts(ks_source *s, rd_kafka_topic_partition_list_t *part
         tp->offset = start;
         if (p) {
             p->checkpoint_id = ckpt;
+            snprintf(p->checkpoint_origin, sizeof(p->checkpoint_origin), "%s", origin);
             atomic_store(&p->committed, committed >= 0 ? committed : -1);
             atomic_store(&p->consumed, start);
             atomic_store(&p->delivered, start);
@@ -183,9 +184,9 @@ static int ks_resolve_starts(ks_source *s, rd_kafka_topic_partition_list_t *part
         }
         sl_info("kafka",
                 "assigned %s [%" PRId32 "] start %" PRId64 " (%s), range %" PRId64 "..%" PRId64
-                ", checkpoint %" PRIu64,
+                ", checkpoint %" PRIu64 " of %s",
                 tp->topic, tp->partition, start, committed >= 0 ? "committed" : "no commit", lo, hi,
-                ckpt);
+                ckpt, origin[0] ? origin : "(origin not recorded)");
     }
     return 0;
 }
@@ -437,9 +438,9 @@ void *sl__ks_control_main(void *arg)
 /*
  * Commits the input offsets of durable checkpoint `checkpoint_id`: task p
  * is partition p of the input topic (or of the repartition topic), with
- * metadata "sluice:checkpoint=<id>" so that the next owner restores that
- * checkpoint. Called on the checkpoint coordinator's thread; synchronous.
- * Returns 0 or SL_EKAFKA (the checkpoint then counts as failed).
+ * metadata "sluice:checkpoint=<id>;origin=<this node>" so that the next
+ * owner restores exactly that checkpoint, from that node's area. Called on the checkpoint
+ * coordinator's thread; synchronous. Returns 0 or SL_EKAFKA (the checkpoint then counts as failed).
  */
 int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_offset *offsets,
                              size_t n)
@@ -452,10 +453,12 @@ int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_
      * Co-partitioned topics share a task but not offsets: not committed. */
     if (checkpoint_id == 0 && !s->repartition && s->ntopics > 1)
         return SL_OK;
-    char meta[64];
-    int ml = checkpoint_id
-                 ? snprintf(meta, sizeof(meta), SL_KS_CHECKPOINT_META "%" PRIu64, checkpoint_id)
-                 : 0;
+    char meta[128];
+    int ml = checkpoint_id ? sl_checkpoint_meta_format(meta, sizeof(meta), checkpoint_id,
+                                                       s->def->cluster.node_id)
+                           : 0;
+    if (ml < 0)
+        return SL_EKAFKA;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n + 1);
     for (size_t i = 0; i < n; i++) {
         ks_part *p = sl__ks_part_of(s, topic, offsets[i].task);

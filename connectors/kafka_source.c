@@ -494,6 +494,9 @@ static void ks_thread_assign(ks_thread *t, ks_part *p, int64_t start)
             sl_batch *ctl = sl_batch_control(SL_MSG_ASSIGN, task, start);
             if (ctl) {
                 ctl->checkpoint_id = p->checkpoint_id; /* state to restore, 0: none */
+                if (p->checkpoint_origin[0])           /* NUL included: sl_batch_assign_origin */
+                    (void)sl_batch_put_bytes(ctl, p->checkpoint_origin,
+                                             strlen(p->checkpoint_origin) + 1);
                 sl_lane_control(t->lane, task, ctl);
             }
         }

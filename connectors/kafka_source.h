@@ -34,6 +34,9 @@ typedef struct ks_part {
     _Atomic int64_t delivered; /* events before it are in the engine's rings */
     _Atomic int64_t committed;
     _Atomic int64_t events; /* messages handled, all assignments (metrics) */
+    /* The node that took checkpoint_id (below), "" if the commit did not
+     * record it (sl_checkpoint_meta_parse). */
+    char checkpoint_origin[65];
     _Atomic int64_t end;    /* stop_at_eof: end offset, INT64_MAX unknown */
     _Atomic int assigned;   /* control thread's view */
     _Atomic int done;       /* reached its end */

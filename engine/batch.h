@@ -46,7 +46,9 @@ typedef enum sl_msg_kind {
     SL_MSG_RESULTS,   /* results for the sink */
     SL_MSG_WATERMARK, /* watermark = value; idle advance of a task */
     SL_MSG_BARRIER,   /* checkpoint `checkpoint_id`; value = next input offset */
-    SL_MSG_ASSIGN,    /* task assigned to this node; value = start offset */
+    SL_MSG_ASSIGN,    /* task assigned to this node; value = start offset;
+                         checkpoint_id = state to restore (0 none), its origin
+                         node id in the byte arena (sl_batch_assign_origin) */
     SL_MSG_REVOKE,    /* task revoked: drop its state after this */
     SL_MSG_EOS,       /* end of stream for a task: close all windows */
     SL_MSG_BAD,       /* bad/late records for the dead-letter sink (rows) */
@@ -107,6 +109,13 @@ uint32_t sl_batch_put_bytes(sl_batch *b, const void *data, size_t len);
 /* Reserves `len` bytes at the end of the arena and returns a pointer to
  * them (valid until the next put/reserve), or NULL. */
 char *sl_batch_reserve_bytes(sl_batch *b, size_t len, uint32_t *off_out);
+
+/* SL_MSG_ASSIGN: the node that took checkpoint_id, "" when not recorded
+ * (stored NUL-terminated at the start of the byte arena). */
+static inline const char *sl_batch_assign_origin(const sl_batch *b)
+{
+    return b->bytes_len && b->bytes[b->bytes_len - 1] == '\0' ? b->bytes : "";
+}
 
 static inline const char *sl_batch_key(const sl_batch *b, uint32_t i, uint32_t *len)
 {

@@ -18,6 +18,12 @@
  *      the local disk (write, fsync, rename) AND acknowledged by the
  *      required number of replicas. `durable` only ever grows.
  *   4. A failed checkpoint commits nothing; the next one starts afresh.
+ *   5. Each task's last committed checkpoint is never pruned, locally nor
+ *      on the peers, however many later checkpoints fail to commit (e.g.
+ *      commits refused during a rebalance): the committed offsets name it,
+ *      and the next owner restores exactly it.
+ *   6. A restore uses only a verified copy from the origin recorded with
+ *      the commit (sl_checkpointer_load).
  *
  * States of checkpoint n:
  *
@@ -172,17 +178,21 @@ static int sl__persist(sl_checkpointer *c, uint64_t id, sl__entry *entries, size
             snaps[i].task = entries[i].task;
             snaps[i].data = entries[i].blob;
             snaps[i].len = entries[i].len;
+            /* Peers keep the task's last committed checkpoint (invariant 5). */
+            snaps[i].committed = sl_ckpt_store_protected(c->store, entries[i].task);
         }
         int replicas = c->def->checkpoint.replicas;
         if ((size_t)replicas > c->def->cluster.npeers)
             replicas = (int)c->def->cluster.npeers;
-        rc = sl_repl_push(c->client, id, atomic_load(&c->durable), snaps, n, replicas,
+        rc = sl_repl_push(c->client, id, 0, snaps, n, replicas,
                           (int)c->def->checkpoint.replica_timeout_ms, err, sizeof(err));
         free(snaps);
         if (rc != SL_OK)
             sl_error("checkpoint", "checkpoint %" PRIu64 " not replicated: %s", id, err);
     }
+    int commit_tried = 0;
     if (rc == SL_OK && c->commit) {
+        commit_tried = 1;
         rc = c->commit(c->commit_ctx, commit_only ? 0 : id, offsets, n);
         if (rc != SL_OK)
             sl_warn("checkpoint", "checkpoint %" PRIu64 ": offset commit failed: %s", id,
@@ -191,10 +201,13 @@ static int sl__persist(sl_checkpointer *c, uint64_t id, sl__entry *entries, size
     if (commit_only)
         ; /* nothing stored */
     else if (rc == SL_OK) {
-        sl_ckpt_store_protect(c->store, id);
+        /* the committed offsets name id: keep it (invariant 5) */
+        for (size_t i = 0; i < n; i++)
+            sl_ckpt_store_protect_task(c->store, entries[i].task, id);
         sl_ckpt_store_prune(c->store, tasks, n);
-    } else /* what was written of it is of no use, and would count toward keep */
+    } else if (!commit_tried) /* what was written of it is of no use, and would count toward keep */
         sl_ckpt_store_discard(c->store, id, tasks, n);
+    /* (A failed commit keeps the files: the broker may have applied it.) */
     free(tasks);
     free(offsets);
     return rc;
@@ -272,6 +285,18 @@ static void *sl__coordinator_main(void *arg)
 
 /* ---- public API ---------------------------------------------------------------- */
 
+/* The replication client configuration of this node. */
+static void sl__client_conf(const sl_checkpointer *c, sl_repl_client_conf *cc)
+{
+    const sl_def *def = c->def;
+    *cc = (sl_repl_client_conf){.node_id = def->cluster.node_id,
+                                .peers = (const char *const *)def->cluster.peers,
+                                .npeers = def->cluster.npeers,
+                                .secret_key = def->cluster.secret_key,
+                                .peer_keys = (const char *const *)def->cluster.peer_keys,
+                                .max_message_bytes = def->cluster.max_message_bytes};
+}
+
 sl_checkpointer *sl_checkpointer_new(const sl_def *def, sl_commit_fn commit, void *commit_ctx,
                                      char *errstr, size_t errstr_size)
 {
@@ -293,11 +318,23 @@ sl_checkpointer *sl_checkpointer_new(const sl_def *def, sl_commit_fn commit, voi
         goto fail;
     }
     sl_ckpt_store_defer_pruning(c->store, 1);
+    sl_ckpt_store_set_origin(c->store, def->cluster.node_id);
     if (def->cluster.listen) {
         sl_repl_server_conf sc = {.node_id = def->cluster.node_id,
                                   .endpoint = def->cluster.listen,
                                   .store_dir = def->checkpoint.dir,
-                                  .keep = def->checkpoint.keep};
+                                  .keep = def->checkpoint.keep,
+                                  .secret_key = def->cluster.secret_key,
+                                  .peer_keys = (const char *const *)def->cluster.peer_keys,
+                                  .peer_node_ids = (const char *const *)def->cluster.peer_node_ids,
+                                  .npeers = def->cluster.npeers,
+                                  .max_message_bytes = def->cluster.max_message_bytes};
+        if (!def->cluster.secret_key)
+            sl_warn("replication",
+                    "replication on %s is UNAUTHENTICATED and UNENCRYPTED: anyone who can "
+                    "reach it can read every task's state and overwrite checkpoints; set "
+                    "cluster.secret_key and the peers' public keys (sluice keygen)",
+                    def->cluster.listen);
         c->server = sl_repl_server_start(&sc, err, sizeof(err));
         if (!c->server) {
             sl_seterr(errstr, errstr_size, SL_EIO, "cluster.listen: %s", err);
@@ -305,9 +342,8 @@ sl_checkpointer *sl_checkpointer_new(const sl_def *def, sl_commit_fn commit, voi
         }
     }
     if (def->cluster.npeers > 0 && def->checkpoint.replicas > 0) {
-        sl_repl_client_conf cc = {.node_id = def->cluster.node_id,
-                                  .peers = (const char *const *)def->cluster.peers,
-                                  .npeers = def->cluster.npeers};
+        sl_repl_client_conf cc;
+        sl__client_conf(c, &cc);
         c->client = sl_repl_client_new(&cc, err, sizeof(err));
         if (!c->client) {
             sl_seterr(errstr, errstr_size, SL_EIO, "cluster.peers: %s", err);
@@ -454,12 +490,55 @@ int sl_checkpointer_wait(sl_checkpointer *c, int timeout_ms)
     return ok ? SL_OK : SL_EIO;
 }
 
-/* Looks for the snapshot in the replica areas other nodes pushed to this
- * node (<dir>/replicas/<origin>/). */
-static int sl__replica_area_get(const sl_checkpointer *c, int32_t task, uint64_t n, void **p,
-                                size_t *len)
+/* Appends "; <what>" to the note buffer. */
+static void sl__note(char *notes, size_t size, const char *what)
+{
+    size_t used = strlen(notes);
+    if (used + 1 < size)
+        snprintf(notes + used, size - used, "%s%s", used ? "; " : "", what);
+}
+
+/* Loads (task, n) from the store of one area, verified. A copy that exists
+ * but fails verification is logged loudly. Returns SL_OK, SL_ENOTFOUND or
+ * the verification error. */
+static int sl__area_load(sl_ckpt_store *st, const char *what, int32_t task, uint64_t n, void **p,
+                         size_t *len, char *notes, size_t notes_size)
+{
+    char err[512];
+    int rc = sl_ckpt_store_get(st, task, n, p, len, err, sizeof(err));
+    if (rc == SL_OK)
+        return SL_OK;
+    char note[700];
+    snprintf(note, sizeof(note), "%s: %s", what, err);
+    sl__note(notes, notes_size, note);
+    if (rc != SL_ENOTFOUND)
+        sl_error("checkpoint",
+                 "task %d: the copy of checkpoint %" PRIu64 " in %s is CORRUPT and will not be "
+                 "used: %s",
+                 task, n, what, err);
+    return rc;
+}
+
+/* Opens replicas/<origin>/ of this node's directory if it exists. */
+static sl_ckpt_store *sl__open_area(const sl_checkpointer *c, const char *origin)
 {
     char path[4096], err[256];
+    snprintf(path, sizeof(path), "%s/replicas/%s", c->def->checkpoint.dir, origin);
+    DIR *d = opendir(path);
+    if (!d)
+        return NULL;
+    closedir(d);
+    sl_ckpt_store *st = sl_ckpt_store_open(path, c->def->checkpoint.keep, err, sizeof(err));
+    if (st)
+        sl_ckpt_store_set_origin(st, origin);
+    return st;
+}
+
+/* Legacy commits (no origin recorded): every local replica area. */
+static int sl__any_area_load(const sl_checkpointer *c, int32_t task, uint64_t n, void **p,
+                             size_t *len, char *notes, size_t notes_size)
+{
+    char path[4096];
     snprintf(path, sizeof(path), "%s/replicas", c->def->checkpoint.dir);
     DIR *d = opendir(path);
     if (!d)
@@ -467,55 +546,140 @@ static int sl__replica_area_get(const sl_checkpointer *c, int32_t task, uint64_t
     int rc = SL_ENOTFOUND;
     struct dirent *de;
     while (rc != SL_OK && (de = readdir(d))) {
-        if (de->d_name[0] == '.')
+        if (!sl_repl_node_id_valid(de->d_name))
             continue;
-        char area[4096 + 256];
-        snprintf(area, sizeof(area), "%s/%s", path, de->d_name);
-        sl_ckpt_store *st = sl_ckpt_store_open(area, c->def->checkpoint.keep, err, sizeof(err));
+        sl_ckpt_store *st = sl__open_area(c, de->d_name);
         if (!st)
             continue;
-        rc = sl_ckpt_store_get(st, task, n, p, len, err, sizeof(err));
+        char what[128];
+        snprintf(what, sizeof(what), "replicas/%.64s", de->d_name);
+        rc = sl__area_load(st, what, task, n, p, len, notes, notes_size);
         sl_ckpt_store_close(st);
     }
     closedir(d);
     return rc;
 }
 
-int sl_checkpointer_load(sl_checkpointer *c, int32_t task, uint64_t n, uint8_t **blob, size_t *len,
-                         char *errstr, size_t errstr_size)
+int sl_checkpointer_load(sl_checkpointer *c, int32_t task, uint64_t n, const char *origin,
+                         uint8_t **blob, size_t *len, char *errstr, size_t errstr_size)
 {
+    const char *self = c->def->cluster.node_id;
+    int legacy = !origin || !*origin;
+    char notes[2048] = "";
     void *p = NULL;
-    char local_err[512] = "";
     if (!c->store)
         return sl_seterr(errstr, errstr_size, SL_ENOTFOUND, "checkpoints are off");
-    int rc = sl_ckpt_store_get(c->store, task, n, &p, len, local_err, sizeof(local_err));
-    if (rc == SL_OK || sl__replica_area_get(c, task, n, &p, len) == SL_OK) {
+    int rc, corrupt = 0;
+    if (!legacy && !sl_repl_node_id_valid(origin))
+        return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
+                         "the offset commit names an invalid origin node id");
+    if (legacy)
+        sl_warn("checkpoint",
+                "task %d: the committed offsets name checkpoint %" PRIu64 " without its origin "
+                "(committed by an older version): accepting a verified copy from any area",
+                task, n);
+    if (legacy || strcmp(origin, self) == 0) {
+        rc = sl__area_load(c->store, "this node's store", task, n, &p, len, notes, sizeof(notes));
+        corrupt |= rc != SL_OK && rc != SL_ENOTFOUND;
+        if (rc == SL_OK) {
+            sl_ckpt_store_protect_task(c->store, task, n); /* it is committed */
+            *blob = p;
+            return SL_OK;
+        }
+    }
+    if (legacy) {
+        rc = sl__any_area_load(c, task, n, &p, len, notes, sizeof(notes));
+    } else if (strcmp(origin, self) != 0) {
+        sl_ckpt_store *st = sl__open_area(c, origin);
+        char what[128];
+        snprintf(what, sizeof(what), "replicas/%s", origin);
+        rc = st ? sl__area_load(st, what, task, n, &p, len, notes, sizeof(notes)) : SL_ENOTFOUND;
+        if (!st) {
+            char note[160];
+            snprintf(note, sizeof(note), "no %s here", what);
+            sl__note(notes, sizeof(notes), note);
+        }
+        sl_ckpt_store_close(st);
+    } else {
+        rc = SL_ENOTFOUND;
+    }
+    if (rc == SL_OK) {
         *blob = p;
         return SL_OK;
     }
+    corrupt |= rc != SL_ENOTFOUND;
     if (c->def->cluster.npeers > 0) {
         /* A client of its own: replication clients belong to one thread,
          * and restores happen on worker threads. */
-        char err[512];
-        sl_repl_client_conf cc = {.node_id = c->def->cluster.node_id,
-                                  .peers = (const char *const *)c->def->cluster.peers,
-                                  .npeers = c->def->cluster.npeers};
+        char err[1024];
+        sl_repl_client_conf cc;
+        sl__client_conf(c, &cc);
         sl_repl_client *client = sl_repl_client_new(&cc, err, sizeof(err));
         if (client) {
-            rc = sl_repl_fetch(client, NULL, task, n, (int)c->def->checkpoint.replica_timeout_ms,
-                               NULL, &p, len, err, sizeof(err));
+            rc = sl_repl_fetch(client, legacy ? NULL : origin, task, n,
+                               (int)c->def->checkpoint.replica_timeout_ms, NULL, &p, len, err,
+                               sizeof(err));
             sl_repl_client_free(client);
             if (rc == SL_OK) {
                 *blob = p;
-                sl_info("checkpoint", "task %d: checkpoint %" PRIu64 " fetched from a peer", task,
-                        n);
+                sl_info("checkpoint",
+                        "task %d: checkpoint %" PRIu64 " of %s fetched from a peer (verified)",
+                        task, n, legacy ? "any node" : origin);
                 return SL_OK;
             }
         }
-        return sl_seterr(errstr, errstr_size, rc == SL_OK ? SL_ENOTFOUND : rc,
-                         "not in the local store (%s) nor at any peer (%s)", local_err, err);
+        corrupt |= rc == SL_ECORRUPT;
+        sl__note(notes, sizeof(notes), err);
     }
-    return sl_seterr(errstr, errstr_size, rc, "%s", local_err);
+    return sl_seterr(errstr, errstr_size, corrupt ? SL_ECORRUPT : SL_ENOTFOUND,
+                     "no verified copy of checkpoint %" PRIu64 " of %s for task %d: %s", n,
+                     legacy ? "any node" : origin, task, notes);
+}
+
+int sl_checkpoint_meta_format(char *out, size_t size, uint64_t id, const char *origin)
+{
+    int n =
+        snprintf(out, size, "sluice:checkpoint=%" PRIu64 ";origin=%s", id, origin ? origin : "");
+    return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
+int sl_checkpoint_meta_parse(const void *meta, size_t len, uint64_t *id, char *origin)
+{
+    static const char prefix[] = "sluice:checkpoint=";
+    const char *m = meta;
+    *id = 0;
+    origin[0] = '\0';
+    size_t pl = sizeof(prefix) - 1;
+    if (!m || len <= pl || memcmp(m, prefix, pl) != 0)
+        return -1;
+    size_t i = pl;
+    uint64_t v = 0;
+    if (m[i] == '0') /* 0 is no checkpoint, and one spelling per id */
+        return -1;
+    while (i < len && m[i] >= '0' && m[i] <= '9') {
+        unsigned d = (unsigned)(m[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+        i++;
+    }
+    if (i == pl || v == 0)
+        return -1;
+    if (i < len) {
+        static const char okey[] = ";origin=";
+        size_t ol = sizeof(okey) - 1;
+        if (len - i <= ol || memcmp(m + i, okey, ol) != 0 || len - i - ol > SL_REPL_NODE_ID_MAX ||
+            memchr(m + i + ol, '\0', len - i - ol))
+            return -1;
+        char o[SL_REPL_NODE_ID_MAX + 1];
+        memcpy(o, m + i + ol, len - i - ol);
+        o[len - i - ol] = '\0';
+        if (!sl_repl_node_id_valid(o))
+            return -1;
+        memcpy(origin, o, len - i - ol + 1);
+    }
+    *id = v;
+    return 0;
 }
 
 void sl_checkpointer_get_stats(const sl_checkpointer *c, sl_checkpoint_stats *out)
@@ -523,5 +687,12 @@ void sl_checkpointer_get_stats(const sl_checkpointer *c, sl_checkpoint_stats *ou
     pthread_mutex_lock(&((sl_checkpointer *)c)->mu);
     *out = c->stats;
     out->durable_id = atomic_load(&((sl_checkpointer *)c)->durable);
+    if (c->server) {
+        sl_repl_server_stats rs;
+        sl_repl_server_stats_get(c->server, &rs);
+        out->repl_refused_connections = rs.refused_connections;
+        out->repl_refused_origin = rs.refused_origin;
+        out->repl_bad_messages = rs.bad_messages;
+    }
     pthread_mutex_unlock(&((sl_checkpointer *)c)->mu);
 }

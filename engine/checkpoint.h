@@ -38,6 +38,10 @@ typedef struct sl_checkpoint_stats {
     double p50_ms, p99_ms; /* over the last 1024 checkpoints */
     int64_t last_completed_wall_ms;
     uint64_t consecutive_failed; /* failures since the last success */
+    /* replication server: refused handshakes (plaintext, unknown key),
+     * pushes for an origin their key may not speak for, malformed or
+     * out-of-bounds messages */
+    uint64_t repl_refused_connections, repl_refused_origin, repl_bad_messages;
 } sl_checkpoint_stats;
 
 /* After this many failed checkpoints in a row the node reports not ready
@@ -74,11 +78,29 @@ int sl_checkpointer_wait(sl_checkpointer *c, int timeout_ms);
  * (the input ended first): nothing of it was persisted. */
 void sl_checkpointer_cancel_unreported(sl_checkpointer *c);
 
-/* Loads the snapshot of `task` at checkpoint n from the local store or, if
- * absent, from a peer. *blob is malloc'ed. Returns 0, SL_ENOTFOUND, or
- * SL_ECORRUPT (errstr says which file/peer and why). */
-int sl_checkpointer_load(sl_checkpointer *c, int32_t task, uint64_t n, uint8_t **blob, size_t *len,
-                         char *errstr, size_t errstr_size);
+/* Loads the snapshot of `task` at checkpoint n taken by node `origin` (as
+ * recorded with the offset commit): from this node's own store when origin
+ * is this node, else from replicas/<origin>/; if that copy is missing or
+ * fails verification (logged loudly), from a peer's copy of that origin's
+ * area. Every copy is verified (CRCs, version, task, checkpoint id and the
+ * origin in its header); no other node's area is ever used. origin NULL or
+ * "" (offsets committed by an older version, which did not record it):
+ * the own store, then each replica area, then any peer, each verified, with
+ * a warning. *blob is malloc'ed. Returns 0, SL_ENOTFOUND, or SL_ECORRUPT
+ * (errstr says every place tried and why it failed). */
+int sl_checkpointer_load(sl_checkpointer *c, int32_t task, uint64_t n, const char *origin,
+                         uint8_t **blob, size_t *len, char *errstr, size_t errstr_size);
+
+/* Offset commit metadata naming checkpoint `id` taken by node `origin`:
+ * "sluice:checkpoint=<id>;origin=<node>". Returns the length written
+ * (excluding NUL; truncated output is never returned: -1 instead). */
+int sl_checkpoint_meta_format(char *out, size_t size, uint64_t id, const char *origin);
+/* Parses offset commit metadata (not NUL-terminated, `len` bytes):
+ * "sluice:checkpoint=<id>" (older versions; origin[0] = '\0') or
+ * "sluice:checkpoint=<id>;origin=<node>". origin has room for 65 bytes.
+ * Returns 0 and fills *id, or -1 when the metadata is not Sluice's or is
+ * malformed (then *id = 0). */
+int sl_checkpoint_meta_parse(const void *meta, size_t len, uint64_t *id, char *origin);
 
 void sl_checkpointer_get_stats(const sl_checkpointer *c, sl_checkpoint_stats *out);
 

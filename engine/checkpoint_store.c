@@ -10,17 +10,7 @@
  *   manifest.ckpt-<id>.slcm          the tasks of checkpoint id (complete)
  *   .tmp.<final name>.<pid>.<seq>    a write in progress
  *
- * Snapshot file (little-endian):
- *
- *   off  size  field
- *     0     4  magic "SLCK"
- *     4     4  format version (1)
- *     8     8  checkpoint id
- *    16     4  task id (int32)
- *    20     8  payload length
- *    28     4  CRC32C of the payload
- *    32     4  CRC32C of bytes 0..31
- *    36     n  payload
+ * Snapshot file: header + payload, laid out in checkpoint_image.c.
  *
  * Manifest file: "SLCM", version u32, checkpoint id u64, count u32,
  * count x task i32, CRC32C of everything before it.
@@ -33,11 +23,14 @@
  *   2. Load verifies magic, then version (a foreign version may have another
  *      layout, so nothing else is trusted first), then the header CRC, then
  *      that the header's task and id match the file name, that the file
- *      length is exactly header + payload length, then the payload CRC. Only
+ *      length is exactly header + payload length, then the payload CRC, and
+ *      (for a store with an origin) that the header names that origin. Only
  *      then is a byte handed to the caller: never a half-read snapshot.
  *   3. Pruning runs only after a successful put and keeps the newest `keep`
- *      ids, the file just written (even if the caller wrote an old id) and
- *      the protected checkpoint.
+ *      ids, the file just written (even if the caller wrote an old id), the
+ *      store-wide protected checkpoint and each task's protected (last
+ *      committed) checkpoint; manifests of any protected id stay too.
+ *      Protected ids only move forward.
  *   4. Temporary files carry the writer's pid; opening a store removes only
  *      those of processes that no longer exist, so two handles on one
  *      directory never delete each other's writes in progress.
@@ -74,12 +67,20 @@
 #define SL__TMP_PREFIX         ".tmp."
 #define SL__MAX_MANIFEST_TASKS (1u << 20)
 
+typedef struct sl__task_protect {
+    int32_t task;
+    uint64_t id;
+} sl__task_protect;
+
 struct sl_ckpt_store {
     pthread_mutex_t lock;
     char *dir;
     int keep;
+    char origin[SL_CKPT_ORIGIN_MAX + 1];
     uint64_t protected_id;
     int defer_prune; /* prune only in sl_ckpt_store_prune (after success) */
+    sl__task_protect *tprot; /* per task, sorted by task */
+    size_t ntprot;
     uint64_t tmp_seq;
     sl_ckpt_io io;
 };
@@ -294,6 +295,7 @@ void sl_ckpt_store_close(sl_ckpt_store *s)
         return;
     pthread_mutex_destroy(&s->lock);
     free(s->dir);
+    free(s->tprot);
     free(s);
 }
 
@@ -302,11 +304,80 @@ const char *sl_ckpt_store_dir(const sl_ckpt_store *s)
     return s->dir;
 }
 
+void sl_ckpt_store_set_origin(sl_ckpt_store *s, const char *origin)
+{
+    pthread_mutex_lock(&s->lock);
+    snprintf(s->origin, sizeof s->origin, "%s", origin ? origin : "");
+    pthread_mutex_unlock(&s->lock);
+}
+
 void sl_ckpt_store_protect(sl_ckpt_store *s, uint64_t ckpt_id)
 {
     pthread_mutex_lock(&s->lock);
-    s->protected_id = ckpt_id;
+    if (ckpt_id > s->protected_id)
+        s->protected_id = ckpt_id;
     pthread_mutex_unlock(&s->lock);
+}
+
+/* Index of `task` in s->tprot, or where it would go. Caller holds the
+ * lock. */
+static size_t sl__tprot_find(const sl_ckpt_store *s, int32_t task)
+{
+    size_t lo = 0, hi = s->ntprot;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->tprot[mid].task < task)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+void sl_ckpt_store_protect_task(sl_ckpt_store *s, int32_t task, uint64_t ckpt_id)
+{
+    if (ckpt_id == 0)
+        return;
+    pthread_mutex_lock(&s->lock);
+    size_t i = sl__tprot_find(s, task);
+    if (i < s->ntprot && s->tprot[i].task == task) {
+        if (ckpt_id > s->tprot[i].id)
+            s->tprot[i].id = ckpt_id;
+    } else {
+        s->tprot = sl_xrealloc(s->tprot, (s->ntprot + 1) * sizeof *s->tprot);
+        memmove(s->tprot + i + 1, s->tprot + i, (s->ntprot - i) * sizeof *s->tprot);
+        s->tprot[i] = (sl__task_protect){task, ckpt_id};
+        s->ntprot++;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Caller holds the lock. */
+static uint64_t sl__task_protected(const sl_ckpt_store *s, int32_t task)
+{
+    size_t i = sl__tprot_find(s, task);
+    uint64_t id = i < s->ntprot && s->tprot[i].task == task ? s->tprot[i].id : 0;
+    return id > s->protected_id ? id : s->protected_id;
+}
+
+uint64_t sl_ckpt_store_protected(sl_ckpt_store *s, int32_t task)
+{
+    pthread_mutex_lock(&s->lock);
+    uint64_t id = sl__task_protected(s, task);
+    pthread_mutex_unlock(&s->lock);
+    return id;
+}
+
+/* True when some task's protection (or the store's) names manifest `id`.
+ * Caller holds the lock. */
+static int sl__manifest_protected(const sl_ckpt_store *s, uint64_t id)
+{
+    if (id == s->protected_id)
+        return 1;
+    for (size_t i = 0; i < s->ntprot; i++)
+        if (s->tprot[i].id == id)
+            return 1;
+    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -395,31 +466,6 @@ fail : {
 }
 }
 
-static void sl__le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void sl__le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-/* Fills the 36-byte header described in the design notes. */
-static void sl__put_header(uint8_t h[SL_CKPT_HEADER_SIZE], int32_t task, uint64_t id,
-                           const void *payload, size_t len)
-{
-    memcpy(h, SL_CKPT_MAGIC, 4);
-    sl__le32(h + 4, SL_CKPT_FORMAT_VERSION);
-    sl__le64(h + 8, id);
-    sl__le32(h + 16, (uint32_t)task);
-    sl__le64(h + 20, (uint64_t)len);
-    sl__le32(h + 28, sl_crc32c(0, payload, len));
-    sl__le32(h + 32, sl_crc32c(0, h, 32));
-}
-
 static int sl__cmp_desc(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -459,7 +505,7 @@ static int sl__scan(sl_ckpt_store *s, int manifests, int32_t task, uint64_t **id
     return SL_OK;
 }
 
-/* Removes all but the newest `keep` ids, the protected one and `written`
+/* Removes all but the newest `keep` ids, the protected ones and `written`
  * (the id just written, even if old). */
 static void sl__prune(sl_ckpt_store *s, int manifests, int32_t task, uint64_t written)
 {
@@ -467,8 +513,9 @@ static void sl__prune(sl_ckpt_store *s, int manifests, int32_t task, uint64_t wr
     size_t n;
     if (sl__scan(s, manifests, task, &ids, &n) != SL_OK)
         return;
+    uint64_t prot = manifests ? 0 : sl__task_protected(s, task);
     for (size_t i = (size_t)s->keep; i < n; i++) {
-        if (ids[i] == s->protected_id || ids[i] == written)
+        if (ids[i] == written || (manifests ? sl__manifest_protected(s, ids[i]) : ids[i] == prot))
             continue;
         char name[128], path[PATH_MAX];
         if (manifests)
@@ -488,12 +535,12 @@ int sl_ckpt_store_put(sl_ckpt_store *s, int32_t task, uint64_t ckpt_id, const vo
         return sl_seterr(errstr, errstr_size, SL_EINVAL,
                          "checkpoint store: invalid checkpoint id or payload");
     uint8_t hdr[SL_CKPT_HEADER_SIZE];
-    sl__put_header(hdr, task, ckpt_id, payload, len);
     char name[128];
     sl__snap_name(name, sizeof name, task, ckpt_id);
     const void *parts[2] = {hdr, payload};
     size_t lens[2] = {sizeof hdr, len};
     pthread_mutex_lock(&s->lock);
+    sl_ckpt_header_build(hdr, task, ckpt_id, s->origin, payload, len);
     int rc = sl__durable_write(s, name, parts, lens, len ? 2 : 1, errstr, errstr_size);
     if (rc == SL_OK && !s->defer_prune)
         sl__prune(s, 0, task, ckpt_id);
@@ -520,7 +567,7 @@ void sl_ckpt_store_prune(sl_ckpt_store *s, const int32_t *tasks, size_t n)
 void sl_ckpt_store_discard(sl_ckpt_store *s, uint64_t ckpt_id, const int32_t *tasks, size_t n)
 {
     pthread_mutex_lock(&s->lock);
-    if (ckpt_id != 0 && ckpt_id != s->protected_id) {
+    if (ckpt_id != 0 && !sl__manifest_protected(s, ckpt_id)) {
         char name[128], path[PATH_MAX];
         for (size_t i = 0; i < n; i++) {
             sl__snap_name(name, sizeof name, tasks[i], ckpt_id);
@@ -537,62 +584,6 @@ void sl_ckpt_store_discard(sl_ckpt_store *s, uint64_t ckpt_id, const int32_t *ta
 /* ------------------------------------------------------------------------ */
 /* Verified read                                                             */
 /* ------------------------------------------------------------------------ */
-
-/* Checks a 36-byte header (invariant 2, up to the lengths). */
-static int sl__check_header(const uint8_t *h, const char *name, int32_t *task, uint64_t *id,
-                            uint64_t *plen, uint32_t *pcrc, char *errstr, size_t errstr_size)
-{
-    if (memcmp(h, SL_CKPT_MAGIC, 4) != 0)
-        return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
-                         "checkpoint %s: not a Sluice snapshot (bad magic)", name);
-    sl_reader r;
-    sl_reader_init(&r, h + 4, SL_CKPT_HEADER_SIZE - 4);
-    uint32_t version = sl_read_u32(&r);
-    if (version != SL_CKPT_FORMAT_VERSION)
-        return sl_seterr(errstr, errstr_size, SL_EVERSION,
-                         "checkpoint %s: format version %" PRIu32 ", this build reads %u", name,
-                         version, SL_CKPT_FORMAT_VERSION);
-    *id = sl_read_u64(&r);
-    *task = (int32_t)sl_read_u32(&r);
-    *plen = sl_read_u64(&r);
-    *pcrc = sl_read_u32(&r);
-    uint32_t hcrc = sl_read_u32(&r);
-    if (r.failed || hcrc != sl_crc32c(0, h, 32))
-        return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
-                         "checkpoint %s: header checksum mismatch", name);
-    return SL_OK;
-}
-
-int sl_ckpt_parse(const void *file, size_t file_len, const char *name, int32_t *task,
-                  uint64_t *ckpt_id, const uint8_t **payload, size_t *len, char *errstr,
-                  size_t errstr_size)
-{
-    const uint8_t *f = file;
-    *payload = NULL;
-    *len = 0;
-    if (!name)
-        name = "(memory)";
-    if (file_len < SL_CKPT_HEADER_SIZE)
-        return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
-                         "checkpoint %s: truncated (%zu bytes, the header alone is %d)", name,
-                         file_len, SL_CKPT_HEADER_SIZE);
-    uint64_t plen = 0;
-    uint32_t pcrc = 0;
-    int rc = sl__check_header(f, name, task, ckpt_id, &plen, &pcrc, errstr, errstr_size);
-    if (rc != SL_OK)
-        return rc;
-    if (plen != file_len - SL_CKPT_HEADER_SIZE)
-        return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
-                         "checkpoint %s: %s (payload length %" PRIu64 ", file has %zu)", name,
-                         plen > file_len - SL_CKPT_HEADER_SIZE ? "truncated" : "trailing bytes",
-                         plen, file_len - SL_CKPT_HEADER_SIZE);
-    if (sl_crc32c(0, f + SL_CKPT_HEADER_SIZE, (size_t)plen) != pcrc)
-        return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
-                         "checkpoint %s: payload checksum mismatch", name);
-    *payload = f + SL_CKPT_HEADER_SIZE;
-    *len = (size_t)plen;
-    return SL_OK;
-}
 
 static int sl__read_all(int fd, void *buf, size_t n)
 {
@@ -666,8 +657,27 @@ static int sl__slurp(sl_ckpt_store *s, const char *name, uint8_t **out, size_t *
     return SL_OK;
 }
 
-static int sl__get_locked(sl_ckpt_store *s, int32_t task, uint64_t id, void **payload, size_t *len,
-                          char *errstr, size_t errstr_size)
+/* Verifies an image against the name it is stored under (task, id) and
+ * this store's origin. Caller holds the lock. */
+static int sl__verify_image(sl_ckpt_store *s, const uint8_t *file, size_t flen, const char *name,
+                            int32_t *task, uint64_t *id, const uint8_t **p, size_t *plen,
+                            char *errstr, size_t errstr_size)
+{
+    char origin[SL_CKPT_ORIGIN_MAX + 1];
+    int rc = sl_ckpt_parse(file, flen, name, task, id, origin, p, plen, errstr, errstr_size);
+    /* No origin: a format-1 file from this disk (written before origins were
+     * recorded); never accepted from the network (see checkpoint_image.c). */
+    if (rc == SL_OK && s->origin[0] && origin[0] && strcmp(origin, s->origin) != 0)
+        rc = sl_seterr(errstr, errstr_size, SL_ECORRUPT,
+                       "checkpoint %s/%s: header names origin \"%s\", this area holds \"%s\"'s",
+                       s->dir, name, origin, s->origin);
+    return rc;
+}
+
+/* Loads and verifies the file of (task, id). With `whole`, hands out the
+ * file image, else the payload alone. Caller holds the lock. */
+static int sl__get_locked(sl_ckpt_store *s, int32_t task, uint64_t id, int whole, void **payload,
+                          size_t *len, char *errstr, size_t errstr_size)
 {
     char name[128];
     sl__snap_name(name, sizeof name, task, id);
@@ -680,7 +690,7 @@ static int sl__get_locked(sl_ckpt_store *s, int32_t task, uint64_t id, void **pa
     uint64_t hid;
     const uint8_t *p;
     size_t plen;
-    rc = sl_ckpt_parse(file, flen, name, &htask, &hid, &p, &plen, errstr, errstr_size);
+    rc = sl__verify_image(s, file, flen, name, &htask, &hid, &p, &plen, errstr, errstr_size);
     if (rc == SL_OK && (htask != task || hid != id))
         rc = sl_seterr(errstr, errstr_size, SL_ECORRUPT,
                        "checkpoint %s: header names task %" PRId32 " checkpoint %" PRIu64, name,
@@ -688,6 +698,11 @@ static int sl__get_locked(sl_ckpt_store *s, int32_t task, uint64_t id, void **pa
     if (rc != SL_OK) {
         free(file);
         return rc;
+    }
+    if (whole) {
+        *payload = file;
+        *len = flen;
+        return SL_OK;
     }
     /* Hand out the payload alone: move it to the front of the buffer. */
     memmove(file, p, plen);
@@ -702,7 +717,7 @@ int sl_ckpt_store_get(sl_ckpt_store *s, int32_t task, uint64_t ckpt_id, void **p
     *payload = NULL;
     *len = 0;
     pthread_mutex_lock(&s->lock);
-    int rc = sl__get_locked(s, task, ckpt_id, payload, len, errstr, errstr_size);
+    int rc = sl__get_locked(s, task, ckpt_id, 0, payload, len, errstr, errstr_size);
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -726,7 +741,7 @@ int sl_ckpt_store_get_latest(sl_ckpt_store *s, int32_t task, uint64_t *ckpt_id, 
         rc = sl_seterr(errstr, errstr_size, SL_ENOTFOUND,
                        "checkpoint store %s: no snapshot of task %" PRId32, s->dir, task);
     } else {
-        rc = sl__get_locked(s, task, ids[0], payload, len, errstr, errstr_size);
+        rc = sl__get_locked(s, task, ids[0], 0, payload, len, errstr, errstr_size);
         if (rc == SL_OK && ckpt_id)
             *ckpt_id = ids[0];
     }
@@ -748,6 +763,74 @@ int sl_ckpt_store_list(sl_ckpt_store *s, int32_t task, uint64_t *ids, size_t max
         ids[i] = all[i];
     free(all);
     return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+int sl_ckpt_store_put_image(sl_ckpt_store *s, const void *image, size_t len, int32_t *task,
+                            uint64_t *ckpt_id, char *errstr, size_t errstr_size)
+{
+    int32_t t;
+    uint64_t id;
+    const uint8_t *p;
+    size_t plen;
+    char origin[SL_CKPT_ORIGIN_MAX + 1];
+    pthread_mutex_lock(&s->lock);
+    int rc =
+        sl_ckpt_parse(image, len, "(received)", &t, &id, origin, &p, &plen, errstr, errstr_size);
+    if (rc == SL_OK && s->origin[0] && strcmp(origin, s->origin) != 0)
+        rc = sl_seterr(errstr, errstr_size, SL_ECORRUPT,
+                       "checkpoint store %s: received snapshot names origin \"%s\", this area "
+                       "holds \"%s\"'s",
+                       s->dir, origin, s->origin);
+    if (rc == SL_OK && id == 0)
+        rc = sl_seterr(errstr, errstr_size, SL_EINVAL, "checkpoint store: checkpoint id 0");
+    if (rc == SL_OK) {
+        char name[128];
+        sl__snap_name(name, sizeof name, t, id);
+        const void *parts[1] = {image};
+        size_t lens[1] = {len};
+        rc = sl__durable_write(s, name, parts, lens, 1, errstr, errstr_size);
+        if (rc == SL_OK)
+            sl__prune(s, 0, t, id);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (rc == SL_OK) {
+        if (task)
+            *task = t;
+        if (ckpt_id)
+            *ckpt_id = id;
+    }
+    return rc;
+}
+
+int sl_ckpt_store_get_image(sl_ckpt_store *s, int32_t task, uint64_t ckpt_id, uint64_t *found_id,
+                            void **image, size_t *len, char *errstr, size_t errstr_size)
+{
+    *image = NULL;
+    *len = 0;
+    pthread_mutex_lock(&s->lock);
+    int rc = SL_OK;
+    if (ckpt_id == 0) {
+        uint64_t *ids;
+        size_t n;
+        rc = sl__scan(s, 0, task, &ids, &n);
+        if (rc != SL_OK) {
+            rc = sl_seterr(errstr, errstr_size, rc, "checkpoint store %s: listing: %s", s->dir,
+                           strerror(errno));
+        } else {
+            if (n == 0)
+                rc = sl_seterr(errstr, errstr_size, SL_ENOTFOUND,
+                               "checkpoint store %s: no snapshot of task %" PRId32, s->dir, task);
+            else
+                ckpt_id = ids[0];
+            free(ids);
+        }
+    }
+    if (rc == SL_OK)
+        rc = sl__get_locked(s, task, ckpt_id, 1, image, len, errstr, errstr_size);
+    pthread_mutex_unlock(&s->lock);
+    if (rc == SL_OK && found_id)
+        *found_id = ckpt_id;
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -1,12 +1,14 @@
 /*
  * checkpoint_store.h - a local directory of task snapshots.
  *
- * One file per (task, checkpoint id): a 36-byte header (magic "SLCK",
+ * One file per (task, checkpoint id): a 104-byte header (magic "SLCK",
  * format version, checkpoint id, task id, payload length, payload CRC32C,
- * header CRC32C; all little-endian) followed by the payload, which is opaque
- * bytes built by the engine. Files are written to a temporary name, fsynced,
- * renamed into place and the directory fsynced, so a crash leaves either the
- * old set of files or the new one, never a torn snapshot under a final name.
+ * origin node id, header CRC32C; all little-endian) followed by the
+ * payload, which is opaque bytes built by the engine. The origin is the
+ * node that took the checkpoint; a store opened for one origin (its own
+ * directory, or replicas/<origin>/ on a peer) refuses files naming another. Files are written to a
+ * temporary name, fsynced, renamed into place and the directory fsynced, so a crash leaves either
+ * the old set of files or the new one, never a torn snapshot under a final name.
  *
  * A small manifest per checkpoint id lists the tasks a checkpoint contains;
  * writing it (after every snapshot of the checkpoint) marks the checkpoint
@@ -29,8 +31,9 @@
 #include <sys/types.h>
 
 #define SL_CKPT_MAGIC          "SLCK"
-#define SL_CKPT_FORMAT_VERSION 1u
-#define SL_CKPT_HEADER_SIZE    36
+#define SL_CKPT_FORMAT_VERSION 2u
+#define SL_CKPT_HEADER_SIZE    104
+#define SL_CKPT_ORIGIN_MAX     64 /* bytes of an origin node id */
 #define SL_CKPT_MANIFEST_MAGIC "SLCM"
 
 typedef struct sl_ckpt_store sl_ckpt_store;
@@ -44,6 +47,12 @@ sl_ckpt_store *sl_ckpt_store_open(const char *dir, int keep, char *errstr, size_
 void sl_ckpt_store_close(sl_ckpt_store *s);
 /* The directory this store was opened on. */
 const char *sl_ckpt_store_dir(const sl_ckpt_store *s);
+
+/* Sets the origin node id written into the headers of this store's
+ * snapshots and required of every file it loads (a file naming another
+ * origin is refused as SL_ECORRUPT). "" or NULL (the default): files name
+ * no origin and any is accepted. Call before sharing the handle. */
+void sl_ckpt_store_set_origin(sl_ckpt_store *s, const char *origin);
 
 /* Durably stores `len` bytes of `payload` as the snapshot of `task` at
  * checkpoint `ckpt_id` (> 0), replacing an existing file of that name.
@@ -67,6 +76,20 @@ int sl_ckpt_store_get(sl_ckpt_store *s, int32_t task, uint64_t ckpt_id, void **p
 int sl_ckpt_store_get_latest(sl_ckpt_store *s, int32_t task, uint64_t *ckpt_id, void **payload,
                              size_t *len, char *errstr, size_t errstr_size);
 
+/* Durably stores a complete snapshot file image (header + payload, e.g.
+ * received from its origin), verbatim, after verifying it like a load:
+ * magic, version, CRCs, lengths, and an origin equal to this store's.
+ * Prunes like sl_ckpt_store_put. On success *task and *ckpt_id (may be
+ * NULL) name what was stored. Borrows `image`. */
+int sl_ckpt_store_put_image(sl_ckpt_store *s, const void *image, size_t len, int32_t *task,
+                            uint64_t *ckpt_id, char *errstr, size_t errstr_size);
+
+/* Loads the whole verified file image (header + payload) of `task` at
+ * `ckpt_id` (0: the task's newest, whose id is stored in *found_id, may be
+ * NULL). *image is malloc'd (caller frees). Errors as sl_ckpt_store_get. */
+int sl_ckpt_store_get_image(sl_ckpt_store *s, int32_t task, uint64_t ckpt_id, uint64_t *found_id,
+                            void **image, size_t *len, char *errstr, size_t errstr_size);
+
 /* Fills ids[0..max) with the task's checkpoint ids, newest first; returns
  * how many exist (may exceed max), or a negative SL_E* error. */
 int sl_ckpt_store_list(sl_ckpt_store *s, int32_t task, uint64_t *ids, size_t max);
@@ -84,8 +107,16 @@ int sl_ckpt_store_get_manifest(sl_ckpt_store *s, uint64_t ckpt_id, uint64_t *fou
 
 /* Never prune checkpoint `ckpt_id` (e.g. the one named by the last offset
  * commit, which recovery needs even when newer local checkpoints failed to
- * replicate). 0 protects nothing. */
+ * replicate). The protected id only moves forward: a lower id (or 0) than
+ * the current one is ignored. */
 void sl_ckpt_store_protect(sl_ckpt_store *s, uint64_t ckpt_id);
+/* Never prune `task`'s snapshot `ckpt_id` (its last committed checkpoint,
+ * which the committed offsets name even while later commits fail), nor the
+ * manifest of that id. Per task, the id only moves forward. */
+void sl_ckpt_store_protect_task(sl_ckpt_store *s, int32_t task, uint64_t ckpt_id);
+/* The protected id of `task` (the larger of its own and the store-wide
+ * one); 0 when none. */
+uint64_t sl_ckpt_store_protected(sl_ckpt_store *s, int32_t task);
 
 /* With `on`, puts no longer prune older checkpoints: the owner calls
  * sl_ckpt_store_prune once a checkpoint succeeded, so one that fails later
@@ -115,9 +146,17 @@ void sl_ckpt_store_set_io(sl_ckpt_store *s, const sl_ckpt_io *io);
 
 /* Parses a snapshot file image (header + payload) already in memory,
  * verifying magic, version, both CRCs and lengths. On SL_OK points
- * *payload into `file`. `name` is used in errstr only. */
+ * *payload into `file` and, when `origin` is not NULL, copies the header's
+ * origin node id into origin[SL_CKPT_ORIGIN_MAX + 1] ("" if none). `name`
+ * is used in errstr only. This function reads nothing outside `file`. */
 int sl_ckpt_parse(const void *file, size_t file_len, const char *name, int32_t *task,
-                  uint64_t *ckpt_id, const uint8_t **payload, size_t *len, char *errstr,
-                  size_t errstr_size);
+                  uint64_t *ckpt_id, char *origin, const uint8_t **payload, size_t *len,
+                  char *errstr, size_t errstr_size);
+
+/* Fills the header of a snapshot file image for `payload` (borrowed).
+ * `origin` (NULL: none) must be at most SL_CKPT_ORIGIN_MAX bytes; a longer
+ * one is cut (callers validate node ids first). Can't fail. */
+void sl_ckpt_header_build(uint8_t header[SL_CKPT_HEADER_SIZE], int32_t task, uint64_t ckpt_id,
+                          const char *origin, const void *payload, size_t len);
 
 #endif

@@ -91,10 +91,6 @@ static const sl_opt sl__checkpoint_keys[] = {
      .def = "exactly_once"},
     {"replica_timeout", SL_OPT_DURATION, 0, NULL, .min = 1, .max = INT64_MAX, .def = "5s"},
     {.name = NULL}};
-static const sl_opt sl__cluster_keys[] = {{.name = "node_id", .type = SL_OPT_STRING},
-                                          {.name = "listen", .type = SL_OPT_STRING},
-                                          {.name = "peers", .type = SL_OPT_ANY},
-                                          {.name = NULL}};
 static const sl_opt sl__http_keys[] = {{.name = "addr", .type = SL_OPT_ANY}, {.name = NULL}};
 
 const sl_operator_ops *sl__def_stage_ops(sl_stage_kind kind)
@@ -134,16 +130,6 @@ static void sl__int_opt(const json_t *obj, const char *key, int *out)
     const json_t *v = json_object_get(obj, key);
     if (v)
         *out = (int)json_integer_value(v);
-}
-
-static int sl__dup_opt_string(const json_t *obj, const char *key, char **out)
-{
-    const json_t *v = json_object_get(obj, key);
-    if (json_is_string(v)) {
-        free(*out);
-        *out = sl_xstrdup(json_string_value(v));
-    }
-    return 0;
 }
 
 static int sl__check_format(const json_t *conf, const char *path, char *msg)
@@ -541,46 +527,6 @@ static int sl__parse_runtime(sl_def *def, char *msg)
     return 0;
 }
 
-static int sl__parse_cluster(sl_def *def, char *msg)
-{
-    char host[256];
-    if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
-        snprintf(host, sizeof(host), "sluice");
-    host[sizeof(host) - 1] = '\0';
-    def->cluster.node_id = sl_xstrdup(host);
-    const json_t *cl = json_object_get(def->root, "cluster");
-    if (!cl)
-        return 0;
-    int rc = sl_opts_check(cl, sl__cluster_keys, "cluster", msg, SL__MSG);
-    if (rc != 0)
-        return rc;
-    const json_t *node = json_object_get(cl, "node_id"), *listen = json_object_get(cl, "listen"),
-                 *peers = json_object_get(cl, "peers");
-    if (node && json_string_length(node) == 0)
-        return sl_seterr(msg, SL__MSG, SL_EINVAL, "cluster.node_id: must not be empty");
-    if (listen && json_string_length(listen) == 0)
-        return sl_seterr(msg, SL__MSG, SL_EINVAL,
-                         "cluster.listen: must not be empty (a ZeroMQ endpoint such as "
-                         "\"tcp://127.0.0.1:7401\")");
-    sl__dup_opt_string(cl, "node_id", &def->cluster.node_id);
-    sl__dup_opt_string(cl, "listen", &def->cluster.listen);
-    if (peers && !(json_is_array(peers) && json_array_size(peers) == 0)) {
-        if ((rc = sl_json_strings(peers, "cluster.peers", 1, &def->cluster.peers,
-                                  &def->cluster.npeers, msg, SL__MSG)) != 0)
-            return rc;
-        if (!def->cluster.listen)
-            return sl_seterr(msg, SL__MSG, SL_EINVAL,
-                             "cluster.peers: peers need \"listen\" (this node's own endpoint) in "
-                             "cluster");
-        for (size_t i = 0; i < def->cluster.npeers; i++)
-            if (strcmp(def->cluster.peers[i], def->cluster.listen) == 0)
-                return sl_seterr(msg, SL__MSG, SL_EINVAL,
-                                 "cluster.peers[%zu]: \"%s\" is this node's own listen address", i,
-                                 def->cluster.peers[i]);
-    }
-    return 0;
-}
-
 /* The default checkpoint directory when neither "dir" nor
  * SLUICE_CHECKPOINT_DIR names one: /var/lib/sluice if this user may write
  * there (or create it), else $XDG_STATE_HOME/sluice, else
@@ -749,7 +695,7 @@ static int sl__validate(sl_def *def, char *msg)
         return sl_seterr(msg, SL__MSG, SL_EINVAL,
                          "source: missing \"event_time\" (windows need it, e.g. {\"field\": "
                          "\"ts\", \"unit\": \"ms\"})");
-    if ((rc = sl__parse_runtime(def, msg)) != 0 || (rc = sl__parse_cluster(def, msg)) != 0 ||
+    if ((rc = sl__parse_runtime(def, msg)) != 0 || (rc = sl__def_parse_cluster(def, msg)) != 0 ||
         (rc = sl__parse_checkpoint(def, msg)) != 0 || (rc = sl__parse_http(def, msg)) != 0)
         return rc;
     /* Connector checks the option tables cannot express, last: they may
@@ -785,9 +731,7 @@ void sl_def_free(sl_def *def)
     free(def->dead_letter.type);
     free(def->dead_letter.path);
     free(def->checkpoint.dir);
-    free(def->cluster.node_id);
-    free(def->cluster.listen);
-    sl_strings_free(def->cluster.peers, def->cluster.npeers);
+    sl__def_free_cluster(def);
     free(def->http.addr);
     json_decref(def->root);
     free(def);

@@ -199,10 +199,15 @@ typedef struct sl_def {
     } checkpoint;
 
     struct {
-        char *node_id; /* default: hostname */
-        char *listen;  /* ZeroMQ endpoint, NULL if standalone */
-        char **peers;
+        char *node_id;        /* default: hostname */
+        char *listen;         /* ZeroMQ endpoint, NULL if standalone */
+        char **peers;         /* endpoints */
+        char **peer_keys;     /* [npeers] Curve public keys (Z85), NULL entries: none */
+        char **peer_node_ids; /* [npeers] node id each key speaks for, NULL: any one */
         size_t npeers;
+        char *secret_key;          /* Z85; NULL: replication unauthenticated */
+        int allow_insecure;        /* no keys on a non-loopback listen */
+        int64_t max_message_bytes; /* largest replication message */
     } cluster;
 
     struct {

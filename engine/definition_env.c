@@ -164,6 +164,49 @@ const char *sl__def_env(const char *name)
     return v && *v ? v : NULL;
 }
 
+/* SLUICE_PEERS: comma-separated [node_id=]endpoint[@public_key]. Plain
+ * endpoints become strings (as before), the others peer objects. Z85 has
+ * no ',' and endpoints no '@', so the first '@' starts the key. */
+json_t *sl__def_peers_from_env(const char *v)
+{
+    json_t *arr = json_array();
+    const char *p = v;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        const char *end = comma ? comma : p + strlen(p);
+        const char *a = p, *b = end;
+        while (a < b && isspace((unsigned char)*a))
+            a++;
+        while (b > a && isspace((unsigned char)b[-1]))
+            b--;
+        if (b > a) {
+            const char *at = memchr(a, '@', (size_t)(b - a));
+            const char *scheme = NULL;
+            for (const char *q = a; q + 2 < (at ? at : b); q++)
+                if (q[0] == ':' && q[1] == '/' && q[2] == '/') {
+                    scheme = q;
+                    break;
+                }
+            const char *eq = scheme ? memchr(a, '=', (size_t)(scheme - a)) : NULL;
+            const char *ep = eq ? eq + 1 : a, *ep_end = at ? at : b;
+            if (!at && !eq) {
+                json_array_append_new(arr, json_stringn(a, (size_t)(b - a)));
+            } else {
+                json_t *peer = json_object();
+                json_object_set_new(peer, "endpoint", json_stringn(ep, (size_t)(ep_end - ep)));
+                if (at)
+                    json_object_set_new(peer, "public_key",
+                                        json_stringn(at + 1, (size_t)(b - at - 1)));
+                if (eq)
+                    json_object_set_new(peer, "node_id", json_stringn(a, (size_t)(eq - a)));
+                json_array_append_new(arr, peer);
+            }
+        }
+        p = comma ? comma + 1 : end;
+    }
+    return arr;
+}
+
 void sl__def_apply_overrides(json_t *root)
 {
     const char *v;
@@ -172,22 +215,16 @@ void sl__def_apply_overrides(json_t *root)
         json_object_set_new(o, "node_id", json_string(v));
     if ((v = sl__def_env("SLUICE_LISTEN")) && (o = sl__child_obj(root, "cluster", 1)))
         json_object_set_new(o, "listen", json_string(v));
-    if ((v = sl__def_env("SLUICE_PEERS")) && (o = sl__child_obj(root, "cluster", 1))) {
-        json_t *arr = json_array();
-        const char *p = v;
-        while (*p) {
-            const char *comma = strchr(p, ',');
-            const char *end = comma ? comma : p + strlen(p);
-            const char *a = p, *b = end;
-            while (a < b && isspace((unsigned char)*a))
-                a++;
-            while (b > a && isspace((unsigned char)b[-1]))
-                b--;
-            if (b > a)
-                json_array_append_new(arr, json_stringn(a, (size_t)(b - a)));
-            p = comma ? comma + 1 : end;
-        }
-        json_object_set_new(o, "peers", arr);
+    if ((v = sl__def_env("SLUICE_PEERS")) && (o = sl__child_obj(root, "cluster", 1)))
+        json_object_set_new(o, "peers", sl__def_peers_from_env(v));
+    if ((v = sl__def_env("SLUICE_CURVE_SECRET_KEY")) && (o = sl__child_obj(root, "cluster", 1))) {
+        json_object_del(o, "secret_key_file");
+        json_object_set_new(o, "secret_key", json_string(v));
+    }
+    if ((v = sl__def_env("SLUICE_CURVE_SECRET_KEY_FILE")) &&
+        (o = sl__child_obj(root, "cluster", 1))) {
+        json_object_del(o, "secret_key");
+        json_object_set_new(o, "secret_key_file", json_string(v));
     }
     /* The checkpoint directory only matters when checkpoints are on; the
      * override never turns them on by itself (see sl__parse_checkpoint). */

@@ -355,8 +355,14 @@ void sl_def_explain(const sl_def *def, FILE *out)
         fprintf(out, "cluster: node %s listening on %s, peers:", def->cluster.node_id,
                 def->cluster.listen);
         for (size_t i = 0; i < def->cluster.npeers; i++)
-            fprintf(out, "%s %s", i ? "," : "", def->cluster.peers[i]);
+            fprintf(out, "%s %s%s%s", i ? "," : "",
+                    def->cluster.peer_node_ids[i] ? def->cluster.peer_node_ids[i] : "",
+                    def->cluster.peer_node_ids[i] ? "=" : "", def->cluster.peers[i]);
         fputs(def->cluster.npeers ? "\n" : " none\n", out);
+        fprintf(out, "replication: %s, messages up to %lld bytes\n",
+                def->cluster.secret_key ? "CurveZMQ (encrypted; only the peers' keys accepted)"
+                                        : "UNAUTHENTICATED and unencrypted (no cluster.secret_key)",
+                (long long)def->cluster.max_message_bytes);
     } else {
         fprintf(out, "cluster: standalone (node %s)\n", def->cluster.node_id);
     }

@@ -17,11 +17,23 @@
 char *sl__def_substitute(const char *text, const char *name, int *rc, char *errstr,
                          size_t errstr_size);
 
-/* Applies SLUICE_NODE_ID, SLUICE_LISTEN, SLUICE_PEERS, SLUICE_CHECKPOINT_DIR
+/* Applies SLUICE_NODE_ID, SLUICE_LISTEN, SLUICE_PEERS, SLUICE_CURVE_SECRET_KEY,
+ * SLUICE_CURVE_SECRET_KEY_FILE, SLUICE_CHECKPOINT_DIR
  * (only if a "checkpoint" object exists), SLUICE_HTTP_ADDR and
  * SLUICE_BOOTSTRAP (kafka source/sink/dead_letter "properties") to `root`,
  * an object. Empty variables are ignored. Never fails. */
 void sl__def_apply_overrides(json_t *root);
+
+/* Parses the "cluster" section into def->cluster (definition_cluster.c):
+ * defaults first, then the section if present. Returns 0 or SL_EINVAL with
+ * the JSON path in msg (1024 bytes). */
+int sl__def_parse_cluster(sl_def *def, char *msg);
+/* Frees what sl__def_parse_cluster allocated (wiping the secret key). */
+void sl__def_free_cluster(sl_def *def);
+
+/* Parses SLUICE_PEERS ("[node_id=]endpoint[@public_key],...") into the
+ * JSON value of cluster.peers (a new reference). */
+json_t *sl__def_peers_from_env(const char *v);
 
 /* getenv(name) if set and non-empty, else NULL. */
 const char *sl__def_env(const char *name);

@@ -538,7 +538,7 @@ int64_t sl_lane_last_event_time(const sl_lane *l)
  * watermarks come back from the checkpoint (the worker restores the rest
  * of the task). A source state that cannot be read fails the engine: with
  * no dedup positions, replayed records would be counted twice. */
-static void sl__lane_restore_source_state(sl_lane *l, int32_t task, uint64_t n)
+static void sl__lane_restore_source_state(sl_lane *l, int32_t task, uint64_t n, const char *origin)
 {
     sl__dedup *d = &l->dedup[task];
     free(d->max);
@@ -550,8 +550,8 @@ static void sl__lane_restore_source_state(sl_lane *l, int32_t task, uint64_t n)
     uint8_t *blob = NULL;
     size_t len = 0;
     char err[512];
-    if (sl_checkpointer_load(l->engine->checkpointer, task, n, &blob, &len, err, sizeof(err)) !=
-        SL_OK)
+    if (sl_checkpointer_load(l->engine->checkpointer, task, n, origin, &blob, &len, err,
+                             sizeof(err)) != SL_OK)
         return; /* the worker reports the failure and stops the engine */
     const uint8_t *st;
     uint32_t st_len;
@@ -601,7 +601,7 @@ int sl_lane_control(sl_lane *l, int32_t task, sl_batch *ctl)
         sl_lane_add_task(l, task);
         if (ctl->kind == SL_MSG_ASSIGN) {
             l->next_offset[task] = ctl->value;
-            sl__lane_restore_source_state(l, task, ctl->checkpoint_id);
+            sl__lane_restore_source_state(l, task, ctl->checkpoint_id, sl_batch_assign_origin(ctl));
             if (l->merged)
                 ctl->flags |= SL_CTL_MERGED;
             atomic_fetch_add(&l->engine->assigns_sent, 1);

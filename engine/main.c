@@ -7,6 +7,7 @@
  *   sluice demo              the whole path on a laptop
  *   sluice kafka-mock ...    embedded Kafka (librdkafka mock cluster)
  *   sluice produce ...       load generator for topics
+ *   sluice keygen            a CurveZMQ key pair for replication, as JSON
  *
  * Exit codes: 0 ok, 2 bad usage or bad definition, 1 runtime failure.
  */
@@ -15,6 +16,7 @@
 #include "engine.h"
 #include "kafka.h"
 #include "log.h"
+#include "replication.h"
 #include "service.h"
 
 #include <signal.h>
@@ -195,6 +197,25 @@ static int sl__cmd_run(int argc, char **argv)
     return rc;
 }
 
+/* Prints a new key pair: {"public_key": "<Z85>", "secret_key": "<Z85>"}. */
+static int sl__cmd_keygen(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "sluice keygen: takes no arguments\n");
+        return SL_EXIT_USAGE;
+    }
+    char pub[SL_REPL_KEY_LEN + 1], sec[SL_REPL_KEY_LEN + 1], err[256];
+    if (sl_repl_keygen(pub, sec, err, sizeof(err)) != SL_OK) {
+        fprintf(stderr, "sluice keygen: %s\n", err);
+        return SL_EXIT_RUNTIME;
+    }
+    /* Z85 has neither '"' nor '\\': the keys need no JSON escaping. */
+    int rc = printf("{\"public_key\": \"%s\", \"secret_key\": \"%s\"}\n", pub, sec);
+    memset(sec, 0, sizeof(sec));
+    return rc < 0 || fflush(stdout) != 0 ? SL_EXIT_RUNTIME : SL_EXIT_OK;
+}
+
 static const sl_command sl__commands[] = {
     {"run", "FILE [--status|--no-status]", "run a pipeline until its input ends or SIGTERM",
      "Runs the pipeline defined in FILE. Logs one JSON object per line on stderr\n"
@@ -217,6 +238,13 @@ static const sl_command sl__commands[] = {
      NULL /* the command prints its own --help */, sl_cmd_kafka_mock},
     {"produce", "--bootstrap B --topic T ...", "load generator: synthetic events to a topic", NULL,
      sl_cmd_produce},
+    {"keygen", "", "a CurveZMQ key pair for cluster replication, as JSON",
+     "Prints a new key pair as {\"public_key\": \"<Z85>\", \"secret_key\": \"<Z85>\"}.\n"
+     "Give the secret key to this node only (cluster.secret_key, secret_key_file\n"
+     "or SLUICE_CURVE_SECRET_KEY) and the public key to every peer (its\n"
+     "cluster.peers entry for this node). The output can be used as\n"
+     "secret_key_file as it is.\n",
+     sl__cmd_keygen},
 };
 
 static const sl_command *sl__find_command(const char *name)

@@ -956,7 +956,11 @@ int sl_metrics_register_sluice(sl_metrics *m, sl_sluice_metrics *out, char *errs
             "Window results emitted (after replay suppression).",
             NULL, 0, errstr, errstr_size)) ||
         !(f.tasks_assigned = sl_metrics_gauge(m, "sluice_tasks_assigned",
-            "Tasks (input partitions) assigned to this node.", NULL, 0, errstr, errstr_size)))
+            "Tasks (input partitions) assigned to this node.", NULL, 0, errstr, errstr_size)) ||
+        !(f.replication_refused = sl_metrics_counter(m, "sluice_replication_refused_total",
+            "Replication requests refused: handshake (plaintext or unknown key), origin (a key "
+            "pushing for another node), malformed (bad or out-of-bounds message).",
+            reason, 1, errstr, errstr_size)))
         return SL_EINVAL;
     /* clang-format on */
     sl_metric_set_scale(f.watermark_lag, 0.001); /* cells hold milliseconds */

@@ -212,6 +212,8 @@ typedef struct sl_sluice_metrics {
     sl_metric *window_state_bytes;  /* gauge    sluice_window_state_bytes{task} */
     sl_metric *results_emitted;     /* counter  sluice_results_emitted_total */
     sl_metric *tasks_assigned;      /* gauge    sluice_tasks_assigned */
+    sl_metric *replication_refused; /* counter  sluice_replication_refused_total{reason}:
+                                       handshake, origin, malformed */
 } sl_sluice_metrics;
 
 /* Registers the families above (and the process metrics) in `m` and fills

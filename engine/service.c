@@ -138,6 +138,12 @@ static void sl__refresh(sl_service *s)
         sl__set(s, s->m.checkpoints, NULL, 0, (int64_t)cs.completed);
         sl__set(s, s->m.checkpoint_failures, NULL, 0, (int64_t)cs.failed);
         sl__set(s, s->m.checkpoint_size, NULL, 0, (int64_t)cs.last_bytes);
+        sl__set(s, s->m.replication_refused, (const char *[]){"handshake"}, 1,
+                (int64_t)cs.repl_refused_connections);
+        sl__set(s, s->m.replication_refused, (const char *[]){"origin"}, 1,
+                (int64_t)cs.repl_refused_origin);
+        sl__set(s, s->m.replication_refused, (const char *[]){"malformed"}, 1,
+                (int64_t)cs.repl_bad_messages);
         if (s->ckpt_hist)
             for (; s->ckpt_seen < cs.completed; s->ckpt_seen++)
                 sl_hist_observe(s->ckpt_hist, cs.last_duration_ms / 1000.0);

@@ -470,8 +470,8 @@ static void sl__task_assign(sl__worker *w, int lane, const sl_batch *msg)
     uint8_t *blob = NULL;
     size_t len = 0;
     if (msg->checkpoint_id && e->checkpointer && !e->def->checkpoint.off) {
-        int rc = sl_checkpointer_load(e->checkpointer, msg->task, msg->checkpoint_id, &blob, &len,
-                                      err, sizeof(err));
+        int rc = sl_checkpointer_load(e->checkpointer, msg->task, msg->checkpoint_id,
+                                      sl_batch_assign_origin(msg), &blob, &len, err, sizeof(err));
         if (rc != SL_OK) {
             sl_error("checkpoint", "task %d: cannot load checkpoint %" PRIu64 ": %s", msg->task,
                      msg->checkpoint_id, err);

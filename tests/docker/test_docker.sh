@@ -7,7 +7,8 @@
 #   2. build deploy/Dockerfile; check size < 100 MB, non-root user,
 #      HEALTHCHECK, volume, entrypoint, `sluice --version`
 #   3. bring up deploy/docker-compose.test.yml: `sluice kafka-mock` as the
-#      broker and three nodes running deploy/pipelines/orders-per-user.json
+#      broker and three nodes running deploy/pipelines/orders-per-user.json,
+#      replicating with CurveZMQ keys made at start (`sluice keygen`)
 #   4. /healthz, /readyz and /metrics (valid Prometheus text) of each node,
 #      and Docker's own health status
 #   5. run the producer; `docker kill` one node while events flow
@@ -157,6 +158,14 @@ for i in 0 1 2; do
     wait_for 90 "${NODES[$i]} /readyz" status_is "${ADDRS[$i]}" /readyz 200
 done
 sl_log "3 nodes healthy and ready after $((SECONDS - t)) s"
+# Replication is keyed: the keys service made one pair per node, and no
+# node logs that it replicates unauthenticated.
+for n in n1 n2 n3; do
+    [ -s "$SL_SHARED_DIR/keys/$n.json" ] || fail "no key pair for $n in $SL_SHARED_DIR/keys"
+done
+compose logs --no-color node1 node2 node3 >"$WORK/nodes-start.log" 2>&1
+grep -q UNAUTHENTICATED "$WORK/nodes-start.log" && fail "a node replicates without keys"
+sl_log "replication keyed (CurveZMQ) on every node"
 for i in 0 1 2; do
     a=${ADDRS[$i]}
     http_get "$a" /metrics >"$WORK/metrics.$i"

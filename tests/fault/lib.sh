@@ -314,14 +314,41 @@ PYEOF
 
 FL_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+# Replication between the nodes is authenticated and encrypted (CurveZMQ):
+# one key pair per node made with `sluice keygen` under DIR/keys/, each
+# node's SLUICE_PEERS naming the others' public keys and node ids.
+# FL_CURVE=0 runs them unauthenticated (plain endpoints) instead.
+fl__keys() { # DIR
+    local dir=$1 i
+    mkdir -p "$dir/keys"
+    for i in 1 2 3; do
+        if [ ! -s "$dir/keys/n$i.json" ]; then
+            (umask 077 && "$SLUICE_BIN" keygen >"$dir/keys/n$i.json.tmp") ||
+                fl_die "sluice keygen failed"
+            mv "$dir/keys/n$i.json.tmp" "$dir/keys/n$i.json"
+        fi
+    done
+}
+
+fl__public_key() { # FILE
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["public_key"])' "$1"
+}
+
 fl__node_env() { # NAME_PREFIX I DIR DEF BOOTSTRAP
-    local i=$2 dir=$3 j peers=""
+    local i=$2 dir=$3 j peers="" keyenv=()
+    [ "${FL_CURVE:-1}" = 1 ] && fl__keys "$dir"
     for j in 1 2 3; do
         [ "$j" = "$i" ] && continue
-        peers+="${peers:+,}tcp://127.0.0.1:${FL_NODE_PORT[$j]}"
+        if [ "${FL_CURVE:-1}" = 1 ]; then
+            peers+="${peers:+,}n$j=tcp://127.0.0.1:${FL_NODE_PORT[$j]}@$(fl__public_key "$dir/keys/n$j.json")"
+        else
+            peers+="${peers:+,}tcp://127.0.0.1:${FL_NODE_PORT[$j]}"
+        fi
     done
+    [ "${FL_CURVE:-1}" = 1 ] && keyenv=(SLUICE_CURVE_SECRET_KEY_FILE="$dir/keys/n$i.json")
     FL_NODE_CMD=(env SLUICE_NODE_ID="n$i" SLUICE_LISTEN="tcp://127.0.0.1:${FL_NODE_PORT[$i]}"
-        SLUICE_PEERS="$peers" SLUICE_CHECKPOINT_DIR="$dir/ckpt-n$i" SLUICE_BOOTSTRAP="$5"
+        SLUICE_PEERS="$peers" "${keyenv[@]}" SLUICE_CHECKPOINT_DIR="$dir/ckpt-n$i"
+        SLUICE_BOOTSTRAP="$5"
         SLUICE_HTTP_ADDR=off FAULT_INPUT_TOPIC=in FAULT_OUTPUT_TOPIC=out
         FAULT_REPARTITION_TOPIC=rep FAULT_GROUP="sluice-$1"
         FAULT_OOO="${FL__OOO}ms" FAULT_IDLE_TIMEOUT="${FL_IDLE_MS}ms"

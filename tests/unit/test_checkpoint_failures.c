@@ -220,7 +220,7 @@ static void test_commit_only_rounds(void **state)
     }
     uint8_t *blob = NULL;
     size_t len = 0;
-    assert_int_equal(sl_checkpointer_load(c, 0, 1, &blob, &len, err, sizeof(err)), SL_ENOTFOUND);
+    assert_int_equal(sl_checkpointer_load(c, 0, 1, NULL, &blob, &len, err, sizeof(err)), SL_ENOTFOUND);
     sl_checkpointer_free(c);
     sl_def_free(def);
 }

@@ -239,17 +239,21 @@ static void test_retention_and_protect(void **state)
     assert_int_equal(sl_ckpt_store_list(f->s, 5, ids, 1), 4);
     assert_int_equal(ids[0], 10);
 
-    /* Writing an old id keeps it (it was just asked for) until newer puts. */
+    /* Protection only moves forward: 0 or a lower id changes nothing. */
     sl_ckpt_store_protect(f->s, 0);
+    sl_ckpt_store_protect(f->s, 1);
+    assert_int_equal(sl_ckpt_store_protected(f->s, 5), 2);
+    /* Writing an old id keeps it (it was just asked for) until newer puts. */
     assert_int_equal(sl_ckpt_store_put(f->s, 5, 4, "old", 3, f->err, sizeof f->err), SL_OK);
     void *p;
     size_t n;
     assert_int_equal(sl_ckpt_store_get(f->s, 5, 4, &p, &n, f->err, sizeof f->err), SL_OK);
     free(p);
     assert_int_equal(sl_ckpt_store_put(f->s, 5, 11, "new", 3, f->err, sizeof f->err), SL_OK);
-    assert_int_equal(sl_ckpt_store_list(f->s, 5, ids, 16), 3);
+    assert_int_equal(sl_ckpt_store_list(f->s, 5, ids, 16), 4);
     assert_int_equal(ids[0], 11);
     assert_int_equal(ids[2], 9);
+    assert_int_equal(ids[3], 2);
 }
 
 static void put_sample(fixture *f, int32_t task, uint64_t id, size_t n, uint8_t **data)
@@ -286,8 +290,9 @@ static void test_truncation_refused(void **state)
         int32_t t;
         uint64_t id;
         const uint8_t *pp;
-        assert_int_equal(sl_ckpt_parse(copy, cut, "x", &t, &id, &pp, &n, f->err, sizeof f->err),
-                         SL_ECORRUPT);
+        assert_int_equal(
+            sl_ckpt_parse(copy, cut, "x", &t, &id, NULL, &pp, &n, f->err, sizeof f->err),
+            SL_ECORRUPT);
         assert_null(pp);
         free(copy);
     }
@@ -356,22 +361,25 @@ static void test_foreign_version_and_renamed(void **state)
     size_t flen;
     uint8_t *file = read_file(path, &flen);
 
-    /* Version 2 with correct checksums: refused as a version, not as junk. */
-    file[4] = 2;
-    uint32_t hcrc = sl_crc32c(0, file, 32);
+    /* Version 3 with correct checksums: refused as a version, not as junk. */
+    file[4] = 3;
+    uint32_t hcrc = sl_crc32c(0, file, 100);
     for (int i = 0; i < 4; i++)
-        file[32 + i] = (uint8_t)(hcrc >> (8 * i));
+        file[100 + i] = (uint8_t)(hcrc >> (8 * i));
     write_file(path, file, flen);
     void *p;
     size_t n;
     assert_int_equal(sl_ckpt_store_get(f->s, 1, 5, &p, &n, f->err, sizeof f->err), SL_EVERSION);
-    assert_non_null(strstr(f->err, "format version 2"));
+    assert_non_null(strstr(f->err, "format version 3"));
     uint64_t id;
     assert_int_equal(sl_ckpt_store_get_latest(f->s, 1, &id, &p, &n, f->err, sizeof f->err),
                      SL_EVERSION);
 
     /* Not a snapshot at all. */
-    write_file(path, "{\"json\": true, \"padding\": \"........................\"}", 50);
+    char json[128];
+    memset(json, '.', sizeof json);
+    memcpy(json, "{\"json\": true, \"padding\": \"", 28);
+    write_file(path, json, sizeof json);
     assert_int_equal(sl_ckpt_store_get(f->s, 1, 5, &p, &n, f->err, sizeof f->err), SL_ECORRUPT);
     assert_non_null(strstr(f->err, "magic"));
 
@@ -643,6 +651,137 @@ static void test_manifests(void **state)
     free(file);
 }
 
+/* The origin in the header: a store for one origin writes it and refuses
+ * any other; images round-trip verbatim; per-task protection keeps each
+ * task's last committed checkpoint (and its manifest) and never moves back. */
+static void test_origin_and_task_protection(void **state)
+{
+    fixture *f = *state;
+    char dir2[200];
+    snprintf(dir2, sizeof dir2, "%s/area-n2", f->dir);
+    sl_ckpt_store *n2 = sl_ckpt_store_open(dir2, 2, f->err, sizeof f->err);
+    assert_non_null(n2);
+    sl_ckpt_store_set_origin(n2, "n2");
+    sl_ckpt_store_set_origin(f->s, "n1");
+    assert_int_equal(sl_ckpt_store_put(f->s, 3, 7, "from n1", 7, f->err, sizeof f->err), SL_OK);
+    void *img;
+    size_t ilen;
+    uint64_t found = 0;
+    assert_int_equal(
+        sl_ckpt_store_get_image(f->s, 3, 0, &found, &img, &ilen, f->err, sizeof f->err), SL_OK);
+    assert_int_equal(found, 7);
+    assert_int_equal(ilen, SL_CKPT_HEADER_SIZE + 7);
+    char origin[SL_CKPT_ORIGIN_MAX + 1];
+    int32_t t;
+    uint64_t id;
+    const uint8_t *pp;
+    size_t n;
+    assert_int_equal(sl_ckpt_parse(img, ilen, "x", &t, &id, origin, &pp, &n, f->err, sizeof f->err),
+                     SL_OK);
+    assert_string_equal(origin, "n1");
+    assert_int_equal(t, 3);
+    assert_memory_equal(pp, "from n1", 7);
+    /* n1's image is refused by n2's area, before anything is written. */
+    assert_int_equal(sl_ckpt_store_put_image(n2, img, ilen, NULL, NULL, f->err, sizeof f->err),
+                     SL_ECORRUPT);
+    assert_non_null(strstr(f->err, "origin"));
+    assert_int_equal(sl_ckpt_store_list(n2, 3, NULL, 0), 0);
+    /* A copy of n1's file placed into n2's area by hand is refused on load. */
+    char src[256], dst[300];
+    path_of(f, src, sizeof src, 3, 7);
+    snprintf(dst, sizeof dst, "%s/task-3.ckpt-7.slck", dir2);
+    size_t flen;
+    uint8_t *file = read_file(src, &flen);
+    write_file(dst, file, flen);
+    free(file);
+    void *p;
+    assert_int_equal(sl_ckpt_store_get(n2, 3, 7, &p, &n, f->err, sizeof f->err), SL_ECORRUPT);
+    assert_non_null(strstr(f->err, "names origin \"n1\""));
+    unlink(dst);
+    /* An image built for n2 is stored verbatim and loads back. */
+    uint8_t hdr[SL_CKPT_HEADER_SIZE + 5];
+    sl_ckpt_header_build(hdr, 4, 9, "n2", "hello", 5);
+    memcpy(hdr + SL_CKPT_HEADER_SIZE, "hello", 5);
+    int32_t st;
+    uint64_t sid;
+    assert_int_equal(sl_ckpt_store_put_image(n2, hdr, sizeof hdr, &st, &sid, f->err, sizeof f->err),
+                     SL_OK);
+    assert_int_equal(st, 4);
+    assert_int_equal(sid, 9);
+    assert_int_equal(sl_ckpt_store_get(n2, 4, 9, &p, &n, f->err, sizeof f->err), SL_OK);
+    assert_memory_equal(p, "hello", 5);
+    free(p);
+    free(img);
+
+    /* Per task: task 3 committed at 7 while later commits fail; task 8
+     * committed at 20. Retention (keep 3) keeps both, forward only. */
+    sl_ckpt_store_protect_task(f->s, 3, 7);
+    sl_ckpt_store_protect_task(f->s, 3, 5); /* backwards: ignored */
+    sl_ckpt_store_protect_task(f->s, 8, 20);
+    assert_int_equal(sl_ckpt_store_protected(f->s, 3), 7);
+    assert_int_equal(sl_ckpt_store_put(f->s, 8, 20, "c", 1, f->err, sizeof f->err), SL_OK);
+    int32_t tasks[2] = {3, 8};
+    assert_int_equal(sl_ckpt_store_put_manifest(f->s, 7, tasks, 1, f->err, sizeof f->err), SL_OK);
+    for (uint64_t k = 21; k <= 30; k++) {
+        assert_int_equal(sl_ckpt_store_put(f->s, 3, k, "x", 1, f->err, sizeof f->err), SL_OK);
+        assert_int_equal(sl_ckpt_store_put(f->s, 8, k, "y", 1, f->err, sizeof f->err), SL_OK);
+        assert_int_equal(sl_ckpt_store_put_manifest(f->s, k, tasks, 2, f->err, sizeof f->err),
+                         SL_OK);
+    }
+    uint64_t ids[8];
+    assert_int_equal(sl_ckpt_store_list(f->s, 3, ids, 8), 4);
+    assert_int_equal(ids[3], 7);
+    assert_int_equal(sl_ckpt_store_list(f->s, 8, ids, 8), 4);
+    assert_int_equal(ids[3], 20);
+    int32_t *mt;
+    size_t mn;
+    assert_int_equal(sl_ckpt_store_get_manifest(f->s, 7, NULL, &mt, &mn, f->err, sizeof f->err),
+                     SL_OK);
+    free(mt);
+    assert_int_equal(sl_ckpt_store_get_manifest(f->s, 21, NULL, &mt, &mn, f->err, sizeof f->err),
+                     SL_ENOTFOUND);
+    sl_ckpt_store_close(n2);
+}
+
+/* Format-1 files (no origin in the header) written before origins were
+ * recorded still load from disk, in any store; the network never takes
+ * them (put_image wants the store's origin). */
+static void test_format1_still_read(void **state)
+{
+    fixture *f = *state;
+    uint8_t file[36 + 5];
+    memset(file, 0, sizeof file);
+    memcpy(file, "SLCK", 4);
+    const uint64_t id = 77;
+    const int32_t task = 4;
+    uint32_t v = 1, plen_lo = 5;
+    memcpy(file + 4, &v, 4); /* little-endian host (x86-64, arm64) */
+    memcpy(file + 8, &id, 8);
+    memcpy(file + 16, &task, 4);
+    memcpy(file + 20, &plen_lo, 4);
+    memcpy(file + 36, "hello", 5);
+    uint32_t pcrc = sl_crc32c(0, "hello", 5);
+    memcpy(file + 28, &pcrc, 4);
+    uint32_t hcrc = sl_crc32c(0, file, 32);
+    memcpy(file + 32, &hcrc, 4);
+    char path[256];
+    path_of(f, path, sizeof path, task, id);
+    write_file(path, file, sizeof file);
+    sl_ckpt_store_set_origin(f->s, "n1");
+    void *p;
+    size_t n;
+    assert_int_equal(sl_ckpt_store_get(f->s, task, id, &p, &n, f->err, sizeof f->err), SL_OK);
+    assert_int_equal(n, 5);
+    assert_memory_equal(p, "hello", 5);
+    free(p);
+    assert_int_equal(
+        sl_ckpt_store_put_image(f->s, file, sizeof file, NULL, NULL, f->err, sizeof f->err),
+        SL_ECORRUPT);
+    file[36] ^= 1; /* payload CRC still checked */
+    write_file(path, file, sizeof file);
+    assert_int_equal(sl_ckpt_store_get(f->s, task, id, &p, &n, f->err, sizeof f->err), SL_ECORRUPT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -656,6 +795,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_only_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_tmp_cleanup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manifests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_origin_and_task_protection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_format1_still_read, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
