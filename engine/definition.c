@@ -15,6 +15,7 @@
  * against the connector's sl_opt table by sl_opts_check (options.c).
  */
 #include "definition_internal.h"
+#include "redact.h"
 
 #include "connector.h"
 #include "didyoumean.h"
@@ -74,7 +75,8 @@ static const sl_opt sl__cluster_keys[] = {{"node_id", SL_OPT_STRING, 0, NULL},
                                           {"listen", SL_OPT_STRING, 0, NULL},
                                           {"peers", SL_OPT_ANY, 0, NULL},
                                           {NULL, 0, 0, NULL}};
-static const sl_opt sl__http_keys[] = {{"addr", SL_OPT_ANY, 0, NULL}, {NULL, 0, 0, NULL}};
+static const sl_opt sl__http_keys[] = {
+    {"addr", SL_OPT_ANY, 0, NULL}, {"token", SL_OPT_STRING, 0, NULL}, {NULL, 0, 0, NULL}};
 
 const sl_operator_ops *sl__def_stage_ops(sl_stage_kind kind)
 {
@@ -640,6 +642,12 @@ static int sl__parse_http(sl_def *def, char *msg)
     int rc = sl_opts_check(h, sl__http_keys, "http", msg, SL__MSG);
     if (rc != 0)
         return rc;
+    const char *token = json_string_value(json_object_get(h, "token"));
+    if (token && (!token[0] || strpbrk(token, " \t\r\n")))
+        return sl_seterr(msg, SL__MSG, SL_EINVAL,
+                         "http.token: must be non-empty, without spaces or line breaks");
+    if (token)
+        def->http.token = sl_xstrdup(token);
     const json_t *a = json_object_get(h, "addr");
     if (!a) {
         def->http.addr = sl_xstrdup("127.0.0.1:9464");
@@ -708,6 +716,7 @@ void sl_def_free(sl_def *def)
     free(def->cluster.listen);
     sl_strings_free(def->cluster.peers, def->cluster.npeers);
     free(def->http.addr);
+    free(def->http.token);
     json_decref(def->root);
     free(def);
 }
@@ -730,6 +739,7 @@ int sl_def_load_string(const char *text, const char *name, sl_def **out, char *e
                          jerr.column, jerr.text);
     if (json_is_object(root))
         sl__def_apply_overrides(root);
+    sl_redact_register_json(root); /* before any message can quote a secret */
     sl_def *def = sl_xcalloc(1, sizeof(*def));
     def->file = sl_xstrdup(name);
     def->root = root;
