@@ -212,8 +212,8 @@ static void snapshot_damage(const uint8_t *p, size_t n)
         abort();
     void *got = NULL;
     size_t glen = 0;
-    if (sl_ckpt_store_get(g_store, task, 3, &got, &glen, err, sizeof(err)) != SL_OK ||
-        glen != n || (n && memcmp(got, p, n) != 0))
+    if (sl_ckpt_store_get(g_store, task, 3, &got, &glen, err, sizeof(err)) != SL_OK || glen != n ||
+        (n && memcmp(got, p, n) != 0))
         abort();
     free(got);
     char path[700];
