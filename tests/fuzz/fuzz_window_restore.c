@@ -159,7 +159,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *copy = malloc(in.len ? in.len : 1);
     if (!copy)
         abort();
-    memcpy(copy, in.data, in.len);
+    if (in.len)
+        memcpy(copy, in.data, in.len);
     sl_buf_free(&in);
 
     sl_window_task *t = sl_window_task_new(&g_def[d], &g_wm[d]);
