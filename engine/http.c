@@ -288,7 +288,9 @@ static void *watchdog_main(void *arg)
                 conn_drop(c, &h->stats.deadline);
         }
         report_drops(h, now);
-        sl_cond_wait_ms(&h->cv, &h->cmu, 100);
+        /* a tenth of a second, finer for (test) deadlines under 200 ms */
+        int64_t tick_ms = h->deadline_ns / 2000000;
+        sl_cond_wait_ms(&h->cv, &h->cmu, tick_ms < 100 ? (int)(tick_ms > 0 ? tick_ms : 1) : 100);
     }
     pthread_mutex_unlock(&h->cmu);
     return NULL;

@@ -7,7 +7,7 @@
  * The input is followed by an empty line, so every request head ends and
  * the server answers at once (MHD does not always notice a peer's end of
  * stream right after a partial head or garbage; then only the deadline
- * closes it: this server's deadline is 250 ms, and "no hang" means closed
+ * closes it: this server's deadline is 40 ms, and "no hang" means closed
  * within 5 s).
  *
  * Contracts (abort otherwise):
@@ -34,7 +34,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-long sl_fuzz_replay_runs = 5000; /* a round trip through a thread per input */
+long sl_fuzz_replay_runs = 20000; /* a round trip through a thread per input */
 
 #define TOKEN "fuzz-token-7Q"
 
@@ -68,7 +68,7 @@ static void fuzz_setup(void)
                          .token = TOKEN,
                          .status = status_json,
                          .ready = ready,
-                         .deadline_ms = 250};
+                         .deadline_ms = 40};
     g_http = sl_http_start(&o, err, sizeof(err));
     if (!g_http) {
         fprintf(stderr, "fuzz_http: %s\n", err);
