@@ -447,6 +447,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 /* MHD's own messages (e.g. its connection limit reached): the first one of
  * every 10 s is logged, the rest counted into the next drop report. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     sl_http *h = cls;
