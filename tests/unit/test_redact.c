@@ -239,12 +239,51 @@ static void test_logs(void **state)
     sl_redact_forget_all();
 }
 
+/* http.token in the definition and SLUICE_HTTP_TOKEN */
+static void test_token_definition(void **state)
+{
+    (void)state;
+    static const char base[] =
+        "{\"name\":\"t\",\"source\":{\"type\":\"generator\",\"event_time\":{\"field\":"
+        "\"ts\",\"unit\":\"ms\"}},\"pipeline\":[{\"window\":{\"type\":\"tumbling\","
+        "\"size\":\"1s\"},\"aggregates\":{\"n\":{\"fn\":\"count\"}}}],"
+        "\"sink\":{\"type\":\"null\"},\"http\":{\"addr\":\"127.0.0.1:9999\"%s}}";
+    char text[512], err[512];
+    sl_def *def = NULL;
+    unsetenv("SLUICE_HTTP_TOKEN");
+    snprintf(text, sizeof(text), base, "");
+    if (sl_def_load_string(text, "t.json", &def, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_null(def->http.token);
+    sl_def_free(def);
+    snprintf(text, sizeof(text), base, ",\"token\":\"abc123\"");
+    assert_int_equal(sl_def_load_string(text, "t.json", &def, err, sizeof(err)), 0);
+    assert_string_equal(def->http.token, "abc123");
+    sl_def_free(def);
+    setenv("SLUICE_HTTP_TOKEN", "from-env-1", 1);
+    assert_int_equal(sl_def_load_string(text, "t.json", &def, err, sizeof(err)), 0);
+    assert_string_equal(def->http.token, "from-env-1");
+    sl_def_free(def);
+    unsetenv("SLUICE_HTTP_TOKEN");
+    static const char *const bad[] = {",\"token\":\"\"", ",\"token\":\"a b\"",
+                                      ",\"token\":\"a\\nb\"", ",\"token\":true", ",\"tokn\":\"x\""};
+    for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
+        snprintf(text, sizeof(text), base, bad[i]);
+        def = NULL;
+        if (sl_def_load_string(text, "t.json", &def, err, sizeof(err)) == 0)
+            fail_msg("accepted %s", bad[i]);
+        assert_null(def);
+        assert_non_null(strstr(err, "http"));
+    }
+}
+
 int main(void)
 {
     sl_log_set_level(SL_LOG_WARN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),  cmocka_unit_test(test_scrub), cmocka_unit_test(test_explain),
-        cmocka_unit_test(test_errors), cmocka_unit_test(test_logs),
+        cmocka_unit_test(test_names),   cmocka_unit_test(test_scrub),
+        cmocka_unit_test(test_explain), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_logs),    cmocka_unit_test(test_token_definition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
