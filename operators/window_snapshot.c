@@ -36,18 +36,6 @@
  * A state is i64 count then per cell u8 is_double and i64 or f64.
  */
 
-/* Key bytes go verbatim into result JSON (and a line of the file sink):
- * a key from a snapshot may hold no control character (the decoder never
- * produces one: JSON escapes them), so a forged snapshot cannot break or
- * inject output lines. */
-static int sl__snap_key_ok(const uint8_t *key, uint32_t len)
-{
-    for (uint32_t i = 0; i < len; i++)
-        if (key[i] < 0x20)
-            return 0;
-    return 1;
-}
-
 static void sl__snap_fingerprint(const sl_window_task *t, sl_buf *b)
 {
     sl_buf_put_u8(b, (uint8_t)t->type);
@@ -185,7 +173,7 @@ static int sl__restore_payload(sl_window_task *r, sl_reader *in, char *errstr, s
             const uint8_t *key = sl_read_blob(in, &klen);
             if (!key)
                 return SL__CORRUPT("window snapshot: truncated key");
-            if (!sl__snap_key_ok(key, klen))
+            if (!sl_bytes_printable(key, klen))
                 return SL__CORRUPT("window snapshot: control character in a key");
             kent *e = sl__ktab_upsert(&p->tab, h, (const char *)key, klen, &created);
             if (!created)
@@ -210,7 +198,7 @@ static int sl__restore_payload(sl_window_task *r, sl_reader *in, char *errstr, s
         uint32_t ns = sl_read_u32(in);
         if (!key || in->failed)
             return SL__CORRUPT("window snapshot: truncated session key");
-        if (!sl__snap_key_ok(key, klen))
+        if (!sl_bytes_printable(key, klen))
             return SL__CORRUPT("window snapshot: control character in a key");
         if (ns == 0 || ns > (in->len - in->pos) / (17 + min_state))
             return SL__CORRUPT("window snapshot: impossible session count %u", ns);
