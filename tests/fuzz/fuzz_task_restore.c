@@ -237,6 +237,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sl_buf blob;
     sl_buf_init(&blob);
     g_pos_known = 0;
+    g_pos = NULL;
+    g_pos_len = 0;
     if (data[0] & 1) {
         /* body = [u32 position length, position bytes] rest-of-task-section */
         const uint8_t *p = data + 1;
