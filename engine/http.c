@@ -157,22 +157,38 @@ static int head_buffered(int fd)
     return 0;
 }
 
-/* The oldest live slot that has not sent its request, other than `self`,
- * among those from `ip` (NULL: any address); NULL if there is none. A
- * candidate whose whole head is already buffered is marked answered and
- * passed over. */
+/* Live connections from the address `ip`. With cmu. */
+static int conn_count_ip(const sl_http *h, const unsigned char *ip)
+{
+    int n = 0;
+    for (size_t i = 0; i < h->nslots; i++)
+        n += h->conns[i].conn && !h->conns[i].dropped && memcmp(h->conns[i].ip, ip, 16) == 0;
+    return n;
+}
+
+/* The connection to drop to make room, or NULL: a live slot other than
+ * `self` that has not sent its request. Among those from `ip` when given
+ * (the per-address limit), else among those of the address that holds the
+ * most connections (the global limit: a crowd from one address never
+ * pushes out a lone probe from another); the oldest first. A candidate
+ * whose whole head is already buffered is marked answered and passed over.
+ * With cmu. */
 static sl__conn *conn_victim(sl_http *h, const sl__conn *self, const unsigned char *ip)
 {
     for (;;) {
         sl__conn *best = NULL;
+        int best_n = 0;
         for (size_t i = 0; i < h->nslots; i++) {
             sl__conn *c = &h->conns[i];
             if (!c->conn || c->dropped || c->answered || c == self)
                 continue;
             if (ip && memcmp(c->ip, ip, 16) != 0)
                 continue;
-            if (!best || c->started_ns < best->started_ns)
+            int n = ip ? 0 : conn_count_ip(h, c->ip);
+            if (!best || n > best_n || (n == best_n && c->started_ns < best->started_ns)) {
                 best = c;
+                best_n = n;
+            }
         }
         if (!best || !head_buffered(best->fd))
             return best;

@@ -19,14 +19,18 @@
  * A probe can always get in. Every connection serves one request and is
  * closed ("Connection: close"), and each is bounded three ways:
  *   - at most max_connections at once, at most max_per_ip from one address;
- *     when a new connection goes over either limit, the oldest connection
- *     (of that address, for the per-address limit) that has not yet sent a
- *     complete request head is dropped to make room; only when every
- *     connection is already being answered is the newcomer refused;
+ *     when a new connection goes over either limit, a connection that has
+ *     not yet sent a complete request head is dropped to make room: the
+ *     oldest of that address for the per-address limit, the oldest of the
+ *     address holding the most connections for the global limit; only when
+ *     every candidate is already being answered is the newcomer refused;
  *   - a total deadline (deadline_ms from accept to close, not an inactivity
  *     timeout): a client trickling bytes is cut at the deadline;
  *   - MHD's own per-connection memory limit bounds the request head.
- * So slow clients delay a probe by at most one accept, never by a timeout.
+ * So slow clients from other addresses never delay a probe by more than an
+ * accept. (Slow clients from the probe's own address that reconnect in
+ * bursts can, rarely, push out a probe whose client had not yet sent its
+ * request when accepted.)
  * Dropped and refused connections are counted (sl_http_stats) and reported
  * in at most one warning per 10 s.
  */

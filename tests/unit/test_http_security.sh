@@ -7,8 +7,9 @@
 #     show none of the planted values;
 #   - /metrics and /api/status: 401 without or with a wrong token, 200 with
 #     it; /healthz and /readyz need none;
-#   - 200 slow clients (python, trickling bytes, reconnecting when dropped)
-#     while /healthz is probed: every probe answers within 1 s.
+#   - 200 slow clients from 8 addresses (python, trickling bytes,
+#     reconnecting when dropped) while /healthz is probed from 127.0.0.1:
+#     every probe answers within 1 s.
 # Runs the real binary on a free loopback port; stops it by PID.
 set -euo pipefail
 SLUICE=${SLUICE_BIN:?}
@@ -86,15 +87,16 @@ no_plants /metrics "$dir/body_metrics"
 cat > "$dir/slow.py" <<'PY'
 import socket, sys, time
 port, n = int(sys.argv[1]), int(sys.argv[2])
+naddrs = 8  # from 127.0.0.2 .. 127.0.0.9; the probes come from 127.0.0.1
 head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "
-def conn():
-    s = socket.socket(); s.setblocking(False)
+def conn(i):
+    s = socket.socket(); s.bind(("127.0.0.%d" % (2 + i % naddrs), 0)); s.setblocking(False)
     try: s.connect(("127.0.0.1", port))
     except BlockingIOError: pass
     return [s, 0]
-socks = [conn() for _ in range(n)]
+socks = [conn(i) for i in range(n)]
 while True:
-    for c in socks:
+    for i, c in enumerate(socks):
         s, sent = c
         try:
             s.send(head[sent:sent + 1] if sent < len(head) else b"a")
@@ -104,7 +106,7 @@ while True:
         except (BlockingIOError, InterruptedError):
             pass
         except OSError:
-            s.close(); c[:] = conn()
+            s.close(); c[:] = conn(i)
     time.sleep(0.05)
 PY
 python3 "$dir/slow.py" "$port" 200 &
