@@ -18,6 +18,7 @@
 #include "generator.h"
 #include "json_scan.h"
 #include "log.h"
+#include "redact.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -334,6 +335,8 @@ int sl_cmd_produce(int argc, char **argv)
         snprintf(prop, sizeof(prop), "%s", xprops[x]);
         char *eq = strchr(prop, '=');
         *eq = '\0';
+        if (sl_redact_is_secret(prop))
+            sl_redact_register(eq + 1);
         if (sl__kafka_conf_set(conf, prop, eq + 1, "-X", err, sizeof(err))) {
             fprintf(stderr, "sluice produce: %s\n", err);
             rd_kafka_conf_destroy(conf);

@@ -1,5 +1,6 @@
 /* common.c - error strings, clocks, allocation and hashing helpers. */
 #include "common.h"
+#include "redact.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -100,6 +101,7 @@ int sl_seterr(char *errstr, size_t errstr_size, int err, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(errstr, errstr_size, fmt, ap);
         va_end(ap);
+        sl_redact_scrub(errstr);
     }
     return err;
 }

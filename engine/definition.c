@@ -15,6 +15,7 @@
  * against the connector's sl_opt table by sl_opts_check (options.c).
  */
 #include "definition_internal.h"
+#include "redact.h"
 
 #include "connector.h"
 #include "didyoumean.h"
@@ -91,7 +92,9 @@ static const sl_opt sl__checkpoint_keys[] = {
      .def = "exactly_once"},
     {"replica_timeout", SL_OPT_DURATION, 0, NULL, .min = 1, .max = INT64_MAX, .def = "5s"},
     {.name = NULL}};
-static const sl_opt sl__http_keys[] = {{.name = "addr", .type = SL_OPT_ANY}, {.name = NULL}};
+static const sl_opt sl__http_keys[] = {{.name = "addr", .type = SL_OPT_ANY},
+                                       {.name = "token", .type = SL_OPT_STRING},
+                                       {.name = NULL}};
 
 const sl_operator_ops *sl__def_stage_ops(sl_stage_kind kind)
 {
@@ -656,6 +659,12 @@ static int sl__parse_http(sl_def *def, char *msg)
     int rc = sl_opts_check(h, sl__http_keys, "http", msg, SL__MSG);
     if (rc != 0)
         return rc;
+    const char *token = json_string_value(json_object_get(h, "token"));
+    if (token && (!token[0] || strpbrk(token, " \t\r\n")))
+        return sl_seterr(msg, SL__MSG, SL_EINVAL,
+                         "http.token: must be non-empty, without spaces or line breaks");
+    if (token)
+        def->http.token = sl_xstrdup(token);
     const json_t *a = json_object_get(h, "addr");
     if (!a) {
         def->http.addr = sl_xstrdup("127.0.0.1:9464");
@@ -733,6 +742,7 @@ void sl_def_free(sl_def *def)
     free(def->checkpoint.dir);
     sl__def_free_cluster(def);
     free(def->http.addr);
+    free(def->http.token);
     json_decref(def->root);
     free(def);
 }
@@ -755,6 +765,7 @@ int sl_def_load_string(const char *text, const char *name, sl_def **out, char *e
                          jerr.column, jerr.text);
     if (json_is_object(root))
         sl__def_apply_overrides(root);
+    sl_redact_register_json(root); /* before any message can quote a secret */
     sl_def *def = sl_xcalloc(1, sizeof(*def));
     def->file = sl_xstrdup(name);
     def->root = root;

@@ -211,7 +211,8 @@ typedef struct sl_def {
     } cluster;
 
     struct {
-        char *addr; /* "127.0.0.1:9464"; NULL disables */
+        char *addr;  /* "127.0.0.1:9464"; NULL disables */
+        char *token; /* bearer token for /metrics and /api/; NULL = open */
     } http;
 } sl_def;
 

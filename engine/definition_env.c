@@ -232,6 +232,8 @@ void sl__def_apply_overrides(json_t *root)
         json_object_set_new(o, "dir", json_string(v));
     if ((v = sl__def_env("SLUICE_HTTP_ADDR")) && (o = sl__child_obj(root, "http", 1)))
         json_object_set_new(o, "addr", json_string(v));
+    if ((v = sl__def_env("SLUICE_HTTP_TOKEN")) && (o = sl__child_obj(root, "http", 1)))
+        json_object_set_new(o, "token", json_string(v));
     if ((v = sl__def_env("SLUICE_BOOTSTRAP"))) {
         static const char *const conns[] = {"source", "sink", "dead_letter"};
         for (size_t i = 0; i < SL_ARRAY_LEN(conns); i++) {

@@ -6,6 +6,7 @@
 #include "definition_internal.h"
 
 #include "options.h"
+#include "redact.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -155,9 +156,12 @@ static void sl__explain_conf(const sl_connector_def *c, FILE *out)
             skipped |= strcmp(key, skip[i]) == 0;
         if (skipped)
             continue;
-        char *txt = json_is_string(val) ? NULL : json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
-        fprintf(out, "  %s: %s\n", key, txt ? txt : json_string_value(val));
+        json_t *shown = sl_redact_is_secret(key) ? json_string(SL_REDACTED) : sl_redact_json(val);
+        char *txt =
+            json_is_string(shown) ? NULL : json_dumps(shown, JSON_ENCODE_ANY | JSON_COMPACT);
+        fprintf(out, "  %s: %s\n", key, txt ? txt : json_string_value(shown));
         free(txt);
+        json_decref(shown);
     }
 }
 
@@ -366,5 +370,6 @@ void sl_def_explain(const sl_def *def, FILE *out)
     } else {
         fprintf(out, "cluster: standalone (node %s)\n", def->cluster.node_id);
     }
-    fprintf(out, "http: %s\n", def->http.addr ? def->http.addr : "disabled");
+    fprintf(out, "http: %s%s\n", def->http.addr ? def->http.addr : "disabled",
+            def->http.token ? " (token " SL_REDACTED " required for /metrics and /api/)" : "");
 }

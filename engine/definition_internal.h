@@ -19,7 +19,7 @@ char *sl__def_substitute(const char *text, const char *name, int *rc, char *errs
 
 /* Applies SLUICE_NODE_ID, SLUICE_LISTEN, SLUICE_PEERS, SLUICE_CURVE_SECRET_KEY,
  * SLUICE_CURVE_SECRET_KEY_FILE, SLUICE_CHECKPOINT_DIR
- * (only if a "checkpoint" object exists), SLUICE_HTTP_ADDR and
+ * (only if a "checkpoint" object exists), SLUICE_HTTP_ADDR, SLUICE_HTTP_TOKEN and
  * SLUICE_BOOTSTRAP (kafka source/sink/dead_letter "properties") to `root`,
  * an object. Empty variables are ignored. Never fails. */
 void sl__def_apply_overrides(json_t *root);

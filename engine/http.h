@@ -12,7 +12,27 @@
  *                    503 {"error":...} before a callback is set
  *
  * HEAD works wherever GET does; other methods get 405, other paths 404.
- * Nothing here runs on the engine's hot path.
+ * With a token set, /metrics and every /api/ path need the header
+ * "Authorization: Bearer <token>" (else 401); /healthz and /readyz stay
+ * open so probes need no secret. Nothing here runs on the engine's hot path.
+ *
+ * A probe can always get in. Every connection serves one request and is
+ * closed ("Connection: close"), and each is bounded three ways:
+ *   - at most max_connections at once, at most max_per_ip from one address;
+ *     when a new connection goes over either limit, a connection that has
+ *     not yet sent a complete request head is dropped to make room: the
+ *     oldest of that address for the per-address limit, the oldest of the
+ *     address holding the most connections for the global limit; only when
+ *     every candidate is already being answered is the newcomer refused;
+ *   - a total deadline (deadline_ms from accept to close, not an inactivity
+ *     timeout): a client trickling bytes is cut at the deadline;
+ *   - MHD's own per-connection memory limit bounds the request head.
+ * So slow clients from other addresses never delay a probe by more than an
+ * accept. (Slow clients from the probe's own address that reconnect in
+ * bursts can, rarely, push out a probe whose client had not yet sent its
+ * request when accepted.)
+ * Dropped and refused connections are counted (sl_http_stats) and reported
+ * in at most one warning per 10 s.
  */
 #ifndef SL_HTTP_H
 #define SL_HTTP_H
@@ -41,7 +61,25 @@ typedef struct sl_http_options {
     void *ready_arg;
     sl_http_status_fn status;
     void *status_arg;
+    const char *token;   /* bearer token for /metrics and /api/ (copied);
+                            NULL or "" = no authentication */
+    int max_connections; /* 0 = SL_HTTP_MAX_CONNECTIONS */
+    int max_per_ip;      /* 0 = SL_HTTP_MAX_PER_IP */
+    int deadline_ms;     /* 0 = SL_HTTP_DEADLINE_MS */
 } sl_http_options;
+
+#define SL_HTTP_MAX_CONNECTIONS 64
+#define SL_HTTP_MAX_PER_IP      16
+#define SL_HTTP_DEADLINE_MS     10000
+
+/* Connections dropped so far (all counters only grow). */
+typedef struct sl_http_stats {
+    unsigned long accepted;     /* connections that reached the server */
+    unsigned long evicted;      /* dropped to make room for a newer one */
+    unsigned long deadline;     /* cut at the total deadline */
+    unsigned long refused;      /* refused: every slot busy answering */
+    unsigned long unauthorized; /* requests answered 401 */
+} sl_http_stats;
 
 /* Splits "host:port" / "[v6]:port" / ":port" into host (empty for ":port")
  * and port (0..65535). Returns 0, or SL_EINVAL with errstr filled. */
@@ -63,6 +101,21 @@ int sl_http_port(const sl_http *h);
 void sl_http_set_ready(sl_http *h, sl_http_ready_fn fn, void *arg);
 void sl_http_set_status(sl_http *h, sl_http_status_fn fn, void *arg);
 
+/* Copies the counters. Any thread. */
+void sl_http_stats_get(sl_http *h, sl_http_stats *out);
+
+/* Hands an already connected stream socket to the server as if accepted
+ * from 127.0.0.1 (tests and the fuzz target use a socketpair). Takes
+ * ownership of fd, also on failure. Returns 0 or SL_EIO. */
+int sl_http_serve_fd(sl_http *h, int fd);
+
+/* 1 when the Authorization header value `authorization` (may be NULL)
+ * carries `token` as a bearer token ("Bearer <token>", scheme
+ * case-insensitive); 0 otherwise. The comparison of the secret takes the
+ * same time wherever the first difference is. A NULL or empty token
+ * authorizes everything. */
+int sl_http_authorized(const char *token, const char *authorization);
+
 /* Stops the server (waits for its thread, closes the socket) and frees it.
  * NULL is a no-op. */
 void sl_http_stop(sl_http *h);
@@ -74,5 +127,15 @@ void sl_http_stop(sl_http *h);
  * with errstr filled. */
 int sl_http_get(const char *addr, const char *path, int timeout_ms, int *status, char **body,
                 char *errstr, size_t errstr_size);
+/* The same with "Authorization: Bearer <token>" (token NULL = none). */
+int sl_http_get_auth(const char *addr, const char *path, const char *token, int timeout_ms,
+                     int *status, char **body, char *errstr, size_t errstr_size);
+
+/* Internal, shared by the server and the client: resolves "host:port"
+ * (`passive`: an empty host means every interface, otherwise loopback).
+ * Returns 0 and *res (freeaddrinfo), or SL_EINVAL with errstr. */
+struct addrinfo;
+int sl__http_resolve(const char *addr, int passive, struct addrinfo **res, char *errstr,
+                     size_t errstr_size);
 
 #endif

@@ -1,6 +1,7 @@
 /* log.c - structured JSON-lines logging (see log.h). */
 #include "log.h"
 #include "common.h"
+#include "redact.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -74,6 +75,7 @@ void sl_log_fields(sl_log_level level, const char *component, const char *fields
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    sl_redact_scrub(msg);
 
     int json = atomic_load(&sl__log_json);
     if (json < 0)
@@ -108,6 +110,9 @@ void sl_log_fields(sl_log_level level, const char *component, const char *fields
         pos = sizeof(line) - 1;
         line[pos - 1] = '\n';
     }
+    line[pos] = '\0';
+    if (sl_redact_scrub(line)) /* a secret in the structured fields */
+        pos = strlen(line);
     ssize_t w = write(STDERR_FILENO, line, pos);
     (void)w;
 }

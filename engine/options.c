@@ -6,6 +6,7 @@
 #include "options.h"
 
 #include "didyoumean.h"
+#include "redact.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -370,7 +371,8 @@ int sl_opts_check(const json_t *obj, const sl_opt *table, const char *path, char
         }
         if (!ok)
             return sl_seterr(errstr, errstr_size, SL_EINVAL, "%s: must be %s, got %s", kpath,
-                             sl__opt_type_name(opt->type), sl_json_repr(val, repr, sizeof(repr)));
+                             sl__opt_type_name(opt->type),
+                             sl_redact_repr(key, val, repr, sizeof(repr)));
     }
     for (const sl_opt *o = table; o && o->name; o++)
         if (o->required && !json_object_get(obj, o->name))

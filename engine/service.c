@@ -292,11 +292,15 @@ sl_service *sl_service_start(sl_engine *e, const sl_def *def, char *errstr, size
                               .ready = sl__ready,
                               .ready_arg = s,
                               .status = sl__status,
-                              .status_arg = s};
+                              .status_arg = s,
+                              .token = def->http.token};
         s->http = sl_http_start(&ho, errstr, errstr_size);
         if (!s->http)
             goto fail;
-        sl_info("http", "serving /healthz /readyz /metrics /api/status on %s", def->http.addr);
+        sl_info("http", "serving /healthz /readyz /metrics /api/status on %s%s", def->http.addr,
+                def->http.token ? " (bearer token required for /metrics and /api/)"
+                                : " (no token: /metrics and /api/ are open to anyone who can "
+                                  "connect)");
     }
     if (pthread_create(&s->thread, NULL, sl__service_main, s) != 0) {
         sl_seterr(errstr, errstr_size, SL_EIO, "cannot start the metrics thread");

@@ -343,3 +343,12 @@ uint32_t sl__crc32c_software(uint32_t crc, const void *data, size_t len)
         return crc;
     return ~sl__crc32c_sw(~crc, data, len);
 }
+
+int sl_bytes_printable(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] < 0x20)
+            return 0;
+    return 1;
+}

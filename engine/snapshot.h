@@ -57,4 +57,10 @@ static inline int sl_reader_done(const sl_reader *r)
 /* CRC32C (Castagnoli). Start with crc = 0. */
 uint32_t sl_crc32c(uint32_t crc, const void *data, size_t len);
 
+/* 1 when none of the n bytes is a control character (< 0x20). Restores
+ * check keys and results read from a checkpoint with it: those bytes go
+ * verbatim into output lines, and the engine never produces a control
+ * byte there (JSON escapes them), so one means a forged or broken file. */
+int sl_bytes_printable(const void *p, size_t n);
+
 #endif

@@ -415,6 +415,9 @@ static int sl__task_restore(sl__worker *w, sl__task *t, const uint8_t *blob, siz
         uint64_t seq = sl_read_u64(&r);
         if (r.failed || !k || !v)
             return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "truncated held results");
+        if (!sl_bytes_printable(k, kl) || !sl_bytes_printable(v, vl))
+            return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
+                             "control character in a held result");
         sl__hold(w, t, (const char *)k, kl, (const char *)v, vl, ts, seq);
     }
     int64_t suppress_upto = sl_read_i64(&r);

@@ -154,8 +154,10 @@ static int sl__restore_payload(sl_window_task *r, sl_reader *in, char *errstr, s
         int64_t first_end, last_end;
         if (in->failed)
             return SL__CORRUPT("window snapshot: truncated pane");
-        if (sl__floor_div(s, r->width) * r->width != s ||
-            !sl__window_pane_windows(r, s, &first_end, &last_end))
+        /* aligned = a multiple of the width (s % width is exact and never
+         * overflows for width > 0, unlike floor_div(s) * width near
+         * INT64_MIN) */
+        if (s % r->width != 0 || !sl__window_pane_windows(r, s, &first_end, &last_end))
             return SL__CORRUPT("window snapshot: misaligned pane start %" PRId64, s);
         if (r->npanes && r->panes[r->npanes - 1]->start >= s)
             return SL__CORRUPT("window snapshot: panes out of order");
@@ -171,6 +173,8 @@ static int sl__restore_payload(sl_window_task *r, sl_reader *in, char *errstr, s
             const uint8_t *key = sl_read_blob(in, &klen);
             if (!key)
                 return SL__CORRUPT("window snapshot: truncated key");
+            if (!sl_bytes_printable(key, klen))
+                return SL__CORRUPT("window snapshot: control character in a key");
             kent *e = sl__ktab_upsert(&p->tab, h, (const char *)key, klen, &created);
             if (!created)
                 return SL__CORRUPT("window snapshot: duplicate key in a pane");
@@ -194,6 +198,8 @@ static int sl__restore_payload(sl_window_task *r, sl_reader *in, char *errstr, s
         uint32_t ns = sl_read_u32(in);
         if (!key || in->failed)
             return SL__CORRUPT("window snapshot: truncated session key");
+        if (!sl_bytes_printable(key, klen))
+            return SL__CORRUPT("window snapshot: control character in a key");
         if (ns == 0 || ns > (in->len - in->pos) / (17 + min_state))
             return SL__CORRUPT("window snapshot: impossible session count %u", ns);
         int created;

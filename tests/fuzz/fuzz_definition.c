@@ -18,6 +18,7 @@
  * substitute. Built with libFuzzer (SL_FUZZ) or tests/fuzz/replay_driver.c.
  */
 #include "definition.h"
+#include "redact.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -33,8 +34,9 @@ static FILE *fuzz_devnull;
 static void fuzz_setup(void)
 {
     static const char *const overrides[] = {
-        "SLUICE_NODE_ID",   "SLUICE_LISTEN",    "SLUICE_PEERS",   "SLUICE_CHECKPOINT_DIR",
-        "SLUICE_HTTP_ADDR", "SLUICE_BOOTSTRAP", "SLUICE_WORKERS", "SLUICE_BATCH_SIZE",
+        "SLUICE_NODE_ID",        "SLUICE_LISTEN",     "SLUICE_PEERS",
+        "SLUICE_CHECKPOINT_DIR", "SLUICE_HTTP_ADDR",  "SLUICE_BOOTSTRAP",
+        "SLUICE_WORKERS",        "SLUICE_BATCH_SIZE", "SLUICE_HTTP_TOKEN",
     };
     for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++)
         unsetenv(overrides[i]);
@@ -139,6 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!fuzz_devnull)
         fuzz_setup();
+    sl_redact_forget_all(); /* secrets of earlier inputs must not scrub this one */
     char *text = malloc(size + 1);
     if (!text)
         return 0;

@@ -4,7 +4,9 @@
  *   fuzz_xxx [CORPUS_DIR] [RUNS]
  *
  * Feeds LLVMFuzzerTestOneInput every file of CORPUS_DIR (if it exists),
- * then RUNS (default 200000, or $SL_FUZZ_RUNS) inputs derived from a fixed
+ * then RUNS (default 200000, or what the target sets in its optional
+ * `long sl_fuzz_replay_runs` when each input is costly, or $SL_FUZZ_RUNS;
+ * times $SL_FUZZ_SCALE if set) inputs derived from a fixed
  * seed: corpus entries with 1..8 mutations (bit flips, random or JSON-ish
  * bytes and tokens inserted, bytes deleted or duplicated, truncation,
  * splicing two entries), and some purely random ones. Each input is copied
@@ -23,6 +25,8 @@
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Optional in the target: its default number of generated inputs. */
+extern long sl_fuzz_replay_runs __attribute__((weak));
 
 #define SL__MAX_INPUT 65536
 
@@ -185,11 +189,13 @@ int main(int argc, char **argv)
 {
     sl__input *corpus = NULL;
     size_t n = 0;
-    long runs = 200000;
+    long runs = &sl_fuzz_replay_runs ? sl_fuzz_replay_runs : 200000;
     if (getenv("SL_FUZZ_RUNS"))
         runs = atol(getenv("SL_FUZZ_RUNS"));
     if (argc > 2)
         runs = atol(argv[2]);
+    if (getenv("SL_FUZZ_SCALE"))
+        runs *= atol(getenv("SL_FUZZ_SCALE"));
     signal(SIGABRT, sl__on_crash);
     signal(SIGSEGV, sl__on_crash);
     signal(SIGBUS, sl__on_crash);
