@@ -30,6 +30,13 @@ int sl_redact_is_secret(const char *name)
     static const char *const exact[] = {"token", "ssl.key.pem", "sasl.oauthbearer.config"};
     if (!name)
         return 0;
+    /* The path of a file holding a secret (cluster.secret_key_file,
+     * ssl.keystore.location) is not itself secret, and errors about it
+     * must name it. */
+    size_t len = strlen(name);
+    if ((len >= 5 && strcasecmp(name + len - 5, "_file") == 0) ||
+        (len >= 9 && strcasecmp(name + len - 9, ".location") == 0))
+        return 0;
     if (sl__contains_ci(name, "password") || sl__contains_ci(name, "secret") ||
         sl__contains_ci(name, "passphrase"))
         return 1;

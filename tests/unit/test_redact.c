@@ -1,9 +1,10 @@
 /*
  * test_redact.c - secrets never printed. A definition with secrets planted
  * in every place a secret can be (kafka source and sink properties:
- * sasl.password, ssl.key.password, ssl.keystore.password,
- * sasl.oauthbearer.client.secret, a made-up my.secret.thing, ssl.key.pem;
- * http.token; cluster.secret_key) is explained, rejected with errors that
+ * sasl.password, ssl.key.password, ssl.keystore.password, ssl.key.pem:
+ * only properties librdkafka accepts, since the definition is validated
+ * against it; names such as sasl.oauthbearer.client.secret are covered by
+ * the name rules; http.token; cluster.secret_key) is explained, rejected with errors that
  * quote the values, and logged; no output contains any planted value, and
  * the redacted places say "***". Also the name rules, the JSON copy and
  * the scrubber on edge cases (overlapping, repeated, short secrets).
@@ -40,15 +41,15 @@ static char *definition_text(const char *extra_top)
         "     \"security.protocol\": \"sasl_ssl\", \"sasl.mechanisms\": \"PLAIN\",\n"
         "     \"sasl.username\": \"alice\", \"sasl.password\": \"%s\",\n"
         "     \"ssl.key.password\": \"%s\", \"ssl.keystore.password\": \"%s\",\n"
-        "     \"sasl.oauthbearer.client.secret\": \"%s\", \"My.Secret.Thing\": \"%s\",\n"
         "     \"ssl.key.pem\": \"%s\"},\n"
         "   \"event_time\": {\"field\": \"ts\", \"unit\": \"ms\"}},\n"
         " \"pipeline\": [{\"key_by\": [\"user\"]}, {\"window\": {\"type\": \"tumbling\",\n"
         "   \"size\": \"1s\"}, \"aggregates\": {\"n\": {\"fn\": \"count\"}}}],\n"
         " \"sink\": {\"type\": \"kafka\", \"topic\": \"out\",\n"
-        "   \"properties\": {\"bootstrap.servers\": \"127.0.0.1:1\", \"sasl.password\": \"%s\"}},\n"
+        "   \"properties\": {\"bootstrap.servers\": \"127.0.0.1:1\", \"sasl.password\": \"%s\",\n"
+        "     \"ssl.key.password\": \"%s\", \"ssl.keystore.password\": \"%s\"}},\n"
         " \"http\": {\"addr\": \"127.0.0.1:9999\", \"token\": \"%s\"}%s}\n",
-        planted[0], planted[1], planted[2], planted[3], planted[4], planted[5], planted[0],
+        planted[0], planted[1], planted[2], planted[5], planted[0], planted[3], planted[4],
         planted[6], extra_top ? extra_top : "");
     assert_true(n > 0);
     return t;
@@ -76,6 +77,8 @@ static void test_names(void **state)
                                          "sasl.oauthbearer.config",
                                          "x.passphrase"};
     static const char *const open[] = {"bootstrap.servers",
+                                       "secret_key_file",
+                                       "ssl.keystore.location",
                                        "sasl.username",
                                        "ssl.certificate.pem",
                                        "ssl.keystore.location",
