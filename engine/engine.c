@@ -479,6 +479,38 @@ static void *sl__source_joiner(void *arg)
     return NULL;
 }
 
+/* SIGTERM: a final checkpoint of the input consumed so far (60 s at most).
+ * A failed one is retried for up to 15 s after the first failure: its
+ * usual cause at a stop is transient, an offset commit refused while the
+ * group rebalances because other members are stopping too. Returns SL_OK once one is durable, else
+ * the last error (SL_ETIMEOUT when time ran out; the input ending first
+ * cancels it). Main thread. */
+static int sl__final_checkpoint(sl_engine *e)
+{
+    int64_t give_up = sl_mono_ns() + 60 * (int64_t)1000000000;
+    int rc = SL_ETIMEOUT, attempts = 0;
+    while (sl_mono_ns() < give_up && !atomic_load(&e->failed) &&
+           !atomic_load_explicit(&e->lanes_done, memory_order_acquire)) {
+        if (!sl_checkpointer_begin(e->checkpointer, e->nlanes)) {
+            sl_checkpointer_wait(e->checkpointer, 100); /* one is in flight */
+            continue;
+        }
+        attempts++;
+        rc = SL_ETIMEOUT;
+        while (rc == SL_ETIMEOUT && sl_mono_ns() < give_up &&
+               !atomic_load_explicit(&e->lanes_done, memory_order_acquire))
+            rc = sl_checkpointer_wait(e->checkpointer, 100);
+        if (rc == SL_OK || rc == SL_ETIMEOUT)
+            break;
+        int64_t retry_until = sl_mono_ns() + 15 * (int64_t)1000000000;
+        if (attempts == 1 && retry_until < give_up)
+            give_up = retry_until;
+        sl_warn("checkpoint", "final checkpoint attempt %d failed; retrying", attempts);
+        sl_sleep_us(200000);
+    }
+    return rc;
+}
+
 /* Main thread while the source runs: status line, checkpoint schedule,
  * stop requests. Returns when the lanes are done. */
 static void sl__supervise(sl_engine *e)
@@ -493,15 +525,7 @@ static void sl__supervise(sl_engine *e)
             /* SIGTERM: a final checkpoint with the input consumed so far,
              * then stop consuming. */
             if (e->checkpointer && !atomic_load(&e->failed)) {
-                int64_t give_up = now + 60 * (int64_t)1000000000;
-                while (!sl_checkpointer_begin(e->checkpointer, e->nlanes) &&
-                       !atomic_load(&e->failed) && sl_mono_ns() < give_up)
-                    sl_checkpointer_wait(e->checkpointer, 1000); /* one in flight */
-                /* (if the input ends meanwhile, the drain cancels it) */
-                int rc = SL_ETIMEOUT;
-                while (rc == SL_ETIMEOUT && sl_mono_ns() < give_up &&
-                       !atomic_load_explicit(&e->lanes_done, memory_order_acquire))
-                    rc = sl_checkpointer_wait(e->checkpointer, 100);
+                int rc = sl__final_checkpoint(e);
                 if (rc == SL_OK) {
                     e->final_checkpoint = 1;
                     sl_info("checkpoint", "final checkpoint before stopping is durable");
