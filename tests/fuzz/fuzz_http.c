@@ -34,7 +34,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-long sl_fuzz_replay_runs = 20000; /* a round trip through a thread per input */
+long sl_fuzz_replay_runs = 4000; /* a round trip through a thread per input */
 
 #define TOKEN "fuzz-token-7Q"
 
