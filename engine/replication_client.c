@@ -360,6 +360,15 @@ static int sl__build_push(sl_repl_client *c, sl_buf *b, uint64_t req_id, uint64_
                              "replication: task %" PRId32 " appears twice in one push", t);
         }
     free(tasks);
+    /* The size is known before anything is copied: refuse at once. */
+    uint64_t need = SL__REPL_HDR + 4 + 4 + strlen(c->node_id) + 8 + 4;
+    for (size_t i = 0; i < n; i++)
+        need += 4 + 8 + 4 + SL_CKPT_HEADER_SIZE + (uint64_t)snaps[i].len;
+    if (need > (uint64_t)c->max_msg)
+        return sl_seterr(errstr, errstr_size, SL_ERANGE,
+                         "replication: checkpoint %" PRIu64 " needs a message of %" PRIu64
+                         " bytes, more than cluster.max_message_bytes (%lld)",
+                         ckpt_id, need, (long long)c->max_msg);
     sl__msg_begin(b, SL__MSG_PUSH, req_id);
     sl_buf_put_str(b, c->node_id);
     sl_buf_put_u64(b, ckpt_id);
@@ -379,17 +388,10 @@ static int sl__build_push(sl_repl_client *c, sl_buf *b, uint64_t req_id, uint64_
         sl_buf_put_u32(b, (uint32_t)(SL_CKPT_HEADER_SIZE + snaps[i].len));
         sl_buf_put_bytes(b, hdr, sizeof hdr);
         sl_buf_put_bytes(b, snaps[i].data, snaps[i].len);
-        if (b->len > (size_t)c->max_msg)
-            break;
     }
     if (sl__msg_end(b) != SL_OK)
         return sl_seterr(errstr, errstr_size, SL_ENOMEM,
                          "replication: checkpoint %" PRIu64 ": out of memory", ckpt_id);
-    if (b->len > (size_t)c->max_msg)
-        return sl_seterr(errstr, errstr_size, SL_ERANGE,
-                         "replication: checkpoint %" PRIu64
-                         " needs a message of more than cluster.max_message_bytes (%lld)",
-                         ckpt_id, (long long)c->max_msg);
     return SL_OK;
 }
 

@@ -34,6 +34,15 @@
 #include "definition.h"
 #include "replication.h"
 
+/* Under ThreadSanitizer: libzmq and libsodium are not instrumented (see
+ * test_replication.c). */
+const char *__tsan_default_suppressions(void);
+const char *__tsan_default_suppressions(void)
+{
+    return "called_from_lib:libzmq.so\nrace:libzmq.so\n"
+           "called_from_lib:libsodium.so\nrace:libsodium.so\n";
+}
+
 static char g_root[64];
 
 static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
