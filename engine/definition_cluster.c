@@ -6,6 +6,7 @@
  */
 #include "definition_internal.h"
 #include "options.h"
+#include "redact.h"
 #include "replication.h"
 
 #include <ctype.h>
@@ -213,6 +214,10 @@ int sl__def_parse_cluster(sl_def *def, char *msg)
                                               msg)) != 0) {
         return rc;
     }
+    /* A key read from a file is in no JSON the redactor saw: register it
+     * so no log line or error can quote it. */
+    if (def->cluster.secret_key)
+        sl_redact_register(def->cluster.secret_key);
     if (peers && !(json_is_array(peers) && json_array_size(peers) == 0)) {
         if ((rc = sl__parse_peers(def, peers, msg)) != 0)
             return rc;
