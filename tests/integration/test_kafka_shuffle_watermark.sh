@@ -23,7 +23,7 @@ HOLD_MS=2500 HOLD_FETCHES=3
 start_mock --brokers 2 --topic clicks:8 --topic results:4
 
 say "generating $N events (+ bad lines)"
-$ORACLE gen --count "$N" --keys 2000 --seed 81 --disorder-ms 80 --bad 10 \
+$ORACLE gen --count "$N" --keys 500 --seed 81 --disorder-ms 80 --bad 10 \
     > "$WORK/events.jsonl" 2> "$WORK/bad-counts.json"
 # Partitions 0..6 and the results on broker 1, partition 7 alone on broker 2.
 for p in 0 1 2 3 4 5 6; do mock_cmd "leader clicks $p 1"; done
