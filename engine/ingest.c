@@ -339,15 +339,25 @@ static int sl__render_row(sl_ingest *ing, const char *payload, size_t len)
     return 0;
 }
 
-/* Whether the event time is more than watermark.max_future ahead of the
- * wall clock. The clock is read only when an event passes the limit
- * computed at the last read: the limit only grows, so an event below a
- * stale limit is below the current one too. */
-static int sl__too_far_ahead(sl_ingest *ing)
+/* Whether the event time is more than watermark.max_future ahead of now.
+ * "Now" for a Kafka record is its own timestamp (its producer's clock when
+ * it was written), so the verdict is the same when the record is read
+ * again after a failure and replay stays deterministic; the wall clock
+ * when it is read also bounds it (a producer whose clock runs ahead). The
+ * wall clock is read only when an event passes the limit computed at the
+ * last read: the limit only grows, so an event below a stale limit is
+ * below the current one too. */
+static int sl__too_far_ahead(sl_ingest *ing, int64_t kafka_ts)
 {
     if (ing->max_future_ms < 0)
         return 0;
-    ing->future_limit = sl_wall_ms() + ing->max_future_ms;
+    if (kafka_ts > 0 && ing->ts > kafka_ts &&
+        (uint64_t)ing->ts - (uint64_t)kafka_ts > (uint64_t)ing->max_future_ms)
+        return 1;
+    if (SL_LIKELY(ing->ts <= ing->future_limit))
+        return 0;
+    int64_t now = sl_wall_ms();
+    ing->future_limit = now > INT64_MAX - ing->max_future_ms ? INT64_MAX : now + ing->max_future_ms;
     return ing->ts > ing->future_limit;
 }
 
@@ -391,7 +401,7 @@ sl_decode_result sl_ingest_decode(sl_ingest *ing, const char *payload, size_t le
             break;
         case SL__STEP_TIME:
             bad = sl__event_time(ing, kafka_ts);
-            if (!bad && SL_UNLIKELY(ing->ts > ing->future_limit) && sl__too_far_ahead(ing))
+            if (!bad && SL_UNLIKELY(sl__too_far_ahead(ing, kafka_ts)))
                 bad = SL_BAD_TOO_FAR_AHEAD + 1;
             break;
         default:

@@ -484,6 +484,47 @@ static void test_max_future(void **state)
     }
 }
 
+/* A Kafka record's own timestamp is the reference for max_future: a
+ * replay of old records (timestamps years behind the wall clock) judges
+ * each event against its record's time, the same on every read. */
+static void test_max_future_kafka_reference(void **state)
+{
+    (void)state;
+    const int64_t hour = 3600000;
+    tdef t;
+    tdef_init(&t, "ts", SL_TIME_MS);
+    t.def.watermark.max_future_ms = hour;
+    const char *cols[] = {"amount"};
+    tdef_window(&t, cols, 1);
+    char err[256];
+    sl_ingest *ing = sl_ingest_new(&t.def, SL_INGEST_RAW, err, sizeof(err));
+    assert_non_null(ing);
+    for (int k = 0; k < 2000; k++) {
+        /* records written in 2001..2011 */
+        int64_t kts = 978307200000LL + (int64_t)(rnd() % (uint64_t)(10 * 365 * 24 * hour));
+        int64_t delta = (int64_t)(rnd() % (uint64_t)(4 * hour)) - 2 * hour;
+        if (k == 0)
+            delta = hour; /* exactly max_future ahead: accepted */
+        if (k == 1)
+            delta = hour + 1;
+        char ev[128];
+        snprintf(ev, sizeof(ev), "{\"amount\":1,\"ts\":%lld}", (long long)(kts + delta));
+        for (int again = 0; again < 2; again++) { /* the same verdict on a re-read */
+            decoded d = decode(ing, ev, kts);
+            if (delta > hour) {
+                if (d.r != SL_DECODE_BAD || d.why != SL_BAD_TOO_FAR_AHEAD)
+                    fail_msg("%s, %+lld ms after its record's timestamp, accepted", ev,
+                             (long long)delta);
+            } else if (d.r != SL_DECODE_OK || d.ts != kts + delta) {
+                fail_msg("%s, %+lld ms after its record's timestamp, rejected (%s)", ev,
+                         (long long)delta, sl_bad_reason_name(d.why));
+            }
+        }
+    }
+    sl_ingest_free(ing);
+    arena_free(&t.a);
+}
+
 /* Filters, maps and the mapped row of a window-less pipeline. */
 static void test_filter_map_rows(void **state)
 {
@@ -1474,11 +1515,12 @@ static void test_oracle_random(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_canonical_keys), cmocka_unit_test(test_time_units),
-        cmocka_unit_test(test_max_future),     cmocka_unit_test(test_filter_map_rows),
-        cmocka_unit_test(test_compile_errors), cmocka_unit_test(test_repartition_names),
-        cmocka_unit_test(test_value_compare),  cmocka_unit_test(test_escaped_reuse),
-        cmocka_unit_test(test_time_roundtrip), cmocka_unit_test(test_oracle_random),
+        cmocka_unit_test(test_canonical_keys),    cmocka_unit_test(test_time_units),
+        cmocka_unit_test(test_max_future),        cmocka_unit_test(test_max_future_kafka_reference),
+        cmocka_unit_test(test_filter_map_rows),   cmocka_unit_test(test_compile_errors),
+        cmocka_unit_test(test_repartition_names), cmocka_unit_test(test_value_compare),
+        cmocka_unit_test(test_escaped_reuse),     cmocka_unit_test(test_time_roundtrip),
+        cmocka_unit_test(test_oracle_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
