@@ -65,11 +65,13 @@ fl__soak_check_alive() {
     done
 }
 
-# Waits for node i's next checkpoint to reach its disk.
+# Waits for node i's next checkpoint to reach its disk. Generous: a node
+# restoring several tasks takes none until their output scans are done
+# (serial on a worker, seconds each on the embedded broker).
 fl__soak_wait_ckpt() { # I
     local cdir="$FL_SOAK_DIR/ckpt-n$1" before now deadline
     before=$(fl__newest_manifest "$cdir")
-    deadline=$(($(fl_now_ms) + 10 * FL_CKPT_MS + 15000))
+    deadline=$(($(fl_now_ms) + 10 * FL_CKPT_MS + 120000))
     while :; do
         now=$(fl__newest_manifest "$cdir")
         [ -n "$now" ] && [ "$now" != "$before" ] && return 0
