@@ -16,7 +16,7 @@
  * deployment of a pipeline: its offsets, its checkpoints) and the pipeline
  * name otherwise. Several deployments may share one output topic.
  *
- * Exactly-once (DESIGN.md): position() records, per output partition, an
+ * Exactly-once: position() records, per output partition, an
  * offset below anything a task writes after its checkpoint; recover() reads
  * the output back from there (from the start without a checkpoint) and
  * finds the highest "sluice-seq" the task of this deployment already wrote,
