@@ -1,7 +1,7 @@
 /*
- * checkpoint.h - the per-node checkpoint coordinator (DESIGN.md
- * "Checkpoints and failure"; design notes and invariants at the top of
- * checkpoint.c).
+ * checkpoint.h - the per-node checkpoint coordinator (the protocol is in
+ * README.md "Checkpoints and exactly-once"; design notes and invariants at
+ * the top of checkpoint.c).
  *
  * Threads:
  *   main thread   sl_checkpointer_begin()       starts checkpoint n

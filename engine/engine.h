@@ -98,7 +98,8 @@ int sl_lane_ingest(sl_lane *l, int32_t task, const char *payload, size_t len, in
  * carries its origin: input partition `src_task` at `src_offset`. A record
  * at or below the highest offset already taken from that origin by `task`
  * is a replay (its producer restarted) and is dropped; the positions are
- * part of the task's checkpoint (DESIGN.md, step 6). */
+ * part of the task's checkpoint (README.md, "Checkpoints and
+ * exactly-once", step 7). */
 int sl_lane_ingest_from(sl_lane *l, int32_t task, const char *payload, size_t len, int64_t offset,
                         int64_t kafka_ts, int32_t src_task, int64_t src_offset);
 

@@ -15,7 +15,7 @@
  *   2. the task is holding (an idle-timeout watermark advance happened,
  *      a processing-time decision) or already has held results: held, in
  *      order, until the checkpoint taken right after the advance is
- *      durable (DESIGN.md "Output commit rule"). Held results are part of
+ *      durable (the output commit rule). Held results are part of
  *      the task snapshot, so a restore re-emits them (rule 1 dedups).
  *   3. otherwise it goes to the sink at once.
  */
