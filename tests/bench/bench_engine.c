@@ -10,10 +10,10 @@
 #include "connector.h"
 #include "definition.h"
 #include "engine.h"
+#include "engine_harness.h"
 #include "log.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,75 +70,20 @@ static prebuilt build(size_t events, uint32_t ncols)
 
 /* ---- a source that pushes the pre-built batches ---------------------------- */
 
-typedef struct bsrc {
-    prebuilt *p;
-    sl_engine *engine;
-    pthread_t thread;
-} bsrc;
-
 static prebuilt *g_prebuilt;
 
-static int bsrc_create(const sl_connector_def *c, const sl_def *d, void **st, char *e, size_t es)
+static void bsrc_feed(sl_engine *engine, sl_lane *lane)
 {
-    (void)c, (void)d, (void)e, (void)es;
-    bsrc *s = calloc(1, sizeof(*s));
-    s->p = g_prebuilt;
-    *st = s;
-    return SL_OK;
-}
-
-static int bsrc_lanes(void *st)
-{
-    (void)st;
-    return 1;
-}
-
-static void *bsrc_main(void *arg)
-{
-    bsrc *s = arg;
-    sl_lane *lane = sl_engine_lane(s->engine, 0);
-    for (size_t i = 0; i < s->p->n; i++) {
-        if (sl_lane_push_batch(lane, s->p->batches[i]) == SL_EAGAIN)
+    (void)engine;
+    prebuilt *p = g_prebuilt;
+    for (size_t i = 0; i < p->n; i++) {
+        if (sl_lane_push_batch(lane, p->batches[i]) == SL_EAGAIN)
             sl_lane_wait(lane);
-        s->p->batches[i] = NULL;
+        p->batches[i] = NULL;
     }
     sl_lane_control_all(lane, SL_MSG_EOS, 0);
     sl_lane_wait(lane);
-    return NULL;
 }
-
-static int bsrc_start(void *st, sl_engine *e, char *err, size_t es)
-{
-    (void)err, (void)es;
-    bsrc *s = st;
-    s->engine = e;
-    return pthread_create(&s->thread, NULL, bsrc_main, s) == 0 ? SL_OK : SL_EIO;
-}
-
-static void bsrc_stop(void *st)
-{
-    (void)st;
-}
-
-static int bsrc_join(void *st)
-{
-    bsrc *s = st;
-    pthread_join(s->thread, NULL);
-    return 0;
-}
-
-static void bsrc_destroy(void *st)
-{
-    free(st);
-}
-
-static const sl_source_ops bench_source = {.name = "bench",
-                                           .create = bsrc_create,
-                                           .lanes = bsrc_lanes,
-                                           .start = bsrc_start,
-                                           .stop = bsrc_stop,
-                                           .join = bsrc_join,
-                                           .destroy = bsrc_destroy};
 
 #define DEF_FMT                                                                                    \
     "{\"name\":\"bench\",\"source\":{\"type\":\"generator\","                                      \
@@ -161,7 +106,8 @@ static double run_engine(int workers, size_t events, sl_engine_stats *st)
     }
     prebuilt p = build(events, def->window->ncolumns);
     g_prebuilt = &p;
-    sl_engine_options opt = {.source_ops = &bench_source};
+    eh_source_set(bsrc_feed, NULL);
+    sl_engine_options opt = {.source_ops = &eh_script_source};
     sl_engine *e = sl_engine_new(def, &opt, err, sizeof(err));
     if (!e) {
         fprintf(stderr, "%s\n", err);

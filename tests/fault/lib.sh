@@ -463,6 +463,61 @@ fl__kill_and_restart() { # NAME DIR KILL SEED VICTIM TASK_TOPIC T_PROD DURATION_
     FL_KILL_MS=$kill_ms FL_MOVED=$moved
 }
 
+# fl__start_cluster NAME DIR MODE: an embedded broker NAME-kafka (topics
+# in, out and rep of FL_PARTS partitions; its address in FL_BOOTSTRAP),
+# DIR/pipeline.json derived for MODE and validated, and the nodes
+# NAME-n1..n3 started (ports in FL_NODE_PORT) and consuming.
+fl__start_cluster() {
+    local name=$1 dir=$2 mode=$3
+    fl__start_mock "$name-kafka" "$dir" "in:$FL_PARTS" "out:$FL_PARTS" "rep:$FL_PARTS"
+    local defopts=()
+    [ "$mode" = unkeyed ] && defopts+=(unkeyed)
+    fl_derive_def "$FL_HERE/pipeline.json" "$dir/pipeline.json" "${defopts[@]}"
+    "$SLUICE_BIN" validate "$dir/pipeline.json" >/dev/null || fl_die "$name: definition invalid"
+    declare -gA FL_NODE_PORT=()
+    local i
+    for i in 1 2 3; do FL_NODE_PORT[$i]=$(fl_free_port); done
+    for i in 1 2 3; do
+        fl__node_env "$name" "$i" "$dir" "$dir/pipeline.json" "$FL_BOOTSTRAP"
+        fl_start "$name-n$i" "${FL_NODE_CMD[@]}"
+    done
+    for i in 1 2 3; do
+        fl_wait_grep "$FL_TMP/$name-n$i.err" '"consuming ' 30 ||
+            fl_die "$name-n$i did not start: $(tail -n 5 "$FL_TMP/$name-n$i.err")"
+    done
+}
+
+# fl__oracle NAME DIR MODE [OPTION...]: the oracle's figures for
+# DIR/in.tsv (OPTIONs passed on to oracle.py), logged; the run fails if an
+# input event is late by the test's own standard. The number of results
+# expected in FL_EXPECTED.
+fl__oracle() {
+    local name=$1 dir=$2 mode=$3 py out late
+    shift 3
+    py=$(fl_python)
+    out=$("$py" "$FL_HERE/oracle.py" --input "$dir/in.tsv" --mode "$mode" \
+        --window-ms "$FL_WINDOW_MS" --ooo-ms "$FL__OOO" "$@") || fl_die "$name: oracle failed"
+    FL_EXPECTED=$(echo "$out" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["results"])')
+    late=$(echo "$out" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["late"])')
+    [ "$late" = 0 ] || fl_die "$name: $late input events are late by the test's own standard"
+    fl_log "$name: oracle: $out; waiting for $FL_EXPECTED results"
+}
+
+# fl__stopped_ok NAME NODE...: 0 if every (stopped) NODE exited with status
+# 0; each one that did not is logged with its first errors.
+fl__stopped_ok() {
+    local name=$1 n ok=0
+    shift
+    for n in "$@"; do
+        if [ "${FL_RC[$n]:-1}" != 0 ]; then
+            fl_log "$name: $n exited with status ${FL_RC[$n]:-?} on SIGTERM:" \
+                "$(grep -m 3 '"level":"error"' "$FL_TMP/$n.err")"
+            ok=1
+        fi
+    done
+    return $ok
+}
+
 fl_scenario() {
     local name=$1 mode=$2 kill=$3 seed=$4
     local dir="$FL_TMP/$name"
@@ -482,24 +537,8 @@ fl_scenario() {
     fl_log "== $name: $mode input, kill -9 $kill, seed $seed, $FL_EVENTS events at $FL_RATE/s," \
         "$FL_PARTS partitions"
 
-    fl__start_mock "$name-kafka" "$dir" "in:$FL_PARTS" "out:$FL_PARTS" "rep:$FL_PARTS"
-    local B=$FL_BOOTSTRAP
-    local defopts=()
-    [ "$mode" = unkeyed ] && defopts+=(unkeyed)
-    fl_derive_def "$FL_HERE/pipeline.json" "$dir/pipeline.json" "${defopts[@]}"
-    "$SLUICE_BIN" validate "$dir/pipeline.json" >/dev/null || fl_die "$name: definition invalid"
-
-    declare -gA FL_NODE_PORT=()
-    local i
-    for i in 1 2 3; do FL_NODE_PORT[$i]=$(fl_free_port); done
-    for i in 1 2 3; do
-        fl__node_env "$name" "$i" "$dir" "$dir/pipeline.json" "$B"
-        fl_start "$name-n$i" "${FL_NODE_CMD[@]}"
-    done
-    for i in 1 2 3; do
-        fl_wait_grep "$FL_TMP/$name-n$i.err" '"consuming ' 30 ||
-            fl_die "$name-n$i did not start: $(tail -n 5 "$FL_TMP/$name-n$i.err")"
-    done
+    fl__start_cluster "$name" "$dir" "$mode"
+    local B=$FL_BOOTSTRAP i
     fl_start "$name-follow" "$py" "$FL_HERE/check_results.py" follow --bootstrap "$B" \
         --topic out --out "$dir/stamped.tsv"
     fl_start "$name-ckpt-sample" "$py" "$FL_HERE/check_results.py" ckpt-sample \
@@ -540,15 +579,10 @@ fl_scenario() {
     # ones still open at the end of the input are not expected.
     local closeopt=()
     [ "$FL_IDLE_MS" = 0 ] && closeopt=(--no-close)
-    local oracle_out expected late oracle_close=()
+    local expected oracle_close=()
     [ "$mode" = keyed ] && oracle_close=("${closeopt[@]}")
-    oracle_out=$("$py" "$FL_HERE/oracle.py" --input "$dir/in.tsv" --mode "$mode" \
-        --window-ms "$FL_WINDOW_MS" --ooo-ms "$FL__OOO" "${oracle_close[@]}") ||
-        fl_die "$name: oracle failed"
-    expected=$(echo "$oracle_out" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["results"])')
-    late=$(echo "$oracle_out" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["late"])')
-    [ "$late" = 0 ] || fl_die "$name: $late input events are late by the test's own standard"
-    fl_log "$name: oracle: $oracle_out; waiting for $expected results"
+    fl__oracle "$name" "$dir" "$mode" "${oracle_close[@]}"
+    expected=$FL_EXPECTED
 
     # Unkeyed without idle timeout: which windows close depends on the
     # tasks' key sets, known only from the results; wait until the count
@@ -598,13 +632,7 @@ fl_scenario() {
         logs+=("$FL_TMP/$n.err")
     done
     fl_stop_many 60 "${nodes[@]}"
-    for n in "${nodes[@]}"; do
-        if [ "${FL_RC[$n]:-1}" != 0 ]; then
-            fl_log "$name: $n exited with status ${FL_RC[$n]:-?} on SIGTERM:" \
-                "$(grep -m 3 '"level":"error"' "$FL_TMP/$n.err")"
-            rc=1
-        fi
-    done
+    fl__stopped_ok "$name" "${nodes[@]}" || rc=1
     fl_stop "$name-follow" 10
     "$py" "$FL_HERE/check_results.py" check --bootstrap "$B" --topic out --input "$dir/in.tsv" \
         --mode "$mode" --window-ms "$FL_WINDOW_MS" --ooo-ms "$FL__OOO" "${closeopt[@]}" \

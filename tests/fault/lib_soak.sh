@@ -182,24 +182,12 @@ fl_soak() {
     fl_log "== $name: soak, $mode input, seed $seed, kills: ${kinds[*]}; $FL_EVENTS events at" \
         "$FL_RATE/s, $FL_PARTS partitions"
 
-    fl__start_mock "$name-kafka" "$dir" "in:$FL_PARTS" "out:$FL_PARTS" "rep:$FL_PARTS"
+    fl__start_cluster "$name" "$dir" "$mode"
     FL_SOAK_B=$FL_BOOTSTRAP
-    local defopts=()
-    [ "$mode" = unkeyed ] && defopts+=(unkeyed)
-    fl_derive_def "$FL_HERE/pipeline.json" "$dir/pipeline.json" "${defopts[@]}"
-    "$SLUICE_BIN" validate "$dir/pipeline.json" >/dev/null || fl_die "$name: definition invalid"
-    declare -gA FL_NODE_PORT=()
     local i
-    for i in 1 2 3; do FL_NODE_PORT[$i]=$(fl_free_port); done
     for i in 1 2 3; do
         FL_SOAK_GEN[$i]=0
         FL_SOAK_CUR[$i]="$name-n$i"
-        fl__node_env "$name" "$i" "$dir" "$dir/pipeline.json" "$FL_SOAK_B"
-        fl_start "$name-n$i" "${FL_NODE_CMD[@]}"
-    done
-    for i in 1 2 3; do
-        fl_wait_grep "$FL_TMP/$name-n$i.err" '"consuming ' 30 ||
-            fl_die "$name-n$i did not start: $(tail -n 5 "$FL_TMP/$name-n$i.err")"
     done
     fl_start "$name-ckpt-sample" "$py" "$FL_HERE/check_results.py" ckpt-sample \
         --out "$dir/ckpt-sizes.txt" "$dir/ckpt-n1" "$dir/ckpt-n2" "$dir/ckpt-n3"
@@ -259,13 +247,9 @@ fl_soak() {
     # In offset order per partition, as the oracle wants it.
     sort -t $'\t' -k1,1n -k2,2n -s "$FL_TMP/$name-follow-in.out" >"$dir/in.tsv" ||
         fl_die "$name: cannot sort the input read back"
-    local oracle_out expected late
-    oracle_out=$("$py" "$FL_HERE/oracle.py" --input "$dir/in.tsv" --mode "$mode" \
-        --window-ms "$FL_WINDOW_MS" --ooo-ms "$FL__OOO") || fl_die "$name: oracle failed"
-    expected=$(echo "$oracle_out" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["results"])')
-    late=$(echo "$oracle_out" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["late"])')
-    [ "$late" = 0 ] || fl_die "$name: $late input events are late by the test's own standard"
-    fl_log "$name: oracle: $oracle_out; waiting for $expected results"
+    local expected
+    fl__oracle "$name" "$dir" "$mode"
+    expected=$FL_EXPECTED
 
     local deadline got last_report=0
     deadline=$(($(date +%s) + (FL__OOO + FL_WINDOW_MS + FL_IDLE_MS) / 1000 + 120))
@@ -290,14 +274,8 @@ fl_soak() {
     for i in 1 2 3; do nodes+=("${FL_SOAK_CUR[$i]}"); done
     fl_stop_many 60 "${nodes[@]}"
     fl_stop "$name-follow" 10
-    for n in "${nodes[@]}"; do
-        if [ "${FL_RC[$n]:-1}" != 0 ]; then
-            fl_log "$name: $n exited with status ${FL_RC[$n]:-?} on SIGTERM:" \
-                "$(grep -m 3 '"level":"error"' "$FL_TMP/$n.err")"
-            rc=1
-        fi
-        logs+=("$FL_TMP/$n.err")
-    done
+    fl__stopped_ok "$name" "${nodes[@]}" || rc=1
+    for n in "${nodes[@]}"; do logs+=("$FL_TMP/$n.err"); done
     "$py" "$FL_HERE/check_results.py" check --bootstrap "$FL_SOAK_B" --topic out \
         --input "$dir/in.tsv" --mode "$mode" --window-ms "$FL_WINDOW_MS" --ooo-ms "$FL__OOO" \
         --results-out "$dir/results.tsv" >"$dir/check.out" 2>&1 || rc=1

@@ -195,6 +195,31 @@ static void manifest_image(const uint8_t *p, size_t n)
     }
 }
 
+/* Damages the stored file whose name starts with `prefix`: bit 8 of `what`
+ * set, cut short at `where`; else the byte at `where` changed (XOR the low
+ * byte of `what`, 1 if that is 0). Rewrites the file and returns its new
+ * contents (the caller frees them), their length in *len. */
+static uint8_t *damage_file(const char *prefix, uint32_t where, uint32_t what, size_t *len)
+{
+    char path[700];
+    if (!find_file(prefix, path, sizeof(path)))
+        abort();
+    size_t flen;
+    uint8_t *file = slurp(path, &flen);
+    if (what & 0x100) { /* cut short */
+        flen = where % flen;
+    } else { /* one byte changed */
+        uint8_t x = (uint8_t)(what & 0xff) ? (uint8_t)(what & 0xff) : 1;
+        file[where % flen] ^= x;
+    }
+    FILE *f = fopen(path, "wb");
+    if (!f || (flen && fwrite(file, 1, flen, f) != flen))
+        abort();
+    fclose(f);
+    *len = flen;
+    return file;
+}
+
 /* Mode 2: a stored payload round-trips; a damaged file is refused. */
 static void snapshot_damage(const uint8_t *p, size_t n)
 {
@@ -216,21 +241,8 @@ static void snapshot_damage(const uint8_t *p, size_t n)
         (n && memcmp(got, p, n) != 0))
         abort();
     free(got);
-    char path[700];
-    if (!find_file("task-", path, sizeof(path)))
-        abort();
     size_t flen;
-    uint8_t *file = slurp(path, &flen);
-    if (what & 0x100) { /* cut short */
-        flen = where % flen;
-    } else { /* one byte changed */
-        uint8_t x = (uint8_t)(what & 0xff) ? (uint8_t)(what & 0xff) : 1;
-        file[where % flen] ^= x;
-    }
-    FILE *f = fopen(path, "wb");
-    if (!f || (flen && fwrite(file, 1, flen, f) != flen))
-        abort();
-    fclose(f);
+    uint8_t *file = damage_file("task-", where, what, &flen);
     got = NULL;
     err[0] = '\0';
     int rc = sl_ckpt_store_get(g_store, task, 3, &got, &glen, err, sizeof(err));
@@ -276,21 +288,8 @@ static void manifest_damage(const uint8_t *p, size_t n)
         found != 11 || gn != nt || (nt && memcmp(got, tasks, nt * 4) != 0))
         abort();
     free(got);
-    char path[700];
-    if (!find_file("manifest.", path, sizeof(path)))
-        abort();
     size_t flen;
-    uint8_t *file = slurp(path, &flen);
-    if (what & 0x100) {
-        flen = where % flen;
-    } else {
-        uint8_t x = (uint8_t)(what & 0xff) ? (uint8_t)(what & 0xff) : 1;
-        file[where % flen] ^= x;
-    }
-    FILE *f = fopen(path, "wb");
-    if (!f || (flen && fwrite(file, 1, flen, f) != flen))
-        abort();
-    fclose(f);
+    uint8_t *file = damage_file("manifest.", where, what, &flen);
     got = NULL;
     int rc = sl_ckpt_store_get_manifest(g_store, 11, &found, &got, &gn, err, sizeof(err));
     if (rc == SL_OK) {

@@ -21,12 +21,12 @@
 #include "connector.h"
 #include "definition.h"
 #include "engine.h"
+#include "engine_harness.h"
 #include "engine_internal.h"
 #include "log.h"
 #include "snapshot.h"
 
 #include <dirent.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,90 +43,20 @@ static const uint8_t *g_pos; /* the sink position stored, if known */
 static size_t g_pos_len;
 static int g_pos_known;
 
-typedef struct src {
-    sl_engine *engine;
-    pthread_t thread;
-} src;
-
-static int src_create(const sl_connector_def *c, const sl_def *d, void **st, char *e, size_t es)
+static void src_feed(sl_engine *engine, sl_lane *lane)
 {
-    (void)c, (void)d, (void)e, (void)es;
-    *st = calloc(1, sizeof(src));
-    return *st ? SL_OK : SL_ENOMEM;
-}
-
-static int src_lanes(void *st)
-{
-    (void)st;
-    return 1;
-}
-
-static void *src_main(void *arg)
-{
-    src *s = arg;
-    sl_lane *lane = sl_engine_lane(s->engine, 0);
-    sl_batch *a = sl_batch_control(SL_MSG_ASSIGN, 0, 3);
-    a->checkpoint_id = 1;
-    sl_lane_control(lane, 0, a);
+    eh_assign(lane, 1, (const int64_t[]){3}, 1);
     static const char *const ev[] = {
         "{\"user\":\"a\",\"amount\":1,\"ts\":1700000000000}",
         "{\"user\":\"b\",\"amount\":2,\"ts\":1700000000500}",
         "{\"user\":\"a\",\"amount\":3,\"ts\":1700000003000}",
     };
-    for (int i = 0; i < 3 && !sl_engine_stopping(s->engine); i++)
+    for (int i = 0; i < 3 && !sl_engine_stopping(engine); i++)
         while (sl_lane_ingest(lane, 0, ev[i], strlen(ev[i]), 3 + i, -1) == SL_EAGAIN &&
-               !sl_engine_stopping(s->engine))
+               !sl_engine_stopping(engine))
             sl_lane_wait(lane);
     sl_lane_flush(lane);
-    sl_lane_control(lane, 0, sl_batch_control(SL_MSG_EOS, 0, 0));
-    sl_lane_wait(lane);
-    return NULL;
-}
-
-static int src_start(void *st, sl_engine *e, char *err, size_t es)
-{
-    (void)err, (void)es;
-    src *s = st;
-    s->engine = e;
-    return pthread_create(&s->thread, NULL, src_main, s) == 0 ? SL_OK : SL_EIO;
-}
-
-static void src_stop(void *st)
-{
-    (void)st;
-}
-
-static int src_join(void *st)
-{
-    pthread_join(((src *)st)->thread, NULL);
-    return 0;
-}
-
-static void src_destroy(void *st)
-{
-    free(st);
-}
-
-static int src_commit(void *st, uint64_t id, const sl_task_offset *offsets, size_t n)
-{
-    (void)st, (void)id, (void)offsets, (void)n;
-    return SL_OK;
-}
-
-static const sl_source_ops script_source = {.name = "script",
-                                            .create = src_create,
-                                            .lanes = src_lanes,
-                                            .start = src_start,
-                                            .stop = src_stop,
-                                            .join = src_join,
-                                            .destroy = src_destroy,
-                                            .commit = src_commit};
-
-static int snk_create(const sl_connector_def *c, const sl_def *d, void **st, char *e, size_t es)
-{
-    (void)c, (void)d, (void)e, (void)es;
-    *st = NULL;
-    return SL_OK;
+    eh_end(lane, 1);
 }
 
 static int snk_write(void *st, const sl_batch *b)
@@ -139,24 +69,6 @@ static int snk_write(void *st, const sl_batch *b)
             if ((unsigned char)v[k] < 0x20)
                 abort(); /* restored state broke an output line */
     }
-    return SL_OK;
-}
-
-static int snk_flush(void *st, int t)
-{
-    (void)st, (void)t;
-    return SL_OK;
-}
-
-static void snk_destroy(void *st)
-{
-    (void)st;
-}
-
-static int snk_position(void *st, int32_t task, sl_buf *b)
-{
-    (void)st;
-    sl_buf_put_u32(b, (uint32_t)task);
     return SL_OK;
 }
 
@@ -173,11 +85,11 @@ static int snk_recover(void *st, int32_t task, const uint8_t *pos, size_t len, i
 }
 
 static const sl_sink_ops null_sink = {.name = "fuzz",
-                                      .create = snk_create,
+                                      .create = eh_sink_create,
                                       .write = snk_write,
-                                      .flush = snk_flush,
-                                      .destroy = snk_destroy,
-                                      .position = snk_position,
+                                      .flush = eh_sink_flush,
+                                      .destroy = eh_sink_destroy,
+                                      .position = eh_sink_position,
                                       .recover = snk_recover};
 
 static void clear_dir(void)
@@ -276,7 +188,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sl_ckpt_store_close(st);
     sl_buf_free(&blob);
 
-    sl_engine_options opt = {.source_ops = &script_source, .sink_ops = &null_sink};
+    eh_source_set(src_feed, NULL);
+    sl_engine_options opt = {.source_ops = &eh_script_source, .sink_ops = &null_sink};
     sl_engine *e = sl_engine_new(g_def, &opt, err, sizeof(err));
     if (!e) {
         fprintf(stderr, "fuzz_task_restore: %s\n", err);

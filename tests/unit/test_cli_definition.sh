@@ -6,23 +6,8 @@
 # explain prints the plan.
 set -u
 
-BIN="${SLUICE_BIN:-}"
-if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
-    echo "SKIP: sluice binary not built yet (SLUICE_BIN='${BIN}')"
-    exit 0
-fi
-
-TMP="$(mktemp -d)"
-trap 'rm -rf "$TMP"' EXIT
-cd "$TMP" || exit 1
-unset SLUICE_NODE_ID SLUICE_LISTEN SLUICE_PEERS SLUICE_CHECKPOINT_DIR SLUICE_BOOTSTRAP \
-    SLUICE_HTTP_ADDR SLUICE_HTTP_TOKEN
-
-failures=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
+# shellcheck source=tests/unit/cli_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
 cat > canonical.json <<'EOF'
 {
@@ -213,8 +198,4 @@ rc=$?
 [ "$rc" -eq 2 ] || fail "explain of a broken definition: exit $rc, want 2"
 grep -q 'must be a positive duration' err.txt || fail "explain of a broken definition: $(cat err.txt)"
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures failure(s)"
-    exit 1
-fi
-echo "PASS: validate/explain CLI"
+finish "validate/explain CLI"

@@ -7,27 +7,15 @@
 # The checkpoint directory is made unusable by putting a file in its place.
 set -u
 
-BIN="${SLUICE_BIN:-}"
-if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
-    echo "sluice binary not built (SLUICE_BIN='${BIN}')"
-    exit 1
-fi
-TMP="$(mktemp -d)"
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill -KILL "$pid" 2> /dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-cd "$TMP" || exit 1
-unset SLUICE_NODE_ID SLUICE_LISTEN SLUICE_PEERS SLUICE_CHECKPOINT_DIR SLUICE_BOOTSTRAP \
-    SLUICE_HTTP_ADDR
+# shellcheck source=tests/unit/cli_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
+# Stops at the first failed check, with the end of the run's log.
 fail() {
     echo "FAIL: $*"
     [ -f run.log ] && tail -n 15 run.log
     exit 1
 }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 cat > p.json << EOF
 {"name": "ready", "source": {"type": "generator", "keys": 50, "count": 0, "rate": 2000,
    "event_time": {"field": "ts"}, "watermark": {"max_out_of_orderness": "50ms"}},
@@ -49,9 +37,17 @@ wait_code() {
 }
 break_dir() { mv ckpt ckpt.away && echo "in the way" > ckpt; }
 mend_dir() { rm -f ckpt && mv ckpt.away ckpt; }
+# stop_run: SIGTERM to the run, then its exit code in rc.
+stop_run() {
+    kill -TERM "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    PIDS=()
+}
 
 "$BIN" run --no-status p.json 2> run.log &
 pid=$!
+PIDS=("$pid")
 wait_code 200 20 || fail "/readyz never 200: $(cat body.txt)"
 
 break_dir
@@ -75,10 +71,7 @@ echo "/readyz 200 again once a checkpoint succeeded"
 # SIGTERM with the directory broken: the final checkpoint fails -> exit 1.
 break_dir
 wait_code 503 20 || fail "/readyz still $(code) (second break)"
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-pid=""
+stop_run
 [ "$rc" -eq 1 ] || fail "a failed final checkpoint exited with $rc, want 1"
 grep -q "final checkpoint before stopping failed" run.log || fail "no message for the final checkpoint"
 python3 - run.log << 'PY' || fail "summary: $(tail -n 1 run.log)"
@@ -93,11 +86,9 @@ mend_dir
 # And with a working directory the same stop exits 0 with "final": "durable".
 "$BIN" run --no-status p.json 2> run.log &
 pid=$!
+PIDS=("$pid")
 wait_code 200 20 || fail "/readyz never 200 (second run)"
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-pid=""
+stop_run
 [ "$rc" -eq 0 ] || fail "clean stop exited with $rc"
 python3 - run.log << 'PY' || fail "summary: $(tail -n 1 run.log)"
 import json, sys

@@ -13,24 +13,10 @@
 #    compares a string with numbers, and none for a correct pipeline.
 set -u
 
-BIN="${SLUICE_BIN:-}"
-if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
-    echo "sluice binary not built (SLUICE_BIN='${BIN}')"
-    exit 1
-fi
-TMP="$(mktemp -d)"
-trap 'rm -rf "$TMP"' EXIT
-cd "$TMP" || exit 1
-unset SLUICE_NODE_ID SLUICE_LISTEN SLUICE_PEERS SLUICE_CHECKPOINT_DIR SLUICE_BOOTSTRAP \
-    SLUICE_HTTP_ADDR
+# shellcheck source=tests/unit/cli_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 SEED="${SL_TEST_SEED:-$RANDOM}"
 echo "seed $SEED"
-
-failures=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
 
 # summary LOG: the summary object of the last stderr line, as JSON (fails
 # the test if it does not parse).
@@ -263,8 +249,4 @@ warn_def '{"field": "user", "op": "=", "value": "u1"}' user > w3.json
 check_warnings w3.log # mostly filtered, but by a well-typed comparison
 echo "warnings: a typo and a mismatched comparison, no false alarm"
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures failure(s) (seed $SEED)"
-    exit 1
-fi
-echo "PASS: safe defaults"
+finish "safe defaults" "seed $SEED"

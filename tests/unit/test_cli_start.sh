@@ -10,33 +10,8 @@
 #  - a run that starts truncates the output and its summary is valid JSON.
 set -u
 
-BIN="${SLUICE_BIN:-}"
-if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
-    echo "sluice binary not built (SLUICE_BIN='${BIN}')"
-    exit 1
-fi
-
-TMP="$(mktemp -d)"
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-cd "$TMP" || exit 1
-unset SLUICE_NODE_ID SLUICE_LISTEN SLUICE_PEERS SLUICE_CHECKPOINT_DIR SLUICE_BOOTSTRAP \
-    SLUICE_HTTP_ADDR
-
-failures=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
-
-# A free loopback port (bound, then released).
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+# shellcheck source=tests/unit/cli_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
 # check_summary LOG STARTED [STAGE]: the last line of LOG is a valid
 # {"summary": ...} with "started" = STARTED and, if given, error.stage.
@@ -179,8 +154,4 @@ want="$(python3 -c "print(len({(i % 7, (1700000000000 + i * 10) // 1000) for i i
 got="$(wc -l < out.jsonl)"
 [ "$got" = "$want" ] || fail "good run: $got results, want $want"
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures failure(s)"
-    exit 1
-fi
-echo "PASS: failed starts destroy nothing and summarise themselves"
+finish "failed starts destroy nothing and summarise themselves"

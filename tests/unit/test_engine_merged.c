@@ -31,13 +31,13 @@
 #include "connector.h"
 #include "definition.h"
 #include "engine.h"
+#include "engine_harness.h"
 #include "checkpoint_store.h"
 #include "log.h"
 #include "oracle.h"
 #include "snapshot.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,24 +199,6 @@ static int64_t resume_at[NTASKS];
 static uint64_t restore_ckpt, committed_ckpt;
 static int64_t committed_off[NTASKS];
 
-typedef struct src {
-    sl_engine *engine;
-    pthread_t thread;
-} src;
-
-static int src_create(const sl_connector_def *c, const sl_def *d, void **st, char *e, size_t es)
-{
-    (void)c, (void)d, (void)e, (void)es;
-    *st = calloc(1, sizeof(src));
-    return SL_OK;
-}
-
-static int src_lanes(void *st)
-{
-    (void)st;
-    return 1;
-}
-
 /* Feeds records [from, to) of every task's script (positions relative to
  * `start`), round robin. */
 static void feed(sl_lane *lane, size_t from, size_t to, const int64_t *start)
@@ -252,60 +234,25 @@ static size_t longest(void)
     return n;
 }
 
-static void *src_main(void *arg)
+static void src_feed(sl_engine *engine, sl_lane *lane)
 {
-    src *s = arg;
-    sl_lane *lane = sl_engine_lane(s->engine, 0);
+    (void)engine;
     sl_lane_set_merged(lane, merged);
-    for (int t = 0; t < NTASKS; t++) {
-        sl_batch *a = sl_batch_control(SL_MSG_ASSIGN, t, mode == MODE_RESTORE ? resume_at[t] : 0);
-        a->checkpoint_id = mode == MODE_RESTORE ? restore_ckpt : 0;
-        sl_lane_control(lane, t, a);
-    }
+    eh_assign(lane, NTASKS, mode == MODE_RESTORE ? resume_at : NULL,
+              mode == MODE_RESTORE ? restore_ckpt : 0);
     size_t n = longest();
     if (mode == MODE_UNTIL_CHECKPOINT) {
         feed(lane, 0, n / 2, NULL);
-        for (int i = 0; i < 2000 && committed_ckpt == 0; i++) {
-            sl_lane_flush(lane);
-            sl_sleep_us(5000);
-        }
+        eh_wait_checkpoint(lane, &committed_ckpt);
         feed(lane, n / 2, n / 2 + n / 5, NULL); /* then "die" */
-        return NULL;
+        return;
     }
     feed(lane, 0, n, mode == MODE_RESTORE ? resume_at : NULL);
-    for (int t = 0; t < NTASKS; t++)
-        sl_lane_control(lane, t, sl_batch_control(SL_MSG_EOS, t, 0));
-    sl_lane_wait(lane);
-    return NULL;
+    eh_end(lane, NTASKS);
 }
 
-static int src_start(void *st, sl_engine *e, char *err, size_t es)
+static int src_commit(uint64_t id, const sl_task_offset *offsets, size_t n)
 {
-    (void)err, (void)es;
-    src *s = st;
-    s->engine = e;
-    return pthread_create(&s->thread, NULL, src_main, s) == 0 ? SL_OK : SL_EIO;
-}
-
-static void src_stop(void *st)
-{
-    (void)st;
-}
-
-static int src_join(void *st)
-{
-    pthread_join(((src *)st)->thread, NULL);
-    return 0;
-}
-
-static void src_destroy(void *st)
-{
-    free(st);
-}
-
-static int src_commit(void *st, uint64_t id, const sl_task_offset *offsets, size_t n)
-{
-    (void)st;
     if (mode != MODE_UNTIL_CHECKPOINT || committed_ckpt)
         return SL_OK;
     assert_int_equal(n, NTASKS);
@@ -314,15 +261,6 @@ static int src_commit(void *st, uint64_t id, const sl_task_offset *offsets, size
     committed_ckpt = id;
     return SL_OK;
 }
-
-static const sl_source_ops script_source = {.name = "script",
-                                            .create = src_create,
-                                            .lanes = src_lanes,
-                                            .start = src_start,
-                                            .stop = src_stop,
-                                            .join = src_join,
-                                            .destroy = src_destroy,
-                                            .commit = src_commit};
 
 /* ---- a sink that keeps results per task ------------------------------------- */
 
@@ -337,13 +275,6 @@ typedef struct out {
 } out;
 
 static out *cur_out, *written_before;
-
-static int snk_create(const sl_connector_def *c, const sl_def *d, void **st, char *e, size_t es)
-{
-    (void)c, (void)d, (void)e, (void)es;
-    *st = NULL;
-    return SL_OK;
-}
 
 static int snk_write(void *st, const sl_batch *b)
 {
@@ -365,24 +296,6 @@ static int snk_write(void *st, const sl_batch *b)
     return SL_OK;
 }
 
-static int snk_flush(void *st, int t)
-{
-    (void)st, (void)t;
-    return SL_OK;
-}
-
-static void snk_destroy(void *st)
-{
-    (void)st;
-}
-
-static int snk_position(void *st, int32_t task, sl_buf *b)
-{
-    (void)st;
-    sl_buf_put_u32(b, (uint32_t)task);
-    return SL_OK;
-}
-
 static int snk_recover(void *st, int32_t task, const uint8_t *pos, size_t len, int64_t *last,
                        char *err, size_t es)
 {
@@ -396,11 +309,11 @@ static int snk_recover(void *st, int32_t task, const uint8_t *pos, size_t len, i
 }
 
 static const sl_sink_ops capture_sink = {.name = "capture",
-                                         .create = snk_create,
+                                         .create = eh_sink_create,
                                          .write = snk_write,
-                                         .flush = snk_flush,
-                                         .destroy = snk_destroy,
-                                         .position = snk_position,
+                                         .flush = eh_sink_flush,
+                                         .destroy = eh_sink_destroy,
+                                         .position = eh_sink_position,
                                          .recover = snk_recover};
 
 static void out_free(out *o)
@@ -445,7 +358,8 @@ static uint64_t run(run_mode m, const char *dir, int workers, int batch, out *o)
         fail_msg("%s", err);
     mode = m;
     cur_out = o;
-    sl_engine_options opt = {.source_ops = &script_source, .sink_ops = &capture_sink};
+    eh_source_set(src_feed, src_commit);
+    sl_engine_options opt = {.source_ops = &eh_script_source, .sink_ops = &capture_sink};
     sl_engine *e = sl_engine_new(def, &opt, err, sizeof(err));
     if (!e)
         fail_msg("%s", err);

@@ -20,10 +20,10 @@
 #include "connector.h"
 #include "definition.h"
 #include "engine.h"
+#include "engine_harness.h"
 #include "log.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,24 +68,6 @@ static uint64_t restore_ckpt;         /* MODE_RESTORE: checkpoint to restore */
 static uint64_t committed_ckpt;       /* set by commit() */
 static int64_t committed_off[NTASKS]; /* set by commit() */
 
-typedef struct src {
-    sl_engine *engine;
-    pthread_t thread;
-} src;
-
-static int src_create(const sl_connector_def *c, const sl_def *d, void **st, char *e, size_t es)
-{
-    (void)c, (void)d, (void)e, (void)es;
-    *st = calloc(1, sizeof(src));
-    return SL_OK;
-}
-
-static int src_lanes(void *st)
-{
-    (void)st;
-    return 1;
-}
-
 static void feed(sl_lane *lane, int from, int to, const int64_t *start)
 {
     for (int i = from; i < to; i++)
@@ -98,69 +80,30 @@ static void feed(sl_lane *lane, int from, int to, const int64_t *start)
     sl_lane_flush(lane);
 }
 
-static void *src_main(void *arg)
+static void src_feed(sl_engine *engine, sl_lane *lane)
 {
-    src *s = arg;
-    sl_lane *lane = sl_engine_lane(s->engine, 0);
-    for (int t = 0; t < NTASKS; t++) {
-        int restoring = mode == MODE_RESTORE || mode == MODE_RESTORE_PART;
-        sl_batch *a = sl_batch_control(SL_MSG_ASSIGN, t, restoring ? resume_at[t] : 0);
-        a->checkpoint_id = restoring ? restore_ckpt : 0;
-        sl_lane_control(lane, t, a);
-    }
+    (void)engine;
+    int restoring = mode == MODE_RESTORE || mode == MODE_RESTORE_PART;
+    eh_assign(lane, NTASKS, restoring ? resume_at : NULL, restoring ? restore_ckpt : 0);
     if (mode == MODE_UNTIL_CHECKPOINT) {
         feed(lane, 0, NEVENTS / 2, NULL);
         /* wait for a durable checkpoint covering the first half */
-        for (int i = 0; i < 2000 && committed_ckpt == 0; i++) {
-            sl_lane_flush(lane);
-            sl_sleep_us(5000);
-        }
+        eh_wait_checkpoint(lane, &committed_ckpt);
         /* then go on a bit and "die" without a further checkpoint */
         feed(lane, NEVENTS / 2, NEVENTS / 2 + NEVENTS / 5, NULL);
-        return NULL;
+        return;
     }
     if (mode == MODE_RESTORE_PART) {
         feed(lane, 0, NEVENTS / 20, resume_at);
-        for (int i = 0; i < 2000 && committed_ckpt == 0; i++) {
-            sl_lane_flush(lane);
-            sl_sleep_us(5000);
-        }
-        return NULL;
+        eh_wait_checkpoint(lane, &committed_ckpt);
+        return;
     }
     feed(lane, 0, NEVENTS, mode == MODE_RESTORE ? resume_at : NULL);
-    for (int t = 0; t < NTASKS; t++)
-        sl_lane_control(lane, t, sl_batch_control(SL_MSG_EOS, t, 0));
-    sl_lane_wait(lane);
-    return NULL;
+    eh_end(lane, NTASKS);
 }
 
-static int src_start(void *st, sl_engine *e, char *err, size_t es)
+static int src_commit(uint64_t id, const sl_task_offset *offsets, size_t n)
 {
-    (void)err, (void)es;
-    src *s = st;
-    s->engine = e;
-    return pthread_create(&s->thread, NULL, src_main, s) == 0 ? SL_OK : SL_EIO;
-}
-
-static void src_stop(void *st)
-{
-    (void)st;
-}
-
-static int src_join(void *st)
-{
-    pthread_join(((src *)st)->thread, NULL);
-    return 0;
-}
-
-static void src_destroy(void *st)
-{
-    free(st);
-}
-
-static int src_commit(void *st, uint64_t id, const sl_task_offset *offsets, size_t n)
-{
-    (void)st;
     if ((mode != MODE_UNTIL_CHECKPOINT && mode != MODE_RESTORE_PART) || committed_ckpt)
         return SL_OK;
     assert_int_equal(n, NTASKS);
@@ -169,15 +112,6 @@ static int src_commit(void *st, uint64_t id, const sl_task_offset *offsets, size
     committed_ckpt = id;
     return SL_OK;
 }
-
-static const sl_source_ops script_source = {.name = "script",
-                                            .create = src_create,
-                                            .lanes = src_lanes,
-                                            .start = src_start,
-                                            .stop = src_stop,
-                                            .join = src_join,
-                                            .destroy = src_destroy,
-                                            .commit = src_commit};
 
 /* ---- a sink that keeps results per task ------------------------------------- */
 
@@ -197,13 +131,6 @@ static out *written_before; /* what recover() reports as already written */
  * position is a task's log length; recover() reports the highest sequence
  * after the recorded position (from the start without one). */
 static out *logged;
-
-static int snk_create(const sl_connector_def *c, const sl_def *d, void **st, char *e, size_t es)
-{
-    (void)c, (void)d, (void)e, (void)es;
-    *st = NULL;
-    return SL_OK;
-}
 
 static int snk_write(void *st, const sl_batch *b)
 {
@@ -236,17 +163,6 @@ static int snk_write(void *st, const sl_batch *b)
         }
     }
     return SL_OK;
-}
-
-static int snk_flush(void *st, int t)
-{
-    (void)st, (void)t;
-    return SL_OK;
-}
-
-static void snk_destroy(void *st)
-{
-    (void)st;
 }
 
 static int snk_position(void *st, int32_t task, sl_buf *b)
@@ -283,10 +199,10 @@ static int snk_recover(void *st, int32_t task, const uint8_t *pos, size_t len, i
 }
 
 static const sl_sink_ops capture_sink = {.name = "capture",
-                                         .create = snk_create,
+                                         .create = eh_sink_create,
                                          .write = snk_write,
-                                         .flush = snk_flush,
-                                         .destroy = snk_destroy,
+                                         .flush = eh_sink_flush,
+                                         .destroy = eh_sink_destroy,
                                          .position = snk_position,
                                          .recover = snk_recover};
 
@@ -328,7 +244,8 @@ static void run(run_mode m, const char *window, const char *dir, int workers, in
         fail_msg("%s", err);
     mode = m;
     cur_out = o;
-    sl_engine_options opt = {.source_ops = &script_source, .sink_ops = &capture_sink};
+    eh_source_set(src_feed, src_commit);
+    sl_engine_options opt = {.source_ops = &eh_script_source, .sink_ops = &capture_sink};
     sl_engine *e = sl_engine_new(def, &opt, err, sizeof(err));
     if (!e)
         fail_msg("%s", err);

@@ -135,15 +135,24 @@ static void test_scrub(void **state)
     assert_int_equal(sl_redact_scrub(buf), 0);
 }
 
+/* Forgets every registered secret, then loads the definition with every
+ * secret planted (its text in *text, for the caller to free). */
+static sl_def *load_planted(char **text)
+{
+    sl_redact_forget_all();
+    *text = definition_text(NULL);
+    char err[1024];
+    sl_def *def = NULL;
+    if (sl_def_load_string(*text, "s.json", &def, err, sizeof(err)) != 0)
+        fail_msg("load: %s", err);
+    return def;
+}
+
 static void test_explain(void **state)
 {
     (void)state;
-    sl_redact_forget_all();
-    char *text = definition_text(NULL);
-    char err[1024];
-    sl_def *def = NULL;
-    if (sl_def_load_string(text, "s.json", &def, err, sizeof(err)) != 0)
-        fail_msg("load: %s", err);
+    char *text;
+    sl_def *def = load_planted(&text);
     assert_string_equal(def->http.token, planted[6]);
     char *out = NULL;
     size_t len = 0;
@@ -206,12 +215,8 @@ static void test_errors(void **state)
 static void test_logs(void **state)
 {
     (void)state;
-    sl_redact_forget_all();
-    char *text = definition_text(NULL);
-    char err[1024];
-    sl_def *def = NULL;
-    if (sl_def_load_string(text, "s.json", &def, err, sizeof(err)) != 0)
-        fail_msg("load: %s", err);
+    char *text;
+    sl_def *def = load_planted(&text);
     char path[] = "/tmp/test_redact_XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
