@@ -452,6 +452,15 @@ static int ks_end_committed(ks_source *s, int64_t end_ns)
         return 1;
     size_t tp = s->repartition ? s->ntopics : 0;
     int all = 1;
+    if (!s->repartition && s->ntopics > 1 && !s->def->checkpoint.off) {
+        /* Co-partitioned topics: the results that the end of input fires
+         * are held until a checkpoint whose barrier follows it is durable
+         * (SL_CTL_UNORDERED), also when the committed offsets already are
+         * the ends (a restart at the end of the input). */
+        sl_checkpoint_stats st;
+        if (sl_engine_checkpoint_stats(s->engine, &st) == SL_OK && st.durable_id <= s->end_floor)
+            all = 0;
+    }
     for (int32_t i = 0; i < s->nparts[tp] && all; i++) {
         ks_part *p = &s->parts[tp][i];
         int64_t end = atomic_load(&p->end);
@@ -493,8 +502,10 @@ void *sl__ks_control_main(void *arg)
             rd_kafka_poll(s->producer, 0);
         if (sl_mono_ns() - s->last_commit_ns >= s->commit_interval_ms * 1000000)
             ks_commit_positions(s, 0);
-        if (!end_ns && ks_check_end(s))
+        if (!end_ns && ks_check_end(s)) {
             end_ns = sl_mono_ns();
+            s->end_floor = sl_engine_checkpoint_requested(s->engine);
+        }
         if (end_ns && ks_end_committed(s, end_ns)) {
             atomic_store(&s->finished, 1);
             break;

@@ -314,6 +314,11 @@ int sl_engine_checkpoint_stats(const sl_engine *e, sl_checkpoint_stats *out)
     return SL_OK;
 }
 
+uint64_t sl_engine_checkpoint_requested(const sl_engine *e)
+{
+    return e->checkpointer ? sl_checkpointer_requested(e->checkpointer) : 0;
+}
+
 int sl_engine_wait_revoked(sl_engine *e, int timeout_ms)
 {
     uint64_t target = atomic_load(&e->revokes_sent);

@@ -205,6 +205,9 @@ int sl_engine_ready(const sl_engine *e, char *reason, size_t reason_size);
 /* Checkpoint statistics; returns 0, or SL_ENOTFOUND when checkpoints are
  * off. */
 int sl_engine_checkpoint_stats(const sl_engine *e, struct sl_checkpoint_stats *out);
+/* The id of the checkpoint begun last (0: none, or checkpoints off): a
+ * checkpoint with a higher id begins later. Any thread. */
+uint64_t sl_engine_checkpoint_requested(const sl_engine *e);
 /* The source's input partitions (sl_source_ops.partitions); 0 if the
  * source does not report them. */
 size_t sl_engine_partitions(const sl_engine *e, struct sl_partition_status *out, size_t max);

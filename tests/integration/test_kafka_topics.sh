@@ -6,24 +6,64 @@
 # events, "app" the last 15,000), read side by side: a task's watermark is
 # the minimum of its two inputs' (an input that ended holds nobody back),
 # so 100 ms of out-of-orderness loses nothing.
+# Checkpoints are on (the default for Kafka input): a task's checkpoint
+# records the position of each of its two partitions, and one commit
+# covers both.
+#  1. one run to the end: results equal the oracle;
+#  2. a run stopped by SIGTERM while it reads (part of the input produced
+#     before it starts, the rest while it runs), then a restart to the end:
+#     the restart restores the checkpoint, and the results of both runs
+#     together equal the oracle: nothing lost, nothing twice.
 source "$(dirname "$0")/kafka_lib.sh"
 
-start_mock --topic web:4 --topic app:4 --topic results:4
+start_mock --topic web:4 --topic app:4 --topic results:4 --topic web2:4 --topic app2:4 \
+    --topic results2:4
+port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+RUN_ID="$$-$RANDOM"
+DIRS=()
 $ORACLE gen --count 40000 --keys 300 --seed 61 --disorder-ms 20 > "$WORK/events.jsonl"
 head -n 25000 "$WORK/events.jsonl" > "$WORK/web.jsonl"
 tail -n +25001 "$WORK/events.jsonl" > "$WORK/app.jsonl"
-for t in web app; do
-    "$SLUICE_BIN" produce --bootstrap "$B" --topic $t --file "$WORK/$t.jsonl" --key-field user \
-        --quiet 2> "$WORK/produce-$t.log" || fail "sluice produce to $t failed"
-done
-write_pipeline "$WORK/p.json" topics web results '"partitioned_by": ["user"],' 100ms
-sed -i 's|"topics": \["web"\]|"topics": ["web", "app"]|' "$WORK/p.json"
-grep -q '"topics": \["web", "app"\]' "$WORK/p.json" || fail "could not set the topics"
-# A task's checkpoint records one input offset, so co-partitioned topics
-# need "checkpoint": "off" (checkpoints are on by default for Kafka input).
-"$SLUICE_BIN" validate "$WORK/p.json" > /dev/null 2>&1 && fail "co-partitioned topics with checkpoints validated"
-sed -i 's|^ "runtime"| "checkpoint": "off",\n "runtime"|' "$WORK/p.json"
-grep -q '"checkpoint": "off"' "$WORK/p.json" || fail "could not turn checkpoints off"
+produce() { # TOPIC FILE
+    "$SLUICE_BIN" produce --bootstrap "$B" --topic "$1" --file "$2" --key-field user \
+        --quiet 2> "$WORK/produce-$1.log" || fail "sluice produce to $1 failed"
+}
+# pipeline FILE NAME RESULTS STOP_AT_EOF: both topics, default checkpoints.
+pipeline() {
+    write_pipeline "$1" "$2" web "$3" '"partitioned_by": ["user"],' 100ms
+    sed -i 's|"topics": \["web"\]|"topics": ["web", "app"]|' "$1"
+    sed -i "s|\"stop_at_eof\": true|\"stop_at_eof\": $4|" "$1"
+    # (a restart joins the group at once: the mock broker does not end the
+    # stopped member's session before it times out)
+    sed -i 's|"properties": {"bootstrap.servers": "\([^"]*\)"},|"properties": {"bootstrap.servers": "\1", "session.timeout.ms": 6000},|' "$1"
+    grep -q '"session.timeout.ms": 6000' "$1" || fail "could not set the session timeout"
+    grep -q '"topics": \["web", "app"\]' "$1" || fail "could not set the topics"
+    grep -q "\"stop_at_eof\": $4" "$1" || fail "could not set stop_at_eof"
+    ! grep -q '"checkpoint"' "$1" || fail "the pipeline must use the default checkpoints"
+    "$SLUICE_BIN" validate "$1" > /dev/null || fail "co-partitioned topics with default checkpoints do not validate"
+    local d
+    d=$("$SLUICE_BIN" explain "$1" | sed -n 's/^checkpoint: every [^ ]* to \(.*\) (default.*/\1/p')
+    [ -n "$d" ] || fail "explain names no default checkpoint directory"
+    DIRS+=("$d")
+}
+metric_sum() { # NAME: the sum of a metric's samples
+    curl -s "http://127.0.0.1:$port/metrics" | $PY -c '
+import sys
+name, total = sys.argv[1], 0
+for line in sys.stdin:
+    if line.startswith(name + "{") or line.startswith(name + " "):
+        total += float(line.split()[-1])
+print(int(total))' "$1"
+}
+finish() {
+    for d in "${DIRS[@]}"; do
+        case "$d" in */topics*-"$RUN_ID") rm -rf "$d" ;; esac
+    done
+}
+
+say "one run to the end, default checkpoints"
+for t in web app; do produce $t "$WORK/$t.jsonl"; done
+pipeline "$WORK/p.json" "topics-$RUN_ID" results true
 "$SLUICE_BIN" run "$WORK/p.json" 2> "$WORK/run.log" || fail "sluice run exited with $?"
 [ "$(summary_field "$WORK/run.log" events_in)" = 40000 ] || fail "events_in is not 40000"
 [ "$(summary_field "$WORK/run.log" tasks)" = 4 ] || fail "expected 4 tasks (co-partitioned)"
@@ -31,5 +71,60 @@ grep -q '"checkpoint": "off"' "$WORK/p.json" || fail "could not turn checkpoints
 read_values results > "$WORK/results.jsonl"
 $ORACLE check --events "$WORK/events.jsonl" --results "$WORK/results.jsonl" --window-ms 10000 ||
     fail "results differ from the oracle"
+
+say "SIGTERM while reading, then a restart"
+# The same events in web2/app2: 15,000 of web's and 5,000 of app's before
+# the start, the rest while the first run reads; SIGTERM mid-stream.
+head -n 15000 "$WORK/web.jsonl" > "$WORK/web-a.jsonl"
+tail -n +15001 "$WORK/web.jsonl" > "$WORK/web-b.jsonl"
+head -n 5000 "$WORK/app.jsonl" > "$WORK/app-a.jsonl"
+tail -n +5001 "$WORK/app.jsonl" > "$WORK/app-b.jsonl"
+produce web2 "$WORK/web-a.jsonl"
+produce app2 "$WORK/app-a.jsonl"
+export SLUICE_HTTP_ADDR="127.0.0.1:$port"
+pipeline "$WORK/s1.json" "topics2-$RUN_ID" results2 false
+sed -i 's|"topics": \["web", "app"\]|"topics": ["web2", "app2"]|' "$WORK/s1.json"
+"$SLUICE_BIN" run "$WORK/s1.json" 2> "$WORK/s1.log" &
+pid=$!
+PIDS+=("$pid")
+for _ in $(seq 600); do
+    [ "$(metric_sum sluice_events_in_total)" -ge 20000 ] && break
+    kill -0 "$pid" 2> /dev/null || fail "run exited early: $(tail -n 3 "$WORK/s1.log")"
+    sleep 0.1
+done
+[ "$(metric_sum sluice_events_in_total)" -ge 20000 ] || fail "the first 20000 events were not read"
+sleep 1.5 # a checkpoint or more
+produce web2 "$WORK/web-b.jsonl" &
+p1=$!
+produce app2 "$WORK/app-b.jsonl" &
+p2=$!
+for _ in $(seq 600); do
+    [ "$(metric_sum sluice_events_in_total)" -gt 20000 ] && break
+    sleep 0.01
+done
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+[ $rc -eq 0 ] || fail "SIGTERM: exit $rc"
+wait $p1 || fail "produce to web2 failed"
+wait $p2 || fail "produce to app2 failed"
+first_in=$(summary_field "$WORK/s1.log" events_in)
+first_out=$(read_values results2 | wc -l)
+say "first run: $first_in events read, $first_out results written before SIGTERM"
+[ "$first_out" -gt 0 ] || fail "the first run wrote no results (window 0 closes within its input)"
+grep -q '"final":"durable"' "$WORK/s1.log" || grep -q '"final": "durable"' "$WORK/s1.log" ||
+    fail "no durable final checkpoint at SIGTERM"
+pipeline "$WORK/s2.json" "topics2-$RUN_ID" results2 true
+sed -i 's|"topics": \["web", "app"\]|"topics": ["web2", "app2"]|' "$WORK/s2.json"
+"$SLUICE_BIN" run "$WORK/s2.json" 2> "$WORK/s2.log" || fail "restart exited with $?"
+grep -q "restored from checkpoint" "$WORK/s2.log" || fail "the restart did not restore the checkpoint"
+second_in=$(summary_field "$WORK/s2.log" events_in)
+say "restart: $second_in events read"
+[ $((first_in + second_in)) -ge 40000 ] || fail "events were skipped: $first_in + $second_in < 40000"
+[ "$(summary_field "$WORK/s2.log" late_dropped)" = 0 ] || fail "events were dropped as late after the restore"
+read_values results2 > "$WORK/results2.jsonl"
+$ORACLE check --events "$WORK/events.jsonl" --results "$WORK/results2.jsonl" --window-ms 10000 ||
+    fail "SIGTERM and restart: results differ from the oracle (lost or duplicated)"
+finish
 stop_mock
 say "PASS"
