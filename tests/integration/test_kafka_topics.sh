@@ -24,9 +24,9 @@ DIRS=()
 $ORACLE gen --count 40000 --keys 300 --seed 61 --disorder-ms 20 > "$WORK/events.jsonl"
 head -n 25000 "$WORK/events.jsonl" > "$WORK/web.jsonl"
 tail -n +25001 "$WORK/events.jsonl" > "$WORK/app.jsonl"
-produce() { # TOPIC FILE
+produce() { # TOPIC FILE [ARGS]
     "$SLUICE_BIN" produce --bootstrap "$B" --topic "$1" --file "$2" --key-field user \
-        --quiet 2> "$WORK/produce-$1.log" || fail "sluice produce to $1 failed"
+        --quiet "${@:3}" 2> "$WORK/produce-$1.log" || fail "sluice produce to $1 failed"
 }
 # pipeline FILE NAME RESULTS STOP_AT_EOF: both topics, default checkpoints.
 pipeline() {
@@ -94,13 +94,13 @@ for _ in $(seq 600); do
 done
 [ "$(metric_sum sluice_events_in_total)" -ge 20000 ] || fail "the first 20000 events were not read"
 sleep 1.5 # a checkpoint or more
-produce web2 "$WORK/web-b.jsonl" &
+produce web2 "$WORK/web-b.jsonl" --rate 4000 &
 p1=$!
-produce app2 "$WORK/app-b.jsonl" &
+produce app2 "$WORK/app-b.jsonl" --rate 4000 &
 p2=$!
 for _ in $(seq 600); do
-    [ "$(metric_sum sluice_events_in_total)" -gt 20000 ] && break
-    sleep 0.01
+    [ "$(metric_sum sluice_events_in_total)" -gt 24000 ] && break
+    sleep 0.05
 done
 kill -TERM "$pid"
 rc=0
@@ -111,6 +111,8 @@ wait $p2 || fail "produce to app2 failed"
 first_in=$(summary_field "$WORK/s1.log" events_in)
 first_out=$(read_values results2 | wc -l)
 say "first run: $first_in events read, $first_out results written before SIGTERM"
+[ "$first_in" -gt 20000 ] && [ "$first_in" -lt 40000 ] ||
+    fail "SIGTERM was not mid-stream: $first_in events read"
 [ "$first_out" -gt 0 ] || fail "the first run wrote no results (window 0 closes within its input)"
 grep -q '"final":"durable"' "$WORK/s1.log" || grep -q '"final": "durable"' "$WORK/s1.log" ||
     fail "no durable final checkpoint at SIGTERM"
