@@ -575,7 +575,8 @@ int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_
             int64_t next = offsets[i].input_next[k++];
             if (next < 0)
                 continue; /* nothing known of it: its earlier commit stands */
-            rd_kafka_topic_partition_t *tp_ = rd_kafka_topic_partition_list_add(l, s->topics[tp], task);
+            rd_kafka_topic_partition_t *tp_ =
+                rd_kafka_topic_partition_list_add(l, s->topics[tp], task);
             tp_->offset = next;
             if (ml > 0) {
                 tp_->metadata = sl_xmalloc((size_t)ml);
@@ -603,8 +604,8 @@ int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_
         /* A checkpoint that completes after the end of the input (or the
          * stop) repeats offsets already committed: nothing to do. */
         for (int i = 0; i < l->cnt && rc == SL_OK; i++) {
-            ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, l->elems[i].topic),
-                                        l->elems[i].partition);
+            ks_part *p =
+                sl__ks_part_of(s, sl__ks_topic_index(s, l->elems[i].topic), l->elems[i].partition);
             if (!p || l->elems[i].offset > atomic_load(&p->committed))
                 rc = SL_EKAFKA;
         }
@@ -623,7 +624,7 @@ int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_
         } else {
             for (int i = 0; i < l->cnt; i++) {
                 ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, l->elems[i].topic),
-                                        l->elems[i].partition);
+                                            l->elems[i].partition);
                 if (p)
                     atomic_store(&p->committed, l->elems[i].offset);
             }

@@ -489,7 +489,7 @@ static void ks_thread_assign(ks_thread *t, ks_part *p, int64_t start)
                 ctl->checkpoint_id = p->checkpoint_id; /* state to restore, 0: none */
                 if (t->role == KS_DIRECT && t->s->ntopics > 1)
                     ctl->flags |= SL_CTL_UNORDERED; /* topics interleave by fetch timing */
-                if (p->checkpoint_origin[0])           /* NUL included: sl_batch_assign_origin */
+                if (p->checkpoint_origin[0])        /* NUL included: sl_batch_assign_origin */
                     (void)sl_batch_put_bytes(ctl, p->checkpoint_origin,
                                              strlen(p->checkpoint_origin) + 1);
                 sl_lane_control(t->lane, task, ctl);

@@ -115,8 +115,8 @@ static void sl__sink_release_barriers(sl_engine *e, sl__sink_state *ss)
                 const uint8_t *st;
                 uint32_t st_len;
                 if (sl__snapshot_source_state(wrap.data, wrap.len, &st, &st_len) == SL_OK)
-                    ninputs = sl__source_state_input_offsets(st, st_len, inputs,
-                                                             SL__MAX_COMMIT_INPUTS);
+                    ninputs =
+                        sl__source_state_input_offsets(st, st_len, inputs, SL__MAX_COMMIT_INPUTS);
                 sl_checkpointer_add_inputs(e->checkpointer, b->checkpoint_id, b->task, b->value,
                                            inputs, ninputs, wrap.data, wrap.len);
             }

@@ -119,11 +119,11 @@ typedef struct sl__task {
     int64_t last_input_ns; /* processing time of the last event */
     int64_t idle_base_wm;  /* watermark when the idle advance started */
     int closed;
-    int merged;      /* watermark = min of the inputs' (SL_MSG_INPUT_WM) */
-    int inputs_idle; /* merged: every input is idle or ended */
+    int merged;          /* watermark = min of the inputs' (SL_MSG_INPUT_WM) */
+    int inputs_idle;     /* merged: every input is idle or ended */
     size_t state_cached; /* its window state bytes at the last budget check */
     /* output commit rule */
-    int holding; /* an idle advance happened since the last barrier */
+    int holding;  /* an idle advance happened since the last barrier */
     int hold_all; /* SL_CTL_UNORDERED with checkpoints: every result is held */
     sl__held *held;
     size_t nheld, held_cap;
