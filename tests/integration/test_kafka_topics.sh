@@ -13,11 +13,15 @@
 #  2. a run stopped by SIGTERM while it reads (part of the input produced
 #     before it starts, the rest while it runs), then a restart to the end:
 #     the restart restores the checkpoint, and the results of both runs
-#     together equal the oracle: nothing lost, nothing twice.
+#     together equal the oracle: nothing lost, nothing twice;
+#  3. the same with SIGKILL (no final checkpoint: the restart restores the
+#     last one the killed run committed and replays the rest; results held
+#     until durable keep it exactly-once although the replay interleaves
+#     the topics differently).
 source "$(dirname "$0")/kafka_lib.sh"
 
 start_mock --topic web:4 --topic app:4 --topic results:4 --topic web2:4 --topic app2:4 \
-    --topic results2:4
+    --topic results2:4 --topic web3:4 --topic app3:4 --topic results3:4
 port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 RUN_ID="$$-$RANDOM"
 DIRS=()
@@ -72,61 +76,79 @@ read_values results > "$WORK/results.jsonl"
 $ORACLE check --events "$WORK/events.jsonl" --results "$WORK/results.jsonl" --window-ms 10000 ||
     fail "results differ from the oracle"
 
-say "SIGTERM while reading, then a restart"
-# The same events in web2/app2: 15,000 of web's and 5,000 of app's before
-# the start, the rest while the first run reads; SIGTERM mid-stream.
+# stop_restart SIGNAL N: the same events in webN/appN: 15,000 of web's
+# and 5,000 of app's before the start, the rest while the first run
+# reads; SIGNAL mid-stream; a restart to the end writes the rest to
+# resultsN. TERM: a final checkpoint first; KILL: nothing, the restart
+# restores the last checkpoint the killed run committed.
+stop_restart() {
+    local sig=$1 n=$2 pid rc p1 p2 first_in first_out second_in
+    say "SIG$sig while reading, then a restart"
+    produce web$n "$WORK/web-a.jsonl"
+    produce app$n "$WORK/app-a.jsonl"
+    pipeline "$WORK/s$n-1.json" "topics$n-$RUN_ID" results$n false
+    sed -i "s|\"topics\": \\[\"web\", \"app\"\\]|\"topics\": [\"web$n\", \"app$n\"]|" "$WORK/s$n-1.json"
+    grep -q "\"web$n\", \"app$n\"" "$WORK/s$n-1.json" || fail "could not set the topics"
+    "$SLUICE_BIN" run "$WORK/s$n-1.json" 2> "$WORK/s$n-1.log" &
+    pid=$!
+    PIDS+=("$pid")
+    for _ in $(seq 600); do
+        [ "$(metric_sum sluice_events_in_total)" -ge 20000 ] && break
+        kill -0 "$pid" 2> /dev/null || fail "run exited early: $(tail -n 3 "$WORK/s$n-1.log")"
+        sleep 0.1
+    done
+    [ "$(metric_sum sluice_events_in_total)" -ge 20000 ] || fail "the first 20000 events were not read"
+    sleep 1.5 # a checkpoint or more
+    produce web$n "$WORK/web-b.jsonl" --rate 4000 &
+    p1=$!
+    produce app$n "$WORK/app-b.jsonl" --rate 4000 &
+    p2=$!
+    for _ in $(seq 600); do
+        first_in=$(metric_sum sluice_events_in_total)
+        [ "$first_in" -gt 24000 ] && break
+        sleep 0.05
+    done
+    # KILL: between two checkpoints (interval 1 s), with input read since
+    # the last one and results held for the next.
+    if [ "$sig" = KILL ]; then
+        sleep 0.6
+        first_in=$(metric_sum sluice_events_in_total)
+    fi
+    kill -$sig "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    PIDS=("${PIDS[@]/$pid/}")
+    wait $p1 || fail "produce to web$n failed"
+    wait $p2 || fail "produce to app$n failed"
+    if [ "$sig" = TERM ]; then
+        [ $rc -eq 0 ] || fail "SIGTERM: exit $rc"
+        grep -q '"final":"durable"' "$WORK/s$n-1.log" || fail "no durable final checkpoint at SIGTERM"
+        first_in=$(summary_field "$WORK/s$n-1.log" events_in)
+    fi
+    first_out=$(read_values results$n | wc -l)
+    say "first run: $first_in events read, $first_out results written before SIG$sig"
+    [ "$first_in" -gt 20000 ] && [ "$first_in" -lt 40000 ] ||
+        fail "SIG$sig was not mid-stream: $first_in events read"
+    [ "$first_out" -gt 0 ] || fail "the first run wrote no results (window 0 closes within its input)"
+    pipeline "$WORK/s$n-2.json" "topics$n-$RUN_ID" results$n true
+    sed -i "s|\"topics\": \\[\"web\", \"app\"\\]|\"topics\": [\"web$n\", \"app$n\"]|" "$WORK/s$n-2.json"
+    "$SLUICE_BIN" run "$WORK/s$n-2.json" 2> "$WORK/s$n-2.log" || fail "restart exited with $?"
+    grep -q "restored from checkpoint" "$WORK/s$n-2.log" || fail "the restart did not restore the checkpoint"
+    second_in=$(summary_field "$WORK/s$n-2.log" events_in)
+    say "restart: $second_in events read (replayed: $((first_in + second_in - 40000)) or more)"
+    [ $((first_in + second_in)) -ge 40000 ] || fail "events were skipped: $first_in + $second_in < 40000"
+    [ "$(summary_field "$WORK/s$n-2.log" late_dropped)" = 0 ] || fail "events were dropped as late after the restore"
+    read_values results$n > "$WORK/results$n.jsonl"
+    $ORACLE check --events "$WORK/events.jsonl" --results "$WORK/results$n.jsonl" --window-ms 10000 ||
+        fail "SIG$sig and restart: results differ from the oracle (lost or duplicated)"
+}
 head -n 15000 "$WORK/web.jsonl" > "$WORK/web-a.jsonl"
 tail -n +15001 "$WORK/web.jsonl" > "$WORK/web-b.jsonl"
 head -n 5000 "$WORK/app.jsonl" > "$WORK/app-a.jsonl"
 tail -n +5001 "$WORK/app.jsonl" > "$WORK/app-b.jsonl"
-produce web2 "$WORK/web-a.jsonl"
-produce app2 "$WORK/app-a.jsonl"
 export SLUICE_HTTP_ADDR="127.0.0.1:$port"
-pipeline "$WORK/s1.json" "topics2-$RUN_ID" results2 false
-sed -i 's|"topics": \["web", "app"\]|"topics": ["web2", "app2"]|' "$WORK/s1.json"
-"$SLUICE_BIN" run "$WORK/s1.json" 2> "$WORK/s1.log" &
-pid=$!
-PIDS+=("$pid")
-for _ in $(seq 600); do
-    [ "$(metric_sum sluice_events_in_total)" -ge 20000 ] && break
-    kill -0 "$pid" 2> /dev/null || fail "run exited early: $(tail -n 3 "$WORK/s1.log")"
-    sleep 0.1
-done
-[ "$(metric_sum sluice_events_in_total)" -ge 20000 ] || fail "the first 20000 events were not read"
-sleep 1.5 # a checkpoint or more
-produce web2 "$WORK/web-b.jsonl" --rate 4000 &
-p1=$!
-produce app2 "$WORK/app-b.jsonl" --rate 4000 &
-p2=$!
-for _ in $(seq 600); do
-    [ "$(metric_sum sluice_events_in_total)" -gt 24000 ] && break
-    sleep 0.05
-done
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-[ $rc -eq 0 ] || fail "SIGTERM: exit $rc"
-wait $p1 || fail "produce to web2 failed"
-wait $p2 || fail "produce to app2 failed"
-first_in=$(summary_field "$WORK/s1.log" events_in)
-first_out=$(read_values results2 | wc -l)
-say "first run: $first_in events read, $first_out results written before SIGTERM"
-[ "$first_in" -gt 20000 ] && [ "$first_in" -lt 40000 ] ||
-    fail "SIGTERM was not mid-stream: $first_in events read"
-[ "$first_out" -gt 0 ] || fail "the first run wrote no results (window 0 closes within its input)"
-grep -q '"final":"durable"' "$WORK/s1.log" || grep -q '"final": "durable"' "$WORK/s1.log" ||
-    fail "no durable final checkpoint at SIGTERM"
-pipeline "$WORK/s2.json" "topics2-$RUN_ID" results2 true
-sed -i 's|"topics": \["web", "app"\]|"topics": ["web2", "app2"]|' "$WORK/s2.json"
-"$SLUICE_BIN" run "$WORK/s2.json" 2> "$WORK/s2.log" || fail "restart exited with $?"
-grep -q "restored from checkpoint" "$WORK/s2.log" || fail "the restart did not restore the checkpoint"
-second_in=$(summary_field "$WORK/s2.log" events_in)
-say "restart: $second_in events read"
-[ $((first_in + second_in)) -ge 40000 ] || fail "events were skipped: $first_in + $second_in < 40000"
-[ "$(summary_field "$WORK/s2.log" late_dropped)" = 0 ] || fail "events were dropped as late after the restore"
-read_values results2 > "$WORK/results2.jsonl"
-$ORACLE check --events "$WORK/events.jsonl" --results "$WORK/results2.jsonl" --window-ms 10000 ||
-    fail "SIGTERM and restart: results differ from the oracle (lost or duplicated)"
+stop_restart TERM 2
+stop_restart KILL 3
 finish
 stop_mock
 say "PASS"
