@@ -46,6 +46,18 @@
  * worker the minimum over the upstreams that are not idle. Co-partitioned
  * topics (DIRECT, several topics) use the same lane rule in process.
  *
+ * Checkpoints of co-partitioned topics: each part tells the lane its
+ * position (sl_lane_input_offset, on assignment and per record); the
+ * task's barrier records all of them, and the commit of a durable
+ * checkpoint covers partition p of every topic in one request
+ * (sl__ks_commit_checkpoint); on assignment the parts of a task must name
+ * the same checkpoint (ks_copart_agree). The topics interleave within the
+ * task by fetch timing, which a replay does not repeat, so the task's
+ * ASSIGN carries SL_CTL_UNORDERED: the worker holds each of its results
+ * until the checkpoint recording it is durable (exactly-once without
+ * relying on a deterministic replay), and at the end of the input the run
+ * waits for a checkpoint begun after it (ks_end_committed).
+ *
  * Invariants:
  *   1. A part's `next` (next offset expected) is written only by its owner
  *      thread; messages below it are stale and dropped, so nothing is
