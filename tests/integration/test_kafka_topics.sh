@@ -135,8 +135,15 @@ stop_restart() {
     "$SLUICE_BIN" run "$WORK/s$n-2.json" 2> "$WORK/s$n-2.log" || fail "restart exited with $?"
     grep -q "restored from checkpoint" "$WORK/s$n-2.log" || fail "the restart did not restore the checkpoint"
     second_in=$(summary_field "$WORK/s$n-2.log" events_in)
-    say "restart: $second_in events read (replayed: $((first_in + second_in - 40000)) or more)"
-    [ $((first_in + second_in)) -ge 40000 ] || fail "events were skipped: $first_in + $second_in < 40000"
+    # where the restart resumed: the committed positions of the 8 partitions
+    resumed=$(grep -o 'assigned [a-z0-9]* \[[0-9]*\] start [0-9]* (committed)' "$WORK/s$n-2.log" |
+        awk '{s += $5; n++} END {print (n == 8 ? s : -1)}')
+    say "restart: resumed at $resumed events, read $second_in"
+    [ "$resumed" -gt 20000 ] || fail "the restart did not resume every partition past the first input: $resumed"
+    [ "$second_in" = $((40000 - resumed)) ] || fail "the restart read $second_in events, not the $((40000 - resumed)) after its positions"
+    if [ "$sig" = TERM ]; then
+        [ "$resumed" -le "$first_in" ] || fail "committed $resumed events, more than the $first_in read"
+    fi
     [ "$(summary_field "$WORK/s$n-2.log" late_dropped)" = 0 ] || fail "events were dropped as late after the restore"
     read_values results$n > "$WORK/results$n.jsonl"
     $ORACLE check --events "$WORK/events.jsonl" --results "$WORK/results$n.jsonl" --window-ms 10000 ||
@@ -149,6 +156,32 @@ tail -n +5001 "$WORK/app.jsonl" > "$WORK/app-b.jsonl"
 export SLUICE_HTTP_ADDR="127.0.0.1:$port"
 stop_restart TERM 2
 stop_restart KILL 3
+
+say "partitions of a task committed at different checkpoints: a clear error"
+# (Only something else can commit so: Sluice commits a task's partitions
+# in one request.) app2 [0] now names another checkpoint than web2 [0].
+$PY - "$B" "topics2-$RUN_ID-group" << 'PY' || fail "could not commit with python3-kafka"
+import sys, time
+from kafka import KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+c = KafkaConsumer(bootstrap_servers=sys.argv[1], group_id=sys.argv[2], enable_auto_commit=False,
+                  session_timeout_ms=6000)
+tp = TopicPartition("app2", 0)
+c.subscribe(["web2", "app2"]) # a member of the group: its commits carry the generation
+deadline = time.time() + 60
+while tp not in c.assignment() and time.time() < deadline:
+    c.poll(timeout_ms=200, max_records=1)
+assert tp in c.assignment(), c.assignment()
+off = c.committed(tp)
+assert off is not None and off > 0, off
+c.commit({tp: OffsetAndMetadata(off, "sluice:checkpoint=7;origin=elsewhere")})
+c.close()
+PY
+rc=0
+"$SLUICE_BIN" run "$WORK/s2-2.json" 2> "$WORK/disagree.log" || rc=$?
+[ $rc -ne 0 ] || fail "a task whose partitions name different checkpoints ran"
+grep -q "task 0: .* is committed at checkpoint .* at checkpoint 7; co-partitioned topics restore from one checkpoint" "$WORK/disagree.log" ||
+    fail "no clear error for partitions committed at different checkpoints: $(grep -m1 '"error"' "$WORK/disagree.log")"
 finish
 stop_mock
 say "PASS"
