@@ -541,7 +541,8 @@ int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_
         return SL_EKAFKA;
     int topic = s->repartition ? (int)s->ntopics : 0;
     /* checkpoint_id 0: "checkpoint": "off", the offsets name no checkpoint.
-     * Co-partitioned topics share a task but not offsets: not committed. */
+     * Co-partitioned topics: the position of each topic is recorded only
+     * in checkpoint state, which "off" does not keep: not committed. */
     if (checkpoint_id == 0 && !s->repartition && s->ntopics > 1)
         return SL_OK;
     char meta[128];
