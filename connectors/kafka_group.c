@@ -246,12 +246,15 @@ static int ks_copart_agree(ks_source *s, rd_kafka_topic_partition_list_t *parts)
         }
         if (running || !id)
             continue;
-        ks_part *src = NULL;
-        for (size_t tp = 0; tp < s->ntopics && !src; tp++) {
-            ks_part *q = sl__ks_part_of(s, (int)tp, task);
-            if (q && q->checkpoint_id == id)
+        ks_part *src = NULL; /* a listed part naming it: its origin is current */
+        for (int j = 0; j < parts->cnt && !src; j++) {
+            ks_part *q = sl__ks_part_of(s, sl__ks_topic_index(s, parts->elems[j].topic),
+                                        parts->elems[j].partition);
+            if (q && q->partition == task && q->checkpoint_id == id)
                 src = q;
         }
+        if (!src)
+            continue;
         for (int j = 0; j < parts->cnt; j++) {
             ks_part *q = sl__ks_part_of(s, sl__ks_topic_index(s, parts->elems[j].topic),
                                         parts->elems[j].partition);
