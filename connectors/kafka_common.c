@@ -142,16 +142,5 @@ int sl__kafka_check(const sl_connector_def *c, const sl_def *def, char *errstr, 
                           "%s: \"bootstrap.servers\" is required (or set SLUICE_BOOTSTRAP)", ppath);
     }
     rd_kafka_conf_destroy(conf);
-    const json_t *topics = json_object_get(c->conf, "topics");
-    if (rc == SL_OK && topics && def->checkpoint.enabled && json_is_array(topics) &&
-        json_array_size(topics) > 1 && !sl_def_needs_repartition(def, NULL))
-        rc = sl_seterr(errstr, errstr_size, SL_EINVAL,
-                       "%s.topics: with checkpoints a kafka source reads one topic (or "
-                       "repartitions): a task's checkpoint records one input offset%s",
-                       c->path,
-                       def->checkpoint.implicit
-                           ? " (checkpoints are on by default for kafka input; set "
-                             "\"checkpoint\": \"off\" to read co-partitioned topics)"
-                           : "");
     return rc;
 }

@@ -191,6 +191,87 @@ static int ks_resolve_starts(ks_source *s, rd_kafka_topic_partition_list_t *part
     return 0;
 }
 
+/*
+ * Co-partitioned topics: partition p of every topic is task p, restored
+ * from one checkpoint, so the commits of the task's partitions must name
+ * the same one. One commit request covers all of them
+ * (sl__ks_commit_checkpoint), so they disagree only if something else
+ * committed (offsets reset by hand, another program in the group). Then
+ * the source fails, naming the partitions: it does not fall back to the
+ * lowest common checkpoint, because the partitions' committed offsets are
+ * those of their own checkpoint: restoring the older snapshot while a
+ * partition reads from a newer checkpoint's offset would skip that
+ * partition's events in between (and the older snapshot may be pruned).
+ * A partition with no Sluice commit at all (a topic added to "topics")
+ * takes the others' checkpoint and starts at its own start position,
+ * with a warning. Parts already assigned count too (an incremental
+ * assignment must not restore a task that already runs from another
+ * state). Returns 0 or -1 (logged). Control thread.
+ */
+static int ks_copart_agree(ks_source *s, rd_kafka_topic_partition_list_t *parts)
+{
+    if (s->repartition || s->ntopics < 2)
+        return 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t task = parts->elems[i].partition;
+        uint64_t id = 0;
+        const char *from = NULL;
+        int running = 0;
+        for (size_t tp = 0; tp < s->ntopics; tp++) {
+            ks_part *q = sl__ks_part_of(s, (int)tp, task);
+            if (!q)
+                continue;
+            int listed = 0;
+            for (int j = 0; j < parts->cnt && !listed; j++)
+                listed = parts->elems[j].partition == task &&
+                         sl__ks_topic_index(s, parts->elems[j].topic) == (int)tp;
+            int assigned = !listed && atomic_load(&q->assigned);
+            if (!listed && !assigned)
+                continue;
+            running |= assigned;
+            if (!q->checkpoint_id && !assigned)
+                continue;
+            if (from && q->checkpoint_id != id) {
+                sl_error("kafka",
+                         "task %" PRId32 ": %s [%" PRId32 "] is committed at checkpoint %" PRIu64
+                         " but %s [%" PRId32 "] at checkpoint %" PRIu64
+                         "%s; co-partitioned topics restore from one checkpoint (reset the "
+                         "group's offsets of these partitions together)",
+                         task, from, task, id, s->topics[tp], task, q->checkpoint_id,
+                         running ? " (the task already runs)" : "");
+                return -1;
+            }
+            id = q->checkpoint_id;
+            from = s->topics[tp];
+        }
+        if (running || !id)
+            continue;
+        ks_part *src = NULL; /* a listed part naming it: its origin is current */
+        for (int j = 0; j < parts->cnt && !src; j++) {
+            ks_part *q = sl__ks_part_of(s, sl__ks_topic_index(s, parts->elems[j].topic),
+                                        parts->elems[j].partition);
+            if (q && q->partition == task && q->checkpoint_id == id)
+                src = q;
+        }
+        if (!src)
+            continue;
+        for (int j = 0; j < parts->cnt; j++) {
+            ks_part *q = sl__ks_part_of(s, sl__ks_topic_index(s, parts->elems[j].topic),
+                                        parts->elems[j].partition);
+            if (!q || q->partition != task || q->checkpoint_id == id)
+                continue;
+            sl_warn("kafka",
+                    "%s [%" PRId32 "]: no checkpoint commit; task %" PRId32
+                    " restores checkpoint %" PRIu64 " of its other topics and this partition "
+                    "starts at offset %" PRId64,
+                    parts->elems[j].topic, task, task, id, parts->elems[j].offset);
+            q->checkpoint_id = id;
+            memcpy(q->checkpoint_origin, src->checkpoint_origin, sizeof(q->checkpoint_origin));
+        }
+    }
+    return 0;
+}
+
 static void ks_on_assign(ks_source *s, rd_kafka_topic_partition_list_t *parts)
 {
     for (int i = 0; i < parts->cnt; i++) {
@@ -204,7 +285,7 @@ static void ks_on_assign(ks_source *s, rd_kafka_topic_partition_list_t *parts)
             return;
         }
     }
-    if (ks_resolve_starts(s, parts) != 0) {
+    if (ks_resolve_starts(s, parts) != 0 || ks_copart_agree(s, parts) != 0) {
         sl__ks_fail(s);
         return;
     }
@@ -374,6 +455,15 @@ static int ks_end_committed(ks_source *s, int64_t end_ns)
         return 1;
     size_t tp = s->repartition ? s->ntopics : 0;
     int all = 1;
+    if (!s->repartition && s->ntopics > 1 && !s->def->checkpoint.off) {
+        /* Co-partitioned topics: the results that the end of input fires
+         * are held until a checkpoint whose barrier follows it is durable
+         * (SL_CTL_UNORDERED), also when the committed offsets already are
+         * the ends (a restart at the end of the input). */
+        sl_checkpoint_stats st;
+        if (sl_engine_checkpoint_stats(s->engine, &st) == SL_OK && st.durable_id <= s->end_floor)
+            all = 0;
+    }
     for (int32_t i = 0; i < s->nparts[tp] && all; i++) {
         ks_part *p = &s->parts[tp][i];
         int64_t end = atomic_load(&p->end);
@@ -415,8 +505,10 @@ void *sl__ks_control_main(void *arg)
             rd_kafka_poll(s->producer, 0);
         if (sl_mono_ns() - s->last_commit_ns >= s->commit_interval_ms * 1000000)
             ks_commit_positions(s, 0);
-        if (!end_ns && ks_check_end(s))
+        if (!end_ns && ks_check_end(s)) {
             end_ns = sl_mono_ns();
+            s->end_floor = sl_engine_checkpoint_requested(s->engine);
+        }
         if (end_ns && ks_end_committed(s, end_ns)) {
             atomic_store(&s->finished, 1);
             break;
@@ -437,7 +529,9 @@ void *sl__ks_control_main(void *arg)
 
 /*
  * Commits the input offsets of durable checkpoint `checkpoint_id`: task p
- * is partition p of the input topic (or of the repartition topic), with
+ * is partition p of the input topic (or of the repartition topic; or of
+ * every co-partitioned topic, each at its own recorded position, in the
+ * same commit request), with
  * metadata "sluice:checkpoint=<id>;origin=<this node>" so that the next
  * owner restores exactly that checkpoint, from that node's area. Called on the checkpoint
  * coordinator's thread; synchronous. Returns 0 or SL_EKAFKA (the checkpoint then counts as failed).
@@ -450,7 +544,8 @@ int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_
         return SL_EKAFKA;
     int topic = s->repartition ? (int)s->ntopics : 0;
     /* checkpoint_id 0: "checkpoint": "off", the offsets name no checkpoint.
-     * Co-partitioned topics share a task but not offsets: not committed. */
+     * Co-partitioned topics: the position of each topic is recorded only
+     * in checkpoint state, which "off" does not keep: not committed. */
     if (checkpoint_id == 0 && !s->repartition && s->ntopics > 1)
         return SL_OK;
     char meta[128];
@@ -459,8 +554,42 @@ int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_
                            : 0;
     if (ml < 0)
         return SL_EKAFKA;
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n + 1);
-    for (size_t i = 0; i < n; i++) {
+    int copart = !s->repartition && s->ntopics > 1;
+    rd_kafka_topic_partition_list_t *l =
+        rd_kafka_topic_partition_list_new((int)(n * (copart ? s->ntopics : 1)) + 1);
+    for (size_t i = 0; i < n && copart; i++) {
+        /* Input k of task p: the k-th topic (in "topics" order) that has a
+         * partition p (sl__ks_start sets input_id the same way). */
+        int32_t task = offsets[i].task;
+        size_t k = 0;
+        for (size_t tp = 0; tp < s->ntopics; tp++) {
+            ks_part *p = sl__ks_part_of(s, (int)tp, task);
+            if (!p)
+                continue;
+            if (k >= offsets[i].ninputs) {
+                /* Never expected: the snapshot lacks this input's
+                 * position; committing a guess could skip its events. */
+                sl_error("kafka",
+                         "checkpoint %" PRIu64 ": task %" PRId32
+                         " recorded %zu input positions, %s [%" PRId32 "] has none; not committed",
+                         checkpoint_id, task, offsets[i].ninputs, s->topics[tp], task);
+                rd_kafka_topic_partition_list_destroy(l);
+                return SL_EKAFKA;
+            }
+            int64_t next = offsets[i].input_next[k++];
+            if (next < 0)
+                continue; /* nothing known of it: its earlier commit stands */
+            rd_kafka_topic_partition_t *tp_ =
+                rd_kafka_topic_partition_list_add(l, s->topics[tp], task);
+            tp_->offset = next;
+            if (ml > 0) {
+                tp_->metadata = sl_xmalloc((size_t)ml);
+                memcpy(tp_->metadata, meta, (size_t)ml);
+                tp_->metadata_size = (size_t)ml;
+            }
+        }
+    }
+    for (size_t i = 0; i < n && !copart; i++) {
         ks_part *p = sl__ks_part_of(s, topic, offsets[i].task);
         if (!p || offsets[i].next_offset < 0)
             continue;
@@ -479,7 +608,8 @@ int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_
         /* A checkpoint that completes after the end of the input (or the
          * stop) repeats offsets already committed: nothing to do. */
         for (int i = 0; i < l->cnt && rc == SL_OK; i++) {
-            ks_part *p = sl__ks_part_of(s, topic, l->elems[i].partition);
+            ks_part *p =
+                sl__ks_part_of(s, sl__ks_topic_index(s, l->elems[i].topic), l->elems[i].partition);
             if (!p || l->elems[i].offset > atomic_load(&p->committed))
                 rc = SL_EKAFKA;
         }
@@ -497,7 +627,8 @@ int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_
             rc = SL_EKAFKA;
         } else {
             for (int i = 0; i < l->cnt; i++) {
-                ks_part *p = sl__ks_part_of(s, topic, l->elems[i].partition);
+                ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, l->elems[i].topic),
+                                            l->elems[i].partition);
                 if (p)
                     atomic_store(&p->committed, l->elems[i].offset);
             }

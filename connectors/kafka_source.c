@@ -46,6 +46,18 @@
  * worker the minimum over the upstreams that are not idle. Co-partitioned
  * topics (DIRECT, several topics) use the same lane rule in process.
  *
+ * Checkpoints of co-partitioned topics: each part tells the lane its
+ * position (sl_lane_input_offset, on assignment and per record); the
+ * task's barrier records all of them, and the commit of a durable
+ * checkpoint covers partition p of every topic in one request
+ * (sl__ks_commit_checkpoint); on assignment the parts of a task must name
+ * the same checkpoint (ks_copart_agree). The topics interleave within the
+ * task by fetch timing, which a replay does not repeat, so the task's
+ * ASSIGN carries SL_CTL_UNORDERED: the worker holds each of its results
+ * until the checkpoint recording it is durable (exactly-once without
+ * relying on a deterministic replay), and at the end of the input the run
+ * waits for a checkpoint begun after it (ks_end_committed).
+ *
  * Invariants:
  *   1. A part's `next` (next offset expected) is written only by its owner
  *      thread; messages below it are stale and dropped, so nothing is
@@ -268,13 +280,6 @@ static int ks_create(const sl_connector_def *c, const sl_def *def, void **state,
         s->repartition = 1;
     }
 
-    if (def->checkpoint.enabled && !s->repartition && s->ntopics > 1) {
-        rc = sl_seterr(errstr, errstr_size, SL_EINVAL,
-                       "%s.topics: with checkpoints a kafka source reads one topic (or "
-                       "repartitions); a task's checkpoint records one input offset",
-                       c->path);
-        goto fail;
-    }
     /* Consumer configuration: our defaults, the user's properties, then
      * the settings the offset model depends on. */
     s->conf = rd_kafka_conf_new();
@@ -494,12 +499,18 @@ static void ks_thread_assign(ks_thread *t, ks_part *p, int64_t start)
             sl_batch *ctl = sl_batch_control(SL_MSG_ASSIGN, task, start);
             if (ctl) {
                 ctl->checkpoint_id = p->checkpoint_id; /* state to restore, 0: none */
-                if (p->checkpoint_origin[0])           /* NUL included: sl_batch_assign_origin */
+                if (t->role == KS_DIRECT && t->s->ntopics > 1)
+                    ctl->flags |= SL_CTL_UNORDERED; /* topics interleave by fetch timing */
+                if (p->checkpoint_origin[0])        /* NUL included: sl_batch_assign_origin */
                     (void)sl_batch_put_bytes(ctl, p->checkpoint_origin,
                                              strlen(p->checkpoint_origin) + 1);
                 sl_lane_control(t->lane, task, ctl);
             }
         }
+        /* Co-partitioned topics: each input's own position goes into the
+         * task's checkpoints (after the ASSIGN, which restores the task). */
+        if (t->role == KS_DIRECT && t->s->ntopics > 1)
+            sl_lane_input_offset(t->lane, task, p->input_id, p->ninputs, start);
     }
     if (t->s->stop_at_eof && start >= atomic_load(&p->end))
         ks_part_done(t, p);
@@ -845,6 +856,8 @@ static void ks_thread_message(ks_thread *t, rd_kafka_message_t *m)
     }
 consumed:
     p->next = m->offset + 1;
+    if (t->role == KS_DIRECT && t->s->ntopics > 1)
+        sl_lane_input_offset(t->lane, p->partition, p->input_id, p->ninputs, p->next);
     atomic_store_explicit(&p->consumed, p->next, memory_order_release);
     atomic_store_explicit(&p->events, ++p->nread, memory_order_relaxed);
     if (rc == SL_EAGAIN) {

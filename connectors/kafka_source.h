@@ -140,6 +140,7 @@ struct ks_source {
     uint64_t epoch_old;
     int stage2_ends_set;
     int64_t last_commit_ns;
+    uint64_t end_floor; /* stop_at_eof, co-partitioned: checkpoint begun last at the end */
 };
 
 /* Any thread. */

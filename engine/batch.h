@@ -59,6 +59,10 @@ typedef enum sl_msg_kind {
 /* sl_batch.flags of control messages. */
 #define SL_CTL_MERGED      1u /* ASSIGN: the task merges several inputs */
 #define SL_CTL_INPUTS_IDLE 2u /* INPUT_WM: every input is idle or ended */
+/* ASSIGN: the task's inputs interleave by fetch timing (co-partitioned
+ * topics), so a replay may order them differently: every result waits for
+ * the checkpoint that records it (worker.c, rule 2). */
+#define SL_CTL_UNORDERED 4u
 
 /* A number as read from an event: exact integer or double. */
 typedef struct sl_num {

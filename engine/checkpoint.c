@@ -67,6 +67,8 @@
 typedef struct sl__entry {
     int32_t task;
     int64_t next_offset;
+    int64_t *input_next; /* [ninputs], NULL if none */
+    size_t ninputs;
     uint8_t *blob;
     size_t len;
 } sl__entry;
@@ -156,6 +158,8 @@ static int sl__persist(sl_checkpointer *c, uint64_t id, sl__entry *entries, size
         tasks[i] = entries[i].task;
         offsets[i].task = entries[i].task;
         offsets[i].next_offset = entries[i].next_offset;
+        offsets[i].ninputs = entries[i].ninputs;
+        offsets[i].input_next = entries[i].input_next;
     }
     for (size_t i = 0; i < n && rc == SL_OK && !commit_only; i++) {
         rc = sl_ckpt_store_put(c->store, entries[i].task, id, entries[i].blob, entries[i].len, err,
@@ -165,6 +169,8 @@ static int sl__persist(sl_checkpointer *c, uint64_t id, sl__entry *entries, size
         tasks[i] = entries[i].task;
         offsets[i].task = entries[i].task;
         offsets[i].next_offset = entries[i].next_offset;
+        offsets[i].ninputs = entries[i].ninputs;
+        offsets[i].input_next = entries[i].input_next;
         *bytes += entries[i].len;
     }
     if (rc == SL_OK && !commit_only) {
@@ -215,8 +221,10 @@ static int sl__persist(sl_checkpointer *c, uint64_t id, sl__entry *entries, size
 
 static void sl__clear_entries(sl__entry *entries, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         free(entries[i].blob);
+        free(entries[i].input_next);
+    }
 }
 
 static int sl__complete(const sl_checkpointer *c)
@@ -438,6 +446,13 @@ void sl_checkpointer_lane_done(sl_checkpointer *c, uint64_t n, int ntasks)
 void sl_checkpointer_add(sl_checkpointer *c, uint64_t n, int32_t task, int64_t next_offset,
                          const void *blob, size_t len)
 {
+    sl_checkpointer_add_inputs(c, n, task, next_offset, NULL, 0, blob, len);
+}
+
+void sl_checkpointer_add_inputs(sl_checkpointer *c, uint64_t n, int32_t task, int64_t next_offset,
+                                const int64_t *input_next, size_t ninputs, const void *blob,
+                                size_t len)
+{
     pthread_mutex_lock(&c->mu);
     if (n == c->inflight) {
         if (c->nentries == c->cap) {
@@ -447,6 +462,12 @@ void sl_checkpointer_add(sl_checkpointer *c, uint64_t n, int32_t task, int64_t n
         sl__entry *e = &c->entries[c->nentries++];
         e->task = task;
         e->next_offset = next_offset;
+        e->input_next = NULL;
+        e->ninputs = input_next ? ninputs : 0;
+        if (e->ninputs) {
+            e->input_next = sl_xmalloc(ninputs * sizeof(*input_next));
+            memcpy(e->input_next, input_next, ninputs * sizeof(*input_next));
+        }
         e->blob = sl_xmalloc(len ? len : 1);
         memcpy(e->blob, blob, len);
         e->len = len;

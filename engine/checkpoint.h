@@ -18,10 +18,15 @@
 
 typedef struct sl_checkpointer sl_checkpointer;
 
-/* One task's input position in a durable checkpoint. */
+/* One task's input position in a durable checkpoint; a task of several
+ * co-partitioned topics also has the position of each of its inputs
+ * (input_next[ninputs], in the order of the source's inputs; ninputs 0
+ * otherwise). */
 typedef struct sl_task_offset {
     int32_t task;
     int64_t next_offset;
+    size_t ninputs;
+    const int64_t *input_next;
 } sl_task_offset;
 
 /* Called on the coordinator's thread once checkpoint n is durable (local
@@ -68,6 +73,11 @@ void sl_checkpointer_lane_done(sl_checkpointer *c, uint64_t n, int ntasks);
  * task produced before the barrier is delivered. Copies `blob`. */
 void sl_checkpointer_add(sl_checkpointer *c, uint64_t n, int32_t task, int64_t next_offset,
                          const void *blob, size_t len);
+/* sl_checkpointer_add with the position of each input of the task
+ * (copied; handed to the commit as sl_task_offset.input_next). */
+void sl_checkpointer_add_inputs(sl_checkpointer *c, uint64_t n, int32_t task, int64_t next_offset,
+                                const int64_t *input_next, size_t ninputs, const void *blob,
+                                size_t len);
 /* Highest checkpoint id that is durable (0 if none). Any thread. */
 uint64_t sl_checkpointer_durable(const sl_checkpointer *c);
 /* Waits up to timeout_ms for the checkpoint in flight (if any) to finish.

@@ -107,9 +107,19 @@ static void sl__sink_release_barriers(sl_engine *e, sl__sink_state *ss)
             sl_buf_put_blob(&wrap, pos.data, pos.len);
             if (wrap.failed || pos.failed)
                 sl__sink_fail(e, "checkpoint serialization", SL_ENOMEM);
-            else
-                sl_checkpointer_add(e->checkpointer, b->checkpoint_id, b->task, b->value, wrap.data,
-                                    wrap.len);
+            else {
+                /* A task of co-partitioned topics: the position of each
+                 * input, as recorded in the snapshot, for the commit. */
+                int64_t inputs[SL__MAX_COMMIT_INPUTS];
+                size_t ninputs = 0;
+                const uint8_t *st;
+                uint32_t st_len;
+                if (sl__snapshot_source_state(wrap.data, wrap.len, &st, &st_len) == SL_OK)
+                    ninputs =
+                        sl__source_state_input_offsets(st, st_len, inputs, SL__MAX_COMMIT_INPUTS);
+                sl_checkpointer_add_inputs(e->checkpointer, b->checkpoint_id, b->task, b->value,
+                                           inputs, ninputs, wrap.data, wrap.len);
+            }
             sl_buf_free(&pos);
             sl_buf_free(&wrap);
         }
@@ -302,6 +312,11 @@ int sl_engine_checkpoint_stats(const sl_engine *e, sl_checkpoint_stats *out)
         return SL_ENOTFOUND;
     sl_checkpointer_get_stats(e->checkpointer, out);
     return SL_OK;
+}
+
+uint64_t sl_engine_checkpoint_requested(const sl_engine *e)
+{
+    return e->checkpointer ? sl_checkpointer_requested(e->checkpointer) : 0;
 }
 
 int sl_engine_wait_revoked(sl_engine *e, int timeout_ms)

@@ -115,6 +115,12 @@ int sl_lane_ingest_from(sl_lane *l, int32_t task, const char *payload, size_t le
 #define SL_LANE_MAX_INPUTS 65536
 int sl_lane_watermark_from(sl_lane *l, int32_t task, int64_t offset, int32_t input, int32_t ninputs,
                            int64_t watermark, int idle);
+/* Input `input` (of `ninputs`) of `task` is at position `next` (after its
+ * last record, or its start on assignment): recorded with the task's
+ * next checkpoint, whose offset commit covers every input (co-partitioned
+ * topics). Call after the task's ASSIGN. Hot path: no allocation once the
+ * task knows its inputs. */
+void sl_lane_input_offset(sl_lane *l, int32_t task, int32_t input, int32_t ninputs, int64_t next);
 /* Tasks fed by this lane merge several inputs: their watermark comes from
  * sl_lane_watermark_from, not from their own events. Call before the
  * lane's first ASSIGN. */
@@ -200,6 +206,9 @@ int sl_engine_ready(const sl_engine *e, char *reason, size_t reason_size);
 /* Checkpoint statistics; returns 0, or SL_ENOTFOUND when checkpoints are
  * off. */
 int sl_engine_checkpoint_stats(const sl_engine *e, struct sl_checkpoint_stats *out);
+/* The id of the checkpoint begun last (0: none, or checkpoints off): a
+ * checkpoint with a higher id begins later. Any thread. */
+uint64_t sl_engine_checkpoint_requested(const sl_engine *e);
 /* The source's input partitions (sl_source_ops.partitions); 0 if the
  * source does not report them. */
 size_t sl_engine_partitions(const sl_engine *e, struct sl_partition_status *out, size_t max);

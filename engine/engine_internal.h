@@ -65,6 +65,8 @@ typedef struct sl__dedup {
 typedef struct sl__inputs {
     int64_t *wm;   /* per input; INT64_MIN: nothing published yet */
     uint8_t *idle; /* per input */
+    int64_t *next; /* per input: its position after the last record, -1 unknown
+                      (sl_lane_input_offset; co-partitioned topics) */
     size_t n;
     int64_t sent;  /* watermark last sent to the worker, INT64_MIN none */
     int idle_sent; /* whether "every input idle" was last sent */
@@ -117,11 +119,12 @@ typedef struct sl__task {
     int64_t last_input_ns; /* processing time of the last event */
     int64_t idle_base_wm;  /* watermark when the idle advance started */
     int closed;
-    int merged;      /* watermark = min of the inputs' (SL_MSG_INPUT_WM) */
-    int inputs_idle; /* merged: every input is idle or ended */
+    int merged;          /* watermark = min of the inputs' (SL_MSG_INPUT_WM) */
+    int inputs_idle;     /* merged: every input is idle or ended */
     size_t state_cached; /* its window state bytes at the last budget check */
     /* output commit rule */
-    int holding; /* an idle advance happened since the last barrier */
+    int holding;  /* an idle advance happened since the last barrier */
+    int hold_all; /* SL_CTL_UNORDERED with checkpoints: every result is held */
     sl__held *held;
     size_t nheld, held_cap;
     struct sl__task *next;
@@ -207,6 +210,11 @@ int sl__lane_init(sl_engine *e, sl_lane *l, int index, size_t ring_cap, char *er
                   size_t errstr_size);
 void sl__lane_destroy(sl_lane *l, int nworkers);
 void sl__lane_publish(sl_lane *l);
+/* The per-input positions recorded in a source-state blob (version 3;
+ * co-partitioned topics) into out[cap]. Returns how many (0: none, an
+ * older version, unreadable, or more than cap). */
+#define SL__MAX_COMMIT_INPUTS 64 /* >= KS_MAX_TOPICS */
+size_t sl__source_state_input_offsets(const uint8_t *st, uint32_t len, int64_t *out, size_t cap);
 
 /* worker.c */
 /* Finds the source-state blob (repartition dedup positions) in a stored

@@ -179,6 +179,11 @@ static void sl__lane_seal(sl_lane *l, int32_t task)
  * Source state of a task, carried by its barriers into the task snapshot
  * (the worker stores it as an opaque blob; the lane reads it back on
  * ASSIGN). Format, little-endian:
+ *   version 3: version 2's fields, then
+ *              u32 k, i64 next[k]        position of each input after its
+ *                                        last record before the barrier, -1
+ *                                        unknown (co-partitioned topics: one
+ *                                        per topic; k = 0 for other tasks)
  *   version 2: u32 SL__SOURCE_STATE_MAGIC, u32 2,
  *              u32 n, i64 dedup[n]       highest source offset taken per
  *                                        upstream task, -1 none
@@ -190,7 +195,7 @@ static void sl__lane_seal(sl_lane *l, int32_t task)
  *              the window state, so nothing moves backwards).
  */
 #define SL__SOURCE_STATE_MAGIC   0x534c5353u /* "SLSS" */
-#define SL__SOURCE_STATE_VERSION 2u
+#define SL__SOURCE_STATE_VERSION 3u
 
 static void sl__lane_source_state(const sl_lane *l, int32_t task, sl_buf *st)
 {
@@ -208,6 +213,10 @@ static void sl__lane_source_state(const sl_lane *l, int32_t task, sl_buf *st)
     }
     sl_buf_put_i64(st, in->sent);
     sl_buf_put_u8(st, (uint8_t)in->idle_sent);
+    size_t k = in->next ? in->n : 0;
+    sl_buf_put_u32(st, (uint32_t)k);
+    for (size_t i = 0; i < k; i++)
+        sl_buf_put_i64(st, in->next[i]);
 }
 
 /* Grows a task's input table to `n` inputs (new ones: nothing published,
@@ -218,9 +227,11 @@ static void sl__inputs_grow(sl__inputs *in, size_t n)
         return;
     in->wm = sl_xrealloc(in->wm, n * sizeof(*in->wm));
     in->idle = sl_xrealloc(in->idle, n * sizeof(*in->idle));
+    in->next = sl_xrealloc(in->next, n * sizeof(*in->next));
     for (size_t i = in->n; i < n; i++) {
         in->wm[i] = INT64_MIN;
         in->idle[i] = 0;
+        in->next[i] = -1;
     }
     in->n = n;
 }
@@ -229,20 +240,23 @@ static void sl__inputs_free(sl__inputs *in)
 {
     free(in->wm);
     free(in->idle);
+    free(in->next);
     memset(in, 0, sizeof(*in));
     in->sent = INT64_MIN;
 }
 
-/* Parses a source-state blob (either version) into the task's dedup
- * positions and input watermarks. Returns 0 or SL_ECORRUPT (nothing
- * changed). */
-static int sl__lane_parse_source_state(sl_lane *l, int32_t task, const uint8_t *st, uint32_t len)
+/* Decodes a source-state blob (any version) into *max / *count (dedup
+ * positions, malloc'ed) and *in. Returns 0 or SL_ECORRUPT (nothing to
+ * free then). */
+static int sl__source_state_decode(const uint8_t *st, uint32_t len, int64_t **max_out,
+                                   uint32_t *count_out, sl__inputs *in_out)
 {
     sl_reader r;
     sl_reader_init(&r, st, len);
     uint32_t first = sl_read_u32(&r);
     int v2 = first == SL__SOURCE_STATE_MAGIC;
-    if (v2 && sl_read_u32(&r) != SL__SOURCE_STATE_VERSION)
+    uint32_t version = v2 ? sl_read_u32(&r) : 1;
+    if (v2 && version != 2 && version != SL__SOURCE_STATE_VERSION)
         return SL_ECORRUPT;
     uint32_t count = v2 ? sl_read_u32(&r) : first;
     if (r.failed || count > len / 8)
@@ -267,11 +281,54 @@ static int sl__lane_parse_source_state(sl_lane *l, int32_t task, const uint8_t *
         in.sent = sl_read_i64(&r);
         in.idle_sent = sl_read_u8(&r) != 0;
     }
+    if (version >= 3) {
+        uint32_t k = sl_read_u32(&r);
+        if (r.failed || k != (k ? in.n : 0)) {
+            free(max);
+            sl__inputs_free(&in);
+            return SL_ECORRUPT;
+        }
+        for (uint32_t i = 0; i < k; i++)
+            in.next[i] = sl_read_i64(&r);
+    }
     if (r.failed || !sl_reader_done(&r)) {
         free(max);
         sl__inputs_free(&in);
         return SL_ECORRUPT;
     }
+    *max_out = max;
+    *count_out = count;
+    *in_out = in;
+    return SL_OK;
+}
+
+size_t sl__source_state_input_offsets(const uint8_t *st, uint32_t len, int64_t *out, size_t cap)
+{
+    int64_t *max = NULL;
+    uint32_t count = 0;
+    sl__inputs in;
+    if (!st || !len || sl__source_state_decode(st, len, &max, &count, &in) != SL_OK)
+        return 0;
+    size_t n = 0;
+    if (in.next && in.n <= cap) {
+        for (n = 0; n < in.n; n++)
+            out[n] = in.next[n];
+    }
+    free(max);
+    sl__inputs_free(&in);
+    return n;
+}
+
+/* Parses a source-state blob (any version) into the task's dedup
+ * positions, input watermarks and input positions. Returns 0 or
+ * SL_ECORRUPT (nothing changed). */
+static int sl__lane_parse_source_state(sl_lane *l, int32_t task, const uint8_t *st, uint32_t len)
+{
+    int64_t *max = NULL;
+    uint32_t count = 0;
+    sl__inputs in;
+    if (sl__source_state_decode(st, len, &max, &count, &in) != SL_OK)
+        return SL_ECORRUPT;
     sl__dedup *d = &l->dedup[task];
     free(d->max);
     d->max = max;
@@ -522,6 +579,17 @@ int sl_lane_watermark_from(sl_lane *l, int32_t task, int64_t offset, int32_t inp
     in->idle[input] = idle != 0;
     sl__lane_inputs_send(l, task, 0);
     return sl_lane_blocked(l, task) ? SL_EAGAIN : SL_OK;
+}
+
+void sl_lane_input_offset(sl_lane *l, int32_t task, int32_t input, int32_t ninputs, int64_t next)
+{
+    if (task < 0 || input < 0 || ninputs <= input || ninputs > SL_LANE_MAX_INPUTS)
+        return;
+    sl__lane_reserve(l, task);
+    sl__inputs *in = &l->inputs[task];
+    if (SL_UNLIKELY(in->n < (size_t)ninputs))
+        sl__inputs_grow(in, (size_t)ninputs); /* once per assignment */
+    in->next[input] = next;
 }
 
 void sl_lane_set_merged(sl_lane *l, int on)

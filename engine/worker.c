@@ -13,7 +13,12 @@
  *      suppressed records a sink position past those results, so the next
  *      restore's scan cannot find them again.
  *   2. the task is holding (an idle-timeout watermark advance happened,
- *      a processing-time decision) or already has held results: held, in
+ *      a processing-time decision; or, with checkpoints, always for a task
+ *      whose inputs interleave by fetch timing, SL_CTL_UNORDERED: a replay
+ *      may interleave them differently, so no result may be out before the
+ *      state that produced it is durable, and rule 1 then only ever meets
+ *      results that are in the restored snapshot) or already has held
+ *      results: held, in
  *      order, until the checkpoint taken right after the advance is
  *      durable (the output commit rule). Held results are part of
  *      the task snapshot, so a restore re-emits them (rule 1 dedups).
@@ -184,7 +189,7 @@ static void sl__emit_row(sl__worker *w, const char *key, size_t key_len, const c
         w->suppressed++;
         return;
     }
-    if (t->holding || t->nheld)
+    if (t->holding || t->nheld || t->hold_all)
         sl__hold(w, t, key, key_len, value, value_len, ts, seq);
     else
         sl__send_result(w, t->id, key, key_len, value, value_len, ts, seq);
@@ -467,6 +472,7 @@ static void sl__task_assign(sl__worker *w, int lane, const sl_batch *msg)
         if (t->window)
             sl_window_task_set_external_watermark(t->window, 1);
     }
+    t->hold_all = (msg->flags & SL_CTL_UNORDERED) && e->checkpointer && !e->def->checkpoint.off;
     char err[512] = "";
     const uint8_t *sink_pos = NULL;
     uint32_t sink_pos_len = 0;

@@ -582,12 +582,26 @@ static const broken broken_defs[] = {
          "\"no.such.prop\":1}}",
          "[]", ""),
      SL_EINVAL, "no.such.prop"},
-    /* Default checkpoints cannot record two co-partitioned topics. */
-    {"{\"name\":\"t\",\"source\":{\"type\":\"kafka\",\"topics\":[\"a\",\"b\"],"
-     "\"properties\":{\"bootstrap.servers\":\"b:1\"}},\"pipeline\":[],\"sink\":" SINK "}",
-     SL_EINVAL, "set \"checkpoint\": \"off\""},
     {"{\"name\": \"${X\"}", SL_EPARSE, "t.json:1:11: bad variable reference"},
 };
+
+/* Co-partitioned topics load with default checkpoints (a task's
+ * checkpoint records the position of each of its topics). */
+static void test_copartitioned_checkpoints(void **state)
+{
+    (void)state;
+    char err[1024] = "";
+    sl_def *def = NULL;
+    int rc = sl_def_load_string(
+        "{\"name\":\"t\",\"source\":{\"type\":\"kafka\",\"topics\":[\"a\",\"b\"],"
+        "\"properties\":{\"bootstrap.servers\":\"b:1\"}},\"pipeline\":[],\"sink\":" SINK "}",
+        "t.json", &def, err, sizeof(err));
+    if (rc != SL_OK)
+        print_error("%s\n", err);
+    assert_int_equal(rc, SL_OK);
+    assert_true(def->checkpoint.enabled);
+    sl_def_free(def);
+}
 
 static void test_broken_table(void **state)
 {
@@ -1124,6 +1138,7 @@ int main(void)
         cmocka_unit_test_setup(test_full_schema, setup),
         cmocka_unit_test_setup(test_session_and_defaults, setup),
         cmocka_unit_test_setup(test_broken_table, setup),
+        cmocka_unit_test_setup(test_copartitioned_checkpoints, setup),
         cmocka_unit_test_setup(test_durations, setup),
         cmocka_unit_test_setup(test_env_substitution, setup),
         cmocka_unit_test_setup(test_overrides, setup),

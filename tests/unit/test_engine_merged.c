@@ -20,7 +20,14 @@
  *   4. a checkpoint whose source state has the version-1 format (dedup
  *      positions only, as older builds wrote it) still restores: no gap, no
  *      duplicate, replays still dropped (the input watermarks are learnt
- *      again from the next records).
+ *      again from the next records);
+ *   5. per-input positions (sl_lane_input_offset, as co-partitioned topics
+ *      report them): the commit of a checkpoint carries, per task, the
+ *      position after the last record of each input before the task's
+ *      committed position, exactly (brute force over the script); the
+ *      snapshot holds the same (version 3); a version-2 source state (no
+ *      positions, as the previous build wrote it) restores to exactly the
+ *      uninterrupted run's results.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -198,6 +205,8 @@ static int merged = 1;
 static int64_t resume_at[NTASKS];
 static uint64_t restore_ckpt, committed_ckpt;
 static int64_t committed_off[NTASKS];
+static int64_t committed_in[NTASKS][NUP];
+static size_t committed_nin[NTASKS];
 
 /* Feeds records [from, to) of every task's script (positions relative to
  * `start`), round robin. */
@@ -214,9 +223,11 @@ static void feed(sl_lane *lane, size_t from, size_t to, const int64_t *start)
                 rc = merged
                          ? sl_lane_watermark_from(lane, t, (int64_t)idx, r->up, NUP, r->wm, r->idle)
                          : SL_OK;
-            else
+            else {
                 rc = sl_lane_ingest_from(lane, t, r->payload, r->len, (int64_t)idx, -1, r->up,
                                          r->src_offset);
+                sl_lane_input_offset(lane, t, r->up, NUP, (int64_t)idx + 1);
+            }
             assert_true(rc == SL_OK || rc == SL_EAGAIN);
             if (rc == SL_EAGAIN)
                 sl_lane_wait(lane);
@@ -256,8 +267,13 @@ static int src_commit(uint64_t id, const sl_task_offset *offsets, size_t n)
     if (mode != MODE_UNTIL_CHECKPOINT || committed_ckpt)
         return SL_OK;
     assert_int_equal(n, NTASKS);
-    for (size_t i = 0; i < n; i++)
-        committed_off[offsets[i].task] = offsets[i].next_offset;
+    for (size_t i = 0; i < n; i++) {
+        int32_t t = offsets[i].task;
+        committed_off[t] = offsets[i].next_offset;
+        committed_nin[t] = offsets[i].ninputs;
+        for (size_t u = 0; u < offsets[i].ninputs && u < NUP; u++)
+            committed_in[t][u] = offsets[i].input_next[u];
+    }
     committed_ckpt = id;
     return SL_OK;
 }
@@ -466,9 +482,11 @@ static void test_oracle(void **state)
     }
 }
 
-static void test_restore(void **state)
+static void check_committed_inputs(void);
+static void downgrade_source_state(const char *dir, uint64_t id, int version);
+
+static void restore_case(int downgrade_to)
 {
-    (void)state;
     make_scripts(4242);
     or_output want[NTASKS];
     expected(want);
@@ -479,6 +497,9 @@ static void test_restore(void **state)
     written_before = NULL;
     run(MODE_UNTIL_CHECKPOINT, dir, 2, 64, &b);
     assert_true(committed_ckpt > 0);
+    check_committed_inputs();
+    if (downgrade_to)
+        downgrade_source_state(dir, committed_ckpt, downgrade_to);
     restore_ckpt = committed_ckpt;
     memcpy(resume_at, committed_off, sizeof(resume_at));
     written_before = &b;
@@ -506,11 +527,45 @@ static void test_restore(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-/* Rewrites the task snapshots of checkpoint `id` in `dir` with a version-1
- * source state (u32 n, i64 dedup[n]; no input watermarks). Layout of a
+static void test_restore(void **state)
+{
+    (void)state;
+    restore_case(0);
+}
+
+/* A version-2 source state (no input positions) restores exactly. */
+static void test_restore_version2(void **state)
+{
+    (void)state;
+    restore_case(2);
+}
+
+/* The commit's per-input positions equal the brute force over the script:
+ * per input, the position after its last data record before the task's
+ * committed position (-1 none). */
+static void check_committed_inputs(void)
+{
+    for (int t = 0; t < NTASKS; t++) {
+        assert_int_equal(committed_nin[t], NUP);
+        for (int u = 0; u < NUP; u++) {
+            int64_t want = -1;
+            for (int64_t i = 0; i < committed_off[t]; i++)
+                if (!script[t][i].is_wm && script[t][i].up == u)
+                    want = i + 1;
+            if (committed_in[t][u] != want)
+                fail_msg("task %d input %d: committed position %" PRId64 ", expected %" PRId64, t,
+                         u, committed_in[t][u], want);
+        }
+    }
+}
+
+/* Rewrites the task snapshots of checkpoint `id` in `dir` with a source
+ * state of an older version: 1 (u32 n, i64 dedup[n]; no input
+ * watermarks) or 2 (no input positions). First checks that the stored
+ * version-3 state records the committed per-input positions. Layout of a
  * stored snapshot: blob(task state) blob(sink position); the task state
  * has a fixed header, then blob(source state), then the rest. */
-static void downgrade_source_state(const char *dir, uint64_t id)
+static void downgrade_source_state(const char *dir, uint64_t id, int version)
 {
     char err[512];
     sl_ckpt_store *st = sl_ckpt_store_open(dir, 50, err, sizeof(err));
@@ -536,15 +591,41 @@ static void downgrade_source_state(const char *dir, uint64_t id)
         assert_non_null(ss);
         sl_reader sr;
         sl_reader_init(&sr, ss, sl_len);
-        assert_int_equal(sl_read_u32(&sr), 0x534c5353u); /* "SLSS": version 2 */
-        assert_int_equal(sl_read_u32(&sr), 2);
+        assert_int_equal(sl_read_u32(&sr), 0x534c5353u); /* "SLSS": version 3 */
+        assert_int_equal(sl_read_u32(&sr), 3);
         uint32_t n = sl_read_u32(&sr);
         sl_buf v1;
         sl_buf_init(&v1);
+        if (version == 2) {
+            sl_buf_put_u32(&v1, 0x534c5353u);
+            sl_buf_put_u32(&v1, 2);
+        }
         sl_buf_put_u32(&v1, n);
         for (uint32_t i = 0; i < n; i++)
             sl_buf_put_i64(&v1, sl_read_i64(&sr));
+        uint32_t m = sl_read_u32(&sr);
+        if (version == 2)
+            sl_buf_put_u32(&v1, m);
+        for (uint32_t i = 0; i < m; i++) {
+            int64_t wm = sl_read_i64(&sr);
+            uint8_t idle = sl_read_u8(&sr);
+            if (version == 2) {
+                sl_buf_put_i64(&v1, wm);
+                sl_buf_put_u8(&v1, idle);
+            }
+        }
+        int64_t sent = sl_read_i64(&sr);
+        uint8_t idle_sent = sl_read_u8(&sr);
+        if (version == 2) {
+            sl_buf_put_i64(&v1, sent);
+            sl_buf_put_u8(&v1, idle_sent);
+        }
+        /* version 3: the input positions, as committed */
+        assert_int_equal(sl_read_u32(&sr), NUP);
+        for (int u = 0; u < NUP; u++)
+            assert_int_equal(sl_read_i64(&sr), committed_in[t][u]);
         assert_false(sr.failed);
+        assert_true(sl_reader_done(&sr));
         sl_buf task;
         sl_buf_init(&task);
         sl_buf_put_bytes(&task, tb, head);
@@ -575,7 +656,8 @@ static void test_restore_version1(void **state)
     written_before = NULL;
     run(MODE_UNTIL_CHECKPOINT, dir, 1, 64, &b);
     assert_true(committed_ckpt > 0);
-    downgrade_source_state(dir, committed_ckpt);
+    check_committed_inputs();
+    downgrade_source_state(dir, committed_ckpt, 1);
     restore_ckpt = committed_ckpt;
     memcpy(resume_at, committed_off, sizeof(resume_at));
     written_before = &b;
@@ -621,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_oracle),
         cmocka_unit_test(test_restore),
         cmocka_unit_test(test_restore_version1),
+        cmocka_unit_test(test_restore_version2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
