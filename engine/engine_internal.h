@@ -147,7 +147,8 @@ typedef struct sl__worker {
     uint64_t state_full_old; /* refused by tasks since removed */
     uint64_t late, late_updates, windows_fired, results_count, dead_lettered, suppressed;
     sl__worker_counters counters;
-    sl__task *current; /* task whose batch is being processed */
+    sl__task *current;    /* task whose batch is being processed */
+    int64_t stall_end_ns; /* end of the last restore (the worker read no input meanwhile) */
     sl_emitter emitter;
     /* per-task status published for metrics/status readers */
     pthread_mutex_t status_mu;

@@ -528,6 +528,11 @@ static void sl__task_assign(sl__worker *w, int lane, const sl_batch *msg)
     for (size_t i = 0; i < t->nheld; i++)
         t->held[i].release_at = msg->checkpoint_id;
     sl__release_held(w, t, msg->checkpoint_id);
+    /* The restore and its output scan can take seconds, during which this
+     * worker read no input for any of its tasks: that quiet was the
+     * worker's, not their sources', and must not count toward idle_timeout
+     * (it advanced watermarks past backlogs and dropped their events). */
+    w->stall_end_ns = sl_mono_ns();
 }
 
 /* ---- the worker loop ---------------------------------------------------------- */
@@ -690,7 +695,8 @@ static void sl__worker_idle(sl__worker *w, int64_t now_ns)
         for (sl__task *t = w->buckets[k]; t; t = t->next) {
             if (!t->window || t->closed || (t->merged && !t->inputs_idle))
                 continue;
-            int64_t quiet_ms = (now_ns - t->last_input_ns) / 1000000;
+            int64_t since = t->last_input_ns > w->stall_end_ns ? t->last_input_ns : w->stall_end_ns;
+            int64_t quiet_ms = (now_ns - since) / 1000000;
             if (quiet_ms < idle_ms)
                 continue;
             int64_t wm = sl_window_task_watermark(t->window);
@@ -776,8 +782,12 @@ void *sl__worker_main(void *arg)
             got += n;
         }
         int64_t now = sl_mono_ns();
+        /* Idle advances only when every input ring was empty: input still
+         * waiting here (a backlog, or a ring that filled while the worker
+         * was busy) may be for the very task that looks quiet. */
         if (now - last_idle_check > 10 * 1000000) {
-            sl__worker_idle(w, now);
+            if (got == 0)
+                sl__worker_idle(w, now);
             sl__release_all(w);
             last_idle_check = now;
         }
