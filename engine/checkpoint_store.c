@@ -78,7 +78,7 @@ struct sl_ckpt_store {
     int keep;
     char origin[SL_CKPT_ORIGIN_MAX + 1];
     uint64_t protected_id;
-    int defer_prune; /* prune only in sl_ckpt_store_prune (after success) */
+    int defer_prune;         /* prune only in sl_ckpt_store_prune (after success) */
     sl__task_protect *tprot; /* per task, sorted by task */
     size_t ntprot;
     uint64_t tmp_seq;

@@ -92,9 +92,8 @@ static const sl_opt sl__checkpoint_keys[] = {
      .def = "exactly_once"},
     {"replica_timeout", SL_OPT_DURATION, 0, NULL, .min = 1, .max = INT64_MAX, .def = "5s"},
     {.name = NULL}};
-static const sl_opt sl__http_keys[] = {{.name = "addr", .type = SL_OPT_ANY},
-                                       {.name = "token", .type = SL_OPT_STRING},
-                                       {.name = NULL}};
+static const sl_opt sl__http_keys[] = {
+    {.name = "addr", .type = SL_OPT_ANY}, {.name = "token", .type = SL_OPT_STRING}, {.name = NULL}};
 
 const sl_operator_ops *sl__def_stage_ops(sl_stage_kind kind)
 {

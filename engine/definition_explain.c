@@ -339,8 +339,7 @@ void sl_def_explain(const sl_def *def, FILE *out)
     else
         fprintf(out, "dead_letter: none (late and bad events are counted and dropped)\n");
     if (def->checkpoint.enabled)
-        fprintf(out,
-                "checkpoint: every %s to %s (%s), keep %d, %d replica%s (timeout %s), %s%s\n",
+        fprintf(out, "checkpoint: every %s to %s (%s), keep %d, %d replica%s (timeout %s), %s%s\n",
                 sl_format_duration(def->checkpoint.interval_ms, a, sizeof(a)), def->checkpoint.dir,
                 def->checkpoint.dir_origin, def->checkpoint.keep, def->checkpoint.replicas,
                 def->checkpoint.replicas == 1 ? "" : "s",
