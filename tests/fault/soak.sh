@@ -4,7 +4,7 @@
 #
 #   SLUICE_BIN=build/sluice bash tests/fault/soak.sh [--seeds "11 12"] \
 #       [--events 2400000] [--rate 10000] [--partitions 16] [--rounds 2] \
-#       [--keyed-only] [--no-throughput] [--keep]
+#       [--keyed-only | --unkeyed-only] [--no-throughput] [--keep]
 #
 # For each seed, two streams of three `sluice run` nodes each (see fl_soak
 # in lib_soak.sh), keyed input and unkeyed input (the repartition path),
@@ -42,6 +42,7 @@ while [ $# -gt 0 ]; do
         --partitions) PARTS=$2; shift 2 ;;
         --rounds) ROUNDS=$2; shift 2 ;;
         --keyed-only) MODES=keyed; shift ;;
+        --unkeyed-only) MODES=unkeyed; shift ;;
         --no-throughput) THROUGHPUT=0; shift ;;
         --keep) export FL_KEEP=1; shift ;;
         -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
