@@ -770,7 +770,7 @@ void *sl__worker_main(void *arg)
     sl_engine *e = w->engine;
     sl_batch *items[16];
     int idle_rounds = 0;
-    int64_t last_idle_check = sl_mono_ns(), last_publish = 0;
+    int64_t last_idle_check = sl_mono_ns(), last_release = last_idle_check, last_publish = 0;
     for (;;) {
         int done = atomic_load_explicit(&e->lanes_done, memory_order_acquire);
         size_t got = 0;
@@ -785,11 +785,13 @@ void *sl__worker_main(void *arg)
         /* Idle advances only when every input ring was empty: input still
          * waiting here (a backlog, or a ring that filled while the worker
          * was busy) may be for the very task that looks quiet. */
-        if (now - last_idle_check > 10 * 1000000) {
-            if (got == 0)
-                sl__worker_idle(w, now);
-            sl__release_all(w);
+        if (got == 0 && now - last_idle_check > 10 * 1000000) {
+            sl__worker_idle(w, now);
             last_idle_check = now;
+        }
+        if (now - last_release > 10 * 1000000) {
+            sl__release_all(w);
+            last_release = now;
         }
         if (got == 0 || now - last_publish > 50 * 1000000) {
             sl__worker_flush_results(w);
