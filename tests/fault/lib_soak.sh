@@ -154,9 +154,15 @@ fl__soak_one() { # KIND VICTIM OTHER
         before=$(grep -c -E '"msg":"(revoked|lost) ' "$log" || true)
         prior=$(fl__owned_tasks "$log" "$FL_SOAK_TASK_TOPIC")
         fl__soak_restart "$v"
-        fl__soak_wait_more "$log" '"msg":"(revoked|lost) ' "$before" 120 ||
-            fl_die "$FL_SOAK_NAME: no rebalance seen by ${FL_SOAK_CUR[$o]} within 120 s"
-        fl__soak_kill "$o" during_rebalance "$prior"
+        # A survivor that owned nothing, or whose rebalance came and went
+        # during the sleep, logs no revocation: then the kill still happens
+        # (the results are checked all the same), said as such.
+        local how=during_rebalance
+        if ! fl__soak_wait_more "$log" '"msg":"(revoked|lost) ' "$before" 60; then
+            fl_log "$FL_SOAK_NAME: no rebalance seen by ${FL_SOAK_CUR[$o]} within 60 s; killing it anyway"
+            how="during_rebalance (none seen)"
+        fi
+        fl__soak_kill "$o" "$how" "$prior"
         sleep "$FL_RESTART_S"
         fl__soak_restart "$o"
         ;;
