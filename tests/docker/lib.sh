@@ -1,6 +1,8 @@
 # shellcheck shell=bash
 # tests/docker/lib.sh - a private Docker daemon for tests on a machine with
-# no image registry (see ../shared/docker.md). Source it; then:
+# no image registry: the base image is made with debootstrap from the apt
+# mirror and imported; every build, run and compose service uses host
+# networking. Source it; then:
 #
 #   sl_docker_start        install docker.io/docker-compose/debootstrap if
 #                          missing, start dockerd (or reuse one already
