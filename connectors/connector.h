@@ -133,11 +133,19 @@ typedef struct sl_sink_ops {
     int (*position)(void *state, int32_t task, sl_buf *out);
     /* Optional. On restore of `task` (worker thread, before its first
      * result): reads the outputs from the recorded `position` to their end
-     * and sets *last_seq to the highest sequence number (the "sluice-seq"
-     * header) the task already wrote there, or -1 if none. Returns 0 or an
-     * error (errstr says what). */
+     * and reports, per output partition, the highest sequence number (the
+     * "sluice-seq" header) the task already wrote there, or -1 if none:
+     * *last_seq is a malloc'd array of *nparts entries (the caller frees
+     * it). Per partition, because delivery is ordered only within one: a
+     * crash can leave a later result in one partition and lose an earlier
+     * one in flight to another. Returns 0 or an error (errstr says what). */
     int (*recover)(void *state, int32_t task, const uint8_t *position, size_t len,
-                   int64_t *last_seq, char *errstr, size_t errstr_size);
+                   int64_t **last_seq, uint32_t *nparts, char *errstr, size_t errstr_size);
+    /* Optional, with recover (a sink without it has one partition). Any
+     * thread: the output partition, in [0, nparts), that a result with
+     * this key goes to when the output has nparts partitions. A pure
+     * function of its arguments: the same key always maps alike. */
+    uint32_t (*partition_of)(void *state, const char *key, size_t key_len, uint32_t nparts);
 } sl_sink_ops;
 
 extern const sl_source_ops sl_source_file;

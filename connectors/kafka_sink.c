@@ -19,9 +19,15 @@
  * Exactly-once: position() records, per output partition, an
  * offset below anything a task writes after its checkpoint; recover() reads
  * the output back from there (from the start without a checkpoint) and
- * finds the highest "sluice-seq" the task of this deployment already wrote,
- * so its replay is suppressed up to it. Records of other deployments, and
- * records without a "sluice-deployment" header, never count.
+ * finds, per partition, the highest "sluice-seq" the task of this
+ * deployment already wrote there, so its replay is suppressed up to it in
+ * that partition. Records of other deployments, and records without a
+ * "sluice-deployment" header, never count. The idempotent producer keeps
+ * order within a partition only, hence one mark each; partition_of() tells
+ * the worker where a result goes: the producer's own partitioner (the
+ * "partitioner" property, key-hash based; its *_random variants are the
+ * same for the non-empty keys results have, so they are replaced by the
+ * plain ones; "random" cannot be replayed and is refused for exactly-once).
  *
  * Compression is off by default ("compression.type": "none"), so every
  * client can read the results (a consumer without the lz4 or zstd codec
@@ -53,6 +59,10 @@ typedef struct kk_sink {
     const json_t *props; /* borrowed from the definition */
     char *bootstrap;
     char *deployment; /* "sluice-deployment" header value */
+    /* the producer's partitioner (librdkafka's, called directly by
+     * partition_of: a pure function of key and partition count) */
+    int32_t (*partitioner)(const rd_kafka_topic_t *rkt, const void *key, size_t keylen,
+                           int32_t partition_cnt, void *rkt_opaque, void *msg_opaque);
     size_t deployment_len;
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
@@ -141,6 +151,46 @@ static char *kk_deployment(const sl_connector_def *c, const sl_def *def)
     return out;
 }
 
+/* The "partitioner" property (see the top of the file), made deterministic. */
+static int kk_choose_partitioner(kk_sink *k, rd_kafka_conf_t *conf, const sl_def *def,
+                                 const char *ppath, char *errstr, size_t errstr_size)
+{
+    static const struct {
+        const char *names[2], *plain;
+        int32_t (*fn)(const rd_kafka_topic_t *, const void *, size_t, int32_t, void *, void *);
+    } known[] = {
+        {{"consistent_random", "consistent"}, "consistent", rd_kafka_msg_partitioner_consistent},
+        {{"murmur2_random", "murmur2"}, "murmur2", rd_kafka_msg_partitioner_murmur2},
+        {{"fnv1a_random", "fnv1a"}, "fnv1a", rd_kafka_msg_partitioner_fnv1a},
+    };
+    char val[64] = "consistent_random";
+    size_t vlen = sizeof(val);
+    rd_kafka_conf_get(conf, "partitioner", val, &vlen);
+    for (size_t i = 0; i < SL_ARRAY_LEN(known); i++)
+        if (strcmp(val, known[i].names[0]) == 0 || strcmp(val, known[i].names[1]) == 0) {
+            k->partitioner = known[i].fn;
+            rd_kafka_conf_set(conf, "partitioner", known[i].plain, NULL, 0);
+            return SL_OK;
+        }
+    if (def->checkpoint.enabled && def->checkpoint.guarantee == SL_EXACTLY_ONCE)
+        return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                         "%s.partitioner: \"%s\" does not map a result's key to the same "
+                         "partition on replay, so exactly-once output cannot find what it "
+                         "wrote; use consistent, murmur2 or fnv1a",
+                         ppath, val);
+    return SL_OK;
+}
+
+/* Any thread: the partition a result with this key goes to. */
+static uint32_t kk_partition_of(void *state, const char *key, size_t key_len, uint32_t nparts)
+{
+    kk_sink *k = state;
+    if (!k->partitioner || nparts == 0 || nparts > INT32_MAX)
+        return 0;
+    int32_t p = k->partitioner(k->rkt, key, key_len, (int32_t)nparts, NULL, NULL);
+    return p < 0 ? 0 : (uint32_t)p;
+}
+
 static int kk_create(const sl_connector_def *c, const sl_def *def, void **state, char *errstr,
                      size_t errstr_size)
 {
@@ -170,6 +220,11 @@ static int kk_create(const sl_connector_def *c, const sl_def *def, void **state,
     }
     char val[512];
     size_t vlen = sizeof(val);
+    if ((rc = kk_choose_partitioner(k, conf, def, ppath, errstr, errstr_size)) != SL_OK) {
+        rd_kafka_conf_destroy(conf);
+        kk_destroy(k);
+        return rc;
+    }
     if (rd_kafka_conf_get(conf, "bootstrap.servers", val, &vlen) != RD_KAFKA_CONF_OK || !val[0]) {
         const char *envb = getenv("SLUICE_BOOTSTRAP");
         if (!envb || !*envb) {
@@ -331,10 +386,11 @@ static int kk_position(void *state, int32_t task, sl_buf *out)
  * start) to the current end and finds the highest "sluice-seq" written by
  * `task` of this deployment. A worker thread, on restore. */
 static int kk_recover(void *state, int32_t task, const uint8_t *position, size_t len,
-                      int64_t *last_seq, char *errstr, size_t errstr_size)
+                      int64_t **last_seq, uint32_t *nmarks, char *errstr, size_t errstr_size)
 {
     kk_sink *k = state;
-    *last_seq = -1;
+    *last_seq = NULL;
+    *nmarks = 0;
     char kerr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* Connection and security settings only, from the sink's properties. */
@@ -370,6 +426,17 @@ static int kk_recover(void *state, int32_t task, const uint8_t *position, size_t
     if (md)
         rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
+    if (err || nparts <= 0) { /* a topic that does not exist holds nothing of ours */
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        if (!err)
+            return SL_OK;
+        return sl_seterr(errstr, errstr_size, SL_EKAFKA, "cannot read the partitions of %s: %s",
+                         k->topic, rd_kafka_err2str(err));
+    }
+    int64_t *marks = sl_xmalloc((size_t)nparts * sizeof(*marks));
+    for (int32_t p = 0; p < nparts; p++)
+        marks[p] = -1;
     int64_t *end = sl_xcalloc((size_t)nparts + 1, sizeof(int64_t));
     int remaining = 0;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(nparts + 1);
@@ -429,10 +496,10 @@ static int kk_recover(void *state, int32_t task, const uint8_t *position, size_t
                     tb[tl] = '\0';
                     memcpy(sb, sv, sl);
                     sb[sl] = '\0';
-                    if (strtoll(tb, NULL, 10) == task) {
+                    if (strtoll(tb, NULL, 10) == task && p >= 0 && p < nparts) {
                         int64_t seq = strtoll(sb, NULL, 10);
-                        if (seq > *last_seq)
-                            *last_seq = seq;
+                        if (seq > marks[p])
+                            marks[p] = seq;
                     }
                 }
             }
@@ -448,7 +515,13 @@ static int kk_recover(void *state, int32_t task, const uint8_t *position, size_t
     free(end);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
-    return rc;
+    if (rc != SL_OK) {
+        free(marks);
+        return rc;
+    }
+    *last_seq = marks;
+    *nmarks = (uint32_t)nparts;
+    return SL_OK;
 }
 
 const sl_sink_ops sl_sink_kafka = {
@@ -461,4 +534,5 @@ const sl_sink_ops sl_sink_kafka = {
     .destroy = kk_destroy,
     .position = kk_position,
     .recover = kk_recover,
+    .partition_of = kk_partition_of,
 };

@@ -20,7 +20,7 @@
 #define SL__OUT_BATCH_ROWS 1024
 /* First 4 bytes of a task snapshot blob, and its format version. */
 #define SL__TASK_SNAPSHOT_MAGIC   0x534c5453u /* "SLTS" */
-#define SL__TASK_SNAPSHOT_VERSION 2u          /* 2: suppress_upto */
+#define SL__TASK_SNAPSHOT_VERSION 3u /* 2: suppress_upto; 3: per output partition */
 
 /* Counters are owned by one thread and published with relaxed stores once
  * per batch; readers add them up (no per-event atomic read-modify-write). */
@@ -115,7 +115,12 @@ typedef struct sl__task {
     int lane;
     sl_window_task *window;
     uint64_t next_seq;     /* sequence number of the next result */
-    int64_t suppress_upto; /* results with seq <= this were written before */
+    /* Results written before a failure (replay suppression, worker.c):
+     * per output partition, the highest sequence number already there. */
+    int64_t *suppress;     /* nsuppress entries, one per output partition */
+    uint32_t nsuppress;
+    int64_t suppress_floor; /* every partition (a version 2 snapshot), else -1 */
+    int64_t suppress_max;   /* max of the above: fast path for later results */
     int64_t last_input_ns; /* processing time of the last event */
     int64_t idle_base_wm;  /* watermark when the idle advance started */
     int closed;

@@ -7,11 +7,16 @@
  *
  * Per task, results get consecutive sequence numbers. Three rules decide
  * what happens to a result:
- *   1. seq <= suppress_upto: the task wrote it before a failure (found by
- *      the sink's output scan on restore): dropped. suppress_upto is part
- *      of the task snapshot: a checkpoint taken while the replay is still
- *      suppressed records a sink position past those results, so the next
- *      restore's scan cannot find them again.
+ *   1. the task wrote it before a failure: dropped. The sink's output scan
+ *      on restore finds, per output partition, the highest sequence number
+ *      already there (delivery is ordered per partition only: a crash can
+ *      leave result 9 in one partition and lose result 7 in flight to
+ *      another, so one maximum over all partitions would drop result 7),
+ *      and a result counts as written if its own partition (the sink's
+ *      partition_of(key)) holds that sequence number or a later one. The
+ *      marks are part of the task snapshot: a checkpoint taken while the
+ *      replay is still suppressed records a sink position past those
+ *      results, so the next restore's scan cannot find them again.
  *   2. the task is holding (an idle-timeout watermark advance happened,
  *      a processing-time decision; or, with checkpoints, always for a task
  *      whose inputs interleave by fetch timing, SL_CTL_UNORDERED: a replay
@@ -52,6 +57,7 @@ static void sl__task_free(sl__task *t)
         free(t->held[i].value);
     }
     free(t->held);
+    free(t->suppress);
     free(t);
 }
 
@@ -62,7 +68,7 @@ static sl__task *sl__task_create(sl__worker *w, int32_t id, int lane)
     t->lane = lane;
     t->last_input_ns = sl_mono_ns();
     t->idle_base_wm = INT64_MIN;
-    t->suppress_upto = -1;
+    t->suppress_floor = t->suppress_max = -1;
     const sl_def *def = w->engine->def;
     if (def->window) {
         t->window = sl_window_task_new(def->window, &def->watermark);
@@ -178,6 +184,38 @@ static void sl__hold(sl__worker *w, sl__task *t, const char *key, size_t key_len
         w->nholding++;
 }
 
+/* Rule 1: did task t write result `seq` (with this key) before a failure? */
+static int sl__written_before(const sl__worker *w, const sl__task *t, uint64_t seq, const char *key,
+                              size_t key_len)
+{
+    if ((int64_t)seq > t->suppress_max)
+        return 0;
+    if ((int64_t)seq <= t->suppress_floor)
+        return 1;
+    const sl_sink_ops *ops = w->engine->sink_ops;
+    uint32_t p = t->nsuppress > 1 && ops->partition_of
+                     ? ops->partition_of(w->engine->sink, key, key_len, t->nsuppress)
+                     : 0;
+    return p < t->nsuppress && (int64_t)seq <= t->suppress[p];
+}
+
+/* Merges the marks (one per output partition) of a snapshot or a scan. */
+static void sl__suppress_merge(sl__task *t, const int64_t *marks, uint32_t n)
+{
+    if (n > t->nsuppress) {
+        t->suppress = sl_xrealloc(t->suppress, (size_t)n * sizeof(*t->suppress));
+        for (uint32_t p = t->nsuppress; p < n; p++)
+            t->suppress[p] = -1;
+        t->nsuppress = n;
+    }
+    for (uint32_t p = 0; p < n; p++) {
+        if (marks[p] > t->suppress[p])
+            t->suppress[p] = marks[p];
+        if (marks[p] > t->suppress_max)
+            t->suppress_max = marks[p];
+    }
+}
+
 /* One output row of the current task: numbered, then dropped (already
  * written before a failure), held (output commit rule) or sent. */
 static void sl__emit_row(sl__worker *w, const char *key, size_t key_len, const char *value,
@@ -185,7 +223,7 @@ static void sl__emit_row(sl__worker *w, const char *key, size_t key_len, const c
 {
     sl__task *t = w->current;
     uint64_t seq = t->next_seq++;
-    if ((int64_t)seq <= t->suppress_upto) {
+    if (sl__written_before(w, t, seq, key, key_len)) {
         w->suppressed++;
         return;
     }
@@ -216,7 +254,7 @@ static void sl__release_held(sl__worker *w, sl__task *t, uint64_t durable)
         sl__held *h = &t->held[i];
         if (h->release_at == 0 || h->release_at > durable)
             break;
-        if ((int64_t)h->seq > t->suppress_upto)
+        if (!sl__written_before(w, t, h->seq, h->key, h->key_len))
             sl__send_result(w, t->id, h->key, h->key_len, h->value, h->value_len, h->ts, h->seq);
         free(h->key);
         free(h->value);
@@ -345,7 +383,10 @@ static void sl__task_snapshot(sl__worker *w, sl__task *t, const sl_batch *barrie
         sl_buf_put_i64(&buf, t->held[i].ts);
         sl_buf_put_u64(&buf, t->held[i].seq);
     }
-    sl_buf_put_i64(&buf, t->suppress_upto);
+    sl_buf_put_i64(&buf, t->suppress_floor);
+    sl_buf_put_u32(&buf, t->nsuppress);
+    for (uint32_t p = 0; p < t->nsuppress; p++)
+        sl_buf_put_i64(&buf, t->suppress[p]);
     if (buf.failed) {
         sl_error("checkpoint", "task %d: out of memory serializing checkpoint %" PRIu64, t->id,
                  barrier->checkpoint_id);
@@ -382,9 +423,9 @@ static int sl__task_restore(sl__worker *w, sl__task *t, const uint8_t *blob, siz
     uint32_t magic = sl_read_u32(&r), version = sl_read_u32(&r);
     if (r.failed || magic != SL__TASK_SNAPSHOT_MAGIC)
         return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "not a task snapshot");
-    if (version != SL__TASK_SNAPSHOT_VERSION)
+    if (version != SL__TASK_SNAPSHOT_VERSION && version != 2)
         return sl_seterr(errstr, errstr_size, SL_EVERSION,
-                         "task snapshot version %u, this build reads %u", version,
+                         "task snapshot version %u, this build reads 2 and %u", version,
                          SL__TASK_SNAPSHOT_VERSION);
     int32_t id = (int32_t)sl_read_u32(&r);
     (void)sl_read_u64(&r); /* checkpoint id */
@@ -425,13 +466,24 @@ static int sl__task_restore(sl__worker *w, sl__task *t, const uint8_t *blob, siz
                              "control character in a held result");
         sl__hold(w, t, (const char *)k, kl, (const char *)v, vl, ts, seq);
     }
-    int64_t suppress_upto = sl_read_i64(&r);
-    if (r.failed)
+    /* Version 2 kept one mark for every partition; 3 keeps one each. */
+    int64_t floor = sl_read_i64(&r);
+    uint32_t nmarks = version >= 3 ? sl_read_u32(&r) : 0;
+    if (r.failed || nmarks > (len - r.pos) / 8)
         return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "truncated task snapshot");
-    if (!sl_reader_done(&r))
+    int64_t *marks = sl_xcalloc((size_t)nmarks + 1, sizeof(*marks));
+    for (uint32_t p = 0; p < nmarks; p++)
+        marks[p] = sl_read_i64(&r);
+    if (r.failed || !sl_reader_done(&r)) {
+        free(marks);
         return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "trailing bytes in task snapshot");
+    }
     t->next_seq = next_seq;
-    t->suppress_upto = suppress_upto;
+    t->suppress_floor = floor < -1 ? -1 : floor;
+    if (t->suppress_floor > t->suppress_max)
+        t->suppress_max = t->suppress_floor;
+    sl__suppress_merge(t, marks, nmarks);
+    free(marks);
     t->closed = 0; /* see above: an ended input resumes as a new stream */
     return SL_OK;
 }
@@ -447,7 +499,8 @@ int sl__snapshot_source_state(const uint8_t *blob, size_t len, const uint8_t **s
         return SL_ECORRUPT;
     sl_reader r;
     sl_reader_init(&r, tb, tl);
-    if (sl_read_u32(&r) != SL__TASK_SNAPSHOT_MAGIC || sl_read_u32(&r) != SL__TASK_SNAPSHOT_VERSION)
+    uint32_t magic = sl_read_u32(&r), version = sl_read_u32(&r);
+    if (magic != SL__TASK_SNAPSHOT_MAGIC || (version != SL__TASK_SNAPSHOT_VERSION && version != 2))
         return SL_ECORRUPT;
     (void)sl_read_u32(&r); /* task */
     (void)sl_read_u64(&r); /* checkpoint */
@@ -508,20 +561,29 @@ static void sl__task_assign(sl__worker *w, int lane, const sl_batch *msg)
     }
     if (e->def->checkpoint.enabled && e->def->checkpoint.guarantee == SL_EXACTLY_ONCE &&
         e->sink_ops->recover) {
-        int64_t last = -1;
-        int rc =
-            e->sink_ops->recover(e->sink, t->id, sink_pos, sink_pos_len, &last, err, sizeof(err));
+        int64_t *marks = NULL;
+        uint32_t nmarks = 0;
+        int rc = e->sink_ops->recover(e->sink, t->id, sink_pos, sink_pos_len, &marks, &nmarks, err,
+                                      sizeof(err));
         if (rc != SL_OK) {
             sl_error("checkpoint", "task %d: output scan failed: %s", t->id, err);
             atomic_store(&e->failed, 1);
+        } else if (nmarks > 1 && !e->sink_ops->partition_of) {
+            /* cannot tell partitions apart: the maximum is all there is */
+            int64_t m = -1;
+            for (uint32_t p = 0; p < nmarks; p++)
+                m = marks[p] > m ? marks[p] : m;
+            sl__suppress_merge(t, &m, 1);
+        } else {
+            sl__suppress_merge(t, marks, nmarks);
         }
-        if (last > t->suppress_upto)
-            t->suppress_upto = last;
-        if (t->suppress_upto >= 0 && t->suppress_upto >= (int64_t)t->next_seq)
+        free(marks);
+        if (t->suppress_max >= 0 && t->suppress_max >= (int64_t)t->next_seq)
             sl_info("checkpoint",
                     "task %d: results up to sequence %" PRId64
-                    " were already written; suppressing their replay",
-                    t->id, t->suppress_upto);
+                    " were already written (in at least one of %u output partitions);"
+                    " suppressing their replay where their partition has them",
+                    t->id, t->suppress_max, t->nsuppress);
     }
     free(blob);
     /* Held results of a restored snapshot belong to durable state. */

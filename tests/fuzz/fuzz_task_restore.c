@@ -72,16 +72,16 @@ static int snk_write(void *st, const sl_batch *b)
     return SL_OK;
 }
 
-static int snk_recover(void *st, int32_t task, const uint8_t *pos, size_t len, int64_t *last,
-                       char *err, size_t es)
+static int snk_recover(void *st, int32_t task, const uint8_t *pos, size_t len, int64_t **marks,
+                       uint32_t *nmarks, char *err, size_t es)
 {
     (void)st, (void)task, (void)err, (void)es;
     if (g_pos_known && pos && (len != g_pos_len || (len && memcmp(pos, g_pos, len) != 0)))
         abort(); /* the sink was handed other bytes than the stored position */
     for (size_t i = 0; pos && i < len; i++)
         (void)*(volatile const uint8_t *)(pos + i); /* the bytes must be readable */
-    *last = -1;
-    return SL_OK;
+    int64_t none = -1;
+    return eh_sink_marks(&none, 1, marks, nmarks);
 }
 
 static const sl_sink_ops null_sink = {.name = "fuzz",

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 static eh_feed_fn g_feed;
 static eh_commit_fn g_commit;
@@ -123,6 +124,16 @@ int eh_sink_flush(void *st, int task)
 void eh_sink_destroy(void *st)
 {
     (void)st;
+}
+
+int eh_sink_marks(const int64_t *marks, uint32_t n, int64_t **out, uint32_t *nout)
+{
+    *out = malloc((n ? n : 1) * sizeof(**out));
+    if (!*out)
+        return SL_ENOMEM;
+    memcpy(*out, marks, n * sizeof(**out));
+    *nout = n;
+    return SL_OK;
 }
 
 int eh_sink_position(void *st, int32_t task, sl_buf *b)

@@ -46,5 +46,7 @@ int eh_sink_create(const sl_connector_def *c, const sl_def *d, void **st, char *
 int eh_sink_flush(void *st, int task);
 void eh_sink_destroy(void *st);
 int eh_sink_position(void *st, int32_t task, sl_buf *b);
+/* recover()'s result: a malloc'd copy of the n marks (one per partition). */
+int eh_sink_marks(const int64_t *marks, uint32_t n, int64_t **out, uint32_t *nout);
 
 #endif

@@ -312,16 +312,16 @@ static int snk_write(void *st, const sl_batch *b)
     return SL_OK;
 }
 
-static int snk_recover(void *st, int32_t task, const uint8_t *pos, size_t len, int64_t *last,
-                       char *err, size_t es)
+static int snk_recover(void *st, int32_t task, const uint8_t *pos, size_t len, int64_t **marks,
+                       uint32_t *nmarks, char *err, size_t es)
 {
     (void)st, (void)pos, (void)len, (void)err, (void)es;
-    *last = -1;
+    int64_t last = -1;
     if (written_before)
         for (size_t i = 0; i < written_before->n[task]; i++)
-            if (written_before->rows[task][i].seq > *last)
-                *last = written_before->rows[task][i].seq;
-    return SL_OK;
+            if (written_before->rows[task][i].seq > last)
+                last = written_before->rows[task][i].seq;
+    return eh_sink_marks(&last, 1, marks, nmarks);
 }
 
 static const sl_sink_ops capture_sink = {.name = "capture",
