@@ -96,3 +96,25 @@ uint32_t sl_batch_put_bytes(sl_batch *b, const void *data, size_t len)
         memcpy(p, data, len);
     return off;
 }
+
+int sl_batch_add_result(sl_batch *b, const char *key, size_t key_len, const char *value,
+                        size_t value_len, int64_t ts, int64_t offset)
+{
+    uint32_t i = b->count;
+    size_t mark = b->bytes_len;
+    uint32_t ko = sl_batch_put_bytes(b, key, key_len);
+    uint32_t vo = ko == UINT32_MAX ? UINT32_MAX : sl_batch_put_bytes(b, value, value_len);
+    if (vo == UINT32_MAX || i >= b->capacity) {
+        b->bytes_len = mark;
+        return SL_ENOMEM;
+    }
+    b->key_off[i] = ko;
+    b->key_len[i] = (uint32_t)key_len;
+    b->row_off[i] = vo;
+    b->row_len[i] = (uint32_t)value_len;
+    b->ts[i] = ts;
+    b->offset[i] = offset;
+    b->key_hash[i] = 0;
+    b->count++;
+    return SL_OK;
+}

@@ -114,6 +114,12 @@ uint32_t sl_batch_put_bytes(sl_batch *b, const void *data, size_t len);
  * them (valid until the next put/reserve), or NULL. */
 char *sl_batch_reserve_bytes(sl_batch *b, size_t len, uint32_t *off_out);
 
+/* Appends a result row (key, value, ts, offset; key_hash 0) to a
+ * SL_MSG_RESULTS batch with count < capacity. Returns 0, or SL_ENOMEM
+ * (then the batch is unchanged). */
+int sl_batch_add_result(sl_batch *b, const char *key, size_t key_len, const char *value,
+                        size_t value_len, int64_t ts, int64_t offset);
+
 /* SL_MSG_ASSIGN: the node that took checkpoint_id, "" when not recorded
  * (stored NUL-terminated at the start of the byte arena). */
 static inline const char *sl_batch_assign_origin(const sl_batch *b)

@@ -95,20 +95,6 @@ static const sl_opt sl__checkpoint_keys[] = {
 static const sl_opt sl__http_keys[] = {
     {.name = "addr", .type = SL_OPT_ANY}, {.name = "token", .type = SL_OPT_STRING}, {.name = NULL}};
 
-const sl_operator_ops *sl__def_stage_ops(sl_stage_kind kind)
-{
-    switch (kind) {
-    case SL_STAGE_FILTER:
-        return &sl_op_filter;
-    case SL_STAGE_MAP:
-        return &sl_op_map;
-    case SL_STAGE_KEY_BY:
-        return &sl_op_key_by;
-    default:
-        return &sl_op_window;
-    }
-}
-
 /* Concatenates two option tables into a new {NULL}-ended array. */
 static sl_opt *sl__opts_concat(const sl_opt *a, const sl_opt *b)
 {
@@ -307,13 +293,31 @@ static int sl__parse_sink(sl_def *def, const char *path, sl_connector_def *out, 
     return 0;
 }
 
+/* 1 if `f` is a field of the window's result rows (the key fields,
+ * window_start, window_end, the aggregates). */
+static int sl__is_result_field(const sl_def *def, const char *f)
+{
+    if (strcmp(f, "window_start") == 0 || strcmp(f, "window_end") == 0)
+        return 1;
+    for (size_t k = 0; def->key_by && k < def->key_by->u.key_by.nfields; k++)
+        if (strcmp(def->key_by->u.key_by.fields[k], f) == 0)
+            return 1;
+    for (size_t k = 0; k < def->window->naggs; k++)
+        if (strcmp(def->window->aggs[k].name, f) == 0)
+            return 1;
+    return 0;
+}
+
 /* Maps `field` as seen by stage `at` back through the maps before it to
- * the input field it comes from. Returns that name (borrowed), or NULL if
- * a map removes it; then *by is the index of that map. */
+ * the input field it comes from (for a stage after the window: to the
+ * result field). Returns that name (borrowed), or NULL if a map removes it
+ * (*by: that map) or, after a window, results have no such field (*by:
+ * the window stage). */
 const char *sl__def_field_origin(const sl_def *def, size_t at, const char *field, size_t *by)
 {
     const char *f = field;
-    for (size_t j = at; j-- > 0;) {
+    size_t lo = def->window && at > sl_def_runtime_stage(def) ? sl_def_runtime_stage(def) + 1 : 0;
+    for (size_t j = at; j-- > lo;) {
         const sl_stage *st = &def->stages[j];
         if (st->kind != SL_STAGE_MAP)
             continue;
@@ -342,6 +346,10 @@ const char *sl__def_field_origin(const sl_def *def, size_t at, const char *field
             return NULL;
         }
     }
+    if (lo > 0 && !sl__is_result_field(def, f)) {
+        *by = sl_def_runtime_stage(def);
+        return NULL;
+    }
     return f;
 }
 
@@ -349,10 +357,15 @@ static int sl__check_field(const sl_def *def, size_t at, const char *field, cons
                            char *msg)
 {
     size_t by = 0;
-    if (!sl__def_field_origin(def, at, field, &by))
-        return sl_seterr(msg, SL__MSG, SL_EINVAL, "%s: field \"%s\" is removed by %s.map", path,
-                         field, def->stages[by].path);
-    return 0;
+    if (sl__def_field_origin(def, at, field, &by))
+        return 0;
+    if (def->stages[by].kind == SL_STAGE_WINDOW)
+        return sl_seterr(msg, SL__MSG, SL_EINVAL,
+                         "%s: field \"%s\" is not in the results of %s.window (they have the "
+                         "key fields, window_start, window_end and the aggregates)",
+                         path, field, def->stages[by].path);
+    return sl_seterr(msg, SL__MSG, SL_EINVAL, "%s: field \"%s\" is removed by %s.map", path,
+                     field, def->stages[by].path);
 }
 
 static int sl__check_expr_fields(const sl_def *def, size_t at, const sl_expr *e, const char *path,
@@ -403,6 +416,10 @@ static int sl__parse_stage(sl_def *def, size_t i, const json_t *sj, char *msg)
         sl_suggest_init(&sug, first_key);
         for (size_t k = 0; sl_operators[k]; k++)
             sl_suggest_add(&sug, sl_operators[k]->name);
+        size_t nreg;
+        const sl_operator_ops *const *reg = sl_operator_registered(&nreg);
+        for (size_t k = 0; k < nreg; k++)
+            sl_suggest_add(&sug, reg[k]->name);
         const char *best = sl_suggest_result(&sug);
         if (best)
             return sl_seterr(msg, SL__MSG, SL_EINVAL,
@@ -413,11 +430,18 @@ static int sl__parse_stage(sl_def *def, size_t i, const json_t *sj, char *msg)
                          "window)",
                          path, first_key);
     }
-    /* Order rules, checked before parsing so they name the stage. */
-    if (def->nstages > 0 && def->stages[def->nstages - 1].kind == SL_STAGE_WINDOW)
+    /* Order rules, checked before parsing so they name the stage. After a
+     * window come only stages that run on its result rows. */
+    if (def->window && (op == &sl_op_window || op == &sl_op_key_by || !op->open))
         return sl_seterr(msg, SL__MSG, SL_EINVAL,
-                         "%s.window: window must be the last stage, but %s follows it",
-                         def->stages[def->nstages - 1].path, path);
+                         "%s.%s: %s cannot follow the window (at %s); after a window come "
+                         "stages that work on its result rows (filter, map, ...)",
+                         path, op_key, op == &sl_op_window ? "a second window" : op_key,
+                         def->stages[sl_def_runtime_stage(def)].path);
+    if (op->after_window && !def->window)
+        return sl_seterr(msg, SL__MSG, SL_EINVAL,
+                         "%s.%s: works on window results, so it must follow a window", path,
+                         op_key);
     if (op == &sl_op_key_by)
         for (size_t k = 0; k < def->nstages; k++)
             if (def->stages[k].kind == SL_STAGE_KEY_BY)
@@ -426,11 +450,17 @@ static int sl__parse_stage(sl_def *def, size_t i, const json_t *sj, char *msg)
                                  def->stages[k].path);
     sl_stage *st = &def->stages[def->nstages];
     memset(st, 0, sizeof(*st));
-    int rc = op->parse(sj, path, st, msg, SL__MSG);
+    st->kind = SL_STAGE_CUSTOM; /* the built-in operators set their own */
+    int rc = op->init(sj, path, st, msg, SL__MSG);
     if (rc != 0)
         return rc;
     st->path = sl_xstrdup(path);
+    st->ops = op;
     def->nstages++;
+    if (st->kind == SL_STAGE_KEY_BY)
+        def->key_by = st;
+    if (st->kind == SL_STAGE_WINDOW)
+        def->window = &st->u.window;
 
     /* Fields a stage reads must survive the maps before it. */
     char fpath[300];
@@ -452,7 +482,9 @@ static int sl__parse_stage(sl_def *def, size_t i, const json_t *sj, char *msg)
                 return rc;
         }
         return 0;
-    default:
+    case SL_STAGE_CUSTOM:
+        return 0; /* its init checked what it reads */
+    case SL_STAGE_WINDOW:
         for (size_t k = 0; k < st->u.window.naggs; k++) {
             const sl_agg_def *a = &st->u.window.aggs[k];
             char apath[256];
@@ -463,6 +495,7 @@ static int sl__parse_stage(sl_def *def, size_t i, const json_t *sj, char *msg)
         }
         return 0;
     }
+    return 0;
 }
 
 static int sl__parse_pipeline(sl_def *def, char *msg)
@@ -479,15 +512,9 @@ static int sl__parse_pipeline(sl_def *def, char *msg)
         if (rc != 0)
             return rc;
     }
-    for (size_t i = 0; i < def->nstages; i++) {
-        if (def->stages[i].kind == SL_STAGE_KEY_BY)
-            def->key_by = &def->stages[i];
-        if (def->stages[i].kind == SL_STAGE_WINDOW)
-            def->window = &def->stages[i].u.window;
-    }
     /* Aggregate names become result fields next to the key fields. */
     if (def->window && def->key_by) {
-        const sl_stage *ws = &def->stages[def->nstages - 1];
+        const sl_stage *ws = &def->stages[sl_def_runtime_stage(def)];
         for (size_t k = 0; k < def->window->naggs; k++)
             for (size_t f = 0; f < def->key_by->u.key_by.nfields; f++)
                 if (strcmp(def->window->aggs[k].name, def->key_by->u.key_by.fields[f]) == 0) {
@@ -725,7 +752,8 @@ void sl_def_free(sl_def *def)
     if (!def)
         return;
     for (size_t i = 0; i < def->nstages; i++) {
-        sl__def_stage_ops(def->stages[i].kind)->destroy(&def->stages[i]);
+        if (def->stages[i].ops)
+            def->stages[i].ops->destroy(&def->stages[i]);
         free(def->stages[i].path);
     }
     free(def->stages);

@@ -127,12 +127,16 @@ typedef enum sl_stage_kind {
     SL_STAGE_FILTER,
     SL_STAGE_MAP,
     SL_STAGE_KEY_BY,
-    SL_STAGE_WINDOW
+    SL_STAGE_WINDOW,
+    SL_STAGE_CUSTOM /* an operator registered with sl_operator_register() */
 } sl_stage_kind;
+
+struct sl_operator_ops;
 
 typedef struct sl_stage {
     sl_stage_kind kind;
     char *path; /* "pipeline[1]" */
+    const struct sl_operator_ops *ops; /* the operator (operator.h) */
     union {
         sl_expr *filter;
         sl_map_def map;
@@ -141,6 +145,7 @@ typedef struct sl_stage {
             size_t nfields;
         } key_by;
         sl_window_def window;
+        void *custom; /* SL_STAGE_CUSTOM: what its init parsed */
     } u;
 } sl_stage;
 
@@ -167,7 +172,9 @@ typedef struct sl_def {
     size_t nstages;
     /* Shortcuts into stages[]: */
     const sl_stage *key_by;      /* NULL if none */
-    const sl_window_def *window; /* NULL if none; always the last stage */
+    const sl_window_def *window; /* NULL if none */
+    /* Stages up to the window run fused into the decoder; the window and
+     * those after it on the workers (sl_def_runtime_stage). */
 
     sl_connector_def sink;
     sl_connector_def dead_letter; /* type NULL if absent */
@@ -239,6 +246,11 @@ void sl_def_explain(const sl_def *def, FILE *out);
  * decision `explain` prints and `run` executes. *why (if not NULL) gets a
  * static sentence. 0 for other sources. */
 int sl_def_needs_repartition(const sl_def *def, const char **why);
+/* The planner's rule for where stages run: pipeline[0 .. n-1] (filter,
+ * map, key_by before a window) are fused into the decoder on the source
+ * threads; from the returned index on (the window and what follows it),
+ * they run per task on the workers as an operator chain. */
+size_t sl_def_runtime_stage(const sl_def *def);
 
 /* "250ms", "1s", "5m", "1h", "2d" or an integer of milliseconds. Returns 0
  * and *ms, or SL_EINVAL. Negative values parse (the caller checks range). */

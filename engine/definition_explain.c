@@ -43,16 +43,25 @@ static void sl__add_expr_fields(const sl_def *def, size_t at, const sl_expr *e, 
         sl__add_expr_fields(def, at, e->args[i], list, n, cap);
 }
 
+size_t sl_def_runtime_stage(const sl_def *def)
+{
+    for (size_t i = 0; i < def->nstages; i++)
+        if (def->stages[i].kind == SL_STAGE_WINDOW)
+            return i;
+    return def->nstages;
+}
+
 char **sl_def_input_fields(const sl_def *def)
 {
     char **list = NULL;
     size_t n = 0, cap = 0, by;
     list = sl_xcalloc(1, sizeof(char *));
     cap = 1;
-    for (size_t i = 0; i < def->nstages; i++)
+    /* Stages after the window read result rows, not input fields. */
+    for (size_t i = 0; i < sl_def_runtime_stage(def); i++)
         if (def->stages[i].kind == SL_STAGE_FILTER)
             sl__add_expr_fields(def, i, def->stages[i].u.filter, &list, &n, &cap);
-    for (size_t i = 0; i < def->nstages; i++)
+    for (size_t i = 0; i < sl_def_runtime_stage(def); i++)
         if (def->stages[i].kind == SL_STAGE_MAP)
             for (size_t k = 0; k < def->stages[i].u.map.nkeep; k++)
                 sl__add_field(&list, &n, &cap,
@@ -64,7 +73,7 @@ char **sl_def_input_fields(const sl_def *def)
                           sl__def_field_origin(def, at, def->key_by->u.key_by.fields[k], &by));
     }
     if (def->window) {
-        size_t at = def->nstages - 1;
+        size_t at = sl_def_runtime_stage(def);
         for (uint32_t c = 0; c < def->window->ncolumns; c++)
             sl__add_field(&list, &n, &cap,
                           sl__def_field_origin(def, at, def->window->columns[c], &by));
@@ -281,7 +290,16 @@ void sl_def_explain(const sl_def *def, FILE *out)
     /* Stages. */
     fprintf(out, "stages: %zu\n", def->nstages);
     for (size_t i = 0; i < def->nstages; i++)
-        sl__def_stage_ops(def->stages[i].kind)->explain(&def->stages[i], out);
+        def->stages[i].ops->explain(&def->stages[i], out);
+    /* The plan: where each stage runs (the rule the engine follows). */
+    size_t first = sl_def_runtime_stage(def);
+    if (first > 0)
+        fprintf(out, "  plan: pipeline[0..%zu] fused into the decoder on the source threads\n",
+                first - 1);
+    if (first < def->nstages)
+        fprintf(out,
+                "  plan: pipeline[%zu..%zu] run per task on the workers (an operator chain%s)\n",
+                first, def->nstages - 1, first + 1 < def->nstages ? "; after the window on its result rows" : "");
 
     /* Threads and rings. */
     int w = def->runtime.workers;

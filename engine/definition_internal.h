@@ -38,9 +38,6 @@ json_t *sl__def_peers_from_env(const char *v);
 /* getenv(name) if set and non-empty, else NULL. */
 const char *sl__def_env(const char *name);
 
-/* The operator vtable of a parsed stage kind. */
-const sl_operator_ops *sl__def_stage_ops(sl_stage_kind kind);
-
 /* Maps `field` as seen by stage `at` back through the maps before it to
  * the input field it comes from (borrowed), or NULL if a map removes it;
  * then *by is the index of that map stage. */

@@ -113,7 +113,7 @@ typedef struct sl__task {
     int32_t id;
     uint64_t events; /* events processed */
     int lane;
-    sl_window_task *window;
+    struct sl_chain *chain; /* the operator chain (chain.h), NULL without one */
     uint64_t next_seq;     /* sequence number of the next result */
     /* Results written before a failure (replay suppression, worker.c):
      * per output partition, the highest sequence number already there. */

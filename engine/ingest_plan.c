@@ -211,7 +211,7 @@ int sl__ingest_compile(sl_ingest *ing, char *errstr, size_t errstr_size)
     /* Walk the pipeline (always, to know each key field's and column's
      * input field; only RAW mode uses filters and the time field). */
     int saw_window = 0;
-    for (size_t i = 0; i < def->nstages && rc == 0; i++) {
+    for (size_t i = 0; i < def->nstages && i <= sl_def_runtime_stage(def) && rc == 0; i++) {
         const sl_stage *st = &def->stages[i];
         switch (st->kind) {
         case SL_STAGE_FILTER:
@@ -255,6 +255,8 @@ int sl__ingest_compile(sl_ingest *ing, char *errstr, size_t errstr_size)
             sl__add_step(ing, SL__STEP_TIME, NULL);
             sl__add_step(ing, SL__STEP_COLS, NULL);
             saw_window = 1;
+            break;
+        default: /* runs on the workers (never before the window) */
             break;
         }
     }

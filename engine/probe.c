@@ -108,7 +108,8 @@ sl_probe *sl_probe_new(sl_engine *e, const sl_ingest *ing)
     p->ing = ing;
     char where[96];
     size_t by;
-    for (size_t i = 0; i < def->nstages; i++) {
+    /* Input fields: the stages up to the window (later ones read results). */
+    for (size_t i = 0; i < def->nstages && i <= sl_def_runtime_stage(def); i++) {
         const sl_stage *st = &def->stages[i];
         switch (st->kind) {
         case SL_STAGE_FILTER:
@@ -128,7 +129,7 @@ sl_probe *sl_probe_new(sl_engine *e, const sl_ingest *ing)
                                     where);
             }
             break;
-        default:
+        case SL_STAGE_WINDOW:
             for (size_t k = 0; k < st->u.window.naggs; k++) {
                 const sl_agg_def *a = &st->u.window.aggs[k];
                 if (!a->field)
@@ -136,6 +137,8 @@ sl_probe *sl_probe_new(sl_engine *e, const sl_ingest *ing)
                 snprintf(where, sizeof(where), "%s.aggregates.%s", st->path, a->name);
                 sl__probe_add_field(p, sl__def_field_origin(def, i, a->field, &by), where);
             }
+            break;
+        default:
             break;
         }
     }

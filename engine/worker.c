@@ -30,6 +30,7 @@
  *   3. otherwise it goes to the sink at once.
  */
 #include "engine_internal.h"
+#include "chain.h"
 #include "json_scan.h"
 #include "log.h"
 #include "snapshot.h"
@@ -51,7 +52,7 @@ static sl__task *sl__task_find(sl__worker *w, int32_t id)
 
 static void sl__task_free(sl__task *t)
 {
-    sl_window_task_free(t->window);
+    sl_chain_free(t->chain);
     for (size_t i = 0; i < t->nheld; i++) {
         free(t->held[i].key);
         free(t->held[i].value);
@@ -59,6 +60,20 @@ static void sl__task_free(sl__task *t)
     free(t->held);
     free(t->suppress);
     free(t);
+}
+
+/* (Re)creates the task's operator chain; merged: its clock is the minimum
+ * of its inputs' watermarks. */
+static void sl__task_open_chain(sl__worker *w, sl__task *t, int merged)
+{
+    char err[256];
+    sl_chain_free(t->chain);
+    t->chain = NULL;
+    sl_op_env env = {.def = w->engine->def, .task = t->id, .external_watermark = merged};
+    if (sl_chain_open(w->engine->def, &env, &t->chain, err, sizeof(err)) != SL_OK) {
+        sl_error("engine", "task %d: %s", t->id, err);
+        atomic_store(&w->engine->failed, 1);
+    }
 }
 
 static sl__task *sl__task_create(sl__worker *w, int32_t id, int lane)
@@ -69,14 +84,7 @@ static sl__task *sl__task_create(sl__worker *w, int32_t id, int lane)
     t->last_input_ns = sl_mono_ns();
     t->idle_base_wm = INT64_MIN;
     t->suppress_floor = t->suppress_max = -1;
-    const sl_def *def = w->engine->def;
-    if (def->window) {
-        t->window = sl_window_task_new(def->window, &def->watermark);
-        if (!t->window) {
-            sl_error("engine", "out of memory creating task %d", id);
-            atomic_store(&w->engine->failed, 1);
-        }
-    }
+    sl__task_open_chain(w, t, 0);
     size_t b = (uint32_t)id % w->nbuckets;
     t->next = w->buckets[b];
     w->buckets[b] = t;
@@ -101,8 +109,11 @@ static void sl__task_remove(sl__worker *w, int32_t id)
         if (t->nheld)
             w->nholding--;
         w->state_total -= t->state_cached;
-        if (t->window)
-            w->state_full_old += sl_window_task_refused(t->window);
+        if (t->chain) {
+            sl_op_stats st;
+            sl_chain_stats(t->chain, &st);
+            w->state_full_old += st.refused;
+        }
         sl__task_free(t);
         w->ntasks--;
     }
@@ -233,7 +244,7 @@ static void sl__emit_row(sl__worker *w, const char *key, size_t key_len, const c
         sl__send_result(w, t->id, key, key_len, value, value_len, ts, seq);
 }
 
-/* The window operator's result callback. */
+/* The operator chain's result callback. */
 static void sl__emit_result(void *ctx, const char *key, size_t key_len, const char *value,
                             size_t value_len, int64_t ts, int update)
 {
@@ -353,7 +364,9 @@ static void sl__task_snapshot(sl__worker *w, sl__task *t, const sl_batch *barrie
         /* Commit-only round (checkpoint.c): the input before the barrier
          * is committable only if every result it leads to is out, i.e. no
          * window state is open; nothing is serialized. */
-        if ((t->window && sl_window_task_keys(t->window) > 0) || t->nheld)
+        sl_op_stats st;
+        sl_chain_stats(t->chain, &st);
+        if (st.keys > 0 || t->nheld)
             next_offset = -1;
         goto forward;
     }
@@ -364,18 +377,10 @@ static void sl__task_snapshot(sl__worker *w, sl__task *t, const sl_batch *barrie
     sl_buf_put_i64(&buf, barrier->value); /* next input offset */
     sl_buf_put_u64(&buf, t->next_seq);
     sl_buf_put_u8(&buf, (uint8_t)t->closed);
-    sl_buf_put_u8(&buf, t->window != NULL);
+    sl_buf_put_u8(&buf, t->chain != NULL);
     sl_buf_put_blob(&buf, barrier->bytes, barrier->bytes_len); /* source state */
-    if (t->window) {
-        sl_buf wb;
-        sl_buf_init(&wb);
-        if (sl_window_task_snapshot(t->window, &wb) != SL_OK)
-            wb.failed = 1;
-        sl_buf_put_blob(&buf, wb.data, wb.len);
-        if (wb.failed)
-            buf.failed = 1;
-        sl_buf_free(&wb);
-    }
+    if (t->chain && sl_chain_snapshot(t->chain, &buf) != SL_OK)
+        buf.failed = 1;
     sl_buf_put_u32(&buf, (uint32_t)t->nheld);
     for (size_t i = 0; i < t->nheld; i++) {
         sl_buf_put_blob(&buf, t->held[i].key, t->held[i].key_len);
@@ -431,22 +436,27 @@ static int sl__task_restore(sl__worker *w, sl__task *t, const uint8_t *blob, siz
     (void)sl_read_u64(&r); /* checkpoint id */
     (void)sl_read_i64(&r); /* next input offset: the source seeks there */
     uint64_t next_seq = sl_read_u64(&r);
-    uint8_t closed = sl_read_u8(&r), has_window = sl_read_u8(&r);
+    uint8_t closed = sl_read_u8(&r), has_chain = sl_read_u8(&r);
     uint32_t source_len;
     (void)sl_read_blob(&r, &source_len); /* source state: the lane restores it */
-    if (r.failed || id != t->id || (has_window != 0) != (t->window != NULL))
+    if (r.failed || id != t->id || (has_chain != 0) != (t->chain != NULL))
         return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "task snapshot does not match task %d",
                          t->id);
-    if (has_window) {
-        uint32_t wlen;
-        const uint8_t *wb = sl_read_blob(&r, &wlen);
-        if (!wb)
-            return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "truncated task snapshot");
-        sl_reader wr;
-        sl_reader_init(&wr, wb, wlen);
-        /* A task whose input ended fired every window and holds a final
-         * watermark: a later run over the grown input starts it afresh. */
-        int rc = closed ? SL_OK : sl_window_task_restore(t->window, &wr, errstr, errstr_size);
+    if (has_chain) {
+        /* Version 2 held the window's section alone; 3 the chain's. A task
+         * whose input ended fired every window and holds a final
+         * watermark: a later run over the grown input starts it afresh
+         * (the section is read into a chain thrown away). */
+        sl_chain *into = t->chain;
+        if (closed) {
+            sl_op_env env = {.def = w->engine->def, .task = t->id};
+            if (sl_chain_open(w->engine->def, &env, &into, errstr, errstr_size) != SL_OK)
+                return SL_ENOMEM;
+        }
+        int rc = version == 2 ? sl_chain_restore_window(into, &r, errstr, errstr_size)
+                              : sl_chain_restore(into, &r, errstr, errstr_size);
+        if (closed)
+            sl_chain_free(into);
         if (rc != SL_OK)
             return rc;
     }
@@ -522,8 +532,7 @@ static void sl__task_assign(sl__worker *w, int lane, const sl_batch *msg)
     if (msg->flags & SL_CTL_MERGED) {
         /* Several inputs: the lane sends the minimum of their watermarks. */
         t->merged = 1;
-        if (t->window)
-            sl_window_task_set_external_watermark(t->window, 1);
+        sl__task_open_chain(w, t, 1);
     }
     t->hold_all = (msg->flags & SL_CTL_UNORDERED) && e->checkpointer && !e->def->checkpoint.off;
     char err[512] = "";
@@ -604,8 +613,8 @@ static void sl__task_close(sl__worker *w, sl__task *t)
     if (t->closed)
         return;
     w->current = t;
-    if (t->window)
-        sl_window_task_close(t->window, &w->emitter);
+    if (t->chain)
+        sl_chain_finish(t->chain, &w->emitter);
     t->closed = 1;
 }
 
@@ -621,7 +630,9 @@ static void sl__state_budget(sl__worker *w, sl__task *t)
 {
     sl_engine *e = w->engine;
     const sl_def *def = e->def;
-    size_t bytes = sl_window_task_state_bytes(t->window);
+    sl_op_stats ts;
+    sl_chain_stats(t->chain, &ts);
+    size_t bytes = ts.state_bytes;
     w->state_total = w->state_total - t->state_cached + bytes;
     t->state_cached = bytes;
     uint64_t total = w->state_total;
@@ -635,13 +646,13 @@ static void sl__state_budget(sl__worker *w, sl__task *t)
                      "window state %" PRIu64 " bytes exceeds runtime.max_state_bytes %" PRId64
                      ": task %d holds %zu keys in %zu bytes; stopping (raise the budget, or set "
                      "runtime.on_state_full to \"drop\" to refuse new keys instead)",
-                     total, def->runtime.max_state_bytes, t->id, sl_window_task_keys(t->window),
+                     total, def->runtime.max_state_bytes, t->id, ts.keys,
                      bytes);
             sl__engine_warning(e, "state_budget_exceeded",
                                "window state %" PRIu64 " bytes > max_state_bytes %" PRId64
                                " (task %d: %zu keys, %zu bytes)",
                                total, def->runtime.max_state_bytes, t->id,
-                               sl_window_task_keys(t->window), bytes);
+                               ts.keys, bytes);
         }
         return;
     }
@@ -649,19 +660,18 @@ static void sl__state_budget(sl__worker *w, sl__task *t)
         w->state_refusing = over;
         for (size_t k = 0; k < w->nbuckets; k++)
             for (sl__task *x = w->buckets[k]; x; x = x->next)
-                if (x->window)
-                    sl_window_task_refuse_new_keys(x->window, over);
+                sl_chain_refuse_new_keys(x->chain, over);
         if (over)
             sl_warn("engine",
                     "window state %" PRIu64 " bytes exceeds runtime.max_state_bytes %" PRId64
                     " (task %d: %zu keys, %zu bytes): refusing events of new keys (state_full)",
-                    total, def->runtime.max_state_bytes, t->id, sl_window_task_keys(t->window),
+                    total, def->runtime.max_state_bytes, t->id, ts.keys,
                     bytes);
         else
             sl_info("engine",
                     "window state back under runtime.max_state_bytes: accepting new keys");
-    } else if (over && t->window) {
-        sl_window_task_refuse_new_keys(t->window, 1); /* a task created meanwhile */
+    } else if (over) {
+        sl_chain_refuse_new_keys(t->chain, 1); /* a task created meanwhile */
     }
 }
 
@@ -674,8 +684,8 @@ static void sl__worker_handle(sl__worker *w, int lane, sl_batch *b)
         t->last_input_ns = sl_mono_ns();
         t->idle_base_wm = INT64_MIN;
         t->events += b->count;
-        if (t->window) {
-            sl_window_task_process(t->window, b, &w->emitter);
+        if (t->chain) {
+            sl_chain_process(t->chain, b, &w->emitter);
             if (w->engine->def->runtime.max_state_bytes > 0)
                 sl__state_budget(w, t);
         } else {
@@ -686,8 +696,8 @@ static void sl__worker_handle(sl__worker *w, int lane, sl_batch *b)
     case SL_MSG_WATERMARK: {
         sl__task *t = sl__task_get(w, b->task, lane);
         w->current = t;
-        if (t->window)
-            sl_window_task_advance(t->window, b->value, &w->emitter);
+        if (t->chain)
+            sl_chain_watermark(t->chain, b->value, &w->emitter);
         break;
     }
     case SL_MSG_INPUT_WM: {
@@ -696,8 +706,10 @@ static void sl__worker_handle(sl__worker *w, int lane, sl_batch *b)
         sl__task *t = sl__task_get(w, b->task, lane);
         w->current = t;
         t->inputs_idle = (b->flags & SL_CTL_INPUTS_IDLE) != 0;
-        if (t->window && b->value > sl_window_task_watermark(t->window)) {
-            sl_window_task_advance(t->window, b->value, &w->emitter);
+        sl_op_stats st;
+        sl_chain_stats(t->chain, &st);
+        if (st.has_clock && b->value > st.watermark) {
+            sl_chain_watermark(t->chain, b->value, &w->emitter);
             t->last_input_ns = sl_mono_ns();
             t->idle_base_wm = INT64_MIN;
         }
@@ -755,13 +767,17 @@ static void sl__worker_idle(sl__worker *w, int64_t now_ns)
         return;
     for (size_t k = 0; k < w->nbuckets; k++) {
         for (sl__task *t = w->buckets[k]; t; t = t->next) {
-            if (!t->window || t->closed || (t->merged && !t->inputs_idle))
+            if (!t->chain || t->closed || (t->merged && !t->inputs_idle))
                 continue;
             int64_t since = t->last_input_ns > w->stall_end_ns ? t->last_input_ns : w->stall_end_ns;
             int64_t quiet_ms = (now_ns - since) / 1000000;
             if (quiet_ms < idle_ms)
                 continue;
-            int64_t wm = sl_window_task_watermark(t->window);
+            sl_op_stats st;
+            sl_chain_stats(t->chain, &st);
+            if (!st.has_clock)
+                continue;
+            int64_t wm = st.watermark;
             if (wm == INT64_MIN)
                 continue; /* nothing seen yet */
             if (t->idle_base_wm == INT64_MIN)
@@ -772,7 +788,7 @@ static void sl__worker_idle(sl__worker *w, int64_t now_ns)
             w->current = t;
             size_t held_before = t->nheld;
             t->holding = e->checkpointer != NULL;
-            sl_window_task_advance(t->window, target, &w->emitter);
+            sl_chain_watermark(t->chain, target, &w->emitter);
             /* Results fired by it wait for a checkpoint: take one now. */
             if (t->nheld > held_before)
                 atomic_store(&e->checkpoint_asap, 1);
@@ -790,15 +806,16 @@ static void sl__worker_publish(sl__worker *w)
     w->nstatus = 0;
     for (size_t b = 0; b < w->nbuckets; b++) {
         for (sl__task *t = w->buckets[b]; t; t = t->next) {
-            int64_t wm = t->window ? sl_window_task_watermark(t->window) : INT64_MIN;
-            size_t bytes = t->window ? sl_window_task_state_bytes(t->window) : 0;
+            sl_op_stats ts;
+            sl_chain_stats(t->chain, &ts);
+            int64_t wm = ts.watermark;
+            size_t bytes = ts.state_bytes;
             if (wm > INT64_MIN && wm < INT64_MAX && wm < min_wm) {
                 min_wm = wm;
                 any = 1;
             }
             state += bytes;
-            if (t->window)
-                refused += sl_window_task_refused(t->window);
+            refused += ts.refused;
             if (w->nstatus == w->status_cap) {
                 w->status_cap = w->status_cap ? w->status_cap * 2 : 16;
                 w->status = sl_xrealloc(w->status, w->status_cap * sizeof(*w->status));
@@ -807,7 +824,7 @@ static void sl__worker_publish(sl__worker *w)
             st->task = t->id;
             st->worker = w->index;
             st->watermark = wm;
-            st->max_event_time = t->window ? sl_window_task_max_ts(t->window) : INT64_MIN;
+            st->max_event_time = ts.max_ts;
             st->next_seq = t->next_seq;
             st->held = t->nheld;
             st->state_bytes = bytes;

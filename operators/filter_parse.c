@@ -4,7 +4,7 @@
  * EXPR is {"field": F, "op": OP, "value": LITERAL} or {"and": [EXPR, ...]},
  * {"or": [EXPR, ...]}, {"not": EXPR} (see definition.h for semantics).
  */
-#include "operator.h"
+#include "op_internal.h"
 
 #include "options.h"
 
@@ -190,7 +190,7 @@ static int sl__parse_expr(const json_t *j, const char *path, int depth, sl_expr 
 static const sl_opt sl__filter_stage_keys[] = {
     {.name = "filter", .type = SL_OPT_OBJECT, .required = 1}, {.name = NULL}};
 
-static int filter_parse(const json_t *stage_json, const char *path, sl_stage *stage, char *errstr,
+int sl__filter_init(const json_t *stage_json, const char *path, sl_stage *stage, char *errstr,
                         size_t errstr_size)
 {
     char sub[256];
@@ -272,7 +272,7 @@ static void sl__expr_fields(const sl_expr *e, const char **list, size_t *n, size
         sl__expr_fields(e->args[i], list, n, cap);
 }
 
-static void filter_explain(const sl_stage *stage, FILE *out)
+void sl__filter_explain(const sl_stage *stage, FILE *out)
 {
     const char *fields[64];
     size_t n = 0;
@@ -285,15 +285,8 @@ static void filter_explain(const sl_stage *stage, FILE *out)
     fputs("\n", out);
 }
 
-static void filter_destroy(sl_stage *stage)
+void sl__filter_destroy(sl_stage *stage)
 {
     sl__expr_free(stage->u.filter);
     stage->u.filter = NULL;
 }
-
-const sl_operator_ops sl_op_filter = {
-    .name = "filter",
-    .parse = filter_parse,
-    .explain = filter_explain,
-    .destroy = filter_destroy,
-};

@@ -55,7 +55,7 @@ static void key_by_destroy(sl_stage *stage)
 
 const sl_operator_ops sl_op_key_by = {
     .name = "key_by",
-    .parse = key_by_parse,
+    .init = key_by_parse,
     .explain = key_by_explain,
     .destroy = key_by_destroy,
 };

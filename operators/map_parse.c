@@ -3,7 +3,7 @@
  *   {"map": {"keep": [..], "drop": [..], "rename": {"old": "new"}}}
  * at least one of the three; applied in the order keep, drop, rename.
  */
-#include "operator.h"
+#include "op_internal.h"
 
 #include "options.h"
 
@@ -18,7 +18,7 @@ static const sl_opt sl__map_keys[] = {
     {.name = "rename", .type = SL_OPT_OBJECT, .help = "{\"old\": \"new\"} pairs"},
     {.name = NULL}};
 
-static void map_destroy(sl_stage *stage)
+void sl__map_destroy(sl_stage *stage)
 {
     sl_map_def *m = &stage->u.map;
     sl_strings_free(m->keep, m->nkeep);
@@ -100,7 +100,7 @@ static int sl__map_parse_body(const json_t *body, const char *mpath, sl_map_def 
     return 0;
 }
 
-static int map_parse(const json_t *stage_json, const char *path, sl_stage *stage, char *errstr,
+int sl__map_init(const json_t *stage_json, const char *path, sl_stage *stage, char *errstr,
                      size_t errstr_size)
 {
     char mpath[256];
@@ -115,7 +115,7 @@ static int map_parse(const json_t *stage_json, const char *path, sl_stage *stage
     memset(&stage->u.map, 0, sizeof(stage->u.map));
     rc = sl__map_parse_body(body, mpath, &stage->u.map, errstr, errstr_size);
     if (rc != 0)
-        map_destroy(stage);
+        sl__map_destroy(stage);
     return rc;
 }
 
@@ -125,7 +125,7 @@ static void sl__print_list(FILE *out, char **v, size_t n)
         fprintf(out, "%s%s", i ? ", " : "", v[i]);
 }
 
-static void map_explain(const sl_stage *stage, FILE *out)
+void sl__map_explain(const sl_stage *stage, FILE *out)
 {
     const sl_map_def *m = &stage->u.map;
     fputs("  map:", out);
@@ -151,10 +151,3 @@ static void map_explain(const sl_stage *stage, FILE *out)
         fputs("(passes every field through)", out);
     fputs("\n", out);
 }
-
-const sl_operator_ops sl_op_map = {
-    .name = "map",
-    .parse = map_parse,
-    .explain = map_explain,
-    .destroy = map_destroy,
-};

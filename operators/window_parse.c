@@ -6,7 +6,7 @@
  * session needs gap and has no size. Aggregate inputs that name the same
  * field share one numeric column (first-use order).
  */
-#include "operator.h"
+#include "op_internal.h"
 
 #include "didyoumean.h"
 #include "options.h"
@@ -37,7 +37,7 @@ static const sl_opt sl__agg_keys[] = {
 static const char *const sl__window_types[] = {"tumbling", "hopping", "session"};
 static const char *const sl__agg_fns[] = {"count", "sum", "min", "max", "avg"};
 
-static void window_destroy(sl_stage *stage)
+void sl__window_destroy(sl_stage *stage)
 {
     sl_window_def *w = &stage->u.window;
     for (size_t i = 0; i < w->naggs; i++) {
@@ -207,7 +207,7 @@ static int sl__aggregates(const json_t *aj, const char *apath, sl_window_def *w,
     return 0;
 }
 
-static int window_parse(const json_t *stage_json, const char *path, sl_stage *stage, char *errstr,
+int sl__window_init(const json_t *stage_json, const char *path, sl_stage *stage, char *errstr,
                         size_t errstr_size)
 {
     char wpath[256], apath[256];
@@ -224,11 +224,11 @@ static int window_parse(const json_t *stage_json, const char *path, sl_stage *st
         rc = sl__aggregates(json_object_get(stage_json, "aggregates"), apath, &stage->u.window,
                             errstr, errstr_size);
     if (rc != 0)
-        window_destroy(stage);
+        sl__window_destroy(stage);
     return rc;
 }
 
-static void window_explain(const sl_stage *stage, FILE *out)
+void sl__window_explain(const sl_stage *stage, FILE *out)
 {
     const sl_window_def *w = &stage->u.window;
     char a[32], b[32], c[32];
@@ -263,10 +263,3 @@ static void window_explain(const sl_stage *stage, FILE *out)
     fprintf(out, "%s(%u numeric column%s)\n", w->ncolumns ? " " : "", w->ncolumns,
             w->ncolumns == 1 ? "" : "s");
 }
-
-const sl_operator_ops sl_op_window = {
-    .name = "window",
-    .parse = window_parse,
-    .explain = window_explain,
-    .destroy = window_destroy,
-};

@@ -10,7 +10,7 @@
  *     errstr is a non-empty, NUL-terminated message that starts with the
  *     file name, also when errstr is too small for the whole message;
  *   - success: the parsed definition is coherent (a name, a source and a
- *     sink type, the window is the last stage, durations and sizes within
+ *     sink type, at most one window (only result-row stages after it), durations and sizes within
  *     their documented ranges), explain prints without failing, and the
  *     input field list is NULL-terminated with non-empty names.
  * The environment is cleared of SLUICE_* overrides first so runs are
@@ -18,6 +18,7 @@
  * substitute. Built with libFuzzer (SL_FUZZ) or tests/fuzz/replay_driver.c.
  */
 #include "definition.h"
+#include "operator.h"
 #include "redact.h"
 
 #include <stdint.h>
@@ -102,11 +103,15 @@ static void fuzz_check_def(const sl_def *def)
         const sl_stage *s = &def->stages[i];
         if (!s->path)
             abort();
-        if (s->kind == SL_STAGE_WINDOW && i != def->nstages - 1)
-            abort(); /* the window is always the last stage */
+        if (s->kind == SL_STAGE_WINDOW && &s->u.window != def->window)
+            abort(); /* at most one window */
+        if (def->window && i > sl_def_runtime_stage(def) &&
+            (s->kind == SL_STAGE_KEY_BY || s->kind == SL_STAGE_WINDOW || !s->ops->open))
+            abort(); /* after the window: only stages that run on result rows */
     }
     if (def->window) {
-        if (def->nstages == 0 || def->window != &def->stages[def->nstages - 1].u.window)
+        if (def->nstages == 0 ||
+            def->window != &def->stages[sl_def_runtime_stage(def)].u.window)
             abort();
         fuzz_check_window(def->window);
     }

@@ -83,14 +83,14 @@ mk hop2.json 's/"tumbling", "size": "1s"/"hopping", "size": "1s", "slide": "5s"/
 expect_bad hop2.json 'hop2.json: pipeline[2].window.slide: must not be larger than size (5s > 1s)'
 mk sess.json 's/"tumbling"/"session"/'
 expect_bad sess.json 'sess.json: pipeline[2].window.size: session windows have no size'
-# window not last: key_by moved after the window.
+# key_by after the window (only stages on result rows may follow it).
 cat > order.json <<'EOF'
 {"name": "o", "source": {"type": "file", "path": "x", "event_time": {"field": "ts"}},
  "pipeline": [{"window": {"type": "tumbling", "size": "1s"}, "aggregates": {"n": {"fn": "count"}}},
               {"key_by": "user"}],
  "sink": {"type": "file", "path": "y"}}
 EOF
-expect_bad order.json 'order.json: pipeline[0].window: window must be the last stage, but pipeline[1] follows it'
+expect_bad order.json 'order.json: pipeline[1].key_by: key_by cannot follow the window (at pipeline[0]); after a window come stages that work on its result rows (filter, map, ...)'
 mk unit.json 's/"unit": "ms"/"unit": "seconds"/'
 expect_bad unit.json 'unit.json: source.event_time.unit: unknown unit "seconds"'
 mk wm.json 's/"max_out_of_orderness": "100ms"/"max_out_of_orderness": "soon"/'

@@ -422,12 +422,23 @@ static const broken broken_defs[] = {
      "pipeline[0]: \"aggregates\" needs a \"window\" in the same stage"},
     /* Order rules. */
     {DEF(SRC, "[" WIN("{\"type\":\"tumbling\",\"size\":\"1s\"}") ",{\"key_by\":\"u\"}]", ""),
-     SL_EINVAL, "t.json: pipeline[0].window: window must be the last stage, but pipeline[1]"},
+     SL_EINVAL, "t.json: pipeline[1].key_by: key_by cannot follow the window (at pipeline[0])"},
     {DEF(SRC,
          "[" WIN("{\"type\":\"tumbling\",\"size\":\"1s\"}") "," WIN(
              "{\"type\":\"tumbling\",\"size\":\"1s\"}") "]",
          ""),
-     SL_EINVAL, "window must be the last stage"},
+     SL_EINVAL, "pipeline[1].window: a second window cannot follow the window (at pipeline[0])"},
+    /* After a window, stages read its result rows. */
+    {DEF(SRC, "[" WIN("{\"type\":\"tumbling\",\"size\":\"1s\"}") ",{\"filter\":{\"field\":"
+              "\"amount\",\"op\":\">\",\"value\":1}}]",
+         ""),
+     SL_EINVAL,
+     "pipeline[1].filter: field \"amount\" is not in the results of pipeline[0].window"},
+    {DEF(SRC,
+         "[" WIN("{\"type\":\"tumbling\",\"size\":\"1s\"}") ",{\"map\":{\"drop\":[\"window_end\"]}},"
+               "{\"filter\":{\"field\":\"window_end\",\"op\":\">\",\"value\":1}}]",
+         ""),
+     SL_EINVAL, "pipeline[2].filter: field \"window_end\" is removed by pipeline[1].map"},
     {DEF(SRC, "[{\"key_by\":\"u\"},{\"key_by\":\"v\"}]", ""), SL_EINVAL,
      "pipeline[1].key_by: key_by may appear only once (already at pipeline[0])"},
     /* Window types. */
