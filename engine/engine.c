@@ -13,9 +13,11 @@
  * 2. A task lives on worker (task % workers) and is fed by one lane, so its
  *    events arrive in input order. Control messages (watermark, barrier,
  *    assign, revoke, end of stream) are batches in the same ring, in order.
- * 3. Lanes never block and never drop: a batch that does not fit its ring
- *    waits in the lane's per-worker FIFO and sl_lane_* report SL_EAGAIN, so
- *    the source pauses that input (Kafka) or waits (file). Workers and the
+ * 3. Lanes never block on a worker ring and never drop: a batch that does
+ *    not fit its ring waits in the lane's per-worker FIFO and sl_lane_*
+ *    report SL_EAGAIN, so the source pauses that input (Kafka) or waits
+ *    (file). (A full dead-letter ring dlq[i] is the exception: the lane
+ *    waits there, like a worker.) Workers and the
  *    sink thread block (with backoff) on a full ring instead, which makes
  *    the lanes' rings fill: backpressure reaches the source, memory stays
  *    bounded.
