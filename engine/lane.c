@@ -196,7 +196,7 @@ static void sl__lane_seal(sl_lane *l, int32_t task)
  *              watermark.emit_interval; the window's own watermark is in
  *              the window state, so nothing moves backwards).
  */
-#define SL__SOURCE_STATE_MAGIC   0x534c5353u /* "SLSS" */
+#define SL__SOURCE_STATE_MAGIC   0x534c5353u /* "SLSS" as a number; bytes "SSLS" */
 #define SL__SOURCE_STATE_VERSION 3u
 
 static void sl__lane_source_state(const sl_lane *l, int32_t task, sl_buf *st)
