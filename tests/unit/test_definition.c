@@ -1,10 +1,10 @@
 /*
  * test_definition.c - pipeline definitions: the canonical definition (the
- * example under "Pipeline definitions" in README.md) field by field, a table of broken definitions with the message
- * each must produce, durations against a reference computed here, ${VAR}
- * substitution, SLUICE_* overrides, input fields, explain, and random
- * corruptions of a valid definition (never a crash, always a file-named
- * message).
+ * example under "Pipeline definitions" in README.md) field by field, a
+ * table of broken definitions with the message each must produce,
+ * durations against a reference computed here, ${VAR} substitution,
+ * SLUICE_* overrides, input fields, explain, and random corruptions of a
+ * valid definition (never a crash, always a file-named message).
  */
 #include <stdarg.h>
 #include <stddef.h>
