@@ -3,12 +3,16 @@
  * the name is the "type" in the pipeline JSON.
  *
  * Options are declared in a table (sl_opt) and validated by the core
- * (sl_opts_check in definition.c) before create() is called, so a connector
- * only reads values it knows are present and well-typed.
+ * (sl_opts_check in options.c, called by the definition loader) before
+ * create() is called, so a connector only reads values it knows are
+ * present and well-typed. connectors/README.md says how to write one.
  *
- * Lifecycle (main thread unless noted):
- *   source: create -> lanes -> start(engine) ... stop -> join -> destroy
- *   sink:   create -> write* (sink thread) -> flush -> destroy
+ * Lifecycle (main thread unless noted; check runs at definition load):
+ *   source: create -> lanes -> start(engine) ... stop -> join (a joiner
+ *           thread) -> destroy
+ *   sink:   create -> open (after every start step succeeded) -> write*
+ *           and flush* (sink thread) -> flush (main, after the sink
+ *           thread ended) -> destroy
  */
 #ifndef SL_CONNECTOR_H
 #define SL_CONNECTOR_H
@@ -41,12 +45,14 @@ typedef enum sl_opt_type {
  * min/max bound SL_OPT_INT, SL_OPT_NUMBER and SL_OPT_DURATION (in ms)
  * values when min < max (both 0: unbounded; a duration is always >= 0);
  * `allowed` lists the values an SL_OPT_STRING may take, '|'-separated;
- * `def` is the default as text, for messages and explain. */
+ * `def` is the default as text, for readers of the table only: nothing
+ * applies or prints it (create() applies the default itself). `help` is
+ * quoted in the "missing required key" message. */
 typedef struct sl_opt {
     const char *name;
     sl_opt_type type;
     int required;
-    const char *help; /* one line, shown by explain / --help */
+    const char *help; /* one line (quoted when a required key is missing) */
     int64_t min, max;
     const char *allowed;
     const char *def;

@@ -44,8 +44,9 @@ static int64_t ks_inflight(ks_source *s, int parity)
  * DIRECT/STAGE2 parts `delivered`; for STAGE1 parts the position read at
  * the last epoch flip, once every repartition record counted in that epoch
  * is acknowledged (records below a position were counted before it was
- * published, so before the flip). This is the whole commit policy of
- * issue 3 for pipelines without checkpoints. With checkpoints, tasks' input
+ * published, so before the flip). Without checkpoints (neither enabled
+ * nor "off"; the definition loader enables them by default for Kafka
+ * input) this is the whole commit policy. With checkpoints, tasks' input
  * (DIRECT/STAGE2) is committed only for durable checkpoints
  * (sl__ks_commit_checkpoint); STAGE1 is stateless and keeps this policy
  * (the repartitioned stage dedups what a crash makes it produce twice).

@@ -383,8 +383,9 @@ static int kk_position(void *state, int32_t task, sl_buf *out)
 }
 
 /* Reads the output from the recorded positions (or, without any, from the
- * start) to the current end and finds the highest "sluice-seq" written by
- * `task` of this deployment. A worker thread, on restore. */
+ * start) to the current end and finds, per output partition, the highest
+ * "sluice-seq" written there by `task` of this deployment (-1: none). A
+ * worker thread, on restore. */
 static int kk_recover(void *state, int32_t task, const uint8_t *position, size_t len,
                       int64_t **last_seq, uint32_t *nmarks, char *errstr, size_t errstr_size)
 {

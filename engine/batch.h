@@ -31,7 +31,10 @@
  *   key_off/len  the reason ("malformed_json", "late", ...)
  *   row_off/len  a JSON object {"reason":..,"task":..,"offset":..,
  *                "payload": <the original event as a JSON string>} (late
- *                events carry "event_time" and "watermark" instead of payload)
+ *                events, from a worker, also carry "event_time",
+ *                "watermark" and "key"; their payload is there when the
+ *                lane kept it: pipelines with a dead_letter sink and a
+ *                window)
  *   offset[i]    input position of the event
  *
  * All variable-length bytes live in `bytes` (owned by the batch).
@@ -44,7 +47,9 @@
 typedef enum sl_msg_kind {
     SL_MSG_DATA = 0,  /* events for a task */
     SL_MSG_RESULTS,   /* results for the sink */
-    SL_MSG_WATERMARK, /* watermark = value; idle advance of a task */
+    SL_MSG_WATERMARK, /* advance the task's watermark to value (workers handle
+                         it; no built-in source sends it: idle advances are
+                         made inside the worker, merged inputs use INPUT_WM) */
     SL_MSG_BARRIER,   /* checkpoint `checkpoint_id`; value = next input offset */
     SL_MSG_ASSIGN,    /* task assigned to this node; value = start offset;
                          checkpoint_id = state to restore (0 none), its origin

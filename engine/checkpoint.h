@@ -1,7 +1,7 @@
 /*
  * checkpoint.h - the per-node checkpoint coordinator (the protocol is in
- * README.md "Checkpoints and exactly-once"; design notes and invariants at
- * the top of checkpoint.c).
+ * engine/README.md and README.md "Checkpoints and exactly-once"; design
+ * notes and invariants at the top of checkpoint.c).
  *
  * Threads:
  *   main thread   sl_checkpointer_begin()       starts checkpoint n
@@ -59,7 +59,10 @@ typedef struct sl_checkpoint_stats {
  * failure. */
 sl_checkpointer *sl_checkpointer_new(const sl_def *def, sl_commit_fn commit, void *commit_ctx,
                                      char *errstr, size_t errstr_size);
-/* Takes a final checkpoint if one is in flight, stops threads, frees. */
+/* Stops the coordinator: a checkpoint being persisted, or one whose
+ * snapshots are all in, is finished first; one still collecting is
+ * dropped (nothing of it was stored). Then stops the replication threads
+ * and frees. */
 void sl_checkpointer_free(sl_checkpointer *c);
 
 /* Main thread: starts checkpoint n (returned) that `nlanes` lanes will

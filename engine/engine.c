@@ -13,12 +13,15 @@
  * 2. A task lives on worker (task % workers) and is fed by one lane, so its
  *    events arrive in input order. Control messages (watermark, barrier,
  *    assign, revoke, end of stream) are batches in the same ring, in order.
- * 3. Lanes never block and never drop: a batch that does not fit its ring
- *    waits in the lane's per-worker FIFO and sl_lane_* report SL_EAGAIN, so
- *    the source pauses that input (Kafka) or waits (file). Workers and the
- *    sink thread block (with backoff) on a full ring instead, which makes
- *    the lanes' rings fill: backpressure reaches the source, memory stays
- *    bounded.
+ * 3. Lanes never block on a worker ring and never drop: a batch that does
+ *    not fit its ring waits in the lane's per-worker FIFO and sl_lane_*
+ *    report SL_EAGAIN, so the source pauses that input (Kafka) or waits
+ *    (file). (A full dead-letter ring dlq[i] is the exception: the lane
+ *    waits there, like a worker.) Workers block (with backoff) on a full
+ *    ring to the sink thread instead, and the sink thread pushes to no
+ *    ring: it waits in its sink's write/flush. So a slow sink fills the
+ *    workers' rings, then the lanes': backpressure reaches the source,
+ *    memory stays bounded.
  * 4. Counters are owned by one thread each and published with relaxed
  *    atomic stores once per batch; readers add them up. No per-event atomic.
  *

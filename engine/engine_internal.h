@@ -18,8 +18,9 @@
 #include <stdatomic.h>
 
 #define SL__OUT_BATCH_ROWS 1024
-/* First 4 bytes of a task snapshot blob, and its format version. */
-#define SL__TASK_SNAPSHOT_MAGIC   0x534c5453u /* "SLTS" */
+/* First u32 of a task snapshot blob, and its format version. The magic
+ * reads "SLTS" as a number; written little-endian, the bytes are "STLS". */
+#define SL__TASK_SNAPSHOT_MAGIC   0x534c5453u
 #define SL__TASK_SNAPSHOT_VERSION 3u /* 2: suppress_upto; 3: per output partition */
 
 /* Counters are owned by one thread and published with relaxed stores once

@@ -7,8 +7,10 @@
  *
  * A lane decodes events into per-task batches, seals full batches into a
  * per-worker FIFO and moves the FIFO into the worker's ring as room allows.
- * It never blocks and never drops: when a FIFO cannot drain, sl_lane_*
- * return SL_EAGAIN and the source pauses that input. At each checkpoint the
+ * It never blocks on a worker ring and never drops: when a FIFO cannot
+ * drain, sl_lane_* return SL_EAGAIN and the source pauses that input. (Dead
+ * letters are the exception: a full dead-letter ring makes the lane wait,
+ * sl__lane_push_dlq.) At each checkpoint the
  * lane puts BARRIER(n) into every task's stream, after the last event it
  * delivered, carrying the task's next input offset.
  */
@@ -194,7 +196,7 @@ static void sl__lane_seal(sl_lane *l, int32_t task)
  *              watermark.emit_interval; the window's own watermark is in
  *              the window state, so nothing moves backwards).
  */
-#define SL__SOURCE_STATE_MAGIC   0x534c5353u /* "SLSS" */
+#define SL__SOURCE_STATE_MAGIC   0x534c5353u /* "SLSS" as a number; bytes "SSLS" */
 #define SL__SOURCE_STATE_VERSION 3u
 
 static void sl__lane_source_state(const sl_lane *l, int32_t task, sl_buf *st)

@@ -1,5 +1,6 @@
 /*
- * bench_engine.c - in-memory engine throughput (issue 2, benchmark b):
+ * bench_engine.c - in-memory engine throughput (the `build/bench_engine`
+ * row of the benchmark table in README.md):
  * pre-built columnar batches of events over 10,000 keys -> key_by ->
  * tumbling 1 s count/sum/max -> discarding sink, with 1 and 2 workers.
  * Also a one-thread hand-written hash loop on the same events as a

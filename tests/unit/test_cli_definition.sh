@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test_cli_definition.sh - `sluice validate` and `sluice explain` through the
-# real binary: the canonical definition of issue 2 prints exactly "ok" (exit
-# 0); broken definitions exit 2 with a file-named message on stderr and
-# nothing on stdout; ${VAR} substitution and SLUICE_* overrides apply;
-# explain prints the plan.
+# real binary: the canonical definition (the example under "Pipeline
+# definitions" in README.md) prints exactly "ok" (exit 0); broken
+# definitions exit 2 with a file-named message on stderr and nothing on
+# stdout; ${VAR} substitution and SLUICE_* overrides apply; explain prints
+# the plan.
 set -u
 
 # shellcheck source=tests/unit/cli_lib.sh

@@ -1,10 +1,10 @@
 /*
- * test_definition.c - pipeline definitions: the canonical definition of
- * issue 2 field by field, a table of broken definitions with the message
- * each must produce, durations against a reference computed here, ${VAR}
- * substitution, SLUICE_* overrides, input fields, explain, and random
- * corruptions of a valid definition (never a crash, always a file-named
- * message).
+ * test_definition.c - pipeline definitions: the canonical definition (the
+ * example under "Pipeline definitions" in README.md) field by field, a
+ * table of broken definitions with the message each must produce,
+ * durations against a reference computed here, ${VAR} substitution,
+ * SLUICE_* overrides, input fields, explain, and random corruptions of a
+ * valid definition (never a crash, always a file-named message).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,7 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The canonical definition from issue 2, exactly as written there. */
+/* The canonical definition from README.md ("Pipeline definitions"),
+ * exactly as written there. */
 static const char canonical[] =
     "{\n"
     "  \"name\": \"orders-per-user\",\n"
