@@ -24,6 +24,7 @@
 #include "engine.h"
 #include "engine_harness.h"
 #include "log.h"
+#include "sample_op.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -249,6 +250,10 @@ static const char *window_json[] = {
     "{\"window\":{\"type\":\"session\",\"gap\":\"40ms\",\"allowed_lateness\":\"200ms\"}",
 };
 
+/* Stages after the window (or ""): they run in the task's operator chain
+ * and take part in its snapshot. */
+static const char *post_stages = "";
+
 static void run(run_mode m, const char *window, const char *dir, int workers, int batch, out *o)
 {
     char text[2048], err[1024];
@@ -258,11 +263,11 @@ static void run(run_mode m, const char *window, const char *dir, int workers, in
              "\"watermark\":{\"max_out_of_orderness\":\"150ms\"}},"
              "\"pipeline\":[{\"key_by\":[\"user\"]},%s,\"aggregates\":{\"n\":{\"fn\":\"count\"},"
              "\"total\":{\"fn\":\"sum\",\"field\":\"amount\"},\"top\":{\"fn\":\"max\",\"field\":"
-             "\"amount\"}}}],\"sink\":{\"type\":\"null\"},"
+             "\"amount\"}}}%s],\"sink\":{\"type\":\"null\"},"
              "\"checkpoint\":{\"interval\":\"50ms\",\"dir\":\"%s\",\"keep\":50},"
              "\"runtime\":{\"workers\":%d,\"batch_size\":%d,\"ring_capacity\":8},"
              "\"http\":{\"addr\":\"off\"}}",
-             window, dir, workers, batch);
+             window, post_stages, dir, workers, batch);
     sl_def *def;
     if (sl_def_load_string(text, "restore.json", &def, err, sizeof(err)) != SL_OK)
         fail_msg("%s", err);
@@ -490,6 +495,21 @@ static void test_restore_lost_in_flight(void **state)
     }
 }
 
+/* Stages after the window: HAVING-like filter, a map dropping and renaming
+ * result fields, and the toy `sample` operator (tests/lib), whose count of
+ * rows seen is in the snapshot: B + C must still equal A. */
+static void test_after_window(void **state)
+{
+    (void)state;
+    sample_op_register();
+    post_stages = ",{\"filter\":{\"field\":\"n\",\"op\":\">=\",\"value\":2}},"
+                  "{\"map\":{\"drop\":[\"top\"],\"rename\":{\"total\":\"sum\"}}},"
+                  "{\"sample\":{\"every\":3}}";
+    for (int w = 0; w < 3; w++)
+        check_case(window_json[w], 61 + (uint64_t)w);
+    post_stages = "";
+}
+
 static void test_tumbling(void **state)
 {
     (void)state;
@@ -518,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_session),
         cmocka_unit_test(test_restore_while_suppressing),
         cmocka_unit_test(test_restore_lost_in_flight),
+        cmocka_unit_test(test_after_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
