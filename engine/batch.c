@@ -64,6 +64,8 @@ void sl_batch_free(sl_batch *b)
     free(b->row_len);
     free(b->vals);
     free(b->bytes);
+    if (b->attach_free)
+        b->attach_free(b->attach);
     free(b);
 }
 

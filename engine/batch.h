@@ -98,6 +98,11 @@ typedef struct sl_batch {
     char *bytes;
     size_t bytes_len, bytes_cap;
 
+    /* Control messages: an object that travels with the message (ASSIGN:
+     * the loaded checkpoint, loaded once by the lane), freed with it. */
+    void *attach;
+    void (*attach_free)(void *);
+
     struct sl_batch *next; /* free-list / queue link, owner's use only */
 } sl_batch;
 

@@ -2,6 +2,7 @@
  * chain.c - a task's operator chain (chain.h).
  */
 #include "chain.h"
+#include "task_snapshot.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -130,17 +131,14 @@ int sl_chain_snapshot(const sl_chain *c, sl_buf *out)
     size_t n = 0;
     for (size_t i = 0; i < c->n; i++)
         n += c->ops[i]->snapshot != NULL;
-    if (n > UINT8_MAX)
-        return SL_EINVAL;
-    sl_buf_put_u8(out, (uint8_t)n);
+    sl_task_image_sections(out, n);
     for (size_t i = 0; i < c->n; i++) {
         if (!c->ops[i]->snapshot)
             continue;
         sl_buf sec;
         sl_buf_init(&sec);
         int rc = c->ops[i]->snapshot(c->inst[i], &sec);
-        sl_buf_put_blob(out, c->ops[i]->name, strlen(c->ops[i]->name));
-        sl_buf_put_blob(out, sec.data, sec.len);
+        sl_task_image_section(out, c->ops[i]->name, sec.data, sec.len);
         if (rc != SL_OK || sec.failed)
             out->failed = 1;
         sl_buf_free(&sec);
@@ -148,38 +146,26 @@ int sl_chain_snapshot(const sl_chain *c, sl_buf *out)
     return out->failed ? SL_ENOMEM : SL_OK;
 }
 
-static int sl__restore_one(sl_chain *c, size_t i, const uint8_t *b, uint32_t len, char *errstr,
-                           size_t errstr_size)
+int sl_chain_restore(sl_chain *c, const sl_task_section *sections, size_t n, char *errstr,
+                     size_t errstr_size)
 {
-    sl_reader r;
-    sl_reader_init(&r, b, len);
-    int rc = c->ops[i]->restore(c->inst[i], &r, errstr, errstr_size);
-    if (rc == SL_OK && !sl_reader_done(&r))
-        rc = sl_seterr(errstr, errstr_size, SL_ECORRUPT, "%s: trailing bytes in its section",
-                       c->stages[i]->path);
-    return rc;
-}
-
-int sl_chain_restore(sl_chain *c, sl_reader *in, char *errstr, size_t errstr_size)
-{
-    uint8_t n = sl_read_u8(in);
     size_t i = 0;
-    for (uint8_t s = 0; s < n; s++) {
-        uint32_t nl, dl;
-        const uint8_t *name = sl_read_blob(in, &nl);
-        const uint8_t *data = sl_read_blob(in, &dl);
-        if (!name || !data)
-            return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "truncated operator section");
+    for (size_t s = 0; s < n; s++, i++) {
         while (i < c->n && !c->ops[i]->snapshot)
             i++;
-        if (i == c->n || strlen(c->ops[i]->name) != nl ||
-            memcmp(c->ops[i]->name, name, nl) != 0 || !c->ops[i]->restore)
+        const sl_task_section *sec = &sections[s];
+        if (i == c->n || strlen(c->ops[i]->name) != sec->name_len ||
+            memcmp(c->ops[i]->name, sec->name, sec->name_len) != 0 || !c->ops[i]->restore)
             return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
                              "operator sections do not match the pipeline's stages");
-        int rc = sl__restore_one(c, i, data, dl, errstr, errstr_size);
+        sl_reader r;
+        sl_reader_init(&r, sec->data, sec->len);
+        int rc = c->ops[i]->restore(c->inst[i], &r, errstr, errstr_size);
+        if (rc == SL_OK && !sl_reader_done(&r))
+            rc = sl_seterr(errstr, errstr_size, SL_ECORRUPT, "%s: trailing bytes in its section",
+                           c->stages[i]->path);
         if (rc != SL_OK)
             return rc;
-        i++;
     }
     while (i < c->n && !c->ops[i]->snapshot)
         i++;
@@ -187,18 +173,6 @@ int sl_chain_restore(sl_chain *c, sl_reader *in, char *errstr, size_t errstr_siz
         return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
                          "operator sections do not match the pipeline's stages");
     return SL_OK;
-}
-
-int sl_chain_restore_window(sl_chain *c, sl_reader *in, char *errstr, size_t errstr_size)
-{
-    uint32_t len;
-    const uint8_t *b = sl_read_blob(in, &len);
-    if (!b)
-        return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "truncated task snapshot");
-    for (size_t i = 0; i < c->n; i++)
-        if (c->ops[i]->snapshot && c->ops[i]->restore)
-            return sl__restore_one(c, i, b, len, errstr, errstr_size);
-    return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "no stage keeps state for this section");
 }
 
 void sl_chain_stats(const sl_chain *c, sl_op_stats *out)

@@ -8,9 +8,8 @@
  * emitter->result (update = the row's offset, 1 for a late update of a
  * fired window); late events of any stage through emitter->late.
  *
- * Snapshot section (inside the task snapshot, engine/worker.c): u8 n, then
- * per stage that keeps state (has snapshot), in chain order: blob(name),
- * blob(its own section).
+ * In the task snapshot (task_snapshot.h) each stage that keeps state (has
+ * snapshot) has a section, in chain order, tagged with its operator name.
  *
  * @locality: one chain per task, used by one worker thread at a time.
  */
@@ -18,6 +17,7 @@
 #define SL_CHAIN_H
 
 #include "operator.h"
+#include "task_snapshot.h"
 #include "window.h"
 
 typedef struct sl_chain sl_chain;
@@ -34,11 +34,13 @@ void sl_chain_watermark(sl_chain *c, int64_t watermark, const sl_emitter *em);
 /* End of input. */
 void sl_chain_finish(sl_chain *c, const sl_emitter *em);
 
+/* Writes the chain's operator sections into a task snapshot being built
+ * (task_snapshot.h: the count, then each stateful stage's). */
 int sl_chain_snapshot(const sl_chain *c, sl_buf *out);
-/* Reads the section written by sl_chain_snapshot. */
-int sl_chain_restore(sl_chain *c, sl_reader *in, char *errstr, size_t errstr_size);
-/* Reads an older snapshot's single window section (task snapshot v2). */
-int sl_chain_restore_window(sl_chain *c, sl_reader *in, char *errstr, size_t errstr_size);
+/* Restores every stateful stage from its section (in chain order, matched
+ * by operator name); SL_ECORRUPT when they do not match the stages. */
+int sl_chain_restore(sl_chain *c, const sl_task_section *sections, size_t n, char *errstr,
+                     size_t errstr_size);
 
 /* Sums of the stages' figures; watermark and max_ts are those of the
  * first stage with a clock (INT64_MIN without one; has_clock then 0). */

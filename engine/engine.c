@@ -39,6 +39,7 @@
  * the sink is flushed, a final checkpoint committed, the summary printed.
  */
 #include "engine_internal.h"
+#include "task_snapshot.h"
 #include "log.h"
 
 #include <inttypes.h>
@@ -106,8 +107,7 @@ static void sl__sink_release_barriers(sl_engine *e, sl__sink_state *ss)
             sl_buf_init(&wrap);
             if (e->sink_ops->position)
                 e->sink_ops->position(e->sink, b->task, &pos);
-            sl_buf_put_blob(&wrap, b->bytes, b->bytes_len);
-            sl_buf_put_blob(&wrap, pos.data, pos.len);
+            sl_task_image_wrap(&wrap, (const uint8_t *)b->bytes, b->bytes_len, pos.data, pos.len);
             if (wrap.failed || pos.failed)
                 sl__sink_fail(e, "checkpoint serialization", SL_ENOMEM);
             else {
@@ -117,7 +117,8 @@ static void sl__sink_release_barriers(sl_engine *e, sl__sink_state *ss)
                 size_t ninputs = 0;
                 const uint8_t *st;
                 uint32_t st_len;
-                if (sl__snapshot_source_state(wrap.data, wrap.len, &st, &st_len) == SL_OK)
+                if (sl_task_image_source((const uint8_t *)b->bytes, b->bytes_len, &st, &st_len) ==
+                    SL_OK)
                     ninputs =
                         sl__source_state_input_offsets(st, st_len, inputs, SL__MAX_COMMIT_INPUTS);
                 sl_checkpointer_add_inputs(e->checkpointer, b->checkpoint_id, b->task, b->value,

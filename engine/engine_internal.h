@@ -18,11 +18,6 @@
 #include <stdatomic.h>
 
 #define SL__OUT_BATCH_ROWS 1024
-/* First u32 of a task snapshot blob, and its format version. The magic
- * reads "SLTS" as a number; written little-endian, the bytes are "STLS". */
-#define SL__TASK_SNAPSHOT_MAGIC   0x534c5453u
-#define SL__TASK_SNAPSHOT_VERSION 3u /* 2: suppress_upto; 3: per output partition */
-
 /* Counters are owned by one thread and published with relaxed stores once
  * per batch; readers add them up (no per-event atomic read-modify-write). */
 #define SL__PUBLISH(field, value) atomic_store_explicit(&(field), (value), memory_order_relaxed)
@@ -224,10 +219,6 @@ void sl__lane_publish(sl_lane *l);
 size_t sl__source_state_input_offsets(const uint8_t *st, uint32_t len, int64_t *out, size_t cap);
 
 /* worker.c */
-/* Finds the source-state blob (repartition dedup positions) in a stored
- * checkpoint of a task (the node-level wrapper). Returns 0 or SL_ECORRUPT. */
-int sl__snapshot_source_state(const uint8_t *blob, size_t len, const uint8_t **state,
-                              uint32_t *state_len);
 int sl__worker_init(sl_engine *e, sl__worker *w, int index, size_t ring_cap);
 void sl__worker_destroy(sl__worker *w);
 void *sl__worker_main(void *arg);

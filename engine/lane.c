@@ -15,6 +15,7 @@
  * delivered, carrying the task's next input offset.
  */
 #include "engine_internal.h"
+#include "task_snapshot.h"
 #include "json_scan.h"
 #include "probe.h"
 #include "log.h"
@@ -604,39 +605,54 @@ int64_t sl_lane_last_event_time(const sl_lane *l)
     return l->last_ts;
 }
 
-/* On assignment from checkpoint n: the task's dedup positions and input
- * watermarks come back from the checkpoint (the worker restores the rest
- * of the task). A source state that cannot be read fails the engine: with
- * no dedup positions, replayed records would be counted twice. */
-static void sl__lane_restore_source_state(sl_lane *l, int32_t task, uint64_t n, const char *origin)
+/* On assignment from checkpoint n: loads and parses the task's checkpoint
+ * (once: it travels to the worker with the ASSIGN message, which restores
+ * the rest of the task from it); the task's dedup positions and input
+ * watermarks come back from it here. A checkpoint that cannot be loaded or
+ * read fails the engine: with no dedup positions, replayed records would
+ * be counted twice. */
+static void sl__lane_restore_source_state(sl_lane *l, sl_batch *ctl)
 {
+    int32_t task = ctl->task;
+    uint64_t n = ctl->checkpoint_id;
     sl__dedup *d = &l->dedup[task];
     free(d->max);
     d->max = NULL;
     d->n = 0;
     sl__inputs_free(&l->inputs[task]);
-    if (!n || !l->engine->checkpointer)
+    sl_engine *e = l->engine;
+    if (!n || !e->checkpointer || e->def->checkpoint.off)
         return;
-    uint8_t *blob = NULL;
-    size_t len = 0;
-    char err[512];
-    if (sl_checkpointer_load(l->engine->checkpointer, task, n, origin, &blob, &len, err,
-                             sizeof(err)) != SL_OK)
-        return; /* the worker reports the failure and stops the engine */
-    const uint8_t *st;
-    uint32_t st_len;
-    /* (A snapshot without a readable wrapper: the worker refuses it and
-     * says why.) */
-    if (sl__snapshot_source_state(blob, len, &st, &st_len) == SL_OK && st_len &&
-        sl__lane_parse_source_state(l, task, st, st_len) != SL_OK) {
+    sl_task_loaded *ld = sl_xcalloc(1, sizeof(*ld));
+    char err[512] = "";
+    int rc = sl_checkpointer_load(e->checkpointer, task, n, sl_batch_assign_origin(ctl),
+                                  &ld->stored, &ld->len, err, sizeof(err));
+    if (rc != SL_OK) {
+        sl_error("checkpoint", "task %d: cannot load checkpoint %" PRIu64 ": %s", task, n, err);
+    } else if ((rc = sl_task_image_parse(ld->stored, ld->len, &ld->img, err, sizeof(err))) !=
+               SL_OK) {
+        sl_error("checkpoint", "task %d: checkpoint %" PRIu64 " refused: %s", task, n, err);
+    } else if (ld->img.task != task) {
+        rc = SL_ECORRUPT;
+        sl_error("checkpoint", "task %d: checkpoint %" PRIu64 " refused: it is task %d's", task,
+                 n, ld->img.task);
+    } else if (ld->img.source_len &&
+               sl__lane_parse_source_state(l, task, ld->img.source, ld->img.source_len) !=
+                   SL_OK) {
+        rc = SL_ECORRUPT;
         sl_error("checkpoint",
                  "task %d: checkpoint %" PRIu64
                  ": source state (dedup positions, input watermarks) unreadable: %u bytes of an "
                  "unknown format",
-                 task, n, st_len);
-        atomic_store(&l->engine->failed, 1);
+                 task, n, ld->img.source_len);
     }
-    free(blob);
+    if (rc != SL_OK) {
+        sl_task_loaded_free(ld);
+        atomic_store(&e->failed, 1);
+        return; /* the worker sees no checkpoint attached and drops the task */
+    }
+    ctl->attach = ld;
+    ctl->attach_free = sl_task_loaded_free;
 }
 
 int sl_lane_push_batch(sl_lane *l, sl_batch *b)
@@ -671,7 +687,7 @@ int sl_lane_control(sl_lane *l, int32_t task, sl_batch *ctl)
         sl_lane_add_task(l, task);
         if (ctl->kind == SL_MSG_ASSIGN) {
             l->next_offset[task] = ctl->value;
-            sl__lane_restore_source_state(l, task, ctl->checkpoint_id, sl_batch_assign_origin(ctl));
+            sl__lane_restore_source_state(l, ctl);
             if (l->merged)
                 ctl->flags |= SL_CTL_MERGED;
             atomic_fetch_add(&l->engine->assigns_sent, 1);

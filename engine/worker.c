@@ -31,6 +31,7 @@
  */
 #include "engine_internal.h"
 #include "chain.h"
+#include "task_snapshot.h"
 #include "json_scan.h"
 #include "log.h"
 #include "snapshot.h"
@@ -370,28 +371,31 @@ static void sl__task_snapshot(sl__worker *w, sl__task *t, const sl_batch *barrie
             next_offset = -1;
         goto forward;
     }
-    sl_buf_put_u32(&buf, SL__TASK_SNAPSHOT_MAGIC);
-    sl_buf_put_u32(&buf, SL__TASK_SNAPSHOT_VERSION);
-    sl_buf_put_u32(&buf, (uint32_t)t->id);
-    sl_buf_put_u64(&buf, barrier->checkpoint_id);
-    sl_buf_put_i64(&buf, barrier->value); /* next input offset */
-    sl_buf_put_u64(&buf, t->next_seq);
-    sl_buf_put_u8(&buf, (uint8_t)t->closed);
-    sl_buf_put_u8(&buf, t->chain != NULL);
-    sl_buf_put_blob(&buf, barrier->bytes, barrier->bytes_len); /* source state */
+    sl_task_image img = {.task = t->id,
+                         .checkpoint_id = barrier->checkpoint_id,
+                         .next_offset = barrier->value,
+                         .next_seq = t->next_seq,
+                         .closed = t->closed,
+                         .has_chain = t->chain != NULL,
+                         .source = (const uint8_t *)barrier->bytes,
+                         .source_len = (uint32_t)barrier->bytes_len,
+                         .nheld = t->nheld,
+                         .suppress_floor = t->suppress_floor,
+                         .marks = t->suppress,
+                         .nmarks = t->nsuppress};
+    sl_task_image_begin(&buf, &img);
     if (t->chain && sl_chain_snapshot(t->chain, &buf) != SL_OK)
         buf.failed = 1;
-    sl_buf_put_u32(&buf, (uint32_t)t->nheld);
-    for (size_t i = 0; i < t->nheld; i++) {
-        sl_buf_put_blob(&buf, t->held[i].key, t->held[i].key_len);
-        sl_buf_put_blob(&buf, t->held[i].value, t->held[i].value_len);
-        sl_buf_put_i64(&buf, t->held[i].ts);
-        sl_buf_put_u64(&buf, t->held[i].seq);
-    }
-    sl_buf_put_i64(&buf, t->suppress_floor);
-    sl_buf_put_u32(&buf, t->nsuppress);
-    for (uint32_t p = 0; p < t->nsuppress; p++)
-        sl_buf_put_i64(&buf, t->suppress[p]);
+    img.held = sl_xcalloc(t->nheld + 1, sizeof(*img.held));
+    for (size_t i = 0; i < t->nheld; i++)
+        img.held[i] = (sl_task_held){.key = t->held[i].key,
+                                     .key_len = t->held[i].key_len,
+                                     .value = t->held[i].value,
+                                     .value_len = t->held[i].value_len,
+                                     .ts = t->held[i].ts,
+                                     .seq = t->held[i].seq};
+    sl_task_image_end(&buf, &img);
+    free(img.held);
     if (buf.failed) {
         sl_error("checkpoint", "task %d: out of memory serializing checkpoint %" PRIu64, t->id,
                  barrier->checkpoint_id);
@@ -418,108 +422,41 @@ forward:
     sl__push_blocking(w->engine, w->out, out);
 }
 
-/* Parses a task snapshot (the worker part) into t. Returns 0 or
- * SL_ECORRUPT; on error t is left as created (empty). */
-static int sl__task_restore(sl__worker *w, sl__task *t, const uint8_t *blob, size_t len,
-                            char *errstr, size_t errstr_size)
+/* Restores t (as created) from its parsed checkpoint. Returns 0 or an
+ * error with errstr; on error t is to be removed. */
+static int sl__task_restore(sl__worker *w, sl__task *t, const sl_task_image *img, char *errstr,
+                            size_t errstr_size)
 {
-    sl_reader r;
-    sl_reader_init(&r, blob, len);
-    uint32_t magic = sl_read_u32(&r), version = sl_read_u32(&r);
-    if (r.failed || magic != SL__TASK_SNAPSHOT_MAGIC)
-        return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "not a task snapshot");
-    if (version != SL__TASK_SNAPSHOT_VERSION && version != 2)
-        return sl_seterr(errstr, errstr_size, SL_EVERSION,
-                         "task snapshot version %u, this build reads 2 and %u", version,
-                         SL__TASK_SNAPSHOT_VERSION);
-    int32_t id = (int32_t)sl_read_u32(&r);
-    (void)sl_read_u64(&r); /* checkpoint id */
-    (void)sl_read_i64(&r); /* next input offset: the source seeks there */
-    uint64_t next_seq = sl_read_u64(&r);
-    uint8_t closed = sl_read_u8(&r), has_chain = sl_read_u8(&r);
-    uint32_t source_len;
-    (void)sl_read_blob(&r, &source_len); /* source state: the lane restores it */
-    if (r.failed || id != t->id || (has_chain != 0) != (t->chain != NULL))
+    if (img->has_chain != (t->chain != NULL))
         return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "task snapshot does not match task %d",
                          t->id);
-    if (has_chain) {
-        /* Version 2 held the window's section alone; 3 the chain's. A task
-         * whose input ended fired every window and holds a final
+    if (img->has_chain) {
+        /* A task whose input ended fired every window and holds a final
          * watermark: a later run over the grown input starts it afresh
-         * (the section is read into a chain thrown away). */
+         * (its sections are still checked, into a chain thrown away). */
         sl_chain *into = t->chain;
-        if (closed) {
+        if (img->closed) {
             sl_op_env env = {.def = w->engine->def, .task = t->id};
             if (sl_chain_open(w->engine->def, &env, &into, errstr, errstr_size) != SL_OK)
                 return SL_ENOMEM;
         }
-        int rc = version == 2 ? sl_chain_restore_window(into, &r, errstr, errstr_size)
-                              : sl_chain_restore(into, &r, errstr, errstr_size);
-        if (closed)
+        int rc = sl_chain_restore(into, img->sections, img->nsections, errstr, errstr_size);
+        if (img->closed)
             sl_chain_free(into);
         if (rc != SL_OK)
             return rc;
     }
-    uint32_t nheld = sl_read_u32(&r);
-    if (r.failed || nheld > len)
-        return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "truncated task snapshot");
-    for (uint32_t i = 0; i < nheld; i++) {
-        uint32_t kl, vl;
-        const uint8_t *k = sl_read_blob(&r, &kl);
-        const uint8_t *v = sl_read_blob(&r, &vl);
-        int64_t ts = sl_read_i64(&r);
-        uint64_t seq = sl_read_u64(&r);
-        if (r.failed || !k || !v)
-            return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "truncated held results");
-        if (!sl_bytes_printable(k, kl) || !sl_bytes_printable(v, vl))
-            return sl_seterr(errstr, errstr_size, SL_ECORRUPT,
-                             "control character in a held result");
-        sl__hold(w, t, (const char *)k, kl, (const char *)v, vl, ts, seq);
+    for (size_t i = 0; i < img->nheld; i++) {
+        const sl_task_held *h = &img->held[i];
+        sl__hold(w, t, h->key, h->key_len, h->value, h->value_len, h->ts, h->seq);
     }
-    /* Version 2 kept one mark for every partition; 3 keeps one each. */
-    int64_t floor = sl_read_i64(&r);
-    uint32_t nmarks = version >= 3 ? sl_read_u32(&r) : 0;
-    if (r.failed || nmarks > (len - r.pos) / 8)
-        return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "truncated task snapshot");
-    int64_t *marks = sl_xcalloc((size_t)nmarks + 1, sizeof(*marks));
-    for (uint32_t p = 0; p < nmarks; p++)
-        marks[p] = sl_read_i64(&r);
-    if (r.failed || !sl_reader_done(&r)) {
-        free(marks);
-        return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "trailing bytes in task snapshot");
-    }
-    t->next_seq = next_seq;
-    t->suppress_floor = floor < -1 ? -1 : floor;
+    t->next_seq = img->next_seq;
+    t->suppress_floor = img->suppress_floor;
     if (t->suppress_floor > t->suppress_max)
         t->suppress_max = t->suppress_floor;
-    sl__suppress_merge(t, marks, nmarks);
-    free(marks);
+    sl__suppress_merge(t, img->marks, img->nmarks);
     t->closed = 0; /* see above: an ended input resumes as a new stream */
     return SL_OK;
-}
-
-int sl__snapshot_source_state(const uint8_t *blob, size_t len, const uint8_t **state,
-                              uint32_t *state_len)
-{
-    sl_reader w;
-    sl_reader_init(&w, blob, len);
-    uint32_t tl;
-    const uint8_t *tb = sl_read_blob(&w, &tl);
-    if (!tb)
-        return SL_ECORRUPT;
-    sl_reader r;
-    sl_reader_init(&r, tb, tl);
-    uint32_t magic = sl_read_u32(&r), version = sl_read_u32(&r);
-    if (magic != SL__TASK_SNAPSHOT_MAGIC || (version != SL__TASK_SNAPSHOT_VERSION && version != 2))
-        return SL_ECORRUPT;
-    (void)sl_read_u32(&r); /* task */
-    (void)sl_read_u64(&r); /* checkpoint */
-    (void)sl_read_i64(&r); /* next offset */
-    (void)sl_read_u64(&r); /* next seq */
-    (void)sl_read_u8(&r);  /* closed */
-    (void)sl_read_u8(&r);  /* has window */
-    *state = sl_read_blob(&r, state_len);
-    return *state ? SL_OK : SL_ECORRUPT;
 }
 
 /* ASSIGN: (re)creates the task; restores it from checkpoint n if given,
@@ -538,28 +475,21 @@ static void sl__task_assign(sl__worker *w, int lane, const sl_batch *msg)
     char err[512] = "";
     const uint8_t *sink_pos = NULL;
     uint32_t sink_pos_len = 0;
-    uint8_t *blob = NULL;
-    size_t len = 0;
     if (msg->checkpoint_id && e->checkpointer && !e->def->checkpoint.off) {
-        int rc = sl_checkpointer_load(e->checkpointer, msg->task, msg->checkpoint_id,
-                                      sl_batch_assign_origin(msg), &blob, &len, err, sizeof(err));
-        if (rc != SL_OK) {
-            sl_error("checkpoint", "task %d: cannot load checkpoint %" PRIu64 ": %s", msg->task,
-                     msg->checkpoint_id, err);
+        /* The lane loaded and parsed it (and said why if it could not). */
+        const sl_task_loaded *ld = msg->attach;
+        if (!ld) {
+            sl__task_remove(w, msg->task);
             atomic_store(&e->failed, 1);
             return;
         }
-        /* node-level wrapper: blob(task state) blob(sink position) */
-        sl_reader r;
-        sl_reader_init(&r, blob, len);
-        uint32_t tl;
-        const uint8_t *tb = sl_read_blob(&r, &tl);
-        sink_pos = sl_read_blob(&r, &sink_pos_len);
-        if (!tb || !sink_pos || (rc = sl__task_restore(w, t, tb, tl, err, sizeof(err))) != 0) {
+        sink_pos = ld->img.sink_pos;
+        sink_pos_len = ld->img.sink_pos_len;
+        int rc = sl__task_restore(w, t, &ld->img, err, sizeof(err));
+        if (rc != SL_OK) {
             sl_error("checkpoint", "task %d: checkpoint %" PRIu64 " refused: %s", msg->task,
                      msg->checkpoint_id, err[0] ? err : "malformed");
             sl__task_remove(w, msg->task);
-            free(blob);
             atomic_store(&e->failed, 1);
             return;
         }
@@ -594,7 +524,6 @@ static void sl__task_assign(sl__worker *w, int lane, const sl_batch *msg)
                     " suppressing their replay where their partition has them",
                     t->id, t->suppress_max, t->nsuppress);
     }
-    free(blob);
     /* Held results of a restored snapshot belong to durable state. */
     for (size_t i = 0; i < t->nheld; i++)
         t->held[i].release_at = msg->checkpoint_id;

@@ -23,6 +23,7 @@
 #include "engine.h"
 #include "engine_harness.h"
 #include "engine_internal.h"
+#include "task_snapshot.h"
 #include "log.h"
 #include "snapshot.h"
 
@@ -164,8 +165,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         sl_buf task;
         sl_buf_init(&task);
-        sl_buf_put_u32(&task, SL__TASK_SNAPSHOT_MAGIC);
-        sl_buf_put_u32(&task, SL__TASK_SNAPSHOT_VERSION);
+        sl_buf_put_u32(&task, SL_TASK_SNAPSHOT_MAGIC);
+        sl_buf_put_u32(&task, SL_TASK_SNAPSHOT_VERSION);
         sl_buf_put_u32(&task, 0); /* task */
         sl_buf_put_bytes(&task, p, n);
         sl_buf_put_blob(&blob, task.data, task.len);
