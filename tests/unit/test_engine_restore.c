@@ -1,5 +1,5 @@
 /*
- * test_engine_restore.c - determinism across restores (issue 4): the same
+ * test_engine_restore.c - determinism across restores: the same
  * partitioned input gives the same result sequence per task, byte for
  * byte, whether it runs
  *   A. straight through (1 worker, batches of 4096), or
