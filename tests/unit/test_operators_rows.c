@@ -179,13 +179,13 @@ static gval rand_val(int allow_other)
     gval v = {0};
     switch (rnd() % (allow_other ? 7 : 5)) {
     case 0:
-    case 1:
+    case 1: {
+        size_t k = rnd() % SL_ARRAY_LEN(ints);
         v.t = V_INT;
-        v.i = ints[rnd() % SL_ARRAY_LEN(ints)].i;
-        for (size_t k = 0; k < SL_ARRAY_LEN(ints); k++)
-            if (ints[k].i == v.i)
-                v.txt = ints[k].txt;
+        v.i = ints[k].i;
+        v.txt = ints[k].txt;
         break;
+    }
     case 2: {
         size_t k = rnd() % SL_ARRAY_LEN(doubles);
         v.t = V_DOUBLE;
@@ -662,7 +662,6 @@ static void test_sample(void **state)
         assert_int_equal(got.n, before); /* 2 rows after an empty start */
         feed_rows(st->ops, op, rows, 1, 8, &out);
         assert_int_equal(got.n, before + 1);
-        /* back to "one row seen" for the next round is not needed: */
         sl_reader_init(&r, b.data, b.len);
         assert_int_equal(st->ops->restore(op, &r, err, sizeof(err)), SL_OK);
         feed_rows(st->ops, op, rows, 1, 8, &out); /* restored: 2 seen, so this is the 3rd */
