@@ -7,7 +7,9 @@
  * A result row is a flat JSON object (key fields, window_start,
  * window_end, aggregates). filter passes the rows its expression holds for
  * (the same rules as on events: filter.h); map keeps, drops and renames
- * fields (in that order), keeping the others in place. The message key of
+ * fields (in that order, renames all at once), keeping the others in
+ * place; as before a window, a field renamed to the name of another
+ * replaces it (in the renamed field's place). The message key of
  * a result (the key fields) is not changed by either.
  *
  * @locality: one instance per task, used by one worker thread at a time.
@@ -216,6 +218,8 @@ static void sl__map_process(void *op, const sl_batch *in, const sl_op_out *out)
             if (sl__in(m->drop, m->ndrop, name) >= 0)
                 continue;
             int r = sl__in(m->rename_from, m->nrename, name);
+            if (r < 0 && sl__in(m->rename_to, m->nrename, name) >= 0)
+                continue; /* renamed over: the renamed field replaces it */
             json_object_set(res, r >= 0 ? m->rename_to[r] : name, v);
         }
         char *text = res ? json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;

@@ -99,7 +99,9 @@ uint64_t sl_window_task_refused(const sl_window_task *t);
  * so that restore + the same further input gives byte-identical results. */
 int sl_window_task_snapshot(const sl_window_task *t, sl_buf *out);
 /* Restores into a freshly created task (same def). On SL_ECORRUPT the task
- * is left empty (never half-restored) and errstr says why. */
+ * is left empty (never half-restored) and errstr says why. The task's
+ * modes (external watermark, refusing new keys) and its refused count are
+ * kept: they are not part of the snapshot. */
 int sl_window_task_restore(sl_window_task *t, sl_reader *in, char *errstr, size_t errstr_size);
 
 #endif

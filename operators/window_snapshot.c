@@ -293,13 +293,17 @@ int sl_window_task_restore(sl_window_task *t, sl_reader *in, char *errstr, size_
         sl_window_task_free(r);
         return rc;
     }
-    /* Move r's state into t (the watermark mode is the task's, not the
-     * snapshot's). */
-    int external_wm = t->external_wm;
+    /* Move r's state into t. The watermark mode, the state budget's
+     * refusal of new keys and the count of events it refused are the
+     * task's, not the snapshot's. */
+    int external_wm = t->external_wm, refuse_new_keys = t->refuse_new_keys;
+    uint64_t refused = t->refused;
     sl_agg_plan_free(&t->plan);
     free(t->tmp);
     *t = *r;
     t->external_wm = external_wm;
+    t->refuse_new_keys = refuse_new_keys;
+    t->refused = refused;
     free(r);
     return 0;
 }

@@ -96,6 +96,7 @@ static int sample_snapshot(const void *op, sl_buf *out)
 static int sample_restore(void *op, sl_reader *in, char *errstr, size_t errstr_size)
 {
     sample_inst *s = op;
+    s->seen = 0; /* a refused section leaves the instance empty */
     uint32_t version = sl_read_u32(in);
     uint64_t seen = sl_read_u64(in);
     if (in->failed)
