@@ -539,24 +539,15 @@ static void run_damage_case(const wcase *c, uint64_t seed)
     sl_op_env env = {.def = def, .task = 3};
     sl_chain *chain = NULL;
     assert_int_equal(sl_chain_open(def, &env, &chain, err, sizeof(err)), SL_OK);
-    sl_buf sec;
-    sl_buf_init(&sec);
-    sl_buf_put_u8(&sec, 1);
-    sl_buf_put_blob(&sec, "window", 6);
-    sl_buf_put_blob(&sec, tail.data, tail.len);
-    sl_reader r;
-    sl_reader_init(&r, sec.data, sec.len);
+    sl_task_section sec = {.name = "window", .name_len = 6, .data = tail.data,
+                           .len = (uint32_t)tail.len};
     err[0] = 0;
-    assert_int_equal(sl_chain_restore(chain, &r, err, sizeof(err)), SL_ECORRUPT);
+    assert_int_equal(sl_chain_restore(chain, &sec, 1, err, sizeof(err)), SL_ECORRUPT);
     assert_non_null(strstr(err, "trailing"));
-    sl_buf_reset(&sec); /* the same without the garbage is taken */
-    sl_buf_put_u8(&sec, 1);
-    sl_buf_put_blob(&sec, "window", 6);
-    sl_buf_put_blob(&sec, snap.data, snap.len);
-    sl_reader_init(&r, sec.data, sec.len);
-    assert_int_equal(sl_chain_restore(chain, &r, err, sizeof(err)), SL_OK);
+    sec.data = snap.data; /* the same without the garbage is taken */
+    sec.len = (uint32_t)snap.len;
+    assert_int_equal(sl_chain_restore(chain, &sec, 1, err, sizeof(err)), SL_OK);
     sl_chain_free(chain);
-    sl_buf_free(&sec);
     sl_buf_free(&tail);
 
     /* garbage and nothing */
