@@ -44,7 +44,6 @@ typedef struct sl_opt {
     const char *def;
 } sl_opt;
 
-
 /* Checks that `obj` is a JSON object whose keys are all named in `table`
  * (ended by {.name = NULL}), that every required option is present, and
  * that each value has its declared type (SL_OPT_DURATION must parse with
