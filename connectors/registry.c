@@ -1,35 +1,27 @@
-/* registry.c - the connectors known by "type" in pipeline definitions. */
+/* registry.c - the connectors known by "type" in pipeline definitions,
+ * handed to the definition loader and the engine (connector.h). */
+#include "registry.h"
+
 #include "connector.h"
 #include "kafka.h"
 
-#include <string.h>
+#include <stddef.h>
 
-const sl_source_ops *const sl_sources[] = {
+static const sl_source_ops *const sl__builtin_sources[] = {
     &sl_source_file,
     &sl_source_generator,
     &sl_source_kafka,
     NULL,
 };
 
-const sl_sink_ops *const sl_sinks[] = {
+static const sl_sink_ops *const sl__builtin_sinks[] = {
     &sl_sink_file,
     &sl_sink_null,
     &sl_sink_kafka,
     NULL,
 };
 
-const sl_source_ops *sl_source_find(const char *type)
+void sl_connectors_register_builtin(void)
 {
-    for (size_t i = 0; type && sl_sources[i]; i++)
-        if (strcmp(sl_sources[i]->name, type) == 0)
-            return sl_sources[i];
-    return NULL;
-}
-
-const sl_sink_ops *sl_sink_find(const char *type)
-{
-    for (size_t i = 0; type && sl_sinks[i]; i++)
-        if (strcmp(sl_sinks[i]->name, type) == 0)
-            return sl_sinks[i];
-    return NULL;
+    sl_connectors_register(sl__builtin_sources, sl__builtin_sinks);
 }

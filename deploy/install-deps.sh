@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Sluice needs to build and test, when missing.
 # Usage: deploy/install-deps.sh [build|test|fuzz]   (test adds the outside
-# clients; fuzz also clang, for the SL_FUZZ=ON libFuzzer build)
+# clients and simdjson, which only tests/bench compare the scanner with;
+# fuzz also clang, for the SL_FUZZ=ON libFuzzer build)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config librdkafka-dev libjansson-dev libzmq3-dev
-      libcmocka-dev libsimdjson-dev libmicrohttpd-dev)
+      libcmocka-dev libmicrohttpd-dev)
 if [ "${1:-build}" = test ] || [ "${1:-build}" = fuzz ]; then
-  pkgs+=(kcat python3 python3-kafka curl prometheus)
+  pkgs+=(libsimdjson-dev kcat python3 python3-kafka curl prometheus)
 fi
 if [ "${1:-build}" = fuzz ]; then
   pkgs+=(clang libclang-rt-14-dev)

@@ -3,7 +3,7 @@
  * in-memory JSON-lines buffer, one core:
  *   scan      the projection scanner (engine/json_scan.c), fields user,
  *             amount, ts
- *   simdjson  simdjson On-Demand through engine/json_simd.cpp, same fields
+ *   simdjson  simdjson On-Demand through tests/bench/json_simd.cpp, same fields
  *             (input copied into a padded buffer, as a Kafka payload must be)
  *   jansson   json_loadb + json_object_get of the same fields (baseline)
  *   ingest    sl_ingest_decode + sl_ingest_append: everything the source
@@ -16,7 +16,7 @@
  *   bench_decode [events]     (default 2,000,000)
  */
 #include "ingest.h"
-#include "json_scan.h"
+#include "json_simd.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -19,6 +19,7 @@
 
 #include "event_time.h"
 #include "filter.h"
+#include "engine.h" /* sl_bad_reason_name */
 #include "ingest.h"
 #include "json_scan.h"
 

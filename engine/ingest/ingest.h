@@ -13,7 +13,24 @@
 
 #include "batch.h"
 #include "definition.h"
-#include "engine.h"
+
+/* Reasons an input event is rejected (counted per reason). */
+#define SL_BAD_MAP(XX)                                                                             \
+    XX(MALFORMED, "malformed_json")                                                                \
+    XX(MISSING_TIME, "missing_time")                                                               \
+    XX(BAD_TIME, "bad_time")                                                                       \
+    XX(MISSING_KEY, "missing_key")                                                                 \
+    XX(MISSING_FIELD, "missing_field")                                                             \
+    XX(WRONG_TYPE, "wrong_type")                                                                   \
+    XX(TOO_LARGE, "too_large")                                                                     \
+    XX(TOO_FAR_AHEAD, "too_far_ahead")
+
+typedef enum sl_bad_reason {
+#define SL__BAD_ENUM(name, str) SL_BAD_##name,
+    SL_BAD_MAP(SL__BAD_ENUM)
+#undef SL__BAD_ENUM
+        SL_BAD_COUNT
+} sl_bad_reason;
 
 typedef struct sl_ingest sl_ingest;
 

@@ -16,6 +16,7 @@
 #include "engine.h"
 #include "kafka.h"
 #include "log.h"
+#include "registry.h"
 #include "replication.h"
 #include "service.h"
 
@@ -271,6 +272,7 @@ static void sl__usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    sl_connectors_register_builtin();
     argc = sl__global_options(argc, argv);
     if (argc < 0)
         return SL_EXIT_USAGE;

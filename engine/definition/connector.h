@@ -20,43 +20,12 @@
 #include "batch.h"
 #include "checkpoint.h"
 #include "definition.h"
+#include "options.h"
 #include "snapshot.h"
 
 #include <stdio.h>
 
 typedef struct sl_engine sl_engine;
-
-typedef enum sl_opt_type {
-    SL_OPT_STRING,
-    SL_OPT_INT,    /* JSON integer */
-    SL_OPT_NUMBER, /* integer or real */
-    SL_OPT_BOOL,
-    SL_OPT_DURATION, /* "250ms" or integer ms */
-    SL_OPT_STRINGS,  /* array of strings (a lone string is accepted) */
-    SL_OPT_OBJECT,   /* any object (e.g. librdkafka "properties") */
-    SL_OPT_ANY,
-} sl_opt_type;
-
-/* One option of a table checked by sl_opts_check (options.c). The first
- * four members are positional; the rest are optional designated ones:
- *   {"consumer_threads", SL_OPT_INT, 0, "decoding threads", .min = 1,
- *    .max = 64, .def = "1"}
- *   {"start", SL_OPT_STRING, 0, "...", .allowed = "earliest|latest|committed"}
- * min/max bound SL_OPT_INT, SL_OPT_NUMBER and SL_OPT_DURATION (in ms)
- * values when min < max (both 0: unbounded; a duration is always >= 0);
- * `allowed` lists the values an SL_OPT_STRING may take, '|'-separated;
- * `def` is the default as text, for readers of the table only: nothing
- * applies or prints it (create() applies the default itself). `help` is
- * quoted in the "missing required key" message. */
-typedef struct sl_opt {
-    const char *name;
-    sl_opt_type type;
-    int required;
-    const char *help; /* one line (quoted when a required key is missing) */
-    int64_t min, max;
-    const char *allowed;
-    const char *def;
-} sl_opt;
 
 /* Options every source accepts (type, format, event_time, watermark) are
  * added by the core; a connector lists only its own. Table ends with
@@ -159,10 +128,17 @@ extern const sl_source_ops sl_source_generator;
 extern const sl_sink_ops sl_sink_file;
 extern const sl_sink_ops sl_sink_null; /* discards everything */
 
+/* The connectors known by name. The definition loader and the engine
+ * look types up here; the connectors themselves live in layers above
+ * (connectors/, connectors/kafka/), so whoever links them hands their
+ * tables in once, before loading a definition: the CLI calls
+ * sl_connectors_register_builtin() (connectors/registry.h). Until then
+ * both lists are empty. */
+void sl_connectors_register(const sl_source_ops *const *sources, const sl_sink_ops *const *sinks);
 const sl_source_ops *sl_source_find(const char *type);
 const sl_sink_ops *sl_sink_find(const char *type);
 /* NULL-terminated registries (did-you-mean, --help). */
-extern const sl_source_ops *const sl_sources[];
-extern const sl_sink_ops *const sl_sinks[];
+extern const sl_source_ops *const *sl_sources;
+extern const sl_sink_ops *const *sl_sinks;
 
 #endif

@@ -161,6 +161,17 @@ void sl__ks_pause(ks_source *s, ks_part *p, int pause);
 /* Metadata of offsets committed for a checkpoint: "sluice:checkpoint=<id>". */
 #define SL_KS_CHECKPOINT_META "sluice:checkpoint="
 
+/* kafka_consume.c */
+/* A consumer thread (arg: its ks_thread). */
+void *sl__ks_thread_main(void *arg);
+/* Delivery report of the repartition producer (opaque: the ks_thread). */
+void sl__ks_repartition_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+
+/* kafka_topics.c */
+/* Reads partition counts of every topic. Returns 0 or SL_EKAFKA. */
+int sl__ks_metadata(ks_source *s, rd_kafka_t *rk, size_t ntop, char *errstr, size_t errstr_size);
+int sl__ks_ensure_repartition_topic(ks_source *s, int32_t want, char *errstr, size_t errstr_size);
+
 /* kafka_group.c */
 void *sl__ks_control_main(void *arg);
 void sl__ks_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,

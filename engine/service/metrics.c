@@ -1,5 +1,7 @@
 /*
- * metrics.c - the metrics registry and its Prometheus text rendering.
+ * metrics.c - the metrics registry: families, series, cells, histograms
+ * and reading values back. Rendering: metrics_render.c; process and
+ * engine families: metrics_families.c; shared structures: metrics_internal.h.
  *
  * Design notes
  * ------------
@@ -17,6 +19,7 @@
  *    read, so the cumulative buckets and _count always agree.
  */
 #include "metrics.h"
+#include "metrics_internal.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -27,56 +30,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-typedef struct sl__metric_cb {
-    struct sl__metric_cb *next;
-    sl_metric_value_fn fn;
-    void *arg;
-} sl__metric_cb;
-
-typedef struct sl__series sl__series;
-
-/* A cell with its bookkeeping; `cell` first so a sl_cell * converts back. */
-typedef struct sl__cell_node {
-    sl_cell cell;
-    sl__series *series;
-    struct sl__cell_node *prev, *next;
-} sl__cell_node;
-
-struct sl_hist {
-    sl_metric *fam;
-    _Atomic uint64_t sum_bits; /* a double */
-    _Atomic uint64_t *counts;  /* [nbounds + 1], non-cumulative */
-};
-
-struct sl__series {
-    sl__series *next;
-    sl_metric *fam;
-    char *values[SL_METRIC_MAX_LABELS];
-    uint64_t retired; /* released counter cells' values */
-    sl__cell_node *cells;
-    sl__metric_cb *cbs;
-    sl_hist *hist; /* histogram families */
-};
-
-struct sl_metric {
-    sl_metrics *reg;
-    sl_metric *next;
-    char *name;
-    char *help;
-    sl_metric_type type;
-    char *labels[SL_METRIC_MAX_LABELS];
-    size_t nlabels;
-    double *bounds;
-    size_t nbounds;
-    double scale; /* cells hold value / scale (0: exact integers) */
-    sl__series *series, *series_last;
-};
-
-struct sl_metrics {
-    pthread_mutex_t mu;
-    sl_metric *first, *last;
-};
 
 /* ------------------------------------------------------------------------
  * Registry
@@ -501,7 +454,7 @@ static uint64_t double_bits(double d)
     return u;
 }
 
-static double bits_double(uint64_t u)
+double sl__bits_double(uint64_t u)
 {
     double d;
     memcpy(&d, &u, sizeof(d));
@@ -519,7 +472,7 @@ void sl_hist_observe(sl_hist *h, double v)
     atomic_fetch_add_explicit(&h->counts[b], 1, memory_order_relaxed);
     uint64_t old = atomic_load_explicit(&h->sum_bits, memory_order_relaxed);
     while (!atomic_compare_exchange_weak_explicit(&h->sum_bits, &old,
-                                                  double_bits(bits_double(old) + v),
+                                                  double_bits(sl__bits_double(old) + v),
                                                   memory_order_relaxed, memory_order_relaxed))
         ;
 }
@@ -531,7 +484,7 @@ void sl_hist_observe(sl_hist *h, double v)
 /* Whether a series is rendered, and its value: *kind 0 = exact unsigned in
  * *uval (counters), 1 = exact signed in *ival (gauges), 2 = *dval (a
  * callback contributes). Mutex held. */
-static int series_value(const sl__series *s, int64_t *ival, uint64_t *uval, double *dval, int *kind)
+int sl__series_value(const sl__series *s, int64_t *ival, uint64_t *uval, double *dval, int *kind)
 {
     const sl_metric *f = s->fam;
     int counter = f->type == SL_METRIC_COUNTER;
@@ -574,399 +527,10 @@ int sl_metric_value(sl_metric *fam, const char *const *values, size_t nvalues, d
     uint64_t u;
     double d;
     int kind;
-    if (s && series_value(s, &i, &u, &d, &kind)) {
+    if (s && sl__series_value(s, &i, &u, &d, &kind)) {
         *value = kind == 0 ? (double)u : kind == 1 ? (double)i : d;
         rc = SL_OK;
     }
     pthread_mutex_unlock(&fam->reg->mu);
     return rc;
-}
-
-/* ------------------------------------------------------------------------
- * Rendering
- * ------------------------------------------------------------------------ */
-
-typedef struct sl__buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sl__buf;
-
-static void buf_reserve(sl__buf *b, size_t more)
-{
-    if (b->oom || b->len + more + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + more + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->oom = 1;
-        return;
-    }
-    b->p = p;
-    b->cap = cap;
-}
-
-static void buf_put(sl__buf *b, const char *s, size_t n)
-{
-    buf_reserve(b, n);
-    if (b->oom)
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_str(sl__buf *b, const char *s)
-{
-    buf_put(b, s, strlen(s));
-}
-
-static void buf_printf(sl__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void buf_printf(sl__buf *b, const char *fmt, ...)
-{
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof(tmp)) {
-        buf_put(b, tmp, (size_t)n);
-        return;
-    }
-    buf_reserve(b, (size_t)n);
-    if (b->oom)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-/* Escapes \ and newline (HELP), plus " when `quote` (label values). */
-static void buf_escaped(sl__buf *b, const char *s, int quote)
-{
-    for (const char *p = s; *p; p++) {
-        if (*p == '\\')
-            buf_put(b, "\\\\", 2);
-        else if (*p == '\n')
-            buf_put(b, "\\n", 2);
-        else if (quote && *p == '"')
-            buf_put(b, "\\\"", 2);
-        else
-            buf_put(b, p, 1);
-    }
-}
-
-/* Integral values below 1e15 as plain integers, others as the shortest
- * text that reads back as the same double; Prometheus spellings for
- * infinities and NaN. */
-static void fmt_double(char *out, size_t size, double v)
-{
-    if (isnan(v)) {
-        snprintf(out, size, "NaN");
-        return;
-    }
-    if (isinf(v)) {
-        snprintf(out, size, v > 0 ? "+Inf" : "-Inf");
-        return;
-    }
-    if (v == floor(v) && fabs(v) < 1e15) { /* integers as integers: 74600, not 7.46e+04 */
-        snprintf(out, size, "%.0f", v == 0 ? 0.0 : v);
-        return;
-    }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(out, size, "%.*g", prec, v);
-        if (strtod(out, NULL) == v)
-            return;
-    }
-}
-
-static void render_labels(sl__buf *b, const sl__series *s, const char *le)
-{
-    const sl_metric *f = s->fam;
-    if (f->nlabels == 0 && !le)
-        return;
-    buf_put(b, "{", 1);
-    for (size_t i = 0; i < f->nlabels; i++) {
-        if (i)
-            buf_put(b, ",", 1);
-        buf_str(b, f->labels[i]);
-        buf_put(b, "=\"", 2);
-        buf_escaped(b, s->values[i], 1);
-        buf_put(b, "\"", 1);
-    }
-    if (le) {
-        if (f->nlabels)
-            buf_put(b, ",", 1);
-        buf_put(b, "le=\"", 4);
-        buf_str(b, le);
-        buf_put(b, "\"", 1);
-    }
-    buf_put(b, "}", 1);
-}
-
-static void render_histogram(sl__buf *b, const sl__series *s)
-{
-    const sl_metric *f = s->fam;
-    const sl_hist *h = s->hist;
-    uint64_t cum = 0;
-    char num[40];
-    for (size_t i = 0; i <= f->nbounds; i++) {
-        cum += atomic_load_explicit(&h->counts[i], memory_order_relaxed);
-        if (i < f->nbounds)
-            fmt_double(num, sizeof(num), f->bounds[i]);
-        else
-            snprintf(num, sizeof(num), "+Inf");
-        buf_str(b, f->name);
-        buf_str(b, "_bucket");
-        render_labels(b, s, num);
-        buf_printf(b, " %" PRIu64 "\n", cum);
-    }
-    fmt_double(num, sizeof(num),
-               bits_double(atomic_load_explicit(&h->sum_bits, memory_order_relaxed)));
-    buf_str(b, f->name);
-    buf_str(b, "_sum");
-    render_labels(b, s, NULL);
-    buf_printf(b, " %s\n", num);
-    buf_str(b, f->name);
-    buf_str(b, "_count");
-    render_labels(b, s, NULL);
-    buf_printf(b, " %" PRIu64 "\n", cum);
-}
-
-int sl_metrics_render(sl_metrics *m, char **out, size_t *len)
-{
-    static const char *const type_names[] = {"counter", "gauge", "histogram"};
-    sl__buf b = {0};
-    buf_reserve(&b, 0);
-    pthread_mutex_lock(&m->mu);
-    for (const sl_metric *f = m->first; f; f = f->next) {
-        buf_str(&b, "# HELP ");
-        buf_str(&b, f->name);
-        buf_put(&b, " ", 1);
-        buf_escaped(&b, f->help, 0);
-        buf_str(&b, "\n# TYPE ");
-        buf_str(&b, f->name);
-        buf_put(&b, " ", 1);
-        buf_str(&b, type_names[f->type]);
-        buf_put(&b, "\n", 1);
-        for (const sl__series *s = f->series; s; s = s->next) {
-            if (f->type == SL_METRIC_HISTOGRAM) {
-                render_histogram(&b, s);
-                continue;
-            }
-            int64_t i;
-            uint64_t u;
-            double d;
-            int kind;
-            if (!series_value(s, &i, &u, &d, &kind))
-                continue;
-            buf_str(&b, f->name);
-            render_labels(&b, s, NULL);
-            if (kind == 0) {
-                buf_printf(&b, " %" PRIu64 "\n", u);
-            } else if (kind == 1) {
-                buf_printf(&b, " %" PRId64 "\n", i);
-            } else {
-                char num[40];
-                fmt_double(num, sizeof(num), d);
-                buf_printf(&b, " %s\n", num);
-            }
-        }
-    }
-    pthread_mutex_unlock(&m->mu);
-    if (b.oom) {
-        free(b.p);
-        return SL_ENOMEM;
-    }
-    *out = b.p;
-    if (len)
-        *len = b.len;
-    return SL_OK;
-}
-
-/* ------------------------------------------------------------------------
- * Process metrics
- * ------------------------------------------------------------------------ */
-
-uint64_t sl_process_rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f)
-        return 0;
-    unsigned long long size = 0, resident = 0;
-    int n = fscanf(f, "%llu %llu", &size, &resident);
-    fclose(f);
-    long page = sysconf(_SC_PAGESIZE);
-    if (n != 2 || page <= 0)
-        return 0;
-    return (uint64_t)resident * (uint64_t)page;
-}
-
-static double rss_fn(void *arg)
-{
-    (void)arg;
-    return (double)sl_process_rss_bytes();
-}
-
-static double cpu_fn(void *arg)
-{
-    (void)arg;
-    struct timespec ts;
-    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
-        return 0;
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Process start time in seconds since the epoch: /proc/self/stat field 22
- * (clock ticks after boot) plus /proc/stat btime; `fallback` if unreadable. */
-static double process_start_time(double fallback)
-{
-    char line[1024];
-    FILE *f = fopen("/proc/self/stat", "r");
-    if (!f)
-        return fallback;
-    size_t n = fread(line, 1, sizeof(line) - 1, f);
-    fclose(f);
-    line[n] = '\0';
-    const char *p = strrchr(line, ')'); /* the command name may hold spaces */
-    if (!p)
-        return fallback;
-    /* after ')' come fields 3.. ; starttime is field 22 */
-    int field = 2;
-    unsigned long long start_ticks = 0;
-    for (p++; *p && field < 22; p++) {
-        if (*p == ' ') {
-            field++;
-            if (field == 22)
-                start_ticks = strtoull(p + 1, NULL, 10);
-        }
-    }
-    if (field != 22)
-        return fallback;
-    unsigned long long btime = 0;
-    f = fopen("/proc/stat", "r");
-    if (!f)
-        return fallback;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "btime %llu", &btime) == 1)
-            break;
-    fclose(f);
-    long hz = sysconf(_SC_CLK_TCK);
-    if (!btime || hz <= 0)
-        return fallback;
-    return (double)btime + (double)start_ticks / (double)hz;
-}
-
-static double start_fn(void *arg)
-{
-    return *(const double *)arg;
-}
-
-static double g_start_time;
-static pthread_once_t g_start_once = PTHREAD_ONCE_INIT;
-
-static void start_init(void)
-{
-    g_start_time = process_start_time((double)sl_wall_ms() / 1000.0);
-}
-
-int sl_metrics_add_process(sl_metrics *m)
-{
-    char err[256];
-    sl_metric *rss = sl_metrics_gauge(m, "sluice_process_resident_memory_bytes",
-                                      "Resident memory size of the process in bytes.", NULL, 0, err,
-                                      sizeof(err));
-    sl_metric *cpu = sl_metrics_counter(m, "sluice_process_cpu_seconds_total",
-                                        "User and system CPU time of the process in seconds.", NULL,
-                                        0, err, sizeof(err));
-    sl_metric *start = sl_metrics_gauge(m, "sluice_process_start_time_seconds",
-                                        "Start time of the process since the epoch in seconds.",
-                                        NULL, 0, err, sizeof(err));
-    if (!rss || !cpu || !start)
-        return SL_EINVAL;
-    pthread_once(&g_start_once, start_init);
-    pthread_mutex_lock(&m->mu);
-    int have = rss->series && rss->series->cbs;
-    pthread_mutex_unlock(&m->mu);
-    if (have)
-        return SL_OK;
-    int rc = sl_metric_set_fn(rss, NULL, 0, rss_fn, NULL);
-    if (rc == SL_OK)
-        rc = sl_metric_set_fn(cpu, NULL, 0, cpu_fn, NULL);
-    if (rc == SL_OK)
-        rc = sl_metric_set_fn(start, NULL, 0, start_fn, &g_start_time);
-    return rc;
-}
-
-/* ------------------------------------------------------------------------
- * The engine's families
- * ------------------------------------------------------------------------ */
-
-int sl_metrics_register_sluice(sl_metrics *m, sl_sluice_metrics *out, char *errstr,
-                               size_t errstr_size)
-{
-    static const char *const source_partition[] = {"source", "topic", "partition"};
-    static const char *const sink[] = {"sink"};
-    static const char *const reason[] = {"reason"};
-    static const char *const outcome[] = {"outcome"};
-    static const char *const topic_partition[] = {"topic", "partition"};
-    static const char *const task[] = {"task"};
-    static const char *const ring[] = {"ring"};
-    static const double ckpt_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                         0.5,   1,    2.5,   5,    10,  30};
-    sl_sluice_metrics f;
-    memset(&f, 0, sizeof(f));
-    /* clang-format off */
-    if (!(f.events_in = sl_metrics_counter(m, "sluice_events_in_total",
-            "Events read from a source partition (before filtering).",
-            source_partition, 3, errstr, errstr_size)) ||
-        !(f.events_out = sl_metrics_counter(m, "sluice_events_out_total",
-            "Records written to a sink.", sink, 1, errstr, errstr_size)) ||
-        !(f.bad_events = sl_metrics_counter(m, "sluice_bad_events_total",
-            "Input events rejected, by reason.", reason, 1, errstr, errstr_size)) ||
-        !(f.late_events = sl_metrics_counter(m, "sluice_late_events_total",
-            "Events behind the watermark: outcome is dropped, dead_letter or updated "
-            "(within allowed lateness).", outcome, 1, errstr, errstr_size)) ||
-        !(f.consumer_lag = sl_metrics_gauge(m, "sluice_consumer_lag",
-            "Messages between the consumer position and the partition's high watermark.",
-            topic_partition, 2, errstr, errstr_size)) ||
-        !(f.watermark_lag = sl_metrics_gauge(m, "sluice_watermark_lag_seconds",
-            "Wall clock minus the task's event-time watermark, in seconds.",
-            task, 1, errstr, errstr_size)) ||
-        !(f.checkpoint_duration = sl_metrics_histogram(m, "sluice_checkpoint_duration_seconds",
-            "Time from checkpoint start until it is durable on the required replicas.",
-            NULL, 0, ckpt_bounds, SL_ARRAY_LEN(ckpt_bounds), errstr, errstr_size)) ||
-        !(f.checkpoint_size = sl_metrics_gauge(m, "sluice_checkpoint_size_bytes",
-            "Total snapshot bytes of the last completed checkpoint.",
-            NULL, 0, errstr, errstr_size)) ||
-        !(f.checkpoint_failures = sl_metrics_counter(m, "sluice_checkpoint_failures_total",
-            "Checkpoints that failed or timed out.", NULL, 0, errstr, errstr_size)) ||
-        !(f.checkpoints = sl_metrics_counter(m, "sluice_checkpoints_total",
-            "Checkpoints completed.", NULL, 0, errstr, errstr_size)) ||
-        !(f.ring_occupancy = sl_metrics_gauge(m, "sluice_ring_occupancy",
-            "Batches waiting in a ring.", ring, 1, errstr, errstr_size)) ||
-        !(f.window_state_bytes = sl_metrics_gauge(m, "sluice_window_state_bytes",
-            "Bytes of open window state held by a task.", task, 1, errstr, errstr_size)) ||
-        !(f.results_emitted = sl_metrics_counter(m, "sluice_results_emitted_total",
-            "Window results emitted (after replay suppression).",
-            NULL, 0, errstr, errstr_size)) ||
-        !(f.tasks_assigned = sl_metrics_gauge(m, "sluice_tasks_assigned",
-            "Tasks (input partitions) assigned to this node.", NULL, 0, errstr, errstr_size)) ||
-        !(f.replication_refused = sl_metrics_counter(m, "sluice_replication_refused_total",
-            "Replication requests refused: handshake (plaintext or unknown key), origin (a key "
-            "pushing for another node), malformed (bad or out-of-bounds message).",
-            reason, 1, errstr, errstr_size)))
-        return SL_EINVAL;
-    /* clang-format on */
-    sl_metric_set_scale(f.watermark_lag, 0.001); /* cells hold milliseconds */
-    int rc = sl_metrics_add_process(m);
-    if (rc != SL_OK)
-        return sl_seterr(errstr, errstr_size, rc, "metrics: process metrics: %s", sl_err2str(rc));
-    *out = f;
-    return SL_OK;
 }

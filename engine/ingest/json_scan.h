@@ -16,7 +16,7 @@
  * json_text.c (numbers, escaping, minifying, formatting).
  *
  * Why not simdjson: see tests/bench/bench_decode.c, which measures this
- * scanner, simdjson On-Demand (engine/json_simd.cpp) and jansson on the
+ * scanner, simdjson On-Demand (tests/bench/json_simd.cpp) and jansson on the
  * same events.
  *
  * @locality: all functions are reentrant; a compiled sl_json_fields is
@@ -125,19 +125,5 @@ size_t sl_json_minify(const char *raw, size_t len, char *out);
 size_t sl_json_format_double(double d, char *out);
 /* Writes v in decimal. out must hold 20 bytes. Returns the length. */
 size_t sl_json_format_int(int64_t v, char *out);
-
-/* ---- simdjson On-Demand backend (engine/json_simd.cpp) ------------------
- * The same extraction as sl_json_scan() done with simdjson (the input is
- * copied into a padded buffer; raw pointers are mapped back into buf).
- * Kept as the measured alternative in tests/bench/bench_decode.c. Note that
- * On-Demand does not validate the values it skips (e.g. {"a":12x} passes
- * when "a" is not asked for). The scanner must be used by one thread. */
-typedef struct sl_simd_scanner sl_simd_scanner;
-
-/* NULL on failure (as sl_json_fields_new). */
-sl_simd_scanner *sl_simd_scanner_new(const char *const *names, size_t n);
-void sl_simd_scanner_free(sl_simd_scanner *s);
-/* As sl_json_scan(). */
-int sl_simd_scan(sl_simd_scanner *s, const char *buf, size_t len, sl_json_val *out);
 
 #endif

@@ -9,9 +9,42 @@
 #ifndef SL_OPTIONS_H
 #define SL_OPTIONS_H
 
-#include "connector.h"
+#include "common.h"
 
 #include <jansson.h>
+#include <stdint.h>
+
+typedef enum sl_opt_type {
+    SL_OPT_STRING,
+    SL_OPT_INT,    /* JSON integer */
+    SL_OPT_NUMBER, /* integer or real */
+    SL_OPT_BOOL,
+    SL_OPT_DURATION, /* "250ms" or integer ms */
+    SL_OPT_STRINGS,  /* array of strings (a lone string is accepted) */
+    SL_OPT_OBJECT,   /* any object (e.g. librdkafka "properties") */
+    SL_OPT_ANY,
+} sl_opt_type;
+
+/* One option of a table checked by sl_opts_check (options.c). The first
+ * four members are positional; the rest are optional designated ones:
+ *   {"consumer_threads", SL_OPT_INT, 0, "decoding threads", .min = 1,
+ *    .max = 64, .def = "1"}
+ *   {"start", SL_OPT_STRING, 0, "...", .allowed = "earliest|latest|committed"}
+ * min/max bound SL_OPT_INT, SL_OPT_NUMBER and SL_OPT_DURATION (in ms)
+ * values when min < max (both 0: unbounded; a duration is always >= 0);
+ * `allowed` lists the values an SL_OPT_STRING may take, '|'-separated;
+ * `def` is the default as text, for readers of the table only: nothing
+ * applies or prints it (create() applies the default itself). `help` is
+ * quoted in the "missing required key" message. */
+typedef struct sl_opt {
+    const char *name;
+    sl_opt_type type;
+    int required;
+    const char *help; /* one line (quoted when a required key is missing) */
+    int64_t min, max;
+    const char *allowed;
+    const char *def;
+} sl_opt;
 
 /* Checks that `obj` is a JSON object whose keys are all named in `table`
  * (ended by {.name = NULL}), that every required option is present, and
@@ -58,5 +91,10 @@ const char *sl_format_duration(int64_t ms, char *buf, size_t size);
  * a key that is not a plain name is bracketed:
  * properties["bootstrap.servers"]. Returns buf. */
 const char *sl_path_join(char *buf, size_t size, const char *path, const char *key);
+
+/* "250ms", "1s", "5m", "1h", "2d" or an integer of milliseconds. Returns 0
+ * and *ms, or SL_EINVAL. Negative values parse (the caller checks range).
+ * (Also declared in definition.h for the loader's callers.) */
+int sl_parse_duration(const json_t *v, int64_t *ms);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * json_simd.cpp - a one-file C shim over simdjson On-Demand with the same
- * contract as sl_json_scan() (see json_scan.h). It is the library
+ * contract as sl_json_scan() (see json_simd.h). It is the library
  * alternative the hand-written scanner is measured against in
  * tests/bench/bench_decode.c.
  */
@@ -21,7 +21,7 @@ namespace sl_od = simdjson::ondemand;
 #include <vector>
 
 extern "C" {
-#include "json_scan.h"
+#include "json_simd.h"
 }
 
 struct sl_simd_scanner {

@@ -250,7 +250,13 @@ int sl_def_needs_repartition(const sl_def *def, const char **why);
  * map, key_by before a window) are fused into the decoder on the source
  * threads; from the returned index on (the window and what follows it),
  * they run per task on the workers as an operator chain. */
-size_t sl_def_runtime_stage(const sl_def *def);
+static inline size_t sl_def_runtime_stage(const sl_def *def)
+{
+    for (size_t i = 0; i < def->nstages; i++)
+        if (def->stages[i].kind == SL_STAGE_WINDOW)
+            return i;
+    return def->nstages;
+}
 
 /* "250ms", "1s", "5m", "1h", "2d" or an integer of milliseconds. Returns 0
  * and *ms, or SL_EINVAL. Negative values parse (the caller checks range). */

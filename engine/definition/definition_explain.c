@@ -43,14 +43,6 @@ static void sl__add_expr_fields(const sl_def *def, size_t at, const sl_expr *e, 
         sl__add_expr_fields(def, at, e->args[i], list, n, cap);
 }
 
-size_t sl_def_runtime_stage(const sl_def *def)
-{
-    for (size_t i = 0; i < def->nstages; i++)
-        if (def->stages[i].kind == SL_STAGE_WINDOW)
-            return i;
-    return def->nstages;
-}
-
 char **sl_def_input_fields(const sl_def *def)
 {
     char **list = NULL;
