@@ -374,6 +374,15 @@ static int ks_lanes(void *state)
     return s->repartition ? 2 * s->nthreads : s->nthreads;
 }
 
+/* The planner's count: consumer_threads (default 1), twice when
+ * repartitioning (stage 1 and stage 2 threads). */
+static int ks_plan_lanes(const sl_connector_def *conf, const sl_def *def)
+{
+    const json_t *v = json_object_get(conf->conf, "consumer_threads");
+    int n = json_is_integer(v) && json_integer_value(v) > 0 ? (int)json_integer_value(v) : 1;
+    return sl_def_needs_repartition(def, NULL) ? 2 * n : n;
+}
+
 /* ---- helpers --------------------------------------------------------- */
 
 ks_part *sl__ks_part_of(ks_source *s, int topic, int32_t partition)
@@ -757,6 +766,7 @@ const sl_source_ops sl_source_kafka = {
     .options = ks_options,
     .create = ks_create,
     .lanes = ks_lanes,
+    .plan_lanes = ks_plan_lanes,
     .start = ks_start,
     .stop = ks_stop,
     .join = ks_join,

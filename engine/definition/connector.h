@@ -52,6 +52,10 @@ typedef struct sl_source_ops {
                   size_t errstr_size);
     /* How many source threads (lanes) it will run. */
     int (*lanes)(void *state);
+    /* Optional, for the planner (plan.h; absent: 1): the lanes a source of
+     * this definition will run, from its options alone. It must agree
+     * with lanes() of the created source (the engine checks). */
+    int (*plan_lanes)(const sl_connector_def *conf, const sl_def *def);
     /* Starts its threads; lane i's thread uses sl_engine_lane(engine, i).
      * Returns 0 or an error (nothing started). */
     int (*start)(void *state, sl_engine *engine, char *errstr, size_t errstr_size);

@@ -4,6 +4,7 @@
  * (stages, threads, rings, window state estimate, checkpoints, cluster).
  */
 #include "definition_internal.h"
+#include "plan.h"
 
 #include "options.h"
 #include "redact.h"
@@ -75,72 +76,6 @@ char **sl_def_input_fields(const sl_def *def)
 }
 
 /* ======================================================================
- * Repartitioning: the one decision explain prints and run executes
- * ====================================================================== */
-
-/* Whether the two string lists name the same fields (as sets). */
-static int sl__same_fields(const char *const *a, size_t na, char *const *b, size_t nb)
-{
-    if (na != nb)
-        return 0;
-    for (size_t i = 0; i < na; i++) {
-        size_t j = 0;
-        while (j < nb && strcmp(a[i], b[j]) != 0)
-            j++;
-        if (j == nb)
-            return 0;
-    }
-    return 1;
-}
-
-int sl_def_needs_repartition(const sl_def *def, const char **why)
-{
-    const char *dummy;
-    if (!why)
-        why = &dummy;
-    if (!def || !def->source.type || strcmp(def->source.type, "kafka") != 0) {
-        *why = "not a kafka source";
-        return 0;
-    }
-    if (!def->window) {
-        *why = "no window: every stage is per event, so input partitions are used as they are";
-        return 0;
-    }
-    const json_t *pb =
-        def->source.conf ? json_object_get(def->source.conf, "partitioned_by") : NULL;
-    if (!def->key_by) {
-        *why = "a window without key_by aggregates all events together: they are gathered "
-               "through the internal topic";
-        return 1;
-    }
-    if (!pb) {
-        *why = "the source does not declare \"partitioned_by\" matching key_by: events are "
-               "re-keyed through the internal topic";
-        return 1;
-    }
-    const char *fields[64];
-    size_t n = 0;
-    if (json_is_string(pb)) {
-        fields[n++] = json_string_value(pb);
-    } else {
-        size_t i;
-        json_t *v;
-        json_array_foreach(pb, i, v)
-        {
-            if (n < SL_ARRAY_LEN(fields) && json_is_string(v))
-                fields[n++] = json_string_value(v);
-        }
-    }
-    if (sl__same_fields(fields, n, def->key_by->u.key_by.fields, def->key_by->u.key_by.nfields)) {
-        *why = "the source's \"partitioned_by\" matches key_by: each input partition is a task";
-        return 0;
-    }
-    *why = "the source's \"partitioned_by\" differs from key_by: events are re-keyed through "
-           "the internal topic";
-    return 1;
-}
-
-/* ======================================================================
  * Explain
  * ====================================================================== */
 
@@ -164,21 +99,6 @@ static void sl__explain_conf(const sl_connector_def *c, FILE *out)
         free(txt);
         json_decref(shown);
     }
-}
-
-static int64_t sl__gcd(int64_t a, int64_t b)
-{
-    while (b) {
-        int64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
-static int64_t sl__ceil_div(int64_t a, int64_t b)
-{
-    return b > 0 ? (a + b - 1) / b : 0;
 }
 
 static void sl__fmt_bytes(double b, char *buf, size_t size)
@@ -225,10 +145,8 @@ void sl_def_explain(const sl_def *def, FILE *out)
     /* Source. */
     sl__explain_conf(&def->source, out);
     int is_kafka = strcmp(def->source.type, "kafka") == 0;
-    int lanes = 1;
-    const json_t *ct = json_object_get(def->source.conf, "consumer_threads");
-    if (json_is_integer(ct) && json_integer_value(ct) > 0)
-        lanes = (int)json_integer_value(ct);
+    sl_plan plan;
+    sl_plan_make(def, &plan); /* what run executes */
     if (is_kafka)
         fprintf(out, "  tasks: one per input partition\n");
     else
@@ -260,8 +178,8 @@ void sl_def_explain(const sl_def *def, FILE *out)
         free(fields[i]);
     free(fields);
     if (is_kafka) {
-        const char *why;
-        int rep = sl_def_needs_repartition(def, &why);
+        const char *why = plan.shuffle;
+        int rep = plan.repartition;
         const json_t *rt = json_object_get(def->source.conf, "repartition_topic");
         if (rep) {
             if (json_is_string(rt))
@@ -284,7 +202,7 @@ void sl_def_explain(const sl_def *def, FILE *out)
     for (size_t i = 0; i < def->nstages; i++)
         def->stages[i].ops->explain(&def->stages[i], out);
     /* The plan: where each stage runs (the rule the engine follows). */
-    size_t first = sl_def_runtime_stage(def);
+    size_t first = plan.fused;
     if (first > 0)
         fprintf(out, "  plan: pipeline[0..%zu] fused into the decoder on the source threads\n",
                 first - 1);
@@ -294,52 +212,27 @@ void sl_def_explain(const sl_def *def, FILE *out)
                 first, def->nstages - 1, first + 1 < def->nstages ? "; after the window on its result rows" : "");
 
     /* Threads and rings. */
-    int w = def->runtime.workers;
+    int lanes = plan.lanes, w = plan.workers;
     fprintf(out, "threads: %d source lane%s, %d worker%s, 1 sink\n", lanes, lanes == 1 ? "" : "s",
             w, w == 1 ? "" : "s");
-    long rings = (long)lanes * w + w;
-    size_t cap = 1;
-    while (cap < (size_t)def->runtime.ring_capacity)
-        cap <<= 1;
-    uint32_t ncols = def->window ? def->window->ncolumns : 0;
-    /* Per event row: ts, offset, key hash, key off/len, row off/len (40 B),
-     * 16 B per numeric column, ~24 B of key bytes. */
-    double row_bytes = 40 + 16.0 * ncols + 24;
-    double in_flight = (double)rings * (double)cap * def->runtime.batch_size;
-    sl__fmt_bytes(in_flight * row_bytes, m1, sizeof(m1));
+    sl__fmt_bytes(plan.in_flight_bytes, m1, sizeof(m1));
     fprintf(out,
             "rings: %ld (%d lane%s x %d worker%s + %d to the sink) x %zu batches x %d events; "
             "at most %.0f events (~%s) in flight\n",
-            rings, lanes, lanes == 1 ? "" : "s", w, w == 1 ? "" : "s", w, cap,
-            def->runtime.batch_size, in_flight, m1);
+            plan.rings, lanes, lanes == 1 ? "" : "s", w, w == 1 ? "" : "s", w, plan.ring_capacity,
+            def->runtime.batch_size, plan.in_flight, m1);
 
     /* Window state estimate. */
     if (def->window) {
         const sl_window_def *wd = def->window;
-        int64_t pending = def->watermark.max_out_of_orderness_ms + wd->allowed_lateness_ms;
-        int64_t open;
-        const char *what;
-        if (wd->type == SL_WIN_TUMBLING) {
-            open = 1 + sl__ceil_div(pending, wd->size_ms);
-            what = "windows";
-        } else if (wd->type == SL_WIN_HOPPING) {
-            int64_t g = sl__gcd(wd->size_ms, wd->slide_ms);
-            open = wd->size_ms / g + sl__ceil_div(pending, g);
-            what = "slices";
-        } else {
-            open = 1 + sl__ceil_div(pending, wd->gap_ms);
-            what = "sessions";
-        }
         size_t nkey = def->key_by ? def->key_by->u.key_by.nfields : 0;
-        double entry = 64 + 16.0 * (double)nkey + 24.0 * (double)wd->naggs;
-        double per_key = entry * (double)open;
-        sl__fmt_bytes(per_key * 1e4, m1, sizeof(m1));
-        sl__fmt_bytes(per_key * 1e6, m2, sizeof(m2));
+        sl__fmt_bytes(plan.state_per_key * 1e4, m1, sizeof(m1));
+        sl__fmt_bytes(plan.state_per_key * 1e6, m2, sizeof(m2));
         fprintf(out,
                 "window state: ~%.0f B per key = %" PRId64 " open %s x (64 B entry + 16 B x %zu "
                 "key field%s + 24 B x %zu aggregate%s); 10k keys ~%s, 1M keys ~%s\n",
-                per_key, open, what, nkey, nkey == 1 ? "" : "s", wd->naggs,
-                wd->naggs == 1 ? "" : "s", m1, m2);
+                plan.state_per_key, plan.open, plan.open_what, nkey, nkey == 1 ? "" : "s",
+                wd->naggs, wd->naggs == 1 ? "" : "s", m1, m2);
     }
 
     /* Sink, dead letters, checkpoints, cluster, HTTP. */

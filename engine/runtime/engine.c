@@ -39,6 +39,7 @@
  * the sink is flushed, a final checkpoint committed, the summary printed.
  */
 #include "engine_internal.h"
+#include "plan.h"
 #include "task_snapshot.h"
 #include "log.h"
 
@@ -380,7 +381,10 @@ sl_engine *sl_engine_new(const sl_def *def, const sl_engine_options *opt, char *
         e->opt = *opt;
     if (!e->opt.status_out)
         e->opt.status_out = stderr;
-    e->nworkers = def->runtime.workers > 0 ? def->runtime.workers : 1;
+    /* The planner's plan (plan.h), as explain prints it. */
+    sl_plan plan;
+    sl_plan_make(def, &plan);
+    e->nworkers = plan.workers;
 
     e->source_ops = e->opt.source_ops ? e->opt.source_ops : sl_source_find(def->source.type);
     if (!e->source_ops) {
@@ -422,7 +426,13 @@ sl_engine *sl_engine_new(const sl_def *def, const sl_engine_options *opt, char *
     e->nlanes = e->source_ops->lanes(e->source);
     if (e->nlanes < 1)
         e->nlanes = 1;
-    size_t ring_cap = (size_t)(def->runtime.ring_capacity > 0 ? def->runtime.ring_capacity : 64);
+    if (!e->opt.source_ops && e->nlanes != plan.lanes) {
+        sl_seterr(errstr, errstr_size, SL_EINVAL,
+                  "internal error: the plan has %d source lanes, the source runs %d", plan.lanes,
+                  e->nlanes);
+        goto fail;
+    }
+    size_t ring_cap = plan.ring_capacity;
     e->lanes = sl_xcalloc((size_t)e->nlanes, sizeof(*e->lanes));
     e->workers = sl_xcalloc((size_t)e->nworkers, sizeof(*e->workers));
     for (int w = 0; w < e->nworkers; w++) {
