@@ -278,11 +278,6 @@ void sl_ckpt_store_close(sl_ckpt_store *s)
     free(s);
 }
 
-const char *sl_ckpt_store_dir(const sl_ckpt_store *s)
-{
-    return s->dir;
-}
-
 void sl_ckpt_store_set_origin(sl_ckpt_store *s, const char *origin)
 {
     pthread_mutex_lock(&s->lock);

@@ -45,8 +45,6 @@ typedef struct sl_ckpt_store sl_ckpt_store;
 sl_ckpt_store *sl_ckpt_store_open(const char *dir, int keep, char *errstr, size_t errstr_size);
 /* Closes the handle; files stay. sl_ckpt_store_close(NULL) is a no-op. */
 void sl_ckpt_store_close(sl_ckpt_store *s);
-/* The directory this store was opened on. */
-const char *sl_ckpt_store_dir(const sl_ckpt_store *s);
 
 /* Sets the origin node id written into the headers of this store's
  * snapshots and required of every file it loads (a file naming another

@@ -73,11 +73,6 @@ int sl_engine_worker_of(const sl_engine *e, int32_t task)
     return (int)((uint32_t)task % (uint32_t)e->nworkers);
 }
 
-const sl_def *sl_engine_def(const sl_engine *e)
-{
-    return e->def;
-}
-
 /* ---- sink thread ------------------------------------------------------------ */
 
 typedef struct sl__sink_state {
@@ -341,12 +336,6 @@ int sl_engine_wait_revoked(sl_engine *e, int timeout_ms)
 size_t sl_engine_partitions(const sl_engine *e, sl_partition_status *out, size_t max)
 {
     return e->source_ops->partitions ? e->source_ops->partitions(e->source, out, max) : 0;
-}
-
-void sl_engine_source_status(const sl_engine *e, FILE *out)
-{
-    if (e->source_ops->status)
-        e->source_ops->status(e->source, out);
 }
 
 /* ---- lifecycle ------------------------------------------------------------------ */

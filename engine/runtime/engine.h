@@ -120,8 +120,6 @@ int sl_lane_flush(sl_lane *l);
  * numeric columns of the window, b->task set): for binary inputs and
  * benchmarks. Takes ownership. Returns SL_OK or SL_EAGAIN (queued). */
 int sl_lane_push_batch(sl_lane *l, sl_batch *b);
-/* Number of numeric columns a data batch must carry. */
-uint32_t sl_lane_ncolumns(const sl_lane *l);
 
 /* Sends a control message for `task` after its pending events (takes
  * ownership of ctl). Returns SL_OK or SL_EAGAIN (queued). */
@@ -196,10 +194,6 @@ uint64_t sl_engine_checkpoint_requested(const sl_engine *e);
 /* The source's input partitions (sl_source_ops.partitions); 0 if the
  * source does not report them. */
 size_t sl_engine_partitions(const sl_engine *e, struct sl_partition_status *out, size_t max);
-/* The source's status members (JSON, no braces) into out; see
- * sl_source_ops.status. */
-void sl_engine_source_status(const sl_engine *e, FILE *out);
-const sl_def *sl_engine_def(const sl_engine *e);
 
 /* Waits until every REVOKE sent so far went through its worker and the
  * sink delivered all results the task produced before it, so a new owner's

@@ -73,11 +73,6 @@ int sl_lane_set_mode(sl_lane *l, int ingest_mode)
     return SL_OK;
 }
 
-uint32_t sl_lane_ncolumns(const sl_lane *l)
-{
-    return l->nvals;
-}
-
 /* Grows the per-task arrays to hold `task`. */
 static void sl__lane_reserve(sl_lane *l, int32_t task)
 {

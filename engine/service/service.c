@@ -329,7 +329,3 @@ void sl_service_stop(sl_service *s)
     free(s);
 }
 
-int sl_service_http_port(const sl_service *s)
-{
-    return s && s->http ? sl_http_port(s->http) : -1;
-}

@@ -23,7 +23,5 @@ sl_service *sl_service_start(sl_engine *e, const sl_def *def, char *errstr, size
 void sl_service_stop(sl_service *s);
 /* The JSON document of /api/status (malloc'd). */
 char *sl_service_status_json(sl_service *s);
-/* The bound HTTP port, or -1 without HTTP. */
-int sl_service_http_port(const sl_service *s);
 
 #endif
