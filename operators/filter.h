@@ -2,7 +2,7 @@
  * filter.h - runtime evaluation of filter expressions (sl_expr, see
  * definition.h) on a decoded row.
  *
- * The decoder (engine/ingest.c) extracts each field a filter reads into a
+ * The decoder (engine/ingest/ingest.c) extracts each field a filter reads into a
  * numbered slot; sl_filter_compile() resolves the expression's field names
  * to slots once, and sl_filter_eval() then runs on an array of sl_value
  * without touching names, JSON or the allocator.

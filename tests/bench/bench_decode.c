@@ -1,7 +1,7 @@
 /*
  * bench_decode.c - decode-only throughput of ~80-byte JSON events from an
  * in-memory JSON-lines buffer, one core:
- *   scan      the projection scanner (engine/json_scan.c), fields user,
+ *   scan      the projection scanner (engine/ingest/json_scan.c), fields user,
  *             amount, ts
  *   simdjson  simdjson On-Demand through tests/bench/json_simd.cpp, same fields
  *             (input copied into a padded buffer, as a Kafka payload must be)

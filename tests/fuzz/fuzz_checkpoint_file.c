@@ -1,6 +1,6 @@
 /*
  * fuzz_checkpoint_file.c - fuzz target for checkpoint files and manifests
- * as they are read back from a checkpoint directory (engine/checkpoint_store.c),
+ * as they are read back from a checkpoint directory (engine/checkpoint/checkpoint_store*.c),
  * written only against the public store API so it holds when the file
  * layout changes.
  *

@@ -1,6 +1,6 @@
 /*
  * fuzz_replication.c - fuzz target for the replication message parser
- * (engine/replication_codec.c), the snapshot image it carries
+ * (engine/checkpoint/replication_codec.c), the snapshot image it carries
  * (checkpoint_image.c) and the offset-commit metadata that names a
  * checkpoint and its origin.
  *

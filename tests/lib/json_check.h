@@ -1,6 +1,6 @@
 /*
  * json_check.h - differential check of the projection scanner
- * (engine/json_scan.c) against jansson, shared by tests/unit/test_json_scan.c
+ * (engine/ingest/json_scan.c) against jansson, shared by tests/unit/test_json_scan.c
  * and tests/fuzz/fuzz_json_scan.c.
  */
 #ifndef SL_TEST_JSON_CHECK_H

@@ -1,5 +1,5 @@
 /*
- * test_ingest.c - decode once, early (engine/ingest.c).
+ * test_ingest.c - decode once, early (engine/ingest/ingest.c).
  *
  * The core test is an oracle: random pipelines (filters with and/or/not
  * over every literal type, maps that keep/drop/rename, key_by, a window or
