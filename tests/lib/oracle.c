@@ -103,9 +103,8 @@ static void or_emit(or_task *t, const or_window *w, int update)
     const or_config *cfg = t->cfg;
     char buf[4096];
     size_t room = sizeof(buf);
-    int pos =
-        snprintf(buf, room, "{%s%s\"window_start\":%" PRId64 ",\"window_end\":%" PRId64, w->key,
-                 w->key[0] ? "," : "", w->start, w->end);
+    int pos = snprintf(buf, room, "{%s%s\"window_start\":%" PRId64 ",\"window_end\":%" PRId64,
+                       w->key, w->key[0] ? "," : "", w->start, w->end);
     for (size_t a = 0; a < cfg->naggs; a++) {
         const char *fn = cfg->agg_fns[a];
         size_t col = cfg->agg_cols && cfg->agg_cols[a] >= 0 ? (size_t)cfg->agg_cols[a] : 0;
@@ -309,8 +308,7 @@ static void or_judge(or_task *t, const or_event *e)
     t->out->events++;
     if (e->ts > t->max_ts)
         t->max_ts = e->ts;
-    int ok = t->cfg->type == OR_SESSION ? or_session_event(t, e, vals)
-                                        : or_fixed_event(t, e, vals);
+    int ok = t->cfg->type == OR_SESSION ? or_session_event(t, e, vals) : or_fixed_event(t, e, vals);
     if (!ok)
         or_late_event(t, e);
 }

@@ -50,12 +50,14 @@ typedef struct oracle {
 
 static void oracle_run_stream(const ws_config *cfg, const ws_stream *s, oracle *o)
 {
-    static const char *const fn_names[] = {
-        [SL_AGG_COUNT] = "count", [SL_AGG_SUM] = "sum", [SL_AGG_MIN] = "min",
-        [SL_AGG_MAX] = "max",     [SL_AGG_AVG] = "avg"};
-    static const or_window_type types[] = {
-        [SL_WIN_TUMBLING] = OR_TUMBLING, [SL_WIN_HOPPING] = OR_HOPPING,
-        [SL_WIN_SESSION] = OR_SESSION};
+    static const char *const fn_names[] = {[SL_AGG_COUNT] = "count",
+                                           [SL_AGG_SUM] = "sum",
+                                           [SL_AGG_MIN] = "min",
+                                           [SL_AGG_MAX] = "max",
+                                           [SL_AGG_AVG] = "avg"};
+    static const or_window_type types[] = {[SL_WIN_TUMBLING] = OR_TUMBLING,
+                                           [SL_WIN_HOPPING] = OR_HOPPING,
+                                           [SL_WIN_SESSION] = OR_SESSION};
     const char *names[16], *fns[16];
     int cols[16];
     assert_true(cfg->naggs <= 16);
