@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds Sluice and runs the whole test suite (installing what it needs):
 #   1. release build (-Werror): unit, integration, fault and docker tests
-#   2. AddressSanitizer + UndefinedBehaviorSanitizer build: unit tests
-#   3. ThreadSanitizer build: the lock-free ring and engine stress tests
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer build: unit tests and
+#      the whole-engine C tests (label engine, in tests/integration; not the
+#      Kafka shell tests)
+#   3. ThreadSanitizer build: the lock-free ring and engine stress tests and
+#      the engine oracle test
 # Options: --quick (unit tests only, no sanitizers), --no-docker.
 # Benchmarks are not run here: `ctest --test-dir build -L bench -V`.
 set -euo pipefail
@@ -38,11 +41,11 @@ stage "unit tests"
 ctest --test-dir build -L unit --output-on-failure -j"$J"
 [ $QUICK = 1 ] && exit 0
 
-stage "unit tests under ASan+UBSan"
+stage "unit and engine tests under ASan+UBSan"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=address,undefined -DSL_WERROR=ON >/dev/null
 build build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan -L unit -E 'stress' --output-on-failure -j"$J"
+  ctest --test-dir build-asan -L '^(unit|engine)$' -E 'stress' --output-on-failure -j"$J"
 
 stage "lock-free stress tests under TSan"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSL_SANITIZE=thread -DSL_WERROR=ON >/dev/null

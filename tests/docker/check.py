@@ -14,15 +14,20 @@
                                    amount >= 0, key user, tumbling 1s,
                                    out-of-orderness 100ms, lateness 0,
                                    count/sum/min/max/avg) per input
-                                   partition, and
+                                   partition with tests/lib/oracle.py,
+                                   and
                                    compares: nothing missing, duplicated or
                                    wrong. Exit 0 when exact.
   check.py expected INPUT          number of results the oracle expects.
   check.py count OUTPUT            number of result records in a dump.
 """
 import json
+import os
 import re
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import oracle as window_oracle  # noqa: E402
 
 WINDOW_MS = 1000
 OOO_MS = 100
@@ -88,6 +93,9 @@ def read_dump(path):
 
 
 def oracle(input_path):
+    """The example pipeline's results per input partition (the task), from
+    tests/lib/oracle.py: {(user, window_start): {aggregate: value}}, the
+    number of late events, the number of input events."""
     by_partition = {}
     for p, o, payload in read_dump(input_path):
         by_partition.setdefault(p, []).append((o, payload))
@@ -95,24 +103,18 @@ def oracle(input_path):
     late = 0
     for p, events in by_partition.items():
         events.sort()
-        wm = None
-        for _, payload in events:
+        evs = []
+        for o, payload in events:
             ev = json.loads(payload)
             if not ev.get("amount", -1) >= 0:
                 continue
-            ts = int(ev["ts"])
-            start = ts - ts % WINDOW_MS
-            if wm is not None and start + WINDOW_MS <= wm:
-                late += 1
-                continue
-            wm = ts - OOO_MS if wm is None else max(wm, ts - OOO_MS)
-            key = (ev["user"], start)
-            a = ev["amount"]
-            agg = expected.setdefault(key, {"orders": 0, "total": 0, "smallest": a, "biggest": a})
-            agg["orders"] += 1
-            agg["total"] += a
-            agg["smallest"] = min(agg["smallest"], a)
-            agg["biggest"] = max(agg["biggest"], a)
+            evs.append((o, int(ev["ts"]), ev["user"], ev["amount"]))
+        results, lt = window_oracle.simulate_task(evs, WINDOW_MS, OOO_MS)
+        late += len(lt)
+        for r in results:
+            r = dict(r)
+            expected[(r["user"], r["window_start"])] = {
+                k: r[k] for k in ("orders", "total", "smallest", "biggest")}
     return expected, late, sum(len(v) for v in by_partition.values())
 
 

@@ -4,7 +4,7 @@
   check_results.py check --bootstrap B --topic OUT --input IN.tsv \\
         --mode keyed|unkeyed --window-ms W --ooo-ms O [--results R.tsv]
       Reads the result topic fully (kcat) and checks it against the oracle
-      (oracle.py) computed from the input topic as read back:
+      (tests/lib/oracle.py) computed from the input topic as read back:
         * every result carries the headers sluice-task and sluice-seq;
         * every (sluice-task, sluice-seq) pair appears once;
         * every (user, window) appears once (no duplicate), none is
@@ -53,7 +53,7 @@ import sys
 import time
 from collections import defaultdict
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import oracle  # noqa: E402
 
 MAX_EXAMPLES = 10

@@ -488,14 +488,14 @@ fl__start_cluster() {
 }
 
 # fl__oracle NAME DIR MODE [OPTION...]: the oracle's figures for
-# DIR/in.tsv (OPTIONs passed on to oracle.py), logged; the run fails if an
+# DIR/in.tsv (OPTIONs passed on to tests/lib/oracle.py expect), logged; the run fails if an
 # input event is late by the test's own standard. The number of results
 # expected in FL_EXPECTED.
 fl__oracle() {
     local name=$1 dir=$2 mode=$3 py out late
     shift 3
     py=$(fl_python)
-    out=$("$py" "$FL_HERE/oracle.py" --input "$dir/in.tsv" --mode "$mode" \
+    out=$("$py" "$FL_HERE/../lib/oracle.py" expect --input "$dir/in.tsv" --mode "$mode" \
         --window-ms "$FL_WINDOW_MS" --ooo-ms "$FL__OOO" "$@") || fl_die "$name: oracle failed"
     FL_EXPECTED=$(echo "$out" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["results"])')
     late=$(echo "$out" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["late"])')

@@ -9,7 +9,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
-ORACLE="$PY $HERE/oracle.py"
+ORACLE="$PY $HERE/../lib/oracle.py"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sluice-kafka-XXXXXX")
 PIDS=()
 # No fixed HTTP port: tests may run beside other Sluice processes.

@@ -9,19 +9,32 @@
 typedef struct or_window {
     const char *key;
     int64_t start, end;
-    int64_t *amounts;
+    or_num *vals; /* n events x ncols values, in arrival order */
     size_t n, cap;
     int fired;
     int alive;
 } or_window;
 
-typedef struct or_state {
+struct or_task {
     const or_config *cfg;
+    size_t ncols;
     or_window *w;
     size_t n, cap;
-    int64_t wm;
+    int64_t wm, max_ts;
     or_output *out;
-} or_state;
+};
+
+/* a + b <= c for b >= 0, without overflow. */
+static int or_sum_le(int64_t a, int64_t b, int64_t c)
+{
+    return c >= INT64_MIN + b && a <= c - b;
+}
+
+/* a - b for b >= 0, saturating at INT64_MIN. */
+static int64_t or_sub(int64_t a, int64_t b)
+{
+    return a < INT64_MIN + b ? INT64_MIN : a - b;
+}
 
 static int or_keycmp(const char *a, const char *b)
 {
@@ -32,22 +45,34 @@ static int or_keycmp(const char *a, const char *b)
     return la < lb ? -1 : la > lb;
 }
 
-static void or_add(or_window *w, int64_t amount)
+/* Appends one event's values (ncols of them) to w. */
+static void or_add(or_task *t, or_window *w, const or_num *vals)
 {
     if (w->n == w->cap) {
         w->cap = w->cap ? w->cap * 2 : 4;
-        w->amounts = realloc(w->amounts, w->cap * sizeof(*w->amounts));
+        w->vals = realloc(w->vals, w->cap * t->ncols * sizeof(*w->vals));
     }
-    w->amounts[w->n++] = amount;
+    memcpy(&w->vals[w->n * t->ncols], vals, t->ncols * sizeof(*vals));
+    w->n++;
 }
 
-static or_window *or_new_window(or_state *s, const char *key, int64_t start, int64_t end)
+static void or_event_vals(const or_task *t, const or_event *e, or_num *vals)
 {
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 64;
-        s->w = realloc(s->w, s->cap * sizeof(*s->w));
+    if (!t->cfg->agg_cols || !e->cols) {
+        for (size_t c = 0; c < t->ncols; c++)
+            vals[c] = (or_num){.i = e->amount};
+        return;
     }
-    or_window *w = &s->w[s->n++];
+    memcpy(vals, e->cols, t->ncols * sizeof(*vals));
+}
+
+static or_window *or_new_window(or_task *t, const char *key, int64_t start, int64_t end)
+{
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 64;
+        t->w = realloc(t->w, t->cap * sizeof(*t->w));
+    }
+    or_window *w = &t->w[t->n++];
     memset(w, 0, sizeof(*w));
     w->key = key;
     w->start = start;
@@ -56,46 +81,67 @@ static or_window *or_new_window(or_state *s, const char *key, int64_t start, int
     return w;
 }
 
-static or_window *or_find(or_state *s, const char *key, int64_t start, int64_t end)
+static or_window *or_find(or_task *t, const char *key, int64_t start, int64_t end)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (s->w[i].alive && s->w[i].start == start && s->w[i].end == end &&
-            strcmp(s->w[i].key, key) == 0)
-            return &s->w[i];
+    for (size_t i = 0; i < t->n; i++)
+        if (t->w[i].alive && t->w[i].start == start && t->w[i].end == end &&
+            strcmp(t->w[i].key, key) == 0)
+            return &t->w[i];
     return NULL;
 }
 
-static void or_emit(or_state *s, const or_window *w, int update)
+static int or_put_num(char *p, size_t room, int is_double, int64_t i, double d)
 {
+    if (is_double)
+        return snprintf(p, room, "%.17g", d);
+    return snprintf(p, room, "%" PRId64, i);
+}
+
+/* The result of window w, computed from its events. */
+static void or_emit(or_task *t, const or_window *w, int update)
+{
+    const or_config *cfg = t->cfg;
     char buf[4096];
-    int pos =
-        snprintf(buf, sizeof(buf), "{%s%s\"window_start\":%" PRId64 ",\"window_end\":%" PRId64,
-                 w->key, w->key[0] ? "," : "", w->start, w->end);
-    int64_t sum = 0, mn = INT64_MAX, mx = INT64_MIN;
-    for (size_t i = 0; i < w->n; i++) {
-        sum += w->amounts[i];
-        if (w->amounts[i] < mn)
-            mn = w->amounts[i];
-        if (w->amounts[i] > mx)
-            mx = w->amounts[i];
-    }
-    for (size_t a = 0; a < s->cfg->naggs; a++) {
-        const char *fn = s->cfg->agg_fns[a];
-        pos += snprintf(buf + pos, sizeof(buf) - (size_t)pos, ",\"%s\":", s->cfg->agg_names[a]);
-        if (strcmp(fn, "count") == 0)
-            pos += snprintf(buf + pos, sizeof(buf) - (size_t)pos, "%zu", w->n);
-        else if (strcmp(fn, "sum") == 0)
-            pos += snprintf(buf + pos, sizeof(buf) - (size_t)pos, "%" PRId64, sum);
+    size_t room = sizeof(buf);
+    int pos = snprintf(buf, room, "{%s%s\"window_start\":%" PRId64 ",\"window_end\":%" PRId64,
+                       w->key, w->key[0] ? "," : "", w->start, w->end);
+    for (size_t a = 0; a < cfg->naggs; a++) {
+        const char *fn = cfg->agg_fns[a];
+        size_t col = cfg->agg_cols && cfg->agg_cols[a] >= 0 ? (size_t)cfg->agg_cols[a] : 0;
+        pos += snprintf(buf + pos, room - (size_t)pos, ",\"%s\":", cfg->agg_names[a]);
+        if (strcmp(fn, "count") == 0) {
+            pos += snprintf(buf + pos, room - (size_t)pos, "%zu", w->n);
+            continue;
+        }
+        int any_double = 0;
+        int64_t isum = 0, imin = INT64_MAX, imax = INT64_MIN;
+        double dsum = 0, dmin = 1e300, dmax = -1e300;
+        for (size_t e = 0; e < w->n; e++) {
+            const or_num *x = &w->vals[e * t->ncols + col];
+            double d = x->is_double ? x->d : (double)x->i;
+            any_double |= x->is_double;
+            dsum += d;
+            dmin = d < dmin ? d : dmin;
+            dmax = d > dmax ? d : dmax;
+            if (!x->is_double) {
+                isum += x->i;
+                imin = x->i < imin ? x->i : imin;
+                imax = x->i > imax ? x->i : imax;
+            }
+        }
+        char *p = buf + pos;
+        size_t left = room - (size_t)pos;
+        if (strcmp(fn, "sum") == 0)
+            pos += or_put_num(p, left, any_double, isum, dsum);
         else if (strcmp(fn, "min") == 0)
-            pos += snprintf(buf + pos, sizeof(buf) - (size_t)pos, "%" PRId64, mn);
+            pos += or_put_num(p, left, any_double, imin, dmin);
         else if (strcmp(fn, "max") == 0)
-            pos += snprintf(buf + pos, sizeof(buf) - (size_t)pos, "%" PRId64, mx);
-        else
-            pos +=
-                snprintf(buf + pos, sizeof(buf) - (size_t)pos, "%.17g", (double)sum / (double)w->n);
+            pos += or_put_num(p, left, any_double, imax, dmax);
+        else /* avg */
+            pos += or_put_num(p, left, 1, 0, (any_double ? dsum : (double)isum) / (double)w->n);
     }
-    snprintf(buf + pos, sizeof(buf) - (size_t)pos, "}");
-    or_output *o = s->out;
+    snprintf(buf + pos, room - (size_t)pos, "}");
+    or_output *o = t->out;
     if (o->n == o->cap) {
         o->cap = o->cap ? o->cap * 2 : 256;
         o->results = realloc(o->results, o->cap * sizeof(*o->results));
@@ -106,16 +152,32 @@ static void or_emit(or_state *s, const or_window *w, int update)
     o->results[o->n].key = key;
     o->results[o->n].value = strdup(buf);
     o->results[o->n].update = update;
+    o->results[o->n].end = w->end;
     o->n++;
+    if (update)
+        o->updates++;
+    else
+        o->fired++;
+}
+
+static void or_late_event(or_task *t, const or_event *e)
+{
+    or_output *o = t->out;
+    o->late++;
+    if (o->nlates == o->lates_cap) {
+        o->lates_cap = o->lates_cap ? o->lates_cap * 2 : 64;
+        o->lates = realloc(o->lates, o->lates_cap * sizeof(*o->lates));
+    }
+    o->lates[o->nlates++] = (or_late){e->offset, t->wm};
 }
 
 /* Fires every unfired window with end <= wm in (end, key) order. */
-static void or_fire(or_state *s, int64_t wm)
+static void or_fire(or_task *t, int64_t wm)
 {
     for (;;) {
         or_window *best = NULL;
-        for (size_t i = 0; i < s->n; i++) {
-            or_window *w = &s->w[i];
+        for (size_t i = 0; i < t->n; i++) {
+            or_window *w = &t->w[i];
             if (!w->alive || w->fired || w->end > wm)
                 continue;
             if (!best || w->end < best->end ||
@@ -125,19 +187,34 @@ static void or_fire(or_state *s, int64_t wm)
         if (!best)
             return;
         best->fired = 1;
-        or_emit(s, best, 0);
+        or_emit(t, best, 0);
     }
 }
 
-static void or_purge(or_state *s)
+/* Forgets every window with end + lateness <= wm (all fired by then). */
+static void or_purge(or_task *t)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        or_window *w = &s->w[i];
-        if (w->alive && w->fired && w->end + s->cfg->lateness <= s->wm) {
+    size_t kept = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        or_window *w = &t->w[i];
+        if (w->alive && w->fired && or_sum_le(w->end, t->cfg->lateness, t->wm)) {
             w->alive = 0;
-            free(w->amounts);
-            w->amounts = NULL;
+            free(w->vals);
+            w->vals = NULL;
         }
+        if (w->alive)
+            t->w[kept++] = *w;
+    }
+    t->n = kept;
+}
+
+/* Moves the watermark to wm if that raises it. */
+static void or_raise(or_task *t, int64_t wm)
+{
+    if (wm > t->wm) {
+        or_fire(t, wm);
+        t->wm = wm;
+        or_purge(t);
     }
 }
 
@@ -150,9 +227,9 @@ static int64_t or_floor(int64_t a, int64_t b)
 }
 
 /* Tumbling and hopping: every window [start, start + size) holding ts. */
-static int or_fixed_event(or_state *s, const or_event *e)
+static int or_fixed_event(or_task *t, const or_event *e, const or_num *vals)
 {
-    const or_config *c = s->cfg;
+    const or_config *c = t->cfg;
     int64_t slide = c->type == OR_TUMBLING ? c->size : c->slide;
     int64_t last = or_floor(e->ts, slide);
     int64_t first = last;
@@ -163,18 +240,18 @@ static int or_fixed_event(or_state *s, const or_event *e)
         int64_t end = start + c->size;
         if (end <= e->ts)
             continue;
-        int fired = end <= s->wm;
-        if (fired && end + c->lateness <= s->wm)
+        int fired = end <= t->wm;
+        if (fired && or_sum_le(end, c->lateness, t->wm))
             continue; /* past lateness for this window */
-        or_window *w = or_find(s, e->key, start, end);
+        or_window *w = or_find(t, e->key, start, end);
         if (!w) {
-            w = or_new_window(s, e->key, start, end);
+            w = or_new_window(t, e->key, start, end);
             w->fired = fired;
         }
-        or_add(w, e->amount);
+        or_add(t, w, vals);
         contributed = 1;
         if (fired)
-            or_emit(s, w, 1);
+            or_emit(t, w, 1);
     }
     return contributed;
 }
@@ -186,19 +263,19 @@ static int or_session_joins(int64_t a, int64_t b, int64_t c, int64_t d)
     return a <= d && c <= b;
 }
 
-static int or_session_event(or_state *s, const or_event *e)
+static int or_session_event(or_task *t, const or_event *e, const or_num *vals)
 {
-    const or_config *c = s->cfg;
-    if (e->ts + c->gap + c->lateness <= s->wm)
+    const or_config *c = t->cfg;
+    if (or_sum_le(e->ts + c->gap, c->lateness, t->wm))
         return 0;
     int64_t start = e->ts, end = e->ts + c->gap;
-    or_window *merged = or_new_window(s, e->key, start, end);
-    or_add(merged, e->amount);
+    or_window *merged = or_new_window(t, e->key, start, end);
+    or_add(t, merged, vals);
     int again = 1;
     while (again) {
         again = 0;
-        for (size_t i = 0; i < s->n; i++) {
-            or_window *w = &s->w[i];
+        for (size_t i = 0; i < t->n; i++) {
+            or_window *w = &t->w[i];
             if (w == merged || !w->alive || strcmp(w->key, e->key) != 0)
                 continue;
             if (!or_session_joins(w->start, w->end, merged->start, merged->end))
@@ -208,50 +285,103 @@ static int or_session_event(or_state *s, const or_event *e)
             if (w->end > merged->end)
                 merged->end = w->end;
             for (size_t k = 0; k < w->n; k++)
-                or_add(merged, w->amounts[k]);
+                or_add(t, merged, &w->vals[k * t->ncols]);
             w->alive = 0;
-            free(w->amounts);
-            w->amounts = NULL;
+            free(w->vals);
+            w->vals = NULL;
             again = 1;
         }
     }
-    if (merged->end <= s->wm) {
+    if (merged->end <= t->wm) {
         merged->fired = 1;
-        or_emit(s, merged, 1);
+        or_emit(t, merged, 1);
     }
     return 1;
 }
 
+/* Judges e against the watermark and adds it to its windows; a late event
+ * is counted and reported. The watermark does not move. */
+static void or_judge(or_task *t, const or_event *e)
+{
+    or_num vals[64];
+    or_event_vals(t, e, vals);
+    t->out->events++;
+    if (e->ts > t->max_ts)
+        t->max_ts = e->ts;
+    int ok = t->cfg->type == OR_SESSION ? or_session_event(t, e, vals) : or_fixed_event(t, e, vals);
+    if (!ok)
+        or_late_event(t, e);
+}
+
+or_task *oracle_task_new(const or_config *cfg, or_output *out)
+{
+    or_task *t = calloc(1, sizeof(*t));
+    t->cfg = cfg;
+    t->out = out;
+    t->wm = INT64_MIN;
+    t->max_ts = INT64_MIN;
+    t->ncols = 1;
+    for (size_t a = 0; cfg->agg_cols && a < cfg->naggs; a++)
+        if (cfg->agg_cols[a] >= 0 && (size_t)cfg->agg_cols[a] + 1 > t->ncols)
+            t->ncols = (size_t)cfg->agg_cols[a] + 1;
+    if (t->ncols > 64)
+        abort(); /* or_judge's buffer */
+    return t;
+}
+
+void oracle_task_event(or_task *t, const or_event *e)
+{
+    or_judge(t, e);
+    or_raise(t, or_sub(e->ts, t->cfg->ooo));
+}
+
+void oracle_task_advance(or_task *t, int64_t wm_new)
+{
+    or_raise(t, wm_new);
+}
+
+void oracle_task_close(or_task *t)
+{
+    or_fire(t, INT64_MAX);
+    t->wm = INT64_MAX;
+    for (size_t i = 0; i < t->n; i++)
+        free(t->w[i].vals);
+    t->n = 0;
+}
+
+int64_t oracle_task_watermark(const or_task *t)
+{
+    return t->wm;
+}
+
+int64_t oracle_task_max_ts(const or_task *t)
+{
+    return t->max_ts;
+}
+
+void oracle_task_free(or_task *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n; i++)
+        free(t->w[i].vals);
+    free(t->w);
+    free(t);
+}
+
 void oracle_run(const or_config *cfg, const or_event *events, size_t n, or_output *out)
 {
-    or_state s = {.cfg = cfg, .wm = INT64_MIN, .out = out};
-    int64_t maxts = INT64_MIN;
-    for (size_t i = 0; i < n; i++) {
-        const or_event *e = &events[i];
-        int ok = cfg->type == OR_SESSION ? or_session_event(&s, e) : or_fixed_event(&s, e);
-        if (!ok) {
-            out->late++;
-            continue;
-        }
-        if (e->ts > maxts)
-            maxts = e->ts;
-        int64_t wm = maxts - cfg->ooo;
-        if (wm > s.wm) {
-            or_fire(&s, wm);
-            s.wm = wm;
-            or_purge(&s);
-        }
-    }
-    or_fire(&s, INT64_MAX);
-    for (size_t i = 0; i < s.n; i++)
-        free(s.w[i].amounts);
-    free(s.w);
+    or_task *t = oracle_task_new(cfg, out);
+    for (size_t i = 0; i < n; i++)
+        oracle_task_event(t, &events[i]);
+    oracle_task_close(t);
+    oracle_task_free(t);
 }
 
 void oracle_run_merged(const or_config *cfg, const or_item *items, size_t n, size_t ninputs,
                        or_output *out)
 {
-    or_state s = {.cfg = cfg, .wm = INT64_MIN, .out = out};
+    or_task *t = oracle_task_new(cfg, out);
     int64_t *in_wm = malloc(ninputs * sizeof(*in_wm));
     int *in_idle = calloc(ninputs, sizeof(*in_idle));
     int *in_seen = calloc(ninputs, sizeof(*in_seen));
@@ -260,10 +390,7 @@ void oracle_run_merged(const or_config *cfg, const or_item *items, size_t n, siz
     for (size_t i = 0; i < n; i++) {
         const or_item *it = &items[i];
         if (!it->is_wm) {
-            int ok = cfg->type == OR_SESSION ? or_session_event(&s, &it->ev)
-                                             : or_fixed_event(&s, &it->ev);
-            if (!ok)
-                out->late++;
+            or_judge(t, &it->ev);
             continue;
         }
         if (it->wm > in_wm[it->input])
@@ -281,16 +408,11 @@ void oracle_run_merged(const or_config *cfg, const or_item *items, size_t n, siz
                     min = in_wm[u];
             }
         }
-        if (active && !unseen && min > s.wm) {
-            or_fire(&s, min);
-            s.wm = min;
-            or_purge(&s);
-        }
+        if (active && !unseen)
+            or_raise(t, min);
     }
-    or_fire(&s, INT64_MAX);
-    for (size_t i = 0; i < s.n; i++)
-        free(s.w[i].amounts);
-    free(s.w);
+    oracle_task_close(t);
+    oracle_task_free(t);
     free(in_wm);
     free(in_idle);
     free(in_seen);
@@ -303,5 +425,6 @@ void oracle_output_free(or_output *out)
         free(out->results[i].value);
     }
     free(out->results);
+    free(out->lates);
     memset(out, 0, sizeof(*out));
 }

@@ -1,15 +1,23 @@
 /*
- * oracle.h - a brute-force reference for windowed aggregation, written for
- * obviousness, not speed: every (key, window) keeps the list of its events
- * and results are recomputed from that list. Tests compare the engine's
- * output with it.
+ * oracle.h - the brute-force reference for windowed aggregation, shared by
+ * every C test that checks window results (the window operator alone and
+ * the whole engine). Written for obviousness, not speed: every (key,
+ * window) -- or session -- keeps the list of its events and each result is
+ * recomputed from that list.
  *
  * Semantics are those of operators/window.h, per task:
  *   - watermark starts at INT64_MIN; an event is judged against the
  *     watermark before it; after it, watermark = max(wm, ts - ooo) and every
- *     window with end <= watermark fires, in order (end, key bytes).
+ *     window with end <= watermark fires, in order (end, key bytes); a
+ *     window is forgotten once end + lateness <= watermark.
  *   - an event for a fired window within allowed lateness emits an updated
  *     result at once; an event that lands in no window is late (dropped).
+ *   - sessions: an event's session is [ts, ts + gap); sessions of a key
+ *     that overlap or touch merge.
+ *   - close (end of input) fires every pending window, in the same order,
+ *     and sets the watermark to INT64_MAX.
+ *   - sum/min/max of a column are integers while every value in the window
+ *     is one, doubles (%.17g) otherwise; avg is always a double.
  */
 #ifndef SL_TEST_ORACLE_H
 #define SL_TEST_ORACLE_H
@@ -22,30 +30,72 @@ typedef enum { OR_TUMBLING, OR_HOPPING, OR_SESSION } or_window_type;
 typedef struct or_config {
     or_window_type type;
     int64_t size, slide, gap, lateness, ooo;
-    /* aggregates over "amount", in this output order: names[i] with fn[i]
-     * in {"count","sum","min","max","avg"} */
+    /* aggregates, in this output order: names[i] (as written in the JSON
+     * output, i.e. already escaped) with fn[i] in
+     * {"count","sum","min","max","avg"} */
     const char *const *agg_names;
     const char *const *agg_fns;
     size_t naggs;
+    /* agg_cols[i]: the column of or_event.cols aggregate i reads (ignored
+     * for count). NULL: every aggregate reads the integer `amount`. */
+    const int *agg_cols;
 } or_config;
 
+/* A column value: an integer, or a double when is_double. */
+typedef struct or_num {
+    int is_double;
+    int64_t i;
+    double d;
+} or_num;
+
 typedef struct or_event {
-    const char *key; /* JSON members, e.g. "user":"u1" */
+    const char *key; /* JSON members, e.g. "user":"u1" ("" for no key) */
     int64_t ts;
     int64_t amount; /* integer amounts keep results exact */
+    /* with or_config.agg_cols: the event's column values (copied) */
+    const or_num *cols;
+    int64_t offset; /* reported with a late event */
 } or_event;
 
 typedef struct or_result {
     char *key;   /* JSON object of the key: {"user":"u1"} */
     char *value; /* the result JSON */
     int update;
+    int64_t end; /* window end (the result's timestamp is end - 1) */
 } or_result;
+
+/* A dropped late event: its offset and the watermark it was judged against. */
+typedef struct or_late {
+    int64_t offset, wm;
+} or_late;
 
 typedef struct or_output {
     or_result *results;
     size_t n, cap;
-    uint64_t late;
+    uint64_t late; /* late events dropped */
+    /* counters as in sl_window_stats */
+    uint64_t events, updates, fired;
+    or_late *lates;
+    size_t nlates, lates_cap;
 } or_output;
+
+/* One task, event by event. Results and late events are appended to `out`
+ * (which the caller zeroes first and frees with oracle_output_free). Key
+ * strings must stay valid until oracle_task_free. */
+typedef struct or_task or_task;
+
+or_task *oracle_task_new(const or_config *cfg, or_output *out);
+/* Judges e against the watermark, then moves the watermark to
+ * max(wm, e->ts - ooo), firing what it passes. */
+void oracle_task_event(or_task *t, const or_event *e);
+/* An idle advance: the watermark moves to max(wm, wm_new). */
+void oracle_task_advance(or_task *t, int64_t wm_new);
+/* End of input: fires every pending window; the watermark is INT64_MAX. */
+void oracle_task_close(or_task *t);
+int64_t oracle_task_watermark(const or_task *t);
+/* The highest event time seen (INT64_MIN before any event). */
+int64_t oracle_task_max_ts(const or_task *t);
+void oracle_task_free(or_task *t);
 
 /* Runs one task's events in order, then closes (end of input). */
 void oracle_run(const or_config *cfg, const or_event *events, size_t n, or_output *out);

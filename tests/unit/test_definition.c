@@ -12,6 +12,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_skip.h"
+
 #include "connector.h"
 #include "definition.h"
 #include "didyoumean.h"
@@ -831,7 +833,7 @@ static void test_bootstrap_override(void **state)
 {
     (void)state;
     if (!sl_source_find("kafka") || !sl_sink_find("kafka")) {
-        skip();
+        SL_TEST_SKIP("test_bootstrap_override: built without the Kafka connectors");
         return;
     }
     setenv("SLUICE_BOOTSTRAP", "127.0.0.1:39092", 1);
@@ -1162,5 +1164,5 @@ int main(void)
         cmocka_unit_test_setup(test_random_corruptions, setup),
         cmocka_unit_test_setup(test_load_file, setup),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return sl_test_status(cmocka_run_group_tests(tests, NULL, NULL));
 }

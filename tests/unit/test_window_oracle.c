@@ -1,13 +1,14 @@
 /*
  * test_window_oracle.c - the window operator against a brute-force reference.
  *
- * The reference below is written for obviousness: every (key, window) -- or
- * session -- keeps the list of its events, and each result is recomputed
- * from that list. Per event, in order: judge it against the watermark before
- * it, add it to every window it belongs to that is not expired (emitting an
- * update right away for those that already fired), then move the watermark
- * to max(wm, ts - ooo), fire every unfired window with end <= wm sorted by
- * (end, key bytes), and forget windows with end + lateness <= wm.
+ * The reference is the shared brute-force oracle (tests/lib/oracle.c),
+ * written for obviousness: every (key, window) -- or session -- keeps the
+ * list of its events, and each result is recomputed from that list. Per
+ * event, in order: judge it against the watermark before it, add it to
+ * every window it belongs to that is not expired (emitting an update right
+ * away for those that already fired), then move the watermark to max(wm,
+ * ts - ooo), fire every unfired window with end <= wm sorted by (end, key
+ * bytes), and forget windows with end + lateness <= wm.
  *
  * Amounts are integers or multiples of 0.25 small enough that every partial
  * sum is exact in a double, so any summation order (the operator combines
@@ -32,319 +33,86 @@
 #include <cmocka.h>
 
 #include "aggregate.h"
+#include "oracle.h"
 #include "window.h"
 #include "window_stream.h"
 
 /* ------------------------------------------------------------------------ */
-/* The reference                                                             */
+/* The reference: tests/lib/oracle.c, fed the same stream                    */
 /* ------------------------------------------------------------------------ */
 
-typedef struct or_rec {
-    int key;
-    int64_t start, end;
-    size_t *evs; /* indices into the stream's ops */
-    size_t nevs, cap;
-    int fired;
-    int alive;
-} or_rec;
-
+/* What the reference says a stream must produce, in the operator's terms. */
 typedef struct oracle {
-    const ws_config *cfg;
-    const ws_stream *s;
     int64_t wm, max_ts;
-    or_rec *recs;
-    size_t nrecs, cap;
     ws_capture out;
     sl_window_stats stats;
 } oracle;
 
-static void or_rec_add(or_rec *r, size_t ev)
+static void oracle_run_stream(const ws_config *cfg, const ws_stream *s, oracle *o)
 {
-    if (r->nevs == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 8;
-        r->evs = realloc(r->evs, r->cap * sizeof(*r->evs));
+    static const char *const fn_names[] = {[SL_AGG_COUNT] = "count",
+                                           [SL_AGG_SUM] = "sum",
+                                           [SL_AGG_MIN] = "min",
+                                           [SL_AGG_MAX] = "max",
+                                           [SL_AGG_AVG] = "avg"};
+    static const or_window_type types[] = {[SL_WIN_TUMBLING] = OR_TUMBLING,
+                                           [SL_WIN_HOPPING] = OR_HOPPING,
+                                           [SL_WIN_SESSION] = OR_SESSION};
+    const char *names[16], *fns[16];
+    int cols[16];
+    assert_true(cfg->naggs <= 16);
+    for (size_t a = 0; a < cfg->naggs; a++) {
+        names[a] = cfg->aggs[a].escaped;
+        fns[a] = fn_names[cfg->aggs[a].fn];
+        cols[a] = cfg->aggs[a].column;
     }
-    r->evs[r->nevs++] = ev;
-}
-
-static or_rec *or_new_rec(oracle *o, int key, int64_t start, int64_t end)
-{
-    if (o->nrecs == o->cap) {
-        o->cap = o->cap ? o->cap * 2 : 64;
-        o->recs = realloc(o->recs, o->cap * sizeof(*o->recs));
-    }
-    or_rec *r = &o->recs[o->nrecs++];
-    memset(r, 0, sizeof(*r));
-    r->key = key;
-    r->start = start;
-    r->end = end;
-    r->alive = 1;
-    return r;
-}
-
-static or_rec *or_find_rec(oracle *o, int key, int64_t start, int64_t end)
-{
-    for (size_t i = 0; i < o->nrecs; i++) {
-        or_rec *r = &o->recs[i];
-        if (r->alive && r->key == key && r->start == start && r->end == end)
-            return r;
-    }
-    return NULL;
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    if (a % b != 0 && a < 0)
-        q--;
-    return q;
-}
-
-static char *put_num(char *p, int is_double, int64_t i, double d)
-{
-    if (is_double)
-        return p + sprintf(p, "%.17g", d);
-    return p + sprintf(p, "%" PRId64, i);
-}
-
-/* The result of one record, computed from its events. */
-static void or_emit(oracle *o, const or_rec *r, int update)
-{
-    const ws_stream *s = o->s;
-    char value[4096], key[128], *p = value;
-    const char *kb = s->keys[r->key];
-    uint32_t kl = s->key_len[r->key];
-    p += sprintf(p, "{%.*s%s\"window_start\":%" PRId64 ",\"window_end\":%" PRId64, (int)kl, kb,
-                 kl ? "," : "", r->start, r->end);
-    for (size_t a = 0; a < o->cfg->naggs; a++) {
-        const ws_agg *ag = &o->cfg->aggs[a];
-        p += sprintf(p, ",\"%s\":", ag->escaped);
-        int64_t n = (int64_t)r->nevs;
-        if (ag->fn == SL_AGG_COUNT) {
-            p += sprintf(p, "%" PRId64, n);
+    or_config oc = {.type = types[cfg->type],
+                    .size = cfg->size,
+                    .slide = cfg->slide,
+                    .gap = cfg->gap,
+                    .lateness = cfg->lateness,
+                    .ooo = cfg->ooo,
+                    .agg_names = names,
+                    .agg_fns = fns,
+                    .naggs = cfg->naggs,
+                    .agg_cols = cols};
+    or_output out = {0};
+    or_task *t = oracle_task_new(&oc, &out);
+    for (size_t i = 0; i < s->n; i++) {
+        const ws_op *op = &s->ops[i];
+        if (op->advance) {
+            oracle_task_advance(t, op->ts);
             continue;
         }
-        int any_double = 0;
-        for (size_t e = 0; e < r->nevs; e++) {
-            const ws_op *op = &s->ops[r->evs[e]];
-            const sl_num *x = ag->column == WS_COL_AMOUNT ? &op->amount : &op->qty;
-            any_double |= x->is_double;
-        }
-        int64_t isum = 0, imin = INT64_MAX, imax = INT64_MIN;
-        double dsum = 0, dmin = 1e300, dmax = -1e300;
-        for (size_t e = 0; e < r->nevs; e++) {
-            const ws_op *op = &s->ops[r->evs[e]];
-            const sl_num *x = ag->column == WS_COL_AMOUNT ? &op->amount : &op->qty;
-            double d = x->is_double ? x->v.d : (double)x->v.i;
-            dsum += d;
-            dmin = d < dmin ? d : dmin;
-            dmax = d > dmax ? d : dmax;
-            if (!x->is_double) {
-                isum += x->v.i;
-                imin = x->v.i < imin ? x->v.i : imin;
-                imax = x->v.i > imax ? x->v.i : imax;
-            }
-        }
-        switch (ag->fn) {
-        case SL_AGG_SUM:
-            p = put_num(p, any_double, isum, dsum);
-            break;
-        case SL_AGG_MIN:
-            p = put_num(p, any_double, imin, dmin);
-            break;
-        case SL_AGG_MAX:
-            p = put_num(p, any_double, imax, dmax);
-            break;
-        default: /* avg */
-            p = put_num(p, 1, 0, (any_double ? dsum : (double)isum) / (double)n);
-            break;
-        }
-    }
-    *p++ = '}';
-    *p = 0;
-    snprintf(key, sizeof(key), "{%.*s}", (int)kl, kb);
-    ws_capture_result(&o->out, key, strlen(key), value, strlen(value), r->end - 1, update);
-    if (update)
-        o->stats.late_updates++;
-    else
-        o->stats.windows_fired++;
-}
-
-static int key_cmp(const ws_stream *s, int a, int b)
-{
-    uint32_t la = s->key_len[a], lb = s->key_len[b];
-    int c = memcmp(s->keys[a], s->keys[b], la < lb ? la : lb);
-    if (c)
-        return c;
-    return la < lb ? -1 : la > lb;
-}
-
-/* Fires every unfired record with end <= wm in (end, key) order, then
- * forgets every record with end + lateness <= wm. */
-static void or_fire(oracle *o)
-{
-    for (;;) {
-        or_rec *best = NULL;
-        for (size_t i = 0; i < o->nrecs; i++) {
-            or_rec *r = &o->recs[i];
-            if (!r->alive || r->fired || r->end > o->wm)
-                continue;
-            if (!best || r->end < best->end ||
-                (r->end == best->end && key_cmp(o->s, r->key, best->key) < 0))
-                best = r;
-        }
-        if (!best)
-            break;
-        or_emit(o, best, 0);
-        best->fired = 1;
-    }
-    size_t kept = 0;
-    for (size_t i = 0; i < o->nrecs; i++) {
-        or_rec *r = &o->recs[i];
-        /* end + lateness <= wm, written so that it cannot overflow */
-        if (r->alive && r->end <= o->wm - o->cfg->lateness) {
-            r->alive = 0;
-            free(r->evs);
-            r->evs = NULL;
-        }
-        if (r->alive)
-            o->recs[kept++] = *r;
-    }
-    o->nrecs = kept;
-}
-
-static void or_late(oracle *o, size_t ev)
-{
-    o->stats.late_dropped++;
-    ws_capture_late(&o->out, o->s->ops[ev].offset, o->wm);
-}
-
-static void or_event(oracle *o, size_t ev)
-{
-    const ws_config *c = o->cfg;
-    const ws_op *op = &o->s->ops[ev];
-    int64_t ts = op->ts, wm = o->wm, L = c->lateness;
-    o->stats.events++;
-    if (ts > o->max_ts)
-        o->max_ts = ts;
-    if (c->type == SL_WIN_SESSION) {
-        int64_t end = ts + c->gap;
-        if (end + L <= wm) {
-            or_late(o, ev);
-        } else {
-            /* merge every session of the key that overlaps or touches
-             * [ts, ts + gap) */
-            size_t *evs = NULL, nevs = 0;
-            int64_t s0 = ts, s1 = end;
-            for (size_t i = 0; i < o->nrecs; i++) {
-                or_rec *r = &o->recs[i];
-                if (!r->alive || r->key != op->key || !(ts <= r->end && r->start <= end))
-                    continue;
-                s0 = r->start < s0 ? r->start : s0;
-                s1 = r->end > s1 ? r->end : s1;
-                evs = realloc(evs, (nevs + r->nevs) * sizeof(*evs));
-                memcpy(evs + nevs, r->evs, r->nevs * sizeof(*evs));
-                nevs += r->nevs;
-                r->alive = 0;
-                free(r->evs);
-                r->evs = NULL;
-            }
-            or_rec *n = or_new_rec(o, op->key, s0, s1);
-            for (size_t i = 0; i < nevs; i++)
-                or_rec_add(n, evs[i]);
-            free(evs);
-            or_rec_add(n, ev);
-            if (n->end <= wm) {
-                or_emit(o, n, 1);
-                n->fired = 1;
-            }
-        }
-    } else {
-        int64_t slide = c->type == SL_WIN_HOPPING ? c->slide : c->size;
-        int accepted = 0;
-        /* windows [k*slide, k*slide + size) that contain ts, by end */
-        for (int64_t k = floor_div(ts - c->size, slide) + 1; k <= floor_div(ts, slide); k++) {
-            int64_t start = k * slide, end = start + c->size;
-            if (!(start <= ts && ts < end))
-                continue;
-            if (end + L <= wm)
-                continue; /* expired */
-            accepted = 1;
-            or_rec *r = or_find_rec(o, op->key, start, end);
-            if (!r)
-                r = or_new_rec(o, op->key, start, end);
-            or_rec_add(r, ev);
-            if (end <= wm) { /* fired already: update at once */
-                or_emit(o, r, 1);
-                r->fired = 1;
-            }
-        }
-        if (!accepted)
-            or_late(o, ev);
-    }
-    int64_t w = ts - c->ooo;
-    if (w > o->wm) {
-        o->wm = w;
-        or_fire(o);
-    }
-}
-
-static void or_advance(oracle *o, int64_t w)
-{
-    if (w > o->wm) {
-        o->wm = w;
-        or_fire(o);
-    }
-}
-
-static void or_close(oracle *o)
-{
-    /* fire everything pending in (end, key) order, then forget it all */
-    o->wm = INT64_MAX;
-    for (;;) {
-        or_rec *best = NULL;
-        for (size_t i = 0; i < o->nrecs; i++) {
-            or_rec *r = &o->recs[i];
-            if (!r->alive || r->fired)
-                continue;
-            if (!best || r->end < best->end ||
-                (r->end == best->end && key_cmp(o->s, r->key, best->key) < 0))
-                best = r;
-        }
-        if (!best)
-            break;
-        or_emit(o, best, 0);
-        best->fired = 1;
-    }
-    for (size_t i = 0; i < o->nrecs; i++) {
-        o->recs[i].alive = 0;
-        free(o->recs[i].evs);
-        o->recs[i].evs = NULL;
-    }
-}
-
-static void oracle_run(const ws_config *cfg, const ws_stream *s, oracle *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->cfg = cfg;
-    o->s = s;
-    o->wm = INT64_MIN;
-    o->max_ts = INT64_MIN;
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->ops[i].advance)
-            or_advance(o, s->ops[i].ts);
-        else
-            or_event(o, i);
+        const sl_num *in[WS_NCOLUMNS] = {[WS_COL_AMOUNT] = &op->amount, [WS_COL_QTY] = &op->qty};
+        or_num vals[WS_NCOLUMNS];
+        for (int c = 0; c < WS_NCOLUMNS; c++)
+            vals[c] = (or_num){.is_double = in[c]->is_double, .i = in[c]->v.i, .d = in[c]->v.d};
+        or_event e = {.key = s->keys[op->key], .ts = op->ts, .cols = vals, .offset = op->offset};
+        oracle_task_event(t, &e);
     }
     if (cfg->close)
-        or_close(o);
+        oracle_task_close(t);
+    memset(o, 0, sizeof(*o));
+    o->wm = oracle_task_watermark(t);
+    o->max_ts = oracle_task_max_ts(t);
+    oracle_task_free(t);
+    for (size_t i = 0; i < out.n; i++) {
+        const or_result *r = &out.results[i];
+        ws_capture_result(&o->out, r->key, strlen(r->key), r->value, strlen(r->value), r->end - 1,
+                          r->update);
+    }
+    for (size_t i = 0; i < out.nlates; i++)
+        ws_capture_late(&o->out, out.lates[i].offset, out.lates[i].wm);
+    o->stats.events = out.events;
+    o->stats.late_dropped = out.late;
+    o->stats.late_updates = out.updates;
+    o->stats.windows_fired = out.fired;
+    oracle_output_free(&out);
 }
 
 static void oracle_free(oracle *o)
 {
-    for (size_t i = 0; i < o->nrecs; i++)
-        free(o->recs[i].evs);
-    free(o->recs);
     ws_capture_free(&o->out);
 }
 
@@ -363,7 +131,7 @@ static size_t check_config(const ws_config *cfg, const ws_stream *s, uint64_t se
     sl_watermark_def wmdef;
     ws_make_def(cfg, &def, aggs, &wmdef);
     oracle o;
-    oracle_run(cfg, s, &o);
+    oracle_run_stream(cfg, s, &o);
     char desc[512], what[700];
     ws_describe(cfg, desc, sizeof(desc));
     for (size_t b = 0; b < SL_ARRAY_LEN(batch_sizes); b++) {
@@ -414,7 +182,7 @@ static void run_random(int type, uint64_t first_seed, int nseeds, int nkeys, siz
         ws_stream s;
         ws_make_stream(&r, &cfg, &s);
         oracle o;
-        oracle_run(&cfg, &s, &o);
+        oracle_run_stream(&cfg, &s, &o);
         late += o.stats.late_dropped;
         updates += o.stats.late_updates;
         oracle_free(&o);

@@ -317,7 +317,7 @@ static void test_generator_engine_oracle(void **state)
         }
         static const char *const agg_names[] = {"n", "total", "top"};
         static const char *const agg_fns[] = {"count", "sum", "max"};
-        or_config cfg = {OR_TUMBLING, 500, 0, 0, 0, 20, agg_names, agg_fns, 3};
+        or_config cfg = {OR_TUMBLING, 500, 0, 0, 0, 20, agg_names, agg_fns, 3, NULL};
         lines want = {NULL, 0};
         uint64_t late = 0;
         or_event *sub = calloc((size_t)count, sizeof(*sub));
