@@ -172,13 +172,13 @@ typedef struct wcase {
 static const wcase cases[] = {
     {"tumbling",
      "{\"type\":\"tumbling\",\"size\":\"200ms\",\"allowed_lateness\":\"100ms\"}",
-     {OR_TUMBLING, 200, 0, 0, 100, 50, agg_names, agg_fns, 5}},
+     {OR_TUMBLING, 200, 0, 0, 100, 50, agg_names, agg_fns, 5, NULL}},
     {"hopping",
      "{\"type\":\"hopping\",\"size\":\"300ms\",\"slide\":\"100ms\",\"allowed_lateness\":\"50ms\"}",
-     {OR_HOPPING, 300, 100, 0, 50, 80, agg_names, agg_fns, 5}},
+     {OR_HOPPING, 300, 100, 0, 50, 80, agg_names, agg_fns, 5, NULL}},
     {"session",
      "{\"type\":\"session\",\"gap\":\"40ms\",\"allowed_lateness\":\"60ms\"}",
-     {OR_SESSION, 0, 0, 40, 60, 30, agg_names, agg_fns, 5}},
+     {OR_SESSION, 0, 0, 40, 60, 30, agg_names, agg_fns, 5, NULL}},
 };
 
 static sl_def *load_def(const wcase *c)
@@ -597,7 +597,7 @@ static void event(void *op, int k, int64_t ts, capture *c)
 {
     char key[32];
     snprintf(key, sizeof(key), "\"user\":\"u%d\"", k);
-    or_event e = {key, ts, 1};
+    or_event e = {.key = key, .ts = ts, .amount = 1};
     stream s = {&e, 1};
     feed(op, &s, 0, 1, 1, c);
 }
