@@ -1,5 +1,7 @@
 /*
- * window.c - per-task windowed aggregation on event time (see window.h).
+ * window.c - per-task windowed aggregation on event time (see window.h):
+ * result output and canonical ordering, panes (tumbling and hopping), and
+ * the task API. Session windows are in window_session.c.
  *
  * Design notes
  * ============
@@ -17,7 +19,8 @@
  * Sessions. One task-wide ktab of key -> list of that key's sessions. The
  * sessions (start, end, fired) and their aggregate states live in flat
  * arrays indexed by session id, with a free list; a binary min-heap of
- * (due time, session id, generation) says what to fire or purge next.
+ * (due time, session id, generation) says what to fire or purge next
+ * (window_session.c).
  *
  * Per event: judge against the watermark before it (late / add / add and
  * emit an update), then watermark = max(watermark, ts - ooo), and when it
@@ -60,8 +63,8 @@
  *  - Allocation failure (a new key, pane or session) aborts the process:
  *    process() has no error path, and silently losing state is worse.
  *
- * Snapshot and restore live in window_snapshot.c; the structures in
- * window_internal.h.
+ * Sessions live in window_session.c, snapshot and restore in
+ * window_snapshot.c; the structures in window_internal.h.
  */
 #include "window_internal.h"
 
@@ -85,7 +88,7 @@ static int64_t sl__gcd(int64_t a, int64_t b)
 /* Output                                                                    */
 /* ------------------------------------------------------------------------ */
 
-static void sl__emit(sl_window_task *t, const sl_emitter *em, const char *key, uint32_t klen,
+void sl__window_emit(sl_window_task *t, const sl_emitter *em, const char *key, uint32_t klen,
                      int64_t start, int64_t end, const void *state, int update)
 {
     size_t need = 2 * (size_t)klen + t->plan.format_bound + 96;
@@ -127,7 +130,7 @@ static void sl__emit(sl_window_task *t, const sl_emitter *em, const char *key, u
     em->result(em->ctx, k, (size_t)(p - k), v, (size_t)(k - v), end - 1, update);
 }
 
-static void sl__late(sl_window_task *t, const sl_batch *in, uint32_t row, const sl_emitter *em)
+void sl__window_late(sl_window_task *t, const sl_batch *in, uint32_t row, const sl_emitter *em)
 {
     t->stats.late_dropped++;
     if (em->late)
@@ -170,7 +173,7 @@ static inline unsigned sl__item_byte(const sort_item *it, int pass)
     return (unsigned)(v >> (8 * (pass & 7))) & 255;
 }
 
-static void sl__sort_items(sl_window_task *t, size_t n)
+void sl__window_sort_items(sl_window_task *t, size_t n)
 {
     if (n < 2)
         return;
@@ -236,7 +239,7 @@ static void sl__sort_items(sl_window_task *t, size_t n)
     }
 }
 
-static void sl__items_reserve(sl_window_task *t, size_t n)
+void sl__window_items_reserve(sl_window_task *t, size_t n)
 {
     if (n > t->items_cap) {
         size_t cap = t->items_cap ? t->items_cap : 64;
@@ -253,7 +256,7 @@ static void sl__items_reserve(sl_window_task *t, size_t n)
 static void sl__emit_table(sl_window_task *t, const ktab *k, int64_t start, int64_t end,
                            const sl_emitter *em)
 {
-    sl__items_reserve(t, k->n);
+    sl__window_items_reserve(t, k->n);
     for (uint32_t i = 0; i < k->n; i++) {
         const kent *e = sl__ktab_ent(k, i);
         sort_item *it = &t->items[i];
@@ -262,10 +265,10 @@ static void sl__emit_table(sl_window_task *t, const ktab *k, int64_t start, int6
         it->len = e->len;
         it->idx = i;
     }
-    sl__sort_items(t, k->n);
+    sl__window_sort_items(t, k->n);
     for (uint32_t i = 0; i < k->n; i++) {
         const sort_item *it = &t->items[i];
-        sl__emit(t, em, it->key, it->len, start, end, sl__ktab_ent(k, it->idx) + 1, 0);
+        sl__window_emit(t, em, it->key, it->len, start, end, sl__ktab_ent(k, it->idx) + 1, 0);
     }
 }
 
@@ -403,7 +406,7 @@ static void sl__pane_event(sl_window_task *t, const sl_batch *in, uint32_t i, co
     int64_t first_end, last_end;
     if (!sl__window_pane_windows(t, s, &first_end, &last_end) ||
         sl__sat_add(last_end, t->lateness) <= wm) {
-        sl__late(t, in, i, em);
+        sl__window_late(t, in, i, em);
         return;
     }
     int created;
@@ -435,10 +438,10 @@ static void sl__pane_event(sl_window_task *t, const sl_batch *in, uint32_t i, co
     for (int64_t end = first_end; end <= wm && end <= last_end; end += t->slide) {
         if (sl__sat_add(end, t->lateness) > wm) {
             if (t->direct) {
-                sl__emit(t, em, key, klen, p->start, end, e + 1, 1);
+                sl__window_emit(t, em, key, klen, p->start, end, e + 1, 1);
             } else {
                 sl__combine_key(t, end, h, key, klen);
-                sl__emit(t, em, key, klen, end - t->size, end, t->tmp, 1);
+                sl__window_emit(t, em, key, klen, end - t->size, end, t->tmp, 1);
             }
         }
         if (end > INT64_MAX - t->slide)
@@ -490,278 +493,13 @@ static void sl__fire_panes(sl_window_task *t, const sl_emitter *em)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Sessions                                                                  */
-/* ------------------------------------------------------------------------ */
-
-static void sl__heap_push(sl_window_task *t, heap_ent h)
-{
-    if (t->nheap == t->heap_cap) {
-        t->heap_cap = t->heap_cap ? t->heap_cap * 2 : 64;
-        t->heap = sl_xrealloc(t->heap, t->heap_cap * sizeof(*t->heap));
-    }
-    size_t i = t->nheap++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (t->heap[parent].due <= h.due)
-            break;
-        t->heap[i] = t->heap[parent];
-        i = parent;
-    }
-    t->heap[i] = h;
-}
-
-static heap_ent sl__heap_pop(sl_window_task *t)
-{
-    heap_ent top = t->heap[0], last = t->heap[--t->nheap];
-    size_t i = 0, n = t->nheap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && t->heap[c + 1].due < t->heap[c].due)
-            c++;
-        if (last.due <= t->heap[c].due)
-            break;
-        t->heap[i] = t->heap[c];
-        i = c;
-    }
-    if (n)
-        t->heap[i] = last;
-    return top;
-}
-
-/* (Re)schedules session sid at its current due time. */
-void sl__window_session_push(sl_window_task *t, uint32_t sid)
-{
-    session *s = &t->sess[sid];
-    heap_ent h = {
-        .due = s->fired ? sl__sat_add(s->end, t->lateness) : s->end, .sid = sid, .gen = ++s->gen};
-    sl__heap_push(t, h);
-    t->next_due = t->heap[0].due;
-}
-
-uint32_t sl__window_session_alloc(sl_window_task *t)
-{
-    uint32_t sid;
-    if (t->sess_free >= 0) {
-        sid = (uint32_t)t->sess_free;
-        t->sess_free = t->sess[sid].next;
-    } else {
-        if (t->nsess == t->sess_cap) {
-            uint32_t cap = t->sess_cap ? t->sess_cap * 2 : 64;
-            t->sess = sl_xrealloc(t->sess, (size_t)cap * sizeof(*t->sess));
-            t->sstate = sl_xrealloc(t->sstate, (size_t)cap * t->plan.state_size);
-            t->sess_cap = cap;
-        }
-        sid = t->nsess++;
-        t->sess[sid].gen = 0;
-    }
-    session *s = &t->sess[sid];
-    s->live = 1;
-    s->fired = 0;
-    s->next = -1;
-    memset(sl__sstate(t, sid), 0, t->plan.state_size);
-    return sid;
-}
-
-static void sl__session_free(sl_window_task *t, uint32_t sid)
-{
-    session *s = &t->sess[sid];
-    s->live = 0;
-    s->gen++;
-    s->next = t->sess_free;
-    t->sess_free = (int32_t)sid;
-}
-
-static inline skey *sl__skey(const sl_window_task *t, uint32_t kidx)
-{
-    return (skey *)(sl__ktab_ent(&t->skeys, kidx) + 1);
-}
-
-static inline uint32_t sl__skey_index(const sl_window_task *t, const kent *e)
-{
-    return (uint32_t)(((const unsigned char *)e - t->skeys.ents) / t->skeys.stride);
-}
-
-static void sl__session_event(sl_window_task *t, const sl_batch *in, uint32_t i,
-                              const sl_emitter *em)
-{
-    int64_t x = in->ts[i], wm = t->wm;
-    int64_t end = sl__sat_add(x, t->gap);
-    if (sl__sat_add(end, t->lateness) <= wm) {
-        sl__late(t, in, i, em);
-        return;
-    }
-    uint32_t klen;
-    const char *key = sl_batch_key(in, i, &klen);
-    int created;
-    if (SL_UNLIKELY(t->refuse_new_keys) && !sl__ktab_find(&t->skeys, in->key_hash[i], key, klen)) {
-        t->refused++;
-        return;
-    }
-    kent *ke = sl__ktab_upsert(&t->skeys, in->key_hash[i], key, klen, &created);
-    skey *k = (skey *)(ke + 1);
-    if (created)
-        k->head = -1;
-    int32_t target = -1, prev = -1;
-    int changed = 0;
-    for (int32_t sid = k->head; sid >= 0;) {
-        session *s = &t->sess[sid];
-        int32_t next = s->next;
-        if (x <= s->end && s->start <= end) { /* overlaps or touches */
-            if (target < 0) {
-                target = sid;
-                prev = sid;
-            } else {
-                session *tg = &t->sess[target];
-                sl_agg_merge(&t->plan, sl__sstate(t, (uint32_t)target),
-                             sl__sstate(t, (uint32_t)sid));
-                if (s->start < tg->start)
-                    tg->start = s->start;
-                if (s->end > tg->end)
-                    tg->end = s->end;
-                if (prev < 0)
-                    k->head = next;
-                else
-                    t->sess[prev].next = next;
-                sl__session_free(t, (uint32_t)sid);
-                k->nsess--;
-                changed = 1;
-            }
-        } else {
-            prev = sid;
-        }
-        sid = next;
-    }
-    int was_fired = 0;
-    if (target < 0) {
-        uint32_t sid = sl__window_session_alloc(t);
-        session *s = &t->sess[sid];
-        s->start = x;
-        s->end = end;
-        s->key = sl__skey_index(t, ke);
-        s->next = k->head;
-        k->head = (int32_t)sid;
-        if (k->nsess == 0 && !created)
-            t->empty_keys--;
-        k->nsess++;
-        target = (int32_t)sid;
-        changed = 1;
-    } else {
-        was_fired = t->sess[target].fired;
-    }
-    session *s = &t->sess[target];
-    if (x < s->start)
-        s->start = x;
-    if (end > s->end)
-        s->end = end;
-    void *st = sl__sstate(t, (uint32_t)target);
-    sl_agg_add(&t->plan, st, in, i);
-    s->fired = s->end <= wm;
-    if (s->fired)
-        sl__emit(t, em, key, klen, s->start, s->end, st, 1);
-    if (changed || was_fired != s->fired)
-        sl__window_session_push(t, (uint32_t)target);
-}
-
-/* Unlinks and frees a session. */
-static void sl__session_purge(sl_window_task *t, uint32_t sid)
-{
-    session *s = &t->sess[sid];
-    skey *k = sl__skey(t, s->key);
-    if (k->head == (int32_t)sid) {
-        k->head = s->next;
-    } else {
-        int32_t p = k->head;
-        while (t->sess[p].next != (int32_t)sid)
-            p = t->sess[p].next;
-        t->sess[p].next = s->next;
-    }
-    if (--k->nsess == 0)
-        t->empty_keys++;
-    sl__session_free(t, sid);
-}
-
-/* Rebuilds the key table without keys that have no session left. */
-static void sl__skeys_compact(sl_window_task *t)
-{
-    ktab nk;
-    sl__ktab_init(&nk, sizeof(skey));
-    for (uint32_t i = 0; i < t->skeys.n; i++) {
-        const kent *e = sl__ktab_ent(&t->skeys, i);
-        const skey *k = (const skey *)(e + 1);
-        if (!k->nsess)
-            continue;
-        int created;
-        kent *ne = sl__ktab_upsert(&nk, e->hash, sl__ktab_key(&t->skeys, e), e->len, &created);
-        *(skey *)(ne + 1) = *k;
-        for (int32_t sid = k->head; sid >= 0; sid = t->sess[sid].next)
-            t->sess[sid].key = nk.n - 1;
-    }
-    sl__ktab_free(&t->skeys);
-    t->skeys = nk;
-    t->empty_keys = 0;
-}
-
-static void sl__purge_add(sl_window_task *t, uint32_t sid)
-{
-    if (t->npurge == t->purge_cap) {
-        t->purge_cap = t->purge_cap ? t->purge_cap * 2 : 64;
-        t->purge = sl_xrealloc(t->purge, t->purge_cap * sizeof(*t->purge));
-    }
-    t->purge[t->npurge++] = (int32_t)sid;
-}
-
-static void sl__fire_sessions(sl_window_task *t, const sl_emitter *em)
-{
-    int64_t wm = t->wm;
-    size_t nitems = 0;
-    t->npurge = 0;
-    while (t->nheap && t->heap[0].due <= wm) {
-        heap_ent h = sl__heap_pop(t);
-        session *s = &t->sess[h.sid];
-        if (!s->live || s->gen != h.gen)
-            continue;
-        if (!s->fired) {
-            if (s->end > wm) { /* stale lower bound: the session grew */
-                sl__window_session_push(t, h.sid);
-                continue;
-            }
-            s->fired = 1;
-            sl__items_reserve(t, nitems + 1);
-            const kent *ke = sl__ktab_ent(&t->skeys, s->key);
-            sort_item *it = &t->items[nitems++];
-            it->end = s->end;
-            it->key = sl__ktab_key(&t->skeys, ke);
-            it->len = ke->len;
-            it->idx = h.sid;
-        }
-        if (sl__sat_add(s->end, t->lateness) > wm)
-            sl__window_session_push(t, h.sid);
-        else
-            sl__purge_add(t, h.sid);
-    }
-    sl__sort_items(t, nitems);
-    for (size_t i = 0; i < nitems; i++) {
-        const sort_item *it = &t->items[i];
-        const session *s = &t->sess[it->idx];
-        sl__emit(t, em, it->key, it->len, s->start, s->end, sl__sstate(t, it->idx), 0);
-    }
-    for (size_t i = 0; i < t->npurge; i++)
-        sl__session_purge(t, (uint32_t)t->purge[i]);
-    if (t->empty_keys > 64 && (size_t)t->empty_keys * 2 > t->skeys.n)
-        sl__skeys_compact(t);
-    t->next_due = t->nheap ? t->heap[0].due : SL__NONE;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Task                                                                      */
 /* ------------------------------------------------------------------------ */
 
 static void sl__fire(sl_window_task *t, const sl_emitter *em)
 {
     if (t->type == SL_WIN_SESSION)
-        sl__fire_sessions(t, em);
+        sl__window_fire_sessions(t, em);
     else
         sl__fire_panes(t, em);
 }
@@ -900,12 +638,12 @@ void sl_window_task_process(sl_window_task *t, const sl_batch *in, const sl_emit
             int64_t x = ts[i];
             if (x > max_ts)
                 max_ts = x;
-            sl__session_event(t, in, i, em);
+            sl__window_session_event(t, in, i, em);
             int64_t w = own_wm ? sl__sat_sub(x, ooo) : INT64_MIN;
             if (w > t->wm) {
                 t->wm = w;
                 if (w >= t->next_due)
-                    sl__fire_sessions(t, em);
+                    sl__window_fire_sessions(t, em);
             }
         }
     } else {

@@ -1,7 +1,8 @@
 /*
  * window_internal.h - the state of a window task, shared by window.c (the
- * runtime) and window_snapshot.c (snapshot and restore). Not a public
- * header (see window.h); the design notes are at the top of window.c.
+ * runtime: output, panes, the task), window_session.c (session windows) and
+ * window_snapshot.c (snapshot and restore). Not a public header (see
+ * window.h); the design notes are at the top of window.c.
  *
  * @locality: one task is used by one worker thread at a time.
  */
@@ -328,7 +329,7 @@ static inline void *sl__sstate(const sl_window_task *t, uint32_t sid)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Shared by window.c and window_snapshot.c                                  */
+/* Shared by window.c, window_session.c and window_snapshot.c              */
 /* ------------------------------------------------------------------------ */
 
 /* Ends of the first and last window holding the pane that starts at `s`;
@@ -350,5 +351,29 @@ uint32_t sl__window_session_alloc(sl_window_task *t);
 void sl__window_session_push(sl_window_task *t, uint32_t sid);
 /* Frees every pane, session and scratch buffer (not the plan). */
 void sl__window_free_state(sl_window_task *t);
+
+/* Emits one result for key (klen bytes, possibly 0) over window
+ * [start, end) with aggregate state `state`; update = 1 marks an update
+ * of an already fired window (counted in late_updates, else in
+ * windows_fired). */
+void sl__window_emit(sl_window_task *t, const sl_emitter *em, const char *key, uint32_t klen,
+                     int64_t start, int64_t end, const void *state, int update);
+/* Counts row of `in` as late and hands it to the late callback, if any. */
+void sl__window_late(sl_window_task *t, const sl_batch *in, uint32_t row, const sl_emitter *em);
+/* Makes t->items and t->items2 hold at least n sort items. */
+void sl__window_items_reserve(sl_window_task *t, size_t n);
+/* Sorts t->items[0, n) (end, key, len filled in) into canonical order:
+ * window end, then key bytes. */
+void sl__window_sort_items(sl_window_task *t, size_t n);
+/* One event (row i of `in`) of a session task, judged against the current
+ * watermark: late, or added to its key's sessions (merging those it
+ * overlaps or touches), with an immediate update if the session had ended
+ * by the watermark. Does not advance the watermark. */
+void sl__window_session_event(sl_window_task *t, const sl_batch *in, uint32_t i,
+                              const sl_emitter *em);
+/* Fires the sessions ending by the watermark (canonical order), purges
+ * those past lateness, compacts the key table when half of it is empty,
+ * and recomputes next_due. */
+void sl__window_fire_sessions(sl_window_task *t, const sl_emitter *em);
 
 #endif

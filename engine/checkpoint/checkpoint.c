@@ -41,8 +41,9 @@
  * store, no replication, nothing restored. A round commits, per task, the
  * position its barrier carried once the sink delivered every result
  * before it; a task whose results are not all out (window state still
- * open) reports no position (-1) and commits nothing (worker.c). The
- * commit callback gets checkpoint id 0: the offsets name no checkpoint.
+ * open) reports no position (-1) and commits nothing
+ * (worker_checkpoint.c). The commit callback gets checkpoint id 0: the
+ * offsets name no checkpoint.
  */
 #include "checkpoint.h"
 

@@ -1,7 +1,8 @@
 /*
  * definition_internal.h - shared between definition.c (load and validate),
- * definition_env.c (substitution, overrides) and definition_explain.c
- * (input fields, explain). Not for use outside the definition module.
+ * definition_pipeline.c (stages), definition_env.c (substitution,
+ * overrides), definition_cluster.c (the cluster section) and
+ * definition_explain.c (input fields, explain). Not for use outside the definition module.
  */
 #ifndef SL_DEFINITION_INTERNAL_H
 #define SL_DEFINITION_INTERNAL_H
@@ -38,9 +39,15 @@ json_t *sl__def_peers_from_env(const char *v);
 /* getenv(name) if set and non-empty, else NULL. */
 const char *sl__def_env(const char *name);
 
+/* Parses the "pipeline" array into def->stages (definition_pipeline.c).
+ * Returns 0 or SL_EINVAL with the JSON path in msg (1024 bytes). */
+int sl__def_parse_pipeline(sl_def *def, char *msg);
+
 /* Maps `field` as seen by stage `at` back through the maps before it to
- * the input field it comes from (borrowed), or NULL if a map removes it;
- * then *by is the index of that map stage. */
+ * the input field it comes from (for a stage after the window: to the
+ * result field). Returns that name (borrowed), or NULL if a map removes it
+ * (*by: that map) or, after a window, results have no such field (*by: the
+ * window stage). */
 const char *sl__def_field_origin(const sl_def *def, size_t at, const char *field, size_t *by);
 
 #endif

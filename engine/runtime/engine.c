@@ -29,9 +29,10 @@
  *    every interval (and at once after an idle-timeout advance); each lane
  *    puts BARRIER(n) in every task's stream (lane.c); a worker reaching it
  *    serializes the task and forwards the snapshot behind the task's
- *    results (worker.c); the sink thread, after a flush that makes those
- *    results delivered, adds the sink's position and hands the snapshot to
- *    the coordinator (checkpoint.c), which stores, replicates and commits.
+ *    results (worker_checkpoint.c); the sink thread, after a flush that
+ *    makes those results delivered, adds the sink's position and hands the
+ *    snapshot to the coordinator (checkpoint.c), which stores, replicates
+ *    and commits.
  *
  * Shutdown: the source ends (EOF) or is stopped; a joiner thread joins it,
  * flushes the lanes (safe: their threads are gone), sets `lanes_done`; each

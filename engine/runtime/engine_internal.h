@@ -1,6 +1,7 @@
 /*
  * engine_internal.h - structures shared by engine.c (lifecycle, sink thread,
- * checkpoint coordination), lane.c (source side) and worker.c (tasks).
+ * checkpoint coordination), lane.c (source side), worker.c (tasks) and
+ * worker_checkpoint.c (task snapshot, restore, assign).
  * Not a public header: connectors and operators use engine.h.
  */
 #ifndef SL_ENGINE_INTERNAL_H
@@ -226,5 +227,33 @@ void *sl__worker_main(void *arg);
 /* Blocking push for workers and the sink path: waits with backoff while
  * the ring is full; frees the batch and returns if the engine failed. */
 void sl__push_blocking(sl_engine *e, sl_ring *r, sl_batch *b);
+
+/* worker.c, for worker_checkpoint.c (worker thread) */
+/* A new task `id` fed by `lane`, with a fresh chain, in the task table. */
+sl__task *sl__task_create(sl__worker *w, int32_t id, int lane);
+/* Removes task `id` from the table and frees it (no-op if absent). */
+void sl__task_remove(sl__worker *w, int32_t id);
+/* (Re)creates the task's operator chain; merged: its clock is the minimum
+ * of its inputs' watermarks. On failure logs and fails the engine. */
+void sl__task_open_chain(sl__worker *w, sl__task *t, int merged);
+/* Appends a copy of one result (sequence `seq`) to the task's held
+ * results, to be released by the next barrier's checkpoint. */
+void sl__task_hold(sl__worker *w, sl__task *t, const char *key, size_t key_len, const char *value,
+                   size_t value_len, int64_t ts, uint64_t seq);
+/* Sends a task's held results, oldest first, as far as the checkpoints
+ * they wait for are durable (checkpoint ids <= durable). */
+void sl__task_release_held(sl__worker *w, sl__task *t, uint64_t durable);
+/* Pushes the worker's pending result and dead-letter batches to the sink. */
+void sl__worker_flush_results(sl__worker *w);
+
+/* worker_checkpoint.c (worker thread) */
+/* BARRIER: the task's snapshot (sequence, chain state, held results,
+ * suppression marks), or with "checkpoint": "off" only whether its input
+ * is committable, forwarded to the sink thread behind its results. */
+void sl__task_snapshot(sl__worker *w, sl__task *t, const sl_batch *barrier);
+/* ASSIGN: (re)creates the task; restores it from the checkpoint the lane
+ * loaded if any, then runs the sink's output scan (exactly-once) and
+ * releases the restored held results. Fails the engine on error. */
+void sl__task_assign(sl__worker *w, int lane, const sl_batch *msg);
 
 #endif

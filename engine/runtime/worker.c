@@ -1,6 +1,8 @@
 /*
  * worker.c - worker threads: each hosts many tasks and runs their window
- * operator on the batches the lanes send, in order.
+ * operator on the batches the lanes send, in order. The checkpoint side of
+ * a task (snapshot at a barrier, restore, ASSIGN with its output scan) is
+ * in worker_checkpoint.c.
  *
  * @locality: everything here runs on the worker's own thread, except
  * sl__worker_init/destroy (main thread, before start / after join).
@@ -13,10 +15,11 @@
  *      leave result 9 in one partition and lose result 7 in flight to
  *      another, so one maximum over all partitions would drop result 7),
  *      and a result counts as written if its own partition (the sink's
- *      partition_of(key)) holds that sequence number or a later one. The
- *      marks are part of the task snapshot: a checkpoint taken while the
- *      replay is still suppressed records a sink position past those
- *      results, so the next restore's scan cannot find them again.
+ *      partition_of(key)) holds that sequence number or a later one (the
+ *      scan and the merge of its marks: worker_checkpoint.c). The marks
+ *      are part of the task snapshot: a checkpoint taken while the replay
+ *      is still suppressed records a sink position past those results, so
+ *      the next restore's scan cannot find them again.
  *   2. the task is holding (an idle-timeout watermark advance happened,
  *      a processing-time decision; or, with checkpoints, always for a task
  *      whose inputs interleave by fetch timing, SL_CTL_UNORDERED: a replay
@@ -65,7 +68,7 @@ static void sl__task_free(sl__task *t)
 
 /* (Re)creates the task's operator chain; merged: its clock is the minimum
  * of its inputs' watermarks. */
-static void sl__task_open_chain(sl__worker *w, sl__task *t, int merged)
+void sl__task_open_chain(sl__worker *w, sl__task *t, int merged)
 {
     char err[256];
     sl_chain_free(t->chain);
@@ -77,7 +80,7 @@ static void sl__task_open_chain(sl__worker *w, sl__task *t, int merged)
     }
 }
 
-static sl__task *sl__task_create(sl__worker *w, int32_t id, int lane)
+sl__task *sl__task_create(sl__worker *w, int32_t id, int lane)
 {
     sl__task *t = sl_xcalloc(1, sizeof(*t));
     t->id = id;
@@ -99,7 +102,7 @@ static sl__task *sl__task_get(sl__worker *w, int32_t id, int lane)
     return t ? t : sl__task_create(w, id, lane);
 }
 
-static void sl__task_remove(sl__worker *w, int32_t id)
+void sl__task_remove(sl__worker *w, int32_t id)
 {
     sl__task **pp = &w->buckets[(uint32_t)id % w->nbuckets];
     while (*pp && (*pp)->id != id)
@@ -136,7 +139,7 @@ void sl__push_blocking(sl_engine *e, sl_ring *r, sl_batch *b)
     }
 }
 
-static void sl__worker_flush_results(sl__worker *w)
+void sl__worker_flush_results(sl__worker *w)
 {
     if (w->results && w->results->count) {
         sl__push_blocking(w->engine, w->out, w->results);
@@ -175,8 +178,8 @@ static void sl__send_result(sl__worker *w, int32_t task, const char *key, size_t
         sl__worker_flush_results(w);
 }
 
-static void sl__hold(sl__worker *w, sl__task *t, const char *key, size_t key_len, const char *value,
-                     size_t value_len, int64_t ts, uint64_t seq)
+void sl__task_hold(sl__worker *w, sl__task *t, const char *key, size_t key_len, const char *value,
+                   size_t value_len, int64_t ts, uint64_t seq)
 {
     if (t->nheld == t->held_cap) {
         t->held_cap = t->held_cap ? t->held_cap * 2 : 64;
@@ -211,23 +214,6 @@ static int sl__written_before(const sl__worker *w, const sl__task *t, uint64_t s
     return p < t->nsuppress && (int64_t)seq <= t->suppress[p];
 }
 
-/* Merges the marks (one per output partition) of a snapshot or a scan. */
-static void sl__suppress_merge(sl__task *t, const int64_t *marks, uint32_t n)
-{
-    if (n > t->nsuppress) {
-        t->suppress = sl_xrealloc(t->suppress, (size_t)n * sizeof(*t->suppress));
-        for (uint32_t p = t->nsuppress; p < n; p++)
-            t->suppress[p] = -1;
-        t->nsuppress = n;
-    }
-    for (uint32_t p = 0; p < n; p++) {
-        if (marks[p] > t->suppress[p])
-            t->suppress[p] = marks[p];
-        if (marks[p] > t->suppress_max)
-            t->suppress_max = marks[p];
-    }
-}
-
 /* One output row of the current task: numbered, then dropped (already
  * written before a failure), held (output commit rule) or sent. */
 static void sl__emit_row(sl__worker *w, const char *key, size_t key_len, const char *value,
@@ -240,7 +226,7 @@ static void sl__emit_row(sl__worker *w, const char *key, size_t key_len, const c
         return;
     }
     if (t->holding || t->nheld || t->hold_all)
-        sl__hold(w, t, key, key_len, value, value_len, ts, seq);
+        sl__task_hold(w, t, key, key_len, value, value_len, ts, seq);
     else
         sl__send_result(w, t->id, key, key_len, value, value_len, ts, seq);
 }
@@ -259,7 +245,7 @@ static void sl__emit_result(void *ctx, const char *key, size_t key_len, const ch
 
 /* Sends a task's held results, oldest first, as far as the checkpoints
  * they wait for are durable. */
-static void sl__release_held(sl__worker *w, sl__task *t, uint64_t durable)
+void sl__task_release_held(sl__worker *w, sl__task *t, uint64_t durable)
 {
     size_t i = 0;
     for (; i < t->nheld; i++) {
@@ -286,7 +272,7 @@ static void sl__release_all(sl__worker *w)
     uint64_t durable = sl_checkpointer_durable(w->engine->checkpointer);
     for (size_t k = 0; k < w->nbuckets; k++)
         for (sl__task *t = w->buckets[k]; t; t = t->next)
-            sl__release_held(w, t, durable);
+            sl__task_release_held(w, t, durable);
 }
 
 static void sl__emit_late(void *ctx, const sl_batch *in, uint32_t row, int64_t watermark)
@@ -350,189 +336,6 @@ static void sl__passthrough(sl__worker *w, const sl_batch *in)
         }
         sl__emit_row(w, kbuf, kn, row, rlen, in->ts[i]);
     }
-}
-
-/* ---- checkpoints: task snapshot and restore --------------------------------- */
-
-/* Task state at a barrier: sequence, window state and held results. The
- * sink thread wraps it with the sink's position (engine.c). */
-static void sl__task_snapshot(sl__worker *w, sl__task *t, const sl_batch *barrier)
-{
-    sl_buf buf;
-    sl_buf_init(&buf);
-    int64_t next_offset = barrier->value;
-    if (w->engine->def->checkpoint.off) {
-        /* Commit-only round (checkpoint.c): the input before the barrier
-         * is committable only if every result it leads to is out, i.e. no
-         * window state is open; nothing is serialized. */
-        sl_op_stats st;
-        sl_chain_stats(t->chain, &st);
-        if (st.keys > 0 || t->nheld)
-            next_offset = -1;
-        goto forward;
-    }
-    sl_task_image img = {.task = t->id,
-                         .checkpoint_id = barrier->checkpoint_id,
-                         .next_offset = barrier->value,
-                         .next_seq = t->next_seq,
-                         .closed = t->closed,
-                         .has_chain = t->chain != NULL,
-                         .source = (const uint8_t *)barrier->bytes,
-                         .source_len = (uint32_t)barrier->bytes_len,
-                         .nheld = t->nheld,
-                         .suppress_floor = t->suppress_floor,
-                         .marks = t->suppress,
-                         .nmarks = t->nsuppress};
-    sl_task_image_begin(&buf, &img);
-    if (t->chain && sl_chain_snapshot(t->chain, &buf) != SL_OK)
-        buf.failed = 1;
-    img.held = sl_xcalloc(t->nheld + 1, sizeof(*img.held));
-    for (size_t i = 0; i < t->nheld; i++)
-        img.held[i] = (sl_task_held){.key = t->held[i].key,
-                                     .key_len = t->held[i].key_len,
-                                     .value = t->held[i].value,
-                                     .value_len = t->held[i].value_len,
-                                     .ts = t->held[i].ts,
-                                     .seq = t->held[i].seq};
-    sl_task_image_end(&buf, &img);
-    free(img.held);
-    if (buf.failed) {
-        sl_error("checkpoint", "task %d: out of memory serializing checkpoint %" PRIu64, t->id,
-                 barrier->checkpoint_id);
-        atomic_store(&w->engine->failed, 1);
-        sl_buf_free(&buf);
-        return;
-    }
-forward:
-    /* Results held since the last barrier wait for this checkpoint. */
-    t->holding = 0;
-    for (size_t i = 0; i < t->nheld; i++)
-        if (t->held[i].release_at == 0)
-            t->held[i].release_at = barrier->checkpoint_id;
-    sl_batch *out = sl_batch_control(SL_MSG_BARRIER, t->id, next_offset);
-    if (!out) {
-        atomic_store(&w->engine->failed, 1);
-        sl_buf_free(&buf);
-        return;
-    }
-    out->checkpoint_id = barrier->checkpoint_id;
-    out->bytes = (char *)buf.data; /* moves the snapshot into the message */
-    out->bytes_len = out->bytes_cap = buf.len;
-    sl__worker_flush_results(w); /* results before the barrier go first */
-    sl__push_blocking(w->engine, w->out, out);
-}
-
-/* Restores t (as created) from its parsed checkpoint. Returns 0 or an
- * error with errstr; on error t is to be removed. */
-static int sl__task_restore(sl__worker *w, sl__task *t, const sl_task_image *img, char *errstr,
-                            size_t errstr_size)
-{
-    if (img->has_chain != (t->chain != NULL))
-        return sl_seterr(errstr, errstr_size, SL_ECORRUPT, "task snapshot does not match task %d",
-                         t->id);
-    if (img->has_chain) {
-        /* A task whose input ended fired every window and holds a final
-         * watermark: a later run over the grown input starts it afresh
-         * (its sections are still checked, into a chain thrown away). */
-        sl_chain *into = t->chain;
-        if (img->closed) {
-            sl_op_env env = {.def = w->engine->def, .task = t->id};
-            if (sl_chain_open(w->engine->def, &env, &into, errstr, errstr_size) != SL_OK)
-                return SL_ENOMEM;
-        }
-        int rc = sl_chain_restore(into, img->sections, img->nsections, errstr, errstr_size);
-        if (img->closed)
-            sl_chain_free(into);
-        if (rc != SL_OK)
-            return rc;
-    }
-    for (size_t i = 0; i < img->nheld; i++) {
-        const sl_task_held *h = &img->held[i];
-        sl__hold(w, t, h->key, h->key_len, h->value, h->value_len, h->ts, h->seq);
-    }
-    t->next_seq = img->next_seq;
-    t->suppress_floor = img->suppress_floor;
-    if (t->suppress_floor > t->suppress_max)
-        t->suppress_max = t->suppress_floor;
-    sl__suppress_merge(t, img->marks, img->nmarks);
-    t->closed = 0; /* see above: an ended input resumes as a new stream */
-    return SL_OK;
-}
-
-/* ASSIGN: (re)creates the task; restores it from checkpoint n if given,
- * then finds what it already wrote (exactly-once output scan). */
-static void sl__task_assign(sl__worker *w, int lane, const sl_batch *msg)
-{
-    sl_engine *e = w->engine;
-    sl__task_remove(w, msg->task);
-    sl__task *t = sl__task_create(w, msg->task, lane);
-    if (msg->flags & SL_CTL_MERGED) {
-        /* Several inputs: the lane sends the minimum of their watermarks. */
-        t->merged = 1;
-        sl__task_open_chain(w, t, 1);
-    }
-    t->hold_all = (msg->flags & SL_CTL_UNORDERED) && e->checkpointer && !e->def->checkpoint.off;
-    char err[512] = "";
-    const uint8_t *sink_pos = NULL;
-    uint32_t sink_pos_len = 0;
-    if (msg->checkpoint_id && e->checkpointer && !e->def->checkpoint.off) {
-        /* The lane loaded and parsed it (and said why if it could not). */
-        const sl_task_loaded *ld = msg->attach;
-        if (!ld) {
-            sl__task_remove(w, msg->task);
-            atomic_store(&e->failed, 1);
-            return;
-        }
-        sink_pos = ld->img.sink_pos;
-        sink_pos_len = ld->img.sink_pos_len;
-        int rc = sl__task_restore(w, t, &ld->img, err, sizeof(err));
-        if (rc != SL_OK) {
-            sl_error("checkpoint", "task %d: checkpoint %" PRIu64 " refused: %s", msg->task,
-                     msg->checkpoint_id, err[0] ? err : "malformed");
-            sl__task_remove(w, msg->task);
-            atomic_store(&e->failed, 1);
-            return;
-        }
-        sl_info("checkpoint",
-                "task %d restored from checkpoint %" PRIu64 " (next seq %" PRIu64
-                ", %zu held results)",
-                t->id, msg->checkpoint_id, t->next_seq, t->nheld);
-    }
-    if (e->def->checkpoint.enabled && e->def->checkpoint.guarantee == SL_EXACTLY_ONCE &&
-        e->sink_ops->recover) {
-        int64_t *marks = NULL;
-        uint32_t nmarks = 0;
-        int rc = e->sink_ops->recover(e->sink, t->id, sink_pos, sink_pos_len, &marks, &nmarks, err,
-                                      sizeof(err));
-        if (rc != SL_OK) {
-            sl_error("checkpoint", "task %d: output scan failed: %s", t->id, err);
-            atomic_store(&e->failed, 1);
-        } else if (nmarks > 1 && !e->sink_ops->partition_of) {
-            /* cannot tell partitions apart: the maximum is all there is */
-            int64_t m = -1;
-            for (uint32_t p = 0; p < nmarks; p++)
-                m = marks[p] > m ? marks[p] : m;
-            sl__suppress_merge(t, &m, 1);
-        } else {
-            sl__suppress_merge(t, marks, nmarks);
-        }
-        free(marks);
-        if (t->suppress_max >= 0 && t->suppress_max >= (int64_t)t->next_seq)
-            sl_info("checkpoint",
-                    "task %d: results up to sequence %" PRId64
-                    " were already written (in at least one of %u output partitions);"
-                    " suppressing their replay where their partition has them",
-                    t->id, t->suppress_max, t->nsuppress);
-    }
-    /* Held results of a restored snapshot belong to durable state. */
-    for (size_t i = 0; i < t->nheld; i++)
-        t->held[i].release_at = msg->checkpoint_id;
-    sl__release_held(w, t, msg->checkpoint_id);
-    /* The restore and its output scan can take seconds, during which this
-     * worker read no input for any of its tasks: that quiet was the
-     * worker's, not their sources', and must not count toward idle_timeout
-     * (it advanced watermarks past backlogs and dropped their events). */
-    w->stall_end_ns = sl_mono_ns();
 }
 
 /* ---- the worker loop ---------------------------------------------------------- */
