@@ -152,7 +152,7 @@ static uint64_t sl__key_prefix(const char *k, uint32_t len, uint32_t skip)
 /* Canonical order: window end, then key bytes (memcmp, shorter first). */
 static int sl__item_cmp(const void *a, const void *b)
 {
-    const sort_item *x = a, *y = b;
+    const sl__sort_item *x = a, *y = b;
     if (x->end != y->end)
         return x->end < y->end ? -1 : 1;
     if (x->prefix != y->prefix)
@@ -167,7 +167,7 @@ static int sl__item_cmp(const void *a, const void *b)
 /* Sorts items[0, n) (end, key, len filled in) into canonical order. The
  * 8-byte prefixes are taken after the bytes all keys share ("user":"u...),
  * so most comparisons never reach memcmp. */
-static inline unsigned sl__item_byte(const sort_item *it, int pass)
+static inline unsigned sl__item_byte(const sl__sort_item *it, int pass)
 {
     uint64_t v = pass < 8 ? it->prefix : (uint64_t)it->end ^ (1ULL << 63);
     return (unsigned)(v >> (8 * (pass & 7))) & 255;
@@ -177,7 +177,7 @@ void sl__window_sort_items(sl_window_task *t, size_t n)
 {
     if (n < 2)
         return;
-    sort_item *it = t->items;
+    sl__sort_item *it = t->items;
     uint32_t common = it[0].len;
     for (size_t i = 1; i < n && common; i++) {
         uint32_t m = it[i].len < common ? it[i].len : common;
@@ -210,7 +210,7 @@ void sl__window_sort_items(sl_window_task *t, size_t n)
                 hist[8 + b][(v >> (8 * b)) & 255]++;
         }
     }
-    sort_item *src = it, *dst = t->items2;
+    sl__sort_item *src = it, *dst = t->items2;
     for (int pass = 0; pass < npass; pass++) {
         uint32_t *h = hist[pass];
         if (h[sl__item_byte(&src[0], pass)] == n)
@@ -223,7 +223,7 @@ void sl__window_sort_items(sl_window_task *t, size_t n)
         }
         for (size_t i = 0; i < n; i++)
             dst[h[sl__item_byte(&src[i], pass)]++] = src[i];
-        sort_item *x = src;
+        sl__sort_item *x = src;
         src = dst;
         dst = x;
     }
@@ -253,13 +253,13 @@ void sl__window_items_reserve(sl_window_task *t, size_t n)
 
 /* Emits every key of `k` (payloads are aggregate states) for window
  * [start, end), in key order. */
-static void sl__emit_table(sl_window_task *t, const ktab *k, int64_t start, int64_t end,
+static void sl__emit_table(sl_window_task *t, const sl__ktab *k, int64_t start, int64_t end,
                            const sl_emitter *em)
 {
     sl__window_items_reserve(t, k->n);
     for (uint32_t i = 0; i < k->n; i++) {
-        const kent *e = sl__ktab_ent(k, i);
-        sort_item *it = &t->items[i];
+        const sl__kent *e = sl__ktab_ent(k, i);
+        sl__sort_item *it = &t->items[i];
         it->end = end;
         it->key = sl__ktab_key(k, e);
         it->len = e->len;
@@ -267,7 +267,7 @@ static void sl__emit_table(sl_window_task *t, const ktab *k, int64_t start, int6
     }
     sl__window_sort_items(t, k->n);
     for (uint32_t i = 0; i < k->n; i++) {
-        const sort_item *it = &t->items[i];
+        const sl__sort_item *it = &t->items[i];
         sl__window_emit(t, em, it->key, it->len, start, end, sl__ktab_ent(k, it->idx) + 1, 0);
     }
 }
@@ -291,7 +291,7 @@ int sl__window_pane_windows(const sl_window_task *t, int64_t s, int64_t *first_e
 }
 
 /* Smallest end > after of a window holding pane p, or SL__NONE. */
-static int64_t sl__pane_next_window(const sl_window_task *t, const pane *p, int64_t after)
+static int64_t sl__pane_next_window(const sl_window_task *t, const sl__pane *p, int64_t after)
 {
     if (p->last_end <= after)
         return SL__NONE;
@@ -336,7 +336,7 @@ void sl__window_pane_due(sl_window_task *t)
     t->next_due = d;
 }
 
-static void sl__pane_release(sl_window_task *t, pane *p)
+static void sl__pane_release(sl_window_task *t, sl__pane *p)
 {
     if (t->npool < SL__POOL_MAX) {
         sl__ktab_clear(&p->tab);
@@ -350,15 +350,15 @@ static void sl__pane_release(sl_window_task *t, pane *p)
 }
 
 /* The pane starting at s (aligned, with windows), created if absent. */
-pane *sl__window_pane_get(sl_window_task *t, int64_t s, int64_t first_end, int64_t last_end,
-                          int *created)
+sl__pane *sl__window_pane_get(sl_window_task *t, int64_t s, int64_t first_end, int64_t last_end,
+                              int *created)
 {
     size_t i = sl__pane_lower_bound(t, s);
     if (i < t->npanes && t->panes[i]->start == s) {
         *created = 0;
         return t->panes[i];
     }
-    pane *p = t->pool;
+    sl__pane *p = t->pool;
     if (p) {
         t->pool = p->next;
         t->npool--;
@@ -392,7 +392,7 @@ static void sl__combine_key(sl_window_task *t, int64_t end, uint64_t h, const ch
     int64_t start = sl__sat_sub(end, t->size);
     for (size_t j = sl__pane_lower_bound(t, start); j < t->npanes && t->panes[j]->start < end;
          j++) {
-        const kent *e = sl__ktab_find(&t->panes[j]->tab, h, key, klen);
+        const sl__kent *e = sl__ktab_find(&t->panes[j]->tab, h, key, klen);
         if (e)
             sl_agg_merge(&t->plan, t->tmp, e + 1);
     }
@@ -410,7 +410,7 @@ static void sl__pane_event(sl_window_task *t, const sl_batch *in, uint32_t i, co
         return;
     }
     int created;
-    pane *p = sl__window_pane_get(t, s, first_end, last_end, &created);
+    sl__pane *p = sl__window_pane_get(t, s, first_end, last_end, &created);
     if (created) {
         int64_t e = sl__pane_next_window(t, p, wm);
         if (e < t->next_fire)
@@ -424,7 +424,7 @@ static void sl__pane_event(sl_window_task *t, const sl_batch *in, uint32_t i, co
         t->refused++;
         return;
     }
-    kent *e = sl__ktab_upsert(&p->tab, h, key, klen, &created);
+    sl__kent *e = sl__ktab_upsert(&p->tab, h, key, klen, &created);
     sl_agg_add(&t->plan, e + 1, in, i);
     if (first_end > wm) {
         t->cur = p;
@@ -461,11 +461,11 @@ static void sl__fire_window(sl_window_task *t, int64_t end, const sl_emitter *em
     }
     sl__ktab_clear(&t->comb);
     for (; j < t->npanes && t->panes[j]->start < end; j++) {
-        const ktab *k = &t->panes[j]->tab;
+        const sl__ktab *k = &t->panes[j]->tab;
         for (uint32_t i = 0; i < k->n; i++) {
-            const kent *e = sl__ktab_ent(k, i);
+            const sl__kent *e = sl__ktab_ent(k, i);
             int created;
-            kent *c = sl__ktab_upsert(&t->comb, e->hash, sl__ktab_key(k, e), e->len, &created);
+            sl__kent *c = sl__ktab_upsert(&t->comb, e->hash, sl__ktab_key(k, e), e->len, &created);
             sl_agg_merge(&t->plan, c + 1, e + 1);
         }
     }
@@ -515,7 +515,7 @@ void sl__window_free_state(sl_window_task *t)
     t->panes = NULL;
     t->npanes = t->panes_cap = 0;
     while (t->pool) {
-        pane *p = t->pool;
+        sl__pane *p = t->pool;
         t->pool = p->next;
         sl__ktab_free(&p->tab);
         free(p);
@@ -603,7 +603,7 @@ sl_window_task *sl_window_task_new(const sl_window_def *def, const sl_watermark_
     t->next_fire = SL__NONE;
     t->next_due = SL__NONE;
     t->sess_free = -1;
-    sl__ktab_init(&t->skeys, sizeof(skey));
+    sl__ktab_init(&t->skeys, sizeof(sl__skey));
     sl__ktab_init(&t->comb, t->plan.state_size);
     return t;
 }
@@ -657,7 +657,7 @@ void sl_window_task_process(sl_window_task *t, const sl_batch *in, const sl_emit
                 /* Prefetch the slot 8 events ahead and the entry 4 ahead
                  * (its slot was prefetched 4 events ago): the tables of
                  * many keys do not fit in L1/L2. Hints only. */
-                const ktab *ct = &t->cur->tab;
+                const sl__ktab *ct = &t->cur->tab;
                 if (SL_LIKELY(ct->nslots != 0)) {
                     uint32_t mask = ct->nslots - 1;
                     if (i + 8 < n)
@@ -669,8 +669,8 @@ void sl_window_task_process(sl_window_task *t, const sl_batch *in, const sl_emit
                     }
                 }
                 int created;
-                kent *e = sl__ktab_upsert(&t->cur->tab, kh[i], in->bytes + in->key_off[i],
-                                          in->key_len[i], &created);
+                sl__kent *e = sl__ktab_upsert(&t->cur->tab, kh[i], in->bytes + in->key_off[i],
+                                              in->key_len[i], &created);
                 sl_agg_add(&t->plan, e + 1, in, i);
             } else {
                 sl__pane_event(t, in, i, em);
@@ -731,13 +731,13 @@ size_t sl_window_task_state_bytes(const sl_window_task *t)
     size_t b = sizeof(*t) + t->plan.state_size;
     b += t->panes_cap * sizeof(*t->panes);
     for (size_t i = 0; i < t->npanes; i++)
-        b += sizeof(pane) + sl__ktab_bytes(&t->panes[i]->tab);
-    for (const pane *p = t->pool; p; p = p->next)
-        b += sizeof(pane) + sl__ktab_bytes(&p->tab);
+        b += sizeof(sl__pane) + sl__ktab_bytes(&t->panes[i]->tab);
+    for (const sl__pane *p = t->pool; p; p = p->next)
+        b += sizeof(sl__pane) + sl__ktab_bytes(&p->tab);
     b += sl__ktab_bytes(&t->skeys);
-    b += (size_t)t->sess_cap * (sizeof(session) + t->plan.state_size);
-    b += t->heap_cap * sizeof(heap_ent) + t->purge_cap * sizeof(int32_t);
-    b += sl__ktab_bytes(&t->comb) + 2 * t->items_cap * sizeof(sort_item) + t->out_cap;
+    b += (size_t)t->sess_cap * (sizeof(sl__session) + t->plan.state_size);
+    b += t->heap_cap * sizeof(sl__heap_ent) + t->purge_cap * sizeof(int32_t);
+    b += sl__ktab_bytes(&t->comb) + 2 * t->items_cap * sizeof(sl__sort_item) + t->out_cap;
     return b;
 }
 

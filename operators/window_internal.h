@@ -59,12 +59,12 @@ static inline int64_t sl__floor_div(int64_t a, int64_t b)
 /* ktab: open-addressing table of key bytes -> fixed-size payload            */
 /* ------------------------------------------------------------------------ */
 
-typedef struct kent {
+typedef struct sl__kent {
     uint64_t hash;
     uint32_t off, len; /* key bytes in the table's arena */
-} kent;                /* followed by the payload */
+} sl__kent;            /* followed by the payload */
 
-typedef struct ktab {
+typedef struct sl__ktab {
     uint64_t *slots; /* (hash & 0xffffffff00000000) | (entry index + 1); 0 empty */
     uint32_t nslots; /* power of two; 0 before the first insert */
     uint32_t n, cap; /* entries used / allocated */
@@ -72,17 +72,17 @@ typedef struct ktab {
     unsigned char *ents;
     char *keys;
     size_t klen, kcap;
-} ktab;
+} sl__ktab;
 
 #define SL__TAG_MASK 0xffffffff00000000ULL
 
-static inline void sl__ktab_init(ktab *k, size_t payload)
+static inline void sl__ktab_init(sl__ktab *k, size_t payload)
 {
     memset(k, 0, sizeof(*k));
-    k->stride = (uint32_t)(sizeof(kent) + ((payload + 7) & ~(size_t)7));
+    k->stride = (uint32_t)(sizeof(sl__kent) + ((payload + 7) & ~(size_t)7));
 }
 
-static inline void sl__ktab_free(ktab *k)
+static inline void sl__ktab_free(sl__ktab *k)
 {
     free(k->slots);
     free(k->ents);
@@ -93,7 +93,7 @@ static inline void sl__ktab_free(ktab *k)
 }
 
 /* Empties the table, keeping its memory. */
-static inline void sl__ktab_clear(ktab *k)
+static inline void sl__ktab_clear(sl__ktab *k)
 {
     if (k->nslots)
         memset(k->slots, 0, (size_t)k->nslots * sizeof(*k->slots));
@@ -101,22 +101,22 @@ static inline void sl__ktab_clear(ktab *k)
     k->klen = 0;
 }
 
-static inline size_t sl__ktab_bytes(const ktab *k)
+static inline size_t sl__ktab_bytes(const sl__ktab *k)
 {
     return (size_t)k->nslots * sizeof(uint64_t) + (size_t)k->cap * k->stride + k->kcap;
 }
 
-static inline kent *sl__ktab_ent(const ktab *k, uint32_t i)
+static inline sl__kent *sl__ktab_ent(const sl__ktab *k, uint32_t i)
 {
-    return (kent *)(k->ents + (size_t)i * k->stride);
+    return (sl__kent *)(k->ents + (size_t)i * k->stride);
 }
 
-static inline const char *sl__ktab_key(const ktab *k, const kent *e)
+static inline const char *sl__ktab_key(const sl__ktab *k, const sl__kent *e)
 {
     return k->keys + e->off;
 }
 
-static inline void sl__ktab_rehash(ktab *k, uint32_t nslots)
+static inline void sl__ktab_rehash(sl__ktab *k, uint32_t nslots)
 {
     uint64_t *s = sl_xcalloc(nslots, sizeof(*s));
     free(k->slots);
@@ -124,7 +124,7 @@ static inline void sl__ktab_rehash(ktab *k, uint32_t nslots)
     k->nslots = nslots;
     uint32_t mask = nslots - 1;
     for (uint32_t i = 0; i < k->n; i++) {
-        const kent *e = sl__ktab_ent(k, i);
+        const sl__kent *e = sl__ktab_ent(k, i);
         uint32_t j = (uint32_t)e->hash & mask;
         while (s[j])
             j = (j + 1) & mask;
@@ -133,8 +133,8 @@ static inline void sl__ktab_rehash(ktab *k, uint32_t nslots)
 }
 
 /* Appends a new entry (payload zeroed) and points slot j at it. */
-static inline kent *sl__ktab_insert_at(ktab *k, uint32_t j, uint64_t h, const char *key,
-                                       uint32_t len)
+static inline sl__kent *sl__ktab_insert_at(sl__ktab *k, uint32_t j, uint64_t h, const char *key,
+                                           uint32_t len)
 {
     if (k->n == k->cap) {
         uint32_t cap = k->cap ? k->cap * 2 : 16;
@@ -150,11 +150,11 @@ static inline kent *sl__ktab_insert_at(ktab *k, uint32_t j, uint64_t h, const ch
     }
     if (len)
         memcpy(k->keys + k->klen, key, len);
-    kent *e = sl__ktab_ent(k, k->n);
+    sl__kent *e = sl__ktab_ent(k, k->n);
     e->hash = h;
     e->off = (uint32_t)k->klen;
     e->len = len;
-    memset(e + 1, 0, k->stride - sizeof(kent));
+    memset(e + 1, 0, k->stride - sizeof(sl__kent));
     k->klen += len;
     k->slots[j] = (h & SL__TAG_MASK) | (uint64_t)(k->n + 1);
     k->n++;
@@ -193,8 +193,8 @@ static inline int sl__key_eq(const char *a, const char *b, uint32_t len)
 /* The entry of key (h, key, len), inserted (payload zeroed, *created = 1)
  * if absent. Aborts on allocation failure (amortized: only a new key can
  * allocate). */
-static inline __attribute__((always_inline)) kent *
-sl__ktab_upsert(ktab *k, uint64_t h, const char *key, uint32_t len, int *created)
+static inline __attribute__((always_inline)) sl__kent *
+sl__ktab_upsert(sl__ktab *k, uint64_t h, const char *key, uint32_t len, int *created)
 {
     if (SL_UNLIKELY((k->n + 1) * 2 > k->nslots))
         sl__ktab_rehash(k, k->nslots ? k->nslots * 2 : 16);
@@ -205,7 +205,7 @@ sl__ktab_upsert(ktab *k, uint64_t h, const char *key, uint32_t len, int *created
         if (!s)
             break;
         if ((s & SL__TAG_MASK) == tag) {
-            kent *e = sl__ktab_ent(k, (uint32_t)s - 1);
+            sl__kent *e = sl__ktab_ent(k, (uint32_t)s - 1);
             if (e->hash == h && e->len == len && sl__key_eq(k->keys + e->off, key, len)) {
                 *created = 0;
                 return e;
@@ -218,7 +218,7 @@ sl__ktab_upsert(ktab *k, uint64_t h, const char *key, uint32_t len, int *created
 }
 
 /* The entry of the key, or NULL. */
-static inline kent *sl__ktab_find(const ktab *k, uint64_t h, const char *key, uint32_t len)
+static inline sl__kent *sl__ktab_find(const sl__ktab *k, uint64_t h, const char *key, uint32_t len)
 {
     if (!k->nslots)
         return NULL;
@@ -229,7 +229,7 @@ static inline kent *sl__ktab_find(const ktab *k, uint64_t h, const char *key, ui
         if (!s)
             return NULL;
         if ((s & SL__TAG_MASK) == tag) {
-            kent *e = sl__ktab_ent(k, (uint32_t)s - 1);
+            sl__kent *e = sl__ktab_ent(k, (uint32_t)s - 1);
             if (e->hash == h && e->len == len && sl__key_eq(k->keys + e->off, key, len))
                 return e;
         }
@@ -241,40 +241,40 @@ static inline kent *sl__ktab_find(const ktab *k, uint64_t h, const char *key, ui
 /* Task state                                                                */
 /* ------------------------------------------------------------------------ */
 
-typedef struct pane {
-    int64_t start, end; /* event times [start, end) */
-    int64_t first_end;  /* end of the first window holding the pane */
-    int64_t last_end;   /* end of the last one */
-    int64_t drop_at;    /* last_end + lateness (saturated) */
-    ktab tab;           /* key -> sl_agg_state */
-    struct pane *next;  /* pool link */
-} pane;
+typedef struct sl__pane {
+    int64_t start, end;    /* event times [start, end) */
+    int64_t first_end;     /* end of the first window holding the pane */
+    int64_t last_end;      /* end of the last one */
+    int64_t drop_at;       /* last_end + lateness (saturated) */
+    sl__ktab tab;          /* key -> sl_agg_state */
+    struct sl__pane *next; /* pool link */
+} sl__pane;
 
-typedef struct skey {
+typedef struct sl__skey {
     int32_t head; /* first session of the key, -1 if none */
     uint32_t nsess;
-} skey;
+} sl__skey;
 
-typedef struct session {
+typedef struct sl__session {
     int64_t start, end; /* [first ts, last ts + gap) */
     uint32_t key;       /* entry index in skeys */
     int32_t next;       /* next session of the key, or free-list link */
     uint32_t gen;       /* bumped on every heap push and on free */
     uint8_t live, fired;
-} session;
+} sl__session;
 
-typedef struct heap_ent {
+typedef struct sl__heap_ent {
     int64_t due;
     uint32_t sid, gen;
-} heap_ent;
+} sl__heap_ent;
 
-typedef struct sort_item {
+typedef struct sl__sort_item {
     int64_t end;     /* window end */
     uint64_t prefix; /* first 8 key bytes, big-endian, zero-padded */
     const char *key;
     uint32_t len;
     uint32_t idx; /* entry index or session id */
-} sort_item;
+} sl__sort_item;
 
 struct sl_window_task {
     const sl_window_def *def;
@@ -289,31 +289,31 @@ struct sl_window_task {
     sl_window_stats stats;
 
     /* panes (tumbling, hopping) */
-    pane **panes;
+    sl__pane **panes;
     size_t npanes, panes_cap;
-    pane *pool;
+    sl__pane *pool;
     size_t npool;
     int64_t next_fire;
     int refuse_new_keys; /* state budget reached: keys without state are refused */
     uint64_t refused;    /* events refused so */
-    pane *cur;           /* the previous event's pane (fast path) */
+    sl__pane *cur;       /* the previous event's pane (fast path) */
     int64_t cur_start, cur_end, cur_first_end;
 
     /* sessions */
-    ktab skeys; /* key -> skey */
-    session *sess;
+    sl__ktab skeys; /* key -> skey */
+    sl__session *sess;
     unsigned char *sstate; /* sl_agg_state per session id */
     uint32_t nsess, sess_cap;
     int32_t sess_free;
     uint32_t empty_keys; /* skeys entries with no session */
-    heap_ent *heap;
+    sl__heap_ent *heap;
     size_t nheap, heap_cap;
     int32_t *purge;
     size_t npurge, purge_cap;
 
     /* scratch */
-    ktab comb;                 /* hopping: one window combined from its panes */
-    sort_item *items, *items2; /* items2: radix sort buffer */
+    sl__ktab comb;                 /* hopping: one window combined from its panes */
+    sl__sort_item *items, *items2; /* items2: radix sort buffer */
     size_t items_cap;
     char *out;
     size_t out_cap;
@@ -342,8 +342,8 @@ int64_t sl__window_next_fire_after(const sl_window_task *t, int64_t after);
 void sl__window_pane_due(sl_window_task *t);
 /* The pane starting at s (aligned, held by windows first_end..last_end),
  * inserted in order if absent (*created = 1). Aborts on allocation failure. */
-pane *sl__window_pane_get(sl_window_task *t, int64_t s, int64_t first_end, int64_t last_end,
-                          int *created);
+sl__pane *sl__window_pane_get(sl_window_task *t, int64_t s, int64_t first_end, int64_t last_end,
+                              int *created);
 /* A new live, unfired session with an empty state (not linked, not in the
  * heap). Aborts on allocation failure. */
 uint32_t sl__window_session_alloc(sl_window_task *t);

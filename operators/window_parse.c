@@ -208,7 +208,7 @@ static int sl__aggregates(const json_t *aj, const char *apath, sl_window_def *w,
 }
 
 int sl__window_init(const json_t *stage_json, const char *path, sl_stage *stage, char *errstr,
-                        size_t errstr_size)
+                    size_t errstr_size)
 {
     char wpath[256], apath[256];
     int rc = sl_opts_check(stage_json, sl__window_stage_keys, path, errstr, errstr_size);

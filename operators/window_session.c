@@ -13,7 +13,7 @@
 /* Sessions                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static void sl__heap_push(sl_window_task *t, heap_ent h)
+static void sl__heap_push(sl_window_task *t, sl__heap_ent h)
 {
     if (t->nheap == t->heap_cap) {
         t->heap_cap = t->heap_cap ? t->heap_cap * 2 : 64;
@@ -30,9 +30,9 @@ static void sl__heap_push(sl_window_task *t, heap_ent h)
     t->heap[i] = h;
 }
 
-static heap_ent sl__heap_pop(sl_window_task *t)
+static sl__heap_ent sl__heap_pop(sl_window_task *t)
 {
-    heap_ent top = t->heap[0], last = t->heap[--t->nheap];
+    sl__heap_ent top = t->heap[0], last = t->heap[--t->nheap];
     size_t i = 0, n = t->nheap;
     for (;;) {
         size_t c = 2 * i + 1;
@@ -53,8 +53,8 @@ static heap_ent sl__heap_pop(sl_window_task *t)
 /* (Re)schedules session sid at its current due time. */
 void sl__window_session_push(sl_window_task *t, uint32_t sid)
 {
-    session *s = &t->sess[sid];
-    heap_ent h = {
+    sl__session *s = &t->sess[sid];
+    sl__heap_ent h = {
         .due = s->fired ? sl__sat_add(s->end, t->lateness) : s->end, .sid = sid, .gen = ++s->gen};
     sl__heap_push(t, h);
     t->next_due = t->heap[0].due;
@@ -76,7 +76,7 @@ uint32_t sl__window_session_alloc(sl_window_task *t)
         sid = t->nsess++;
         t->sess[sid].gen = 0;
     }
-    session *s = &t->sess[sid];
+    sl__session *s = &t->sess[sid];
     s->live = 1;
     s->fired = 0;
     s->next = -1;
@@ -86,19 +86,19 @@ uint32_t sl__window_session_alloc(sl_window_task *t)
 
 static void sl__session_free(sl_window_task *t, uint32_t sid)
 {
-    session *s = &t->sess[sid];
+    sl__session *s = &t->sess[sid];
     s->live = 0;
     s->gen++;
     s->next = t->sess_free;
     t->sess_free = (int32_t)sid;
 }
 
-static inline skey *sl__skey(const sl_window_task *t, uint32_t kidx)
+static inline sl__skey *sl__skey_at(const sl_window_task *t, uint32_t kidx)
 {
-    return (skey *)(sl__ktab_ent(&t->skeys, kidx) + 1);
+    return (sl__skey *)(sl__ktab_ent(&t->skeys, kidx) + 1);
 }
 
-static inline uint32_t sl__skey_index(const sl_window_task *t, const kent *e)
+static inline uint32_t sl__skey_index(const sl_window_task *t, const sl__kent *e)
 {
     return (uint32_t)(((const unsigned char *)e - t->skeys.ents) / t->skeys.stride);
 }
@@ -119,21 +119,21 @@ void sl__window_session_event(sl_window_task *t, const sl_batch *in, uint32_t i,
         t->refused++;
         return;
     }
-    kent *ke = sl__ktab_upsert(&t->skeys, in->key_hash[i], key, klen, &created);
-    skey *k = (skey *)(ke + 1);
+    sl__kent *ke = sl__ktab_upsert(&t->skeys, in->key_hash[i], key, klen, &created);
+    sl__skey *k = (sl__skey *)(ke + 1);
     if (created)
         k->head = -1;
     int32_t target = -1, prev = -1;
     int changed = 0;
     for (int32_t sid = k->head; sid >= 0;) {
-        session *s = &t->sess[sid];
+        sl__session *s = &t->sess[sid];
         int32_t next = s->next;
         if (x <= s->end && s->start <= end) { /* overlaps or touches */
             if (target < 0) {
                 target = sid;
                 prev = sid;
             } else {
-                session *tg = &t->sess[target];
+                sl__session *tg = &t->sess[target];
                 sl_agg_merge(&t->plan, sl__sstate(t, (uint32_t)target),
                              sl__sstate(t, (uint32_t)sid));
                 if (s->start < tg->start)
@@ -156,7 +156,7 @@ void sl__window_session_event(sl_window_task *t, const sl_batch *in, uint32_t i,
     int was_fired = 0;
     if (target < 0) {
         uint32_t sid = sl__window_session_alloc(t);
-        session *s = &t->sess[sid];
+        sl__session *s = &t->sess[sid];
         s->start = x;
         s->end = end;
         s->key = sl__skey_index(t, ke);
@@ -170,7 +170,7 @@ void sl__window_session_event(sl_window_task *t, const sl_batch *in, uint32_t i,
     } else {
         was_fired = t->sess[target].fired;
     }
-    session *s = &t->sess[target];
+    sl__session *s = &t->sess[target];
     if (x < s->start)
         s->start = x;
     if (end > s->end)
@@ -187,8 +187,8 @@ void sl__window_session_event(sl_window_task *t, const sl_batch *in, uint32_t i,
 /* Unlinks and frees a session. */
 static void sl__session_purge(sl_window_task *t, uint32_t sid)
 {
-    session *s = &t->sess[sid];
-    skey *k = sl__skey(t, s->key);
+    sl__session *s = &t->sess[sid];
+    sl__skey *k = sl__skey_at(t, s->key);
     if (k->head == (int32_t)sid) {
         k->head = s->next;
     } else {
@@ -205,16 +205,16 @@ static void sl__session_purge(sl_window_task *t, uint32_t sid)
 /* Rebuilds the key table without keys that have no session left. */
 static void sl__skeys_compact(sl_window_task *t)
 {
-    ktab nk;
-    sl__ktab_init(&nk, sizeof(skey));
+    sl__ktab nk;
+    sl__ktab_init(&nk, sizeof(sl__skey));
     for (uint32_t i = 0; i < t->skeys.n; i++) {
-        const kent *e = sl__ktab_ent(&t->skeys, i);
-        const skey *k = (const skey *)(e + 1);
+        const sl__kent *e = sl__ktab_ent(&t->skeys, i);
+        const sl__skey *k = (const sl__skey *)(e + 1);
         if (!k->nsess)
             continue;
         int created;
-        kent *ne = sl__ktab_upsert(&nk, e->hash, sl__ktab_key(&t->skeys, e), e->len, &created);
-        *(skey *)(ne + 1) = *k;
+        sl__kent *ne = sl__ktab_upsert(&nk, e->hash, sl__ktab_key(&t->skeys, e), e->len, &created);
+        *(sl__skey *)(ne + 1) = *k;
         for (int32_t sid = k->head; sid >= 0; sid = t->sess[sid].next)
             t->sess[sid].key = nk.n - 1;
     }
@@ -238,8 +238,8 @@ void sl__window_fire_sessions(sl_window_task *t, const sl_emitter *em)
     size_t nitems = 0;
     t->npurge = 0;
     while (t->nheap && t->heap[0].due <= wm) {
-        heap_ent h = sl__heap_pop(t);
-        session *s = &t->sess[h.sid];
+        sl__heap_ent h = sl__heap_pop(t);
+        sl__session *s = &t->sess[h.sid];
         if (!s->live || s->gen != h.gen)
             continue;
         if (!s->fired) {
@@ -249,8 +249,8 @@ void sl__window_fire_sessions(sl_window_task *t, const sl_emitter *em)
             }
             s->fired = 1;
             sl__window_items_reserve(t, nitems + 1);
-            const kent *ke = sl__ktab_ent(&t->skeys, s->key);
-            sort_item *it = &t->items[nitems++];
+            const sl__kent *ke = sl__ktab_ent(&t->skeys, s->key);
+            sl__sort_item *it = &t->items[nitems++];
             it->end = s->end;
             it->key = sl__ktab_key(&t->skeys, ke);
             it->len = ke->len;
@@ -263,8 +263,8 @@ void sl__window_fire_sessions(sl_window_task *t, const sl_emitter *em)
     }
     sl__window_sort_items(t, nitems);
     for (size_t i = 0; i < nitems; i++) {
-        const sort_item *it = &t->items[i];
-        const session *s = &t->sess[it->idx];
+        const sl__sort_item *it = &t->items[i];
+        const sl__session *s = &t->sess[it->idx];
         sl__window_emit(t, em, it->key, it->len, s->start, s->end, sl__sstate(t, it->idx), 0);
     }
     for (size_t i = 0; i < t->npurge; i++)

@@ -74,11 +74,11 @@ int sl_window_task_snapshot(const sl_window_task *t, sl_buf *out)
 
     sl_buf_put_u32(out, (uint32_t)t->npanes);
     for (size_t i = 0; i < t->npanes; i++) {
-        const pane *p = t->panes[i];
+        const sl__pane *p = t->panes[i];
         sl_buf_put_i64(out, p->start);
         sl_buf_put_u32(out, p->tab.n);
         for (uint32_t j = 0; j < p->tab.n; j++) {
-            const kent *e = sl__ktab_ent(&p->tab, j);
+            const sl__kent *e = sl__ktab_ent(&p->tab, j);
             sl_buf_put_u64(out, e->hash);
             sl_buf_put_blob(out, sl__ktab_key(&p->tab, e), e->len);
             sl_agg_state_write(&t->plan, e + 1, out);
@@ -87,18 +87,18 @@ int sl_window_task_snapshot(const sl_window_task *t, sl_buf *out)
 
     uint32_t nkeys = 0;
     for (uint32_t i = 0; i < t->skeys.n; i++)
-        nkeys += ((const skey *)(sl__ktab_ent(&t->skeys, i) + 1))->nsess != 0;
+        nkeys += ((const sl__skey *)(sl__ktab_ent(&t->skeys, i) + 1))->nsess != 0;
     sl_buf_put_u32(out, nkeys);
     for (uint32_t i = 0; i < t->skeys.n; i++) {
-        const kent *e = sl__ktab_ent(&t->skeys, i);
-        const skey *k = (const skey *)(e + 1);
+        const sl__kent *e = sl__ktab_ent(&t->skeys, i);
+        const sl__skey *k = (const sl__skey *)(e + 1);
         if (!k->nsess)
             continue;
         sl_buf_put_u64(out, e->hash);
         sl_buf_put_blob(out, sl__ktab_key(&t->skeys, e), e->len);
         sl_buf_put_u32(out, k->nsess);
         for (int32_t sid = k->head; sid >= 0; sid = t->sess[sid].next) {
-            const session *s = &t->sess[sid];
+            const sl__session *s = &t->sess[sid];
             sl_buf_put_i64(out, s->start);
             sl_buf_put_i64(out, s->end);
             sl_buf_put_u8(out, s->fired);
@@ -166,7 +166,7 @@ static int sl__restore_payload(sl_window_task *r, sl_reader *in, char *errstr, s
         if (nkeys > (in->len - in->pos) / (12 + min_state))
             return SL__CORRUPT("window snapshot: impossible key count %u", nkeys);
         int created;
-        pane *p = sl__window_pane_get(r, s, first_end, last_end, &created);
+        sl__pane *p = sl__window_pane_get(r, s, first_end, last_end, &created);
         for (uint32_t j = 0; j < nkeys; j++) {
             uint64_t h = sl_read_u64(in);
             uint32_t klen;
@@ -175,7 +175,7 @@ static int sl__restore_payload(sl_window_task *r, sl_reader *in, char *errstr, s
                 return SL__CORRUPT("window snapshot: truncated key");
             if (!sl_bytes_printable(key, klen))
                 return SL__CORRUPT("window snapshot: control character in a key");
-            kent *e = sl__ktab_upsert(&p->tab, h, (const char *)key, klen, &created);
+            sl__kent *e = sl__ktab_upsert(&p->tab, h, (const char *)key, klen, &created);
             if (!created)
                 return SL__CORRUPT("window snapshot: duplicate key in a pane");
             if (sl_agg_state_read(&r->plan, e + 1, in) != 0)
@@ -216,14 +216,14 @@ static int sl__restore_payload(sl_window_task *r, sl_reader *in, char *errstr, s
             if (s1 <= s0 || sl__sat_sub(s1, s0) < r->gap || fired != (s1 <= r->wm) ||
                 sl__sat_add(s1, r->lateness) <= r->wm)
                 return SL__CORRUPT("window snapshot: inconsistent session");
-            skey *k = (skey *)(sl__ktab_ent(&r->skeys, kidx) + 1);
+            sl__skey *k = (sl__skey *)(sl__ktab_ent(&r->skeys, kidx) + 1);
             if (j == 0)
                 k->head = -1;
             for (int32_t o = k->head; o >= 0; o = r->sess[o].next)
                 if (s0 < r->sess[o].end && r->sess[o].start < s1)
                     return SL__CORRUPT("window snapshot: overlapping sessions");
             uint32_t sid = sl__window_session_alloc(r);
-            session *s = &r->sess[sid];
+            sl__session *s = &r->sess[sid];
             s->start = s0;
             s->end = s1;
             s->fired = fired;

@@ -19,7 +19,7 @@
 #include <time.h>
 
 /* Owner thread: part of a message's topic handle and partition. */
-static ks_part *ks_thread_lookup(ks_thread *t, rd_kafka_topic_t *rkt, int32_t partition)
+static sl__ks_part *ks_thread_lookup(sl__ks_thread *t, rd_kafka_topic_t *rkt, int32_t partition)
 {
     int topic = -1;
     for (int i = 0; i <= KS_MAX_TOPICS; i++) {
@@ -38,7 +38,7 @@ static ks_part *ks_thread_lookup(ks_thread *t, rd_kafka_topic_t *rkt, int32_t pa
 }
 /* ---- consumer threads ------------------------------------------------ */
 
-static void ks_thread_task_grow(ks_thread *t, int32_t task)
+static void ks_thread_task_grow(sl__ks_thread *t, int32_t task)
 {
     if (task < t->ntasks)
         return;
@@ -53,13 +53,13 @@ static void ks_thread_task_grow(ks_thread *t, int32_t task)
     t->ntasks = n;
 }
 
-static void ks_part_watermark(ks_thread *t, ks_part *p, int64_t now, int ended);
+static void ks_part_watermark(sl__ks_thread *t, sl__ks_part *p, int64_t now, int ended);
 
 /* Owner thread: `p` reached its end (stop_at_eof). Its last watermark
  * goes out first, marked ended (it holds nobody back any more), before
  * the control thread can see the part done and read the repartition
  * topic's ends. */
-static void ks_part_done(ks_thread *t, ks_part *p)
+static void ks_part_done(sl__ks_thread *t, sl__ks_part *p)
 {
     if (atomic_load(&p->done))
         return;
@@ -85,7 +85,7 @@ static void ks_part_done(ks_thread *t, ks_part *p)
     }
 }
 
-static void ks_thread_assign(ks_thread *t, ks_part *p, int64_t start)
+static void ks_thread_assign(sl__ks_thread *t, sl__ks_part *p, int64_t start)
 {
     p->active = 1;
     p->next = start;
@@ -134,7 +134,7 @@ static void ks_thread_assign(ks_thread *t, ks_part *p, int64_t start)
         ks_part_done(t, p);
 }
 
-static void ks_thread_revoke(ks_thread *t, ks_part *p)
+static void ks_thread_revoke(sl__ks_thread *t, sl__ks_part *p)
 {
     if (!p->active)
         return;
@@ -162,13 +162,13 @@ static void ks_thread_revoke(ks_thread *t, ks_part *p)
 
 /* Takes the thread's commands: assignments now, revocations into `rev`
  * (applied after the current batch). Returns the number of revocations. */
-static size_t ks_thread_commands(ks_thread *t, ks_cmd *rev, size_t rev_cap)
+static size_t ks_thread_commands(sl__ks_thread *t, sl__ks_cmd *rev, size_t rev_cap)
 {
     size_t nrev = 0;
     pthread_mutex_lock(&t->mu);
     size_t keep = 0;
     for (size_t i = 0; i < t->ncmds; i++) {
-        ks_cmd c = t->cmds[i];
+        sl__ks_cmd c = t->cmds[i];
         if (c.kind == KS_CMD_ASSIGN)
             ks_thread_assign(t, c.part, c.start);
         else if (nrev < rev_cap)
@@ -181,7 +181,7 @@ static size_t ks_thread_commands(ks_thread *t, ks_cmd *rev, size_t rev_cap)
     return nrev;
 }
 
-static void ks_thread_apply_revokes(ks_thread *t, ks_cmd *rev, size_t nrev)
+static void ks_thread_apply_revokes(sl__ks_thread *t, sl__ks_cmd *rev, size_t nrev)
 {
     if (!nrev)
         return;
@@ -197,7 +197,7 @@ static void ks_thread_apply_revokes(ks_thread *t, ks_cmd *rev, size_t nrev)
 void sl__ks_repartition_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
-    ks_source *s = opaque;
+    sl__ks_source *s = opaque;
     if (m->err) {
         sl_error("kafka", "repartition record to %s [%" PRId32 "] not delivered: %s",
                  s->repartition_topic, m->partition, rd_kafka_err2str(m->err));
@@ -210,10 +210,11 @@ void sl__ks_repartition_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
  * counted in the current epoch until acknowledged (invariant 3). Waits
  * while the producer queue is full. Returns SL_OK or SL_EKAFKA (stopping,
  * or failed and said so). */
-static int ks_produce(ks_thread *t, int32_t partition, const char *val, size_t len, const char *key,
-                      size_t klen, int64_t ts, const char *header, const char *hval, size_t hlen)
+static int ks_produce(sl__ks_thread *t, int32_t partition, const char *val, size_t len,
+                      const char *key, size_t klen, int64_t ts, const char *header,
+                      const char *hval, size_t hlen)
 {
-    ks_source *s = t->s;
+    sl__ks_source *s = t->s;
     _Atomic int64_t *counter;
     for (;;) {
         uint64_t e = atomic_load(&s->epoch);
@@ -246,7 +247,7 @@ static int ks_produce(ks_thread *t, int32_t partition, const char *val, size_t l
 }
 
 /* STAGE1: re-keys one decoded event into the repartition topic. */
-static int ks_produce_repartition(ks_thread *t, const char *val, size_t len, int64_t ts,
+static int ks_produce_repartition(sl__ks_thread *t, const char *val, size_t len, int64_t ts,
                                   int32_t upstream, int64_t src_offset)
 {
     /* The record's origin lets the downstream task drop replays. */
@@ -267,7 +268,7 @@ static int64_t sl__floor_div_i64(int64_t a, int64_t b)
 
 /* Whether the part has read everything its leader had at the last fetch
  * (librdkafka's cached high watermark; unknown counts as not caught up). */
-static int ks_caught_up(ks_source *s, ks_part *p)
+static int ks_caught_up(sl__ks_source *s, sl__ks_part *p)
 {
     int64_t lo = -1, hi = -1;
     if (rd_kafka_get_watermark_offsets(s->rk, s->topics[p->topic], p->partition, &lo, &hi) !=
@@ -291,9 +292,9 @@ static int ks_caught_up(ks_source *s, ks_part *p)
  * record's position among them is fixed in the topic and a downstream
  * replay sees the same; DIRECT (co-partitioned topics) tells the lane.
  */
-static void ks_part_watermark(ks_thread *t, ks_part *p, int64_t now, int ended)
+static void ks_part_watermark(sl__ks_thread *t, sl__ks_part *p, int64_t now, int ended)
 {
-    ks_source *s = t->s;
+    sl__ks_source *s = t->s;
     const sl_watermark_def *wd = &s->def->watermark;
     int64_t wm = INT64_MIN;
     if (p->max_ts != INT64_MIN &&
@@ -333,12 +334,12 @@ static void ks_part_watermark(ks_thread *t, ks_part *p, int64_t now, int ended)
 }
 
 /* Owner thread: a message carrying an error (EOF, out of range, ...). */
-static void ks_thread_message_error(ks_thread *t, rd_kafka_message_t *m)
+static void ks_thread_message_error(sl__ks_thread *t, rd_kafka_message_t *m)
 {
-    ks_source *s = t->s;
+    sl__ks_source *s = t->s;
     const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "-";
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        ks_part *p = m->rkt ? ks_thread_lookup(t, m->rkt, m->partition) : NULL;
+        sl__ks_part *p = m->rkt ? ks_thread_lookup(t, m->rkt, m->partition) : NULL;
         if (p && p->active && s->stop_at_eof && m->offset >= atomic_load(&p->end) &&
             p->next >= atomic_load(&p->end))
             ks_part_done(t, p);
@@ -368,7 +369,7 @@ static void ks_thread_message_error(ks_thread *t, rd_kafka_message_t *m)
 /* STAGE2: a watermark record of upstream task U (of N): "U:N:WM:IDLE". A
  * malformed one is skipped with one warning per part: it carries no event,
  * and the upstream publishes again within watermark.emit_interval. */
-static int ks_stage2_watermark(ks_thread *t, ks_part *p, const rd_kafka_message_t *m,
+static int ks_stage2_watermark(sl__ks_thread *t, sl__ks_part *p, const rd_kafka_message_t *m,
                                const void *hv, size_t hl)
 {
     char buf[96];
@@ -394,13 +395,13 @@ static int ks_stage2_watermark(ks_thread *t, ks_part *p, const rd_kafka_message_
     return rc;
 }
 
-static void ks_thread_message(ks_thread *t, rd_kafka_message_t *m)
+static void ks_thread_message(sl__ks_thread *t, rd_kafka_message_t *m)
 {
     if (SL_UNLIKELY(m->err)) {
         ks_thread_message_error(t, m);
         return;
     }
-    ks_part *p = ks_thread_lookup(t, m->rkt, m->partition);
+    sl__ks_part *p = ks_thread_lookup(t, m->rkt, m->partition);
     if (SL_UNLIKELY(!p || !p->active || atomic_load_explicit(&p->done, memory_order_relaxed) ||
                     m->offset < p->next))
         return; /* revoked, past its end, or stale */
@@ -491,10 +492,10 @@ consumed:
 /* Owner thread, after a lane flush: publishes delivered positions and
  * resumes partitions whose worker has room again; ends parts that reached
  * an end set later (STAGE2). */
-static void ks_thread_after_flush(ks_thread *t, int flushed)
+static void ks_thread_after_flush(sl__ks_thread *t, int flushed)
 {
     for (size_t i = 0; i < t->nowned; i++) {
-        ks_part *p = t->owned[i];
+        sl__ks_part *p = t->owned[i];
         if (!p->active)
             continue;
         int blocked = t->role != KS_STAGE1 && sl_lane_blocked(t->lane, p->partition);
@@ -513,10 +514,10 @@ static void ks_thread_after_flush(ks_thread *t, int flushed)
 
 /* Owner thread: the lane has been backpressured for a while; pause the
  * partitions whose worker is full, so the fetcher stops too. */
-static void ks_thread_pause_blocked(ks_thread *t)
+static void ks_thread_pause_blocked(sl__ks_thread *t)
 {
     for (size_t i = 0; i < t->nowned; i++) {
-        ks_part *p = t->owned[i];
+        sl__ks_part *p = t->owned[i];
         if (p->active && !p->paused && !atomic_load(&p->done) &&
             (t->role == KS_STAGE1 || sl_lane_blocked(t->lane, p->partition))) {
             sl__ks_pause(t->s, p, 1);
@@ -538,9 +539,9 @@ static void ks_thread_pause_blocked(ks_thread *t)
  */
 void *sl__ks_thread_main(void *arg)
 {
-    ks_thread *t = arg;
-    ks_source *s = t->s;
-    ks_cmd rev[64];
+    sl__ks_thread *t = arg;
+    sl__ks_source *s = t->s;
+    sl__ks_cmd rev[64];
     int64_t last_flush = sl_mono_ns();
     while (!sl__ks_stopping(s) && !atomic_load(&s->finished)) {
         if (t->blocked_since) {
@@ -569,7 +570,7 @@ void *sl__ks_thread_main(void *arg)
             /* After the batch's records: a watermark follows the events
              * that raised it. */
             for (size_t i = 0; i < t->nowned; i++) {
-                ks_part *p = t->owned[i];
+                sl__ks_part *p = t->owned[i];
                 if (p->active && !atomic_load_explicit(&p->done, memory_order_relaxed))
                     ks_part_watermark(t, p, now, 0);
             }

@@ -19,18 +19,18 @@
 #include <string.h>
 #include <time.h>
 
-static void ks_post(ks_thread *t, int kind, ks_part *p, int64_t start)
+static void ks_post(sl__ks_thread *t, int kind, sl__ks_part *p, int64_t start)
 {
     pthread_mutex_lock(&t->mu);
     if (t->ncmds == t->cmds_cap) {
         t->cmds_cap = t->cmds_cap ? 2 * t->cmds_cap : 64;
         t->cmds = sl_xrealloc(t->cmds, t->cmds_cap * sizeof(*t->cmds));
     }
-    t->cmds[t->ncmds++] = (ks_cmd){.kind = kind, .part = p, .start = start};
+    t->cmds[t->ncmds++] = (sl__ks_cmd){.kind = kind, .part = p, .start = start};
     pthread_mutex_unlock(&t->mu);
 }
 
-static int64_t ks_inflight(ks_source *s, int parity)
+static int64_t ks_inflight(sl__ks_source *s, int parity)
 {
     int64_t n = 0;
     for (int i = 0; i < s->nthreads_total; i++)
@@ -53,7 +53,7 @@ static int64_t ks_inflight(ks_source *s, int parity)
  * `sync`: wait for acknowledgements and commit synchronously.
  * Control thread.
  */
-static void ks_commit_positions(ks_source *s, int sync)
+static void ks_commit_positions(sl__ks_source *s, int sync)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
     size_t ntop = s->ntopics + (s->repartition ? 1 : 0);
@@ -74,7 +74,7 @@ static void ks_commit_positions(ks_source *s, int sync)
                        ks_inflight(s, (int)(s->epoch_old & 1)) == 0 && !atomic_load(&s->failed);
     for (size_t tp = 0; tp < ntop; tp++) {
         for (int32_t i = 0; i < s->nparts[tp]; i++) {
-            ks_part *p = &s->parts[tp][i];
+            sl__ks_part *p = &s->parts[tp][i];
             if (!atomic_load(&p->assigned))
                 continue;
             int64_t pos;
@@ -100,8 +100,8 @@ static void ks_commit_positions(ks_source *s, int sync)
             sl_warn("kafka", "offset commit failed: %s (will retry)", rd_kafka_err2str(err));
         } else {
             for (int i = 0; i < l->cnt; i++) {
-                ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, l->elems[i].topic),
-                                            l->elems[i].partition);
+                sl__ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, l->elems[i].topic),
+                                                l->elems[i].partition);
                 if (p)
                     atomic_store(&p->committed, l->elems[i].offset);
             }
@@ -124,7 +124,7 @@ void sl__ks_offset_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 /* Resolves start offsets for newly assigned partitions: committed if any,
  * else by `start`; checks them against the partitions' current range.
  * Fills each element's offset. Returns 0 or -1 (logged, source failed). */
-static int ks_resolve_starts(ks_source *s, rd_kafka_topic_partition_list_t *parts)
+static int ks_resolve_starts(sl__ks_source *s, rd_kafka_topic_partition_list_t *parts)
 {
     rd_kafka_resp_err_t err = rd_kafka_committed(s->rk, parts, 30000);
     if (err) {
@@ -134,7 +134,7 @@ static int ks_resolve_starts(ks_source *s, rd_kafka_topic_partition_list_t *part
     }
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
-        ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, tp->topic), tp->partition);
+        sl__ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, tp->topic), tp->partition);
         int64_t lo = 0, hi = 0;
         err = rd_kafka_query_watermark_offsets(s->rk, tp->topic, tp->partition, &lo, &hi, 30000);
         if (err) {
@@ -209,7 +209,7 @@ static int ks_resolve_starts(ks_source *s, rd_kafka_topic_partition_list_t *part
  * assignment must not restore a task that already runs from another
  * state). Returns 0 or -1 (logged). Control thread.
  */
-static int ks_copart_agree(ks_source *s, rd_kafka_topic_partition_list_t *parts)
+static int ks_copart_agree(sl__ks_source *s, rd_kafka_topic_partition_list_t *parts)
 {
     if (s->repartition || s->ntopics < 2)
         return 0;
@@ -219,7 +219,7 @@ static int ks_copart_agree(ks_source *s, rd_kafka_topic_partition_list_t *parts)
         const char *from = NULL;
         int running = 0;
         for (size_t tp = 0; tp < s->ntopics; tp++) {
-            ks_part *q = sl__ks_part_of(s, (int)tp, task);
+            sl__ks_part *q = sl__ks_part_of(s, (int)tp, task);
             if (!q)
                 continue;
             int listed = 0;
@@ -247,18 +247,18 @@ static int ks_copart_agree(ks_source *s, rd_kafka_topic_partition_list_t *parts)
         }
         if (running || !id)
             continue;
-        ks_part *src = NULL; /* a listed part naming it: its origin is current */
+        sl__ks_part *src = NULL; /* a listed part naming it: its origin is current */
         for (int j = 0; j < parts->cnt && !src; j++) {
-            ks_part *q = sl__ks_part_of(s, sl__ks_topic_index(s, parts->elems[j].topic),
-                                        parts->elems[j].partition);
+            sl__ks_part *q = sl__ks_part_of(s, sl__ks_topic_index(s, parts->elems[j].topic),
+                                            parts->elems[j].partition);
             if (q && q->partition == task && q->checkpoint_id == id)
                 src = q;
         }
         if (!src)
             continue;
         for (int j = 0; j < parts->cnt; j++) {
-            ks_part *q = sl__ks_part_of(s, sl__ks_topic_index(s, parts->elems[j].topic),
-                                        parts->elems[j].partition);
+            sl__ks_part *q = sl__ks_part_of(s, sl__ks_topic_index(s, parts->elems[j].topic),
+                                            parts->elems[j].partition);
             if (!q || q->partition != task || q->checkpoint_id == id)
                 continue;
             sl_warn("kafka",
@@ -273,7 +273,7 @@ static int ks_copart_agree(ks_source *s, rd_kafka_topic_partition_list_t *parts)
     return 0;
 }
 
-static void ks_on_assign(ks_source *s, rd_kafka_topic_partition_list_t *parts)
+static void ks_on_assign(sl__ks_source *s, rd_kafka_topic_partition_list_t *parts)
 {
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
@@ -292,7 +292,7 @@ static void ks_on_assign(ks_source *s, rd_kafka_topic_partition_list_t *parts)
     }
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
-        ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, tp->topic), tp->partition);
+        sl__ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, tp->topic), tp->partition);
         if (!p->queue)
             p->queue = rd_kafka_queue_get_partition(s->rk, tp->topic, tp->partition);
         if (!p->queue) {
@@ -309,16 +309,16 @@ static void ks_on_assign(ks_source *s, rd_kafka_topic_partition_list_t *parts)
     atomic_store(&s->first_assign, 1);
 }
 
-static void ks_on_revoke(ks_source *s, rd_kafka_topic_partition_list_t *parts, int lost)
+static void ks_on_revoke(sl__ks_source *s, rd_kafka_topic_partition_list_t *parts, int lost)
 {
     int *target = sl_xcalloc((size_t)s->nthreads_total, sizeof(int));
     int *posted = sl_xcalloc((size_t)s->nthreads_total, sizeof(int));
     for (int i = 0; i < parts->cnt; i++) {
-        ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, parts->elems[i].topic),
-                                    parts->elems[i].partition);
+        sl__ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, parts->elems[i].topic),
+                                        parts->elems[i].partition);
         if (!p || !atomic_load(&p->assigned) || atomic_load(&p->owner->exited))
             continue;
-        ks_thread *t = p->owner;
+        sl__ks_thread *t = p->owner;
         if (!posted[t->index]) {
             pthread_mutex_lock(&t->mu);
             target[t->index] = t->acks;
@@ -333,7 +333,7 @@ static void ks_on_revoke(ks_source *s, rd_kafka_topic_partition_list_t *parts, i
     for (int ti = 0; ti < s->nthreads_total; ti++) {
         if (!posted[ti])
             continue;
-        ks_thread *t = &s->threads[ti];
+        sl__ks_thread *t = &s->threads[ti];
         int64_t deadline = sl_mono_ns() + 60 * 1000000000ll;
         pthread_mutex_lock(&t->mu);
         while (t->acks < target[ti] && !atomic_load(&t->exited)) {
@@ -355,8 +355,8 @@ static void ks_on_revoke(ks_source *s, rd_kafka_topic_partition_list_t *parts, i
     if (!lost && !atomic_load(&s->failed))
         ks_commit_positions(s, 1);
     for (int i = 0; i < parts->cnt; i++) {
-        ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, parts->elems[i].topic),
-                                    parts->elems[i].partition);
+        sl__ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, parts->elems[i].topic),
+                                        parts->elems[i].partition);
         if (p) {
             atomic_store(&p->assigned, 0);
             sl_info("kafka", "%s %s [%" PRId32 "] at offset %" PRId64, lost ? "lost" : "revoked",
@@ -368,7 +368,7 @@ static void ks_on_revoke(ks_source *s, rd_kafka_topic_partition_list_t *parts, i
 void sl__ks_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
-    ks_source *s = opaque;
+    sl__ks_source *s = opaque;
     int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     rd_kafka_error_t *e = NULL;
     rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -399,7 +399,7 @@ void sl__ks_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* stop_at_eof: sets STAGE2 ends once STAGE1 is complete, and says whether
  * the whole source is. Control thread. */
-static int ks_check_end(ks_source *s)
+static int ks_check_end(sl__ks_source *s)
 {
     if (!s->stop_at_eof || !atomic_load(&s->first_assign))
         return 0;
@@ -407,7 +407,7 @@ static int ks_check_end(ks_source *s)
     int stage1_done = 1, all_done = 1;
     for (size_t tp = 0; tp < ntop; tp++) {
         for (int32_t i = 0; i < s->nparts[tp]; i++) {
-            ks_part *p = &s->parts[tp][i];
+            sl__ks_part *p = &s->parts[tp][i];
             if (!atomic_load(&p->assigned))
                 continue;
             int d = atomic_load(&p->done);
@@ -424,7 +424,7 @@ static int ks_check_end(ks_source *s)
             return 0;
         size_t rt = s->ntopics;
         for (int32_t i = 0; i < s->nparts[rt]; i++) {
-            ks_part *p = &s->parts[rt][i];
+            sl__ks_part *p = &s->parts[rt][i];
             if (!atomic_load(&p->assigned))
                 continue;
             int64_t lo, hi;
@@ -450,7 +450,7 @@ static int ks_check_end(ks_source *s)
  * assigned task's end offset, so the run may end with the consumer still
  * open for that commit. Gives up (with a warning) after two intervals plus
  * the replica timeout and 30 s. Control thread. */
-static int ks_end_committed(ks_source *s, int64_t end_ns)
+static int ks_end_committed(sl__ks_source *s, int64_t end_ns)
 {
     if (!s->def->checkpoint.enabled)
         return 1;
@@ -466,7 +466,7 @@ static int ks_end_committed(ks_source *s, int64_t end_ns)
             all = 0;
     }
     for (int32_t i = 0; i < s->nparts[tp] && all; i++) {
-        ks_part *p = &s->parts[tp][i];
+        sl__ks_part *p = &s->parts[tp][i];
         int64_t end = atomic_load(&p->end);
         if (atomic_load(&p->assigned) && end > 0 && atomic_load(&p->committed) < end)
             all = 0;
@@ -488,7 +488,7 @@ static int ks_end_committed(ks_source *s, int64_t end_ns)
 
 void *sl__ks_control_main(void *arg)
 {
-    ks_source *s = arg;
+    sl__ks_source *s = arg;
     int64_t end_ns = 0;
     while (!sl__ks_stopping(s)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 20);
@@ -540,7 +540,7 @@ void *sl__ks_control_main(void *arg)
 int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_offset *offsets,
                              size_t n)
 {
-    ks_source *s = state;
+    sl__ks_source *s = state;
     if (!s->rk)
         return SL_EKAFKA;
     int topic = s->repartition ? (int)s->ntopics : 0;
@@ -564,7 +564,7 @@ int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_
         int32_t task = offsets[i].task;
         size_t k = 0;
         for (size_t tp = 0; tp < s->ntopics; tp++) {
-            ks_part *p = sl__ks_part_of(s, (int)tp, task);
+            sl__ks_part *p = sl__ks_part_of(s, (int)tp, task);
             if (!p)
                 continue;
             if (k >= offsets[i].ninputs) {
@@ -591,7 +591,7 @@ int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_
         }
     }
     for (size_t i = 0; i < n && !copart; i++) {
-        ks_part *p = sl__ks_part_of(s, topic, offsets[i].task);
+        sl__ks_part *p = sl__ks_part_of(s, topic, offsets[i].task);
         if (!p || offsets[i].next_offset < 0)
             continue;
         rd_kafka_topic_partition_t *tp =
@@ -609,7 +609,7 @@ int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_
         /* A checkpoint that completes after the end of the input (or the
          * stop) repeats offsets already committed: nothing to do. */
         for (int i = 0; i < l->cnt && rc == SL_OK; i++) {
-            ks_part *p =
+            sl__ks_part *p =
                 sl__ks_part_of(s, sl__ks_topic_index(s, l->elems[i].topic), l->elems[i].partition);
             if (!p || l->elems[i].offset > atomic_load(&p->committed))
                 rc = SL_EKAFKA;
@@ -628,8 +628,8 @@ int sl__ks_commit_checkpoint(void *state, uint64_t checkpoint_id, const sl_task_
             rc = SL_EKAFKA;
         } else {
             for (int i = 0; i < l->cnt; i++) {
-                ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, l->elems[i].topic),
-                                            l->elems[i].partition);
+                sl__ks_part *p = sl__ks_part_of(s, sl__ks_topic_index(s, l->elems[i].topic),
+                                                l->elems[i].partition);
                 if (p)
                     atomic_store(&p->committed, l->elems[i].offset);
             }

@@ -158,14 +158,14 @@ static const sl_opt ks_options[] = {
     {.name = NULL},
 };
 
-int sl__ks_stopping(ks_source *s)
+int sl__ks_stopping(sl__ks_source *s)
 {
     return atomic_load(&s->stop) || atomic_load(&s->failed) ||
            (s->engine && sl_engine_stopping(s->engine));
 }
 
 /* Marks the source failed and asks the engine to stop (any thread). */
-void sl__ks_fail(ks_source *s)
+void sl__ks_fail(sl__ks_source *s)
 {
     if (atomic_exchange(&s->failed, 1) == 0 && s->engine)
         sl_engine_stop(s->engine);
@@ -173,7 +173,7 @@ void sl__ks_fail(ks_source *s)
 
 /* ---- create / destroy ------------------------------------------------ */
 
-static void ks_free(ks_source *s)
+static void ks_free(sl__ks_source *s)
 {
     if (!s)
         return;
@@ -192,7 +192,7 @@ static void ks_free(ks_source *s)
 static int ks_create(const sl_connector_def *c, const sl_def *def, void **state, char *errstr,
                      size_t errstr_size)
 {
-    ks_source *s = sl_xcalloc(1, sizeof(*s));
+    sl__ks_source *s = sl_xcalloc(1, sizeof(*s));
     s->def = def;
     s->path = sl_xstrdup(c->path);
     json_t *o = c->conf;
@@ -370,7 +370,7 @@ fail:
 
 static int ks_lanes(void *state)
 {
-    ks_source *s = state;
+    sl__ks_source *s = state;
     return s->repartition ? 2 * s->nthreads : s->nthreads;
 }
 
@@ -385,14 +385,14 @@ static int ks_plan_lanes(const sl_connector_def *conf, const sl_def *def)
 
 /* ---- helpers --------------------------------------------------------- */
 
-ks_part *sl__ks_part_of(ks_source *s, int topic, int32_t partition)
+sl__ks_part *sl__ks_part_of(sl__ks_source *s, int topic, int32_t partition)
 {
     if (topic < 0 || partition < 0 || partition >= s->nparts[topic])
         return NULL;
     return &s->parts[topic][partition];
 }
 
-int sl__ks_topic_index(ks_source *s, const char *name)
+int sl__ks_topic_index(sl__ks_source *s, const char *name)
 {
     size_t n = s->ntopics + (s->repartition ? 1 : 0);
     for (size_t i = 0; i < n; i++)
@@ -401,7 +401,7 @@ int sl__ks_topic_index(ks_source *s, const char *name)
     return -1;
 }
 
-void sl__ks_pause(ks_source *s, ks_part *p, int pause)
+void sl__ks_pause(sl__ks_source *s, sl__ks_part *p, int pause)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, s->topics[p->topic], p->partition);
@@ -417,7 +417,7 @@ void sl__ks_pause(ks_source *s, ks_part *p, int pause)
 
 static void ks_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-    ks_source *s = opaque;
+    sl__ks_source *s = opaque;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char buf[512];
         rd_kafka_fatal_error(rk, buf, sizeof(buf));
@@ -427,7 +427,7 @@ static void ks_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaqu
     }
     sl_warn("kafka", "%s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
 }
-static void ks_teardown(ks_source *s)
+static void ks_teardown(sl__ks_source *s)
 {
     size_t ntop = s->ntopics + (s->repartition ? 1 : 0);
     if (s->parts) {
@@ -442,7 +442,7 @@ static void ks_teardown(ks_source *s)
     }
     if (s->threads) {
         for (int i = 0; i < s->nthreads_total; i++) {
-            ks_thread *t = &s->threads[i];
+            sl__ks_thread *t = &s->threads[i];
             if (t->queue)
                 rd_kafka_queue_destroy(t->queue);
             pthread_mutex_destroy(&t->mu);
@@ -474,7 +474,7 @@ static void ks_teardown(ks_source *s)
 
 static int ks_start(void *state, sl_engine *engine, char *errstr, size_t errstr_size)
 {
-    ks_source *s = state;
+    sl__ks_source *s = state;
     s->engine = engine;
     char kerr[512];
     size_t ntop = s->ntopics + (s->repartition ? 1 : 0);
@@ -533,7 +533,7 @@ static int ks_start(void *state, sl_engine *engine, char *errstr, size_t errstr_
     s->nthreads_total = ks_lanes(s);
     s->threads = sl_xcalloc((size_t)s->nthreads_total, sizeof(*s->threads));
     for (int i = 0; i < s->nthreads_total; i++) {
-        ks_thread *t = &s->threads[i];
+        sl__ks_thread *t = &s->threads[i];
         t->s = s;
         t->index = i;
         t->role = !s->repartition ? KS_DIRECT : i < s->nthreads ? KS_STAGE1 : KS_STAGE2;
@@ -579,9 +579,9 @@ static int ks_start(void *state, sl_engine *engine, char *errstr, size_t errstr_
     int32_t upstream_base = 0;
     for (size_t tp = 0; tp < ntop; tp++) {
         int stage = !s->repartition ? KS_DIRECT : tp < s->ntopics ? KS_STAGE1 : KS_STAGE2;
-        s->parts[tp] = sl_xcalloc((size_t)s->nparts[tp] + 1, sizeof(ks_part));
+        s->parts[tp] = sl_xcalloc((size_t)s->nparts[tp] + 1, sizeof(sl__ks_part));
         for (int32_t i = 0; i < s->nparts[tp]; i++) {
-            ks_part *p = &s->parts[tp][i];
+            sl__ks_part *p = &s->parts[tp][i];
             p->topic = (int)tp;
             p->partition = i;
             p->stage = stage;
@@ -651,13 +651,13 @@ fail:
 
 static void ks_stop(void *state)
 {
-    ks_source *s = state;
+    sl__ks_source *s = state;
     atomic_store(&s->stop, 1);
 }
 
 static int ks_join(void *state)
 {
-    ks_source *s = state;
+    sl__ks_source *s = state;
     if (s->control_started) {
         pthread_join(s->control, NULL);
         s->control_started = 0;
@@ -667,7 +667,7 @@ static int ks_join(void *state)
 
 static void ks_destroy(void *state)
 {
-    ks_source *s = state;
+    sl__ks_source *s = state;
     if (!s)
         return;
     if (s->control_started) {
@@ -683,7 +683,7 @@ static void ks_destroy(void *state)
  * thread. */
 static void ks_status(void *state, FILE *out)
 {
-    ks_source *s = state;
+    sl__ks_source *s = state;
     if (!s->rk || !s->parts)
         return;
     size_t ntop = s->ntopics + (s->repartition ? 1 : 0);
@@ -692,7 +692,7 @@ static void ks_status(void *state, FILE *out)
     size_t pos = 0;
     for (size_t tp = 0; tp < ntop; tp++) {
         for (int32_t i = 0; i < s->nparts[tp]; i++) {
-            ks_part *p = &s->parts[tp][i];
+            sl__ks_part *p = &s->parts[tp][i];
             if (atomic_load(&p->consumed) < 0)
                 continue; /* never assigned here */
             int64_t lo = -1, hi = -1;
@@ -717,7 +717,7 @@ static void ks_status(void *state, FILE *out)
 /* Ready once the group has assigned partitions (and nothing failed). */
 static int ks_ready(void *state, char *reason, size_t reason_size)
 {
-    ks_source *s = state;
+    sl__ks_source *s = state;
     if (atomic_load(&s->failed)) {
         snprintf(reason, reason_size, "the kafka source failed");
         return 0;
@@ -733,13 +733,13 @@ static int ks_ready(void *state, char *reason, size_t reason_size)
 /* Positions of every partition consumed here (now or before). */
 static size_t ks_partitions(void *state, sl_partition_status *out, size_t max)
 {
-    ks_source *s = state;
+    sl__ks_source *s = state;
     if (!s->rk || !s->parts)
         return 0;
     size_t ntop = s->ntopics + (s->repartition ? 1 : 0), n = 0;
     for (size_t tp = 0; tp < ntop; tp++) {
         for (int32_t i = 0; i < s->nparts[tp]; i++) {
-            ks_part *p = &s->parts[tp][i];
+            sl__ks_part *p = &s->parts[tp][i];
             int64_t consumed = atomic_load(&p->consumed);
             if (consumed < 0)
                 continue;

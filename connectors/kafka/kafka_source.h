@@ -21,14 +21,14 @@ enum { KS_CMD_ASSIGN, KS_CMD_REVOKE };
 
 #define KS_MAX_TOPICS 32
 
-typedef struct ks_source ks_source;
-typedef struct ks_thread ks_thread;
+typedef struct sl__ks_source sl__ks_source;
+typedef struct sl__ks_thread sl__ks_thread;
 
-typedef struct ks_part {
+typedef struct sl__ks_part {
     int topic;         /* index into s->topics (s->ntopics: repartition topic) */
     int32_t partition; /* = task id */
     int stage;
-    ks_thread *owner;
+    sl__ks_thread *owner;
     rd_kafka_queue_t *queue;   /* partition queue, control thread */
     _Atomic int64_t consumed;  /* next offset after the last handled message */
     _Atomic int64_t delivered; /* events before it are in the engine's rings */
@@ -55,16 +55,16 @@ typedef struct ks_part {
     int wm_idle_sent;     /* idle flag last published, -1 nothing yet */
     int64_t wm_sent_ns;   /* mono ns of the last publication */
     int64_t last_data_ns; /* mono ns of the last message read */
-} ks_part;
+} sl__ks_part;
 
-typedef struct ks_cmd {
+typedef struct sl__ks_cmd {
     int kind;
-    ks_part *part;
+    sl__ks_part *part;
     int64_t start;
-} ks_cmd;
+} sl__ks_cmd;
 
-struct ks_thread {
-    ks_source *s;
+struct sl__ks_thread {
+    sl__ks_source *s;
     int index, role;
     sl_lane *lane;
     pthread_t tid;
@@ -72,12 +72,12 @@ struct ks_thread {
     rd_kafka_queue_t *queue;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    ks_cmd *cmds;
+    sl__ks_cmd *cmds;
     size_t ncmds, cmds_cap;
     int acks;           /* revocations handled, under mu */
     _Atomic int exited; /* the thread will not take commands any more */
     /* owner only */
-    ks_part **owned; /* parts this thread has been assigned, ever */
+    sl__ks_part **owned; /* parts this thread has been assigned, ever */
     size_t nowned, owned_cap;
     int *task_parts, *task_done, *task_eos; /* indexed by task */
     int32_t ntasks;
@@ -94,7 +94,7 @@ struct ks_thread {
     _Atomic int64_t inflight[2] __attribute__((aligned(SL_CACHE_LINE)));
 };
 
-struct ks_source {
+struct sl__ks_source {
     const sl_def *def;
     char *path;
     char **topics; /* [ntopics + 1]: the repartition topic last */
@@ -123,10 +123,10 @@ struct ks_source {
     rd_kafka_t *producer; /* repartition records */
     rd_kafka_topic_t *rep_rkt;
     int32_t rep_partitions;
-    ks_part **parts; /* [topic][partition] */
-    int32_t *nparts; /* partitions per topic (metadata at start) */
+    sl__ks_part **parts; /* [topic][partition] */
+    int32_t *nparts;     /* partitions per topic (metadata at start) */
     int32_t max_partitions;
-    ks_thread *threads; /* [nthreads] or [2 * nthreads] */
+    sl__ks_thread *threads; /* [nthreads] or [2 * nthreads] */
     int nthreads_total;
     pthread_t control;
     int control_started;
@@ -144,13 +144,13 @@ struct ks_source {
 };
 
 /* Any thread. */
-int sl__ks_stopping(ks_source *s);
+int sl__ks_stopping(sl__ks_source *s);
 /* Marks the source failed and asks the engine to stop (any thread). */
-void sl__ks_fail(ks_source *s);
-ks_part *sl__ks_part_of(ks_source *s, int topic, int32_t partition);
-int sl__ks_topic_index(ks_source *s, const char *name);
+void sl__ks_fail(sl__ks_source *s);
+sl__ks_part *sl__ks_part_of(sl__ks_source *s, int topic, int32_t partition);
+int sl__ks_topic_index(sl__ks_source *s, const char *name);
 /* Pauses (1) or resumes (0) one partition. Its owner thread only. */
-void sl__ks_pause(ks_source *s, ks_part *p, int pause);
+void sl__ks_pause(sl__ks_source *s, sl__ks_part *p, int pause);
 
 /* Headers of repartition records: a data record's origin, "UPSTREAM:OFFSET"
  * (the downstream task drops replays by it); a watermark record,
@@ -169,8 +169,10 @@ void sl__ks_repartition_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
 
 /* kafka_topics.c */
 /* Reads partition counts of every topic. Returns 0 or SL_EKAFKA. */
-int sl__ks_metadata(ks_source *s, rd_kafka_t *rk, size_t ntop, char *errstr, size_t errstr_size);
-int sl__ks_ensure_repartition_topic(ks_source *s, int32_t want, char *errstr, size_t errstr_size);
+int sl__ks_metadata(sl__ks_source *s, rd_kafka_t *rk, size_t ntop, char *errstr,
+                    size_t errstr_size);
+int sl__ks_ensure_repartition_topic(sl__ks_source *s, int32_t want, char *errstr,
+                                    size_t errstr_size);
 
 /* kafka_group.c */
 void *sl__ks_control_main(void *arg);

@@ -17,7 +17,7 @@
 #include <time.h>
 
 /* Reads partition counts of every topic. Returns 0 or SL_EKAFKA. */
-int sl__ks_metadata(ks_source *s, rd_kafka_t *rk, size_t ntop, char *errstr, size_t errstr_size)
+int sl__ks_metadata(sl__ks_source *s, rd_kafka_t *rk, size_t ntop, char *errstr, size_t errstr_size)
 {
     for (size_t i = 0; i < ntop; i++) {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, s->topics[i], NULL);
@@ -90,7 +90,8 @@ static int32_t ks_topic_partitions(rd_kafka_t *rk, const char *topic)
 /* Creates the repartition topic with `want` partitions through the Admin
  * API. Returns 0 or the error (TOPIC_ALREADY_EXISTS, _UNSUPPORTED_FEATURE
  * when the cluster cannot serve it, ...) with its message in `why`. */
-static rd_kafka_resp_err_t ks_create_topic(ks_source *s, int32_t want, char *why, size_t why_size)
+static rd_kafka_resp_err_t ks_create_topic(sl__ks_source *s, int32_t want, char *why,
+                                           size_t why_size)
 {
     size_t rt = s->ntopics;
     char kerr[512];
@@ -158,7 +159,8 @@ static rd_kafka_resp_err_t ks_create_topic(ks_source *s, int32_t want, char *why
  * request for the topic, which would auto-create it. Returns 0 or
  * SL_EKAFKA.
  */
-int sl__ks_ensure_repartition_topic(ks_source *s, int32_t want, char *errstr, size_t errstr_size)
+int sl__ks_ensure_repartition_topic(sl__ks_source *s, int32_t want, char *errstr,
+                                    size_t errstr_size)
 {
     size_t rt = s->ntopics;
     const char *name = s->topics[rt];
