@@ -1,5 +1,5 @@
-/* aggregate.c - count, sum, min, max, avg as add / merge / result (see
- * aggregate.h). */
+/* aggregate.c - the window aggregate functions as add / merge / result
+ * (see aggregate.h). */
 #include "aggregate.h"
 
 #include <math.h>
@@ -7,7 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Finds or appends the cell (op, column); returns its index or -1. */
+/* Cells a partial of operation `op` takes. */
+static uint32_t sl__agg_width(uint8_t op)
+{
+    switch (op) {
+    case SL_AGG_OP_FIRST:
+    case SL_AGG_OP_LAST:
+        return 3;
+    case SL_AGG_OP_MOMENTS:
+        return 2;
+    default:
+        return 1;
+    }
+}
+
+/* Finds or appends the partial (op, column); returns its index or -1. */
 static int32_t sl__agg_cell_for(sl_agg_plan *plan, uint8_t op, uint32_t column)
 {
     for (uint32_t c = 0; c < plan->ncells; c++)
@@ -19,6 +33,8 @@ static int32_t sl__agg_cell_for(sl_agg_plan *plan, uint8_t op, uint32_t column)
     plan->cells = n;
     n[plan->ncells].op = op;
     n[plan->ncells].column = column;
+    n[plan->ncells].slot = plan->nslots;
+    plan->nslots += sl__agg_width(op);
     if (column + 1 > plan->ncolumns)
         plan->ncolumns = column + 1;
     return (int32_t)plan->ncells++;
@@ -80,6 +96,18 @@ int sl_agg_plan_init(sl_agg_plan *plan, const sl_agg_def *aggs, size_t naggs)
             case SL_AGG_MAX:
                 op = SL_AGG_OP_MAX;
                 break;
+            case SL_AGG_FIRST:
+                op = SL_AGG_OP_FIRST;
+                break;
+            case SL_AGG_LAST:
+                op = SL_AGG_OP_LAST;
+                break;
+            case SL_AGG_STDDEV_POP:
+            case SL_AGG_STDDEV_SAMP:
+            case SL_AGG_VAR_POP:
+            case SL_AGG_VAR_SAMP:
+                op = SL_AGG_OP_MOMENTS;
+                break;
             default:
                 sl_agg_plan_free(plan);
                 return SL_EINVAL;
@@ -103,7 +131,7 @@ int sl_agg_plan_init(sl_agg_plan *plan, const sl_agg_def *aggs, size_t naggs)
         bound += o->prefix_len + 32;
     }
     plan->format_bound = bound;
-    plan->state_size = (uint32_t)(sizeof(sl_agg_state) + plan->ncells * sizeof(sl_agg_cell));
+    plan->state_size = (uint32_t)(sizeof(sl_agg_state) + plan->nslots * sizeof(sl_agg_cell));
     return 0;
 }
 
@@ -128,14 +156,32 @@ void sl_agg_merge(const sl_agg_plan *plan, void *dst, const void *src)
         return;
     }
     for (uint32_t c = 0; c < plan->ncells; c++) {
-        const sl_agg_cell *sc = &s->cells[c];
+        const sl_agg_cellspec *cs = &plan->cells[c];
+        const sl_agg_cell *sc = &s->cells[cs->slot];
+        sl_agg_cell *dc = &d->cells[cs->slot];
         sl_num x;
         x.is_double = sc->is_double;
         if (sc->is_double)
             x.v.d = sc->v.d;
         else
             x.v.i = sc->v.i;
-        sl_agg_cell_add(plan->cells[c].op, &d->cells[c], 0, x);
+        switch (cs->op) {
+        case SL_AGG_OP_FIRST:
+        case SL_AGG_OP_LAST:
+            sl_agg_pick(cs->op, dc, 0, x, sc[1].v.i, sc[2].v.i);
+            break;
+        case SL_AGG_OP_MOMENTS: {
+            /* Chan et al.: the pairwise combination of (n, mean, M2) */
+            double na = (double)d->n, nb = (double)s->n, n = na + nb;
+            double delta = sc[0].v.d - dc[0].v.d;
+            dc[0].v.d += delta * (nb / n);
+            dc[1].v.d += sc[1].v.d + delta * delta * (na * nb / n);
+            break;
+        }
+        default:
+            sl_agg_cell_add(cs->op, dc, 0, x);
+            break;
+        }
     }
     d->n += s->n;
 }
@@ -204,29 +250,83 @@ char *sl_agg_format(const sl_agg_plan *plan, const void *state, char *out)
             out = sl_agg_put_i64(out, s->n);
             break;
         case SL_AGG_AVG: {
-            const sl_agg_cell *c = &s->cells[o->cell];
+            const sl_agg_cell *c = &s->cells[plan->cells[o->cell].slot];
             double sum = c->is_double ? c->v.d : (double)c->v.i;
             out = sl__agg_put_double(out, sum / (double)s->n);
             break;
         }
-        default:
-            out = sl__agg_put_cell(out, &s->cells[o->cell]);
+        case SL_AGG_STDDEV_POP:
+        case SL_AGG_STDDEV_SAMP:
+        case SL_AGG_VAR_POP:
+        case SL_AGG_VAR_SAMP: {
+            const sl_agg_cell *c = &s->cells[plan->cells[o->cell].slot];
+            int samp = o->fn == SL_AGG_STDDEV_SAMP || o->fn == SL_AGG_VAR_SAMP;
+            if (samp && s->n < 2) {
+                memcpy(out, "null", 4);
+                out += 4;
+                break;
+            }
+            double m2 = c[1].v.d > 0 ? c[1].v.d : 0; /* never below 0 */
+            double var = m2 / (double)(samp ? s->n - 1 : s->n);
+            int sd = o->fn == SL_AGG_STDDEV_POP || o->fn == SL_AGG_STDDEV_SAMP;
+            out = sl__agg_put_double(out, sd ? sqrt(var) : var);
+            break;
+        }
+        default: /* sum, min, max, first, last: the value cell */
+            out = sl__agg_put_cell(out, &s->cells[plan->cells[o->cell].slot]);
             break;
         }
     }
     return out;
 }
 
+/* The value cell of a partial: u8 is_double, then i64 or f64. */
+static void sl__agg_put_value(const sl_agg_cell *c, sl_buf *out)
+{
+    sl_buf_put_u8(out, c->is_double);
+    if (c->is_double)
+        sl_buf_put_f64(out, c->v.d);
+    else
+        sl_buf_put_i64(out, c->v.i);
+}
+
+static int sl__agg_read_value(sl_agg_cell *c, sl_reader *in)
+{
+    uint8_t isd = sl_read_u8(in);
+    if (isd > 1)
+        return SL_ECORRUPT;
+    c->is_double = isd;
+    if (isd)
+        c->v.d = sl_read_f64(in);
+    else
+        c->v.i = sl_read_i64(in);
+    return 0;
+}
+
+/* Per partial: sum/min/max the value cell; first/last the value cell then
+ * i64 event time, i64 offset; moments f64 mean, f64 M2. Plans of count,
+ * sum, min, max and avg only write what they always wrote. */
 void sl_agg_state_write(const sl_agg_plan *plan, const void *state, sl_buf *out)
 {
     const sl_agg_state *s = state;
     sl_buf_put_i64(out, s->n);
     for (uint32_t c = 0; c < plan->ncells; c++) {
-        sl_buf_put_u8(out, s->cells[c].is_double);
-        if (s->cells[c].is_double)
-            sl_buf_put_f64(out, s->cells[c].v.d);
-        else
-            sl_buf_put_i64(out, s->cells[c].v.i);
+        const sl_agg_cell *cell = &s->cells[plan->cells[c].slot];
+        switch (plan->cells[c].op) {
+        case SL_AGG_OP_MOMENTS:
+            sl_buf_put_f64(out, cell[0].v.d);
+            sl_buf_put_f64(out, cell[1].v.d);
+            break;
+        case SL_AGG_OP_FIRST:
+        case SL_AGG_OP_LAST:
+            sl__agg_put_value(cell, out);
+            sl_buf_put_i64(out, cell[1].v.i);
+            sl_buf_put_i64(out, cell[2].v.i);
+            break;
+        default:
+            sl__agg_put_value(cell, out);
+            break;
+        }
     }
 }
 
@@ -238,14 +338,26 @@ int sl_agg_state_read(const sl_agg_plan *plan, void *state, sl_reader *in)
     if (s->n <= 0)
         return SL_ECORRUPT;
     for (uint32_t c = 0; c < plan->ncells; c++) {
-        uint8_t isd = sl_read_u8(in);
-        if (isd > 1)
-            return SL_ECORRUPT;
-        s->cells[c].is_double = isd;
-        if (isd)
-            s->cells[c].v.d = sl_read_f64(in);
-        else
-            s->cells[c].v.i = sl_read_i64(in);
+        sl_agg_cell *cell = &s->cells[plan->cells[c].slot];
+        switch (plan->cells[c].op) {
+        case SL_AGG_OP_MOMENTS:
+            cell[0].v.d = sl_read_f64(in);
+            cell[1].v.d = sl_read_f64(in);
+            if (isnan(cell[0].v.d) || isnan(cell[1].v.d) || cell[1].v.d < 0)
+                return SL_ECORRUPT;
+            break;
+        case SL_AGG_OP_FIRST:
+        case SL_AGG_OP_LAST:
+            if (sl__agg_read_value(cell, in) != 0)
+                return SL_ECORRUPT;
+            cell[1].v.i = sl_read_i64(in);
+            cell[2].v.i = sl_read_i64(in);
+            break;
+        default:
+            if (sl__agg_read_value(cell, in) != 0)
+                return SL_ECORRUPT;
+            break;
+        }
     }
     return in->failed ? SL_ECORRUPT : 0;
 }

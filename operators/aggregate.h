@@ -1,11 +1,15 @@
 /*
  * aggregate.h - the aggregate functions of windows (count, sum, min, max,
- * avg), each as add / merge / result over a flat per-key state.
+ * avg, first, last, stddev_pop, stddev_samp, var_pop, var_samp), each as
+ * add / merge / result over a flat per-key state.
  *
  * A plan compiles the aggregates of a window definition into a fixed-size
- * state: one event count (shared by count and avg) followed by one cell per
- * distinct (operation, input column) pair, so `sum` and `avg` over the same
- * field share a cell. A zeroed state is the empty aggregate.
+ * state: one event count (shared by count, avg and the variances) followed
+ * by the slots of one partial per distinct (operation, input column) pair,
+ * so `sum` and `avg` over the same field share a partial, and so do the
+ * four variance functions. A partial takes one sl_agg_cell (sum, min, max)
+ * or several consecutive ones (first/last: value, event time, offset;
+ * moments: mean, M2). A zeroed state is the empty aggregate.
  *
  *   add     folds one event's values in (sl_agg_add, inline: the hot path)
  *   merge   folds another state in (hopping slices, session merges)
@@ -14,7 +18,11 @@
  * Numbers: a sum/min/max stays an exact int64 while it has seen only
  * integers and becomes a double once it sees a double (min/max then compare
  * by value). An integer sum that would overflow int64 also becomes a double.
- * count is an integer; avg is a double (sum / count).
+ * count is an integer; avg is a double (sum / count). first/last are the
+ * value of the event with the smallest/largest (event time, offset), as read
+ * (an integer stays an integer). The variances keep (n, mean, M2) with
+ * Welford's update and Chan et al.'s pairwise merge; their results are
+ * doubles, and the sample ones are null below two events.
  *
  * @locality: a plan is read-only after init and may be shared by threads;
  * states belong to their task.
@@ -28,7 +36,16 @@
 
 #include <string.h>
 
-typedef enum sl_agg_op { SL_AGG_OP_SUM = 0, SL_AGG_OP_MIN, SL_AGG_OP_MAX } sl_agg_op;
+/* Values are part of window snapshots (the definition fingerprint): append
+ * only. */
+typedef enum sl_agg_op {
+    SL_AGG_OP_SUM = 0,
+    SL_AGG_OP_MIN,
+    SL_AGG_OP_MAX,
+    SL_AGG_OP_FIRST,   /* 3 cells: value, event time (i), offset (i) */
+    SL_AGG_OP_LAST,    /* 3 cells, as first */
+    SL_AGG_OP_MOMENTS, /* 2 cells: mean (d), M2 (d); n is the state's n */
+} sl_agg_op;
 
 /* One partial value: an exact integer or a double. */
 typedef struct sl_agg_cell {
@@ -45,20 +62,23 @@ typedef struct sl_agg_state {
     sl_agg_cell cells[];
 } sl_agg_state;
 
+/* One partial: its operation, input and first cell in sl_agg_state.cells. */
 typedef struct sl_agg_cellspec {
     uint8_t op;      /* sl_agg_op */
     uint32_t column; /* input column in sl_batch vals */
+    uint32_t slot;   /* index of its first sl_agg_cell */
 } sl_agg_cellspec;
 
 typedef struct sl_agg_output {
     uint8_t fn;   /* sl_agg_fn */
-    int32_t cell; /* input cell, -1 for count */
+    int32_t cell; /* input partial (index in plan->cells), -1 for count */
     char *prefix; /* ,"name":  (JSON-escaped name) */
     size_t prefix_len;
 } sl_agg_output;
 
 typedef struct sl_agg_plan {
-    uint32_t ncells;
+    uint32_t ncells;     /* partials (entries of `cells`) */
+    uint32_t nslots;     /* sl_agg_cells of a state, >= ncells */
     uint32_t state_size; /* bytes of one sl_agg_state */
     uint32_t ncolumns;   /* 1 + highest input column used, 0 if none */
     sl_agg_cellspec *cells;
@@ -74,8 +94,8 @@ int sl_agg_plan_init(sl_agg_plan *plan, const sl_agg_def *aggs, size_t naggs);
 /* Frees what init allocated. Safe on a zeroed plan. */
 void sl_agg_plan_free(sl_agg_plan *plan);
 
-/* Folds value `x` into `c` with operation `op`; `empty` says `c` holds
- * nothing yet. Never fails. */
+/* Folds value `x` into `c` with operation `op` (sum, min or max); `empty`
+ * says `c` holds nothing yet. Never fails. */
 static inline void sl_agg_cell_add(uint8_t op, sl_agg_cell *c, int empty, sl_num x)
 {
     if (empty) {
@@ -128,6 +148,44 @@ static inline void sl_agg_cell_add(uint8_t op, sl_agg_cell *c, int empty, sl_num
     c->is_double = 1;
 }
 
+/* Takes value `x` at (ts, off) into first/last cells `c` when `empty` or
+ * when (ts, off) orders before (first) / after (last) what `c` holds. */
+static inline void sl_agg_pick(uint8_t op, sl_agg_cell *c, int empty, sl_num x, int64_t ts,
+                               int64_t off)
+{
+    int take = empty;
+    if (!take) {
+        if (op == SL_AGG_OP_FIRST)
+            take = ts < c[1].v.i || (ts == c[1].v.i && off < c[2].v.i);
+        else
+            take = ts > c[1].v.i || (ts == c[1].v.i && off > c[2].v.i);
+    }
+    if (!take)
+        return;
+    c[0].is_double = x.is_double;
+    if (x.is_double)
+        c[0].v.d = x.v.d;
+    else
+        c[0].v.i = x.v.i;
+    c[1].v.i = ts;
+    c[2].v.i = off;
+}
+
+/* Welford's update of moments cells `c` (mean, M2) with `x`, `n` being the
+ * count including x. */
+static inline void sl_agg_moments_add(sl_agg_cell *c, int64_t n, sl_num x)
+{
+    double v = x.is_double ? x.v.d : (double)x.v.i;
+    if (n == 1) {
+        c[0].v.d = v;
+        c[1].v.d = 0;
+        return;
+    }
+    double delta = v - c[0].v.d;
+    c[0].v.d += delta / (double)n;
+    c[1].v.d += delta * (v - c[0].v.d);
+}
+
 /* Folds the event at `row` of `b` into `state`. `b` must have at least
  * plan->ncolumns value columns. Never fails, never allocates. */
 static inline void sl_agg_add(const sl_agg_plan *plan, void *state, const sl_batch *b, uint32_t row)
@@ -137,8 +195,20 @@ static inline void sl_agg_add(const sl_agg_plan *plan, void *state, const sl_bat
     s->n++;
     for (uint32_t c = 0; c < plan->ncells; c++) {
         const sl_agg_cellspec *cs = &plan->cells[c];
-        sl_agg_cell_add(cs->op, &s->cells[c], empty,
-                        b->vals[(size_t)cs->column * b->capacity + row]);
+        sl_agg_cell *cell = &s->cells[cs->slot];
+        sl_num x = b->vals[(size_t)cs->column * b->capacity + row];
+        switch (cs->op) {
+        case SL_AGG_OP_FIRST:
+        case SL_AGG_OP_LAST:
+            sl_agg_pick(cs->op, cell, empty, x, b->ts[row], b->offset[row]);
+            break;
+        case SL_AGG_OP_MOMENTS:
+            sl_agg_moments_add(cell, s->n, x);
+            break;
+        default:
+            sl_agg_cell_add(cs->op, cell, empty, x);
+            break;
+        }
     }
 }
 
@@ -148,7 +218,8 @@ void sl_agg_merge(const sl_agg_plan *plan, void *dst, const void *src);
 /* Writes the aggregates of non-empty `state` as JSON members, each with a
  * leading comma (,"orders":3,"total":12.5), at `out`, which must have room
  * for plan->format_bound bytes. Returns the end of what was written (no NUL
- * terminator). Doubles print with %.17g, non-finite ones as null. */
+ * terminator). Doubles print with %.17g, non-finite ones as null (and so
+ * does a sample variance of one event). */
 char *sl_agg_format(const sl_agg_plan *plan, const void *state, char *out);
 
 /* Writes the decimal form of `v` at `out` (at most 20 bytes) and returns the

@@ -35,7 +35,11 @@ static const sl_opt sl__agg_keys[] = {
     {.name = NULL}};
 
 static const char *const sl__window_types[] = {"tumbling", "hopping", "session"};
-static const char *const sl__agg_fns[] = {"count", "sum", "min", "max", "avg"};
+/* In sl_agg_fn order. */
+static const char *const sl__agg_fns[] = {"count",       "sum",     "min",     "max",
+                                          "avg",         "first",   "last",    "stddev_pop",
+                                          "stddev_samp", "var_pop", "var_samp"};
+#define SL__NAGG_FNS (sizeof(sl__agg_fns) / sizeof(sl__agg_fns[0]))
 
 void sl__window_destroy(sl_stage *stage)
 {
@@ -175,8 +179,8 @@ static int sl__aggregates(const json_t *aj, const char *apath, sl_window_def *w,
         if (rc != 0)
             return rc;
         sl_path_join(fpath, sizeof(fpath), sub, "fn");
-        int fn = sl__pick(json_string_value(json_object_get(spec, "fn")), sl__agg_fns, 5, fpath,
-                          "aggregate function", errstr, errstr_size);
+        int fn = sl__pick(json_string_value(json_object_get(spec, "fn")), sl__agg_fns, SL__NAGG_FNS,
+                          fpath, "aggregate function", errstr, errstr_size);
         if (fn < 0)
             return SL_EINVAL;
         const json_t *field = json_object_get(spec, "field");

@@ -33,7 +33,11 @@
  *     u64 hash, blob key, state
  *   u32 nkeys, per key with sessions: u64 hash, blob key, u32 nsessions,
  *     per session: i64 start, i64 end, u8 fired, state
- * A state is i64 count then per cell u8 is_double and i64 or f64.
+ * A state is i64 count then per partial (the plan's cells): u8 is_double and
+ * i64 or f64 (sum, min, max); that, i64 event time and i64 offset (first,
+ * last); f64 mean and f64 M2 (the variances). Version 1 still: the partials
+ * of first/last/moments only extend it, and only definitions that use those
+ * functions (which earlier builds refuse to load) write them.
  */
 
 static void sl__snap_fingerprint(const sl_window_task *t, sl_buf *b)

@@ -101,7 +101,20 @@ typedef struct sl_map_def {
 /* ---- window and aggregates ------------------------------------------ */
 
 typedef enum sl_window_type { SL_WIN_TUMBLING, SL_WIN_HOPPING, SL_WIN_SESSION } sl_window_type;
-typedef enum sl_agg_fn { SL_AGG_COUNT, SL_AGG_SUM, SL_AGG_MIN, SL_AGG_MAX, SL_AGG_AVG } sl_agg_fn;
+/* New functions go at the end: the values are part of window snapshots. */
+typedef enum sl_agg_fn {
+    SL_AGG_COUNT,
+    SL_AGG_SUM,
+    SL_AGG_MIN,
+    SL_AGG_MAX,
+    SL_AGG_AVG,
+    SL_AGG_FIRST,
+    SL_AGG_LAST,
+    SL_AGG_STDDEV_POP,
+    SL_AGG_STDDEV_SAMP,
+    SL_AGG_VAR_POP,
+    SL_AGG_VAR_SAMP
+} sl_agg_fn;
 
 typedef struct sl_agg_def {
     char *name; /* output field name */
@@ -135,7 +148,7 @@ struct sl_operator_ops;
 
 typedef struct sl_stage {
     sl_stage_kind kind;
-    char *path; /* "pipeline[1]" */
+    char *path;                        /* "pipeline[1]" */
     const struct sl_operator_ops *ops; /* the operator (operator.h) */
     union {
         sl_expr *filter;
