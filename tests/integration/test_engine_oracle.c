@@ -23,6 +23,7 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,11 +117,15 @@ static uint64_t rnd(void)
 
 typedef struct stream {
     or_event *events; /* good events, file order */
+    or_num *cols;     /* with_price: amount and price of each good event */
     int32_t *task;
     char **keys;
     size_t n;
     uint64_t bad_malformed, bad_missing_key, bad_missing_time, bad_wrong_type;
 } stream;
+
+/* Events also carry "price": amount + 0.5 (a double) when set. */
+static int with_price;
 
 static const char *const agg_names[] = {"orders", "total", "biggest", "smallest", "mean"};
 static const char *const agg_fns[] = {"count", "sum", "max", "min", "avg"};
@@ -131,6 +136,8 @@ static void make_stream(const char *path, uint64_t seed, size_t n, int nkeys, st
     rng_state = seed * 2654435761u + 1;
     memset(s, 0, sizeof(*s));
     s->events = calloc(n, sizeof(*s->events));
+    s->cols = calloc(2 * n, sizeof(*s->cols));
+    int64_t line = 0; /* the file source's offset: line number, from 1 */
     s->task = calloc(n, sizeof(*s->task));
     s->keys = calloc((size_t)nkeys, sizeof(char *));
     for (int k = 0; k < nkeys; k++) {
@@ -150,6 +157,7 @@ static void make_stream(const char *path, uint64_t seed, size_t n, int nkeys, st
         int k = (int)(rnd() % (uint64_t)nkeys);
         int64_t amount = (int64_t)(rnd() % 1000) - 100;
         if (rnd() % 97 == 0) {
+            line++;
             switch (rnd() % 4) {
             case 0:
                 fprintf(f, "{\"user\":\"u%d\",\"amount\":%" PRId64 ",\"ts\":\n", k, amount);
@@ -169,8 +177,19 @@ static void make_stream(const char *path, uint64_t seed, size_t n, int nkeys, st
                 break;
             }
         }
-        fprintf(f, "{\"user\":\"u%d\",\"amount\":%" PRId64 ",\"ts\":%" PRId64 ",\"pad\":\"z\"}\n",
-                k, amount, ts);
+        if (with_price)
+            fprintf(f,
+                    "{\"user\":\"u%d\",\"amount\":%" PRId64 ",\"price\":%.1f,\"ts\":%" PRId64 "}\n",
+                    k, amount, (double)amount + 0.5, ts);
+        else
+            fprintf(f,
+                    "{\"user\":\"u%d\",\"amount\":%" PRId64 ",\"ts\":%" PRId64 ",\"pad\":\"z\"}\n",
+                    k, amount, ts);
+        line++;
+        s->cols[2 * s->n] = (or_num){.i = amount};
+        s->cols[2 * s->n + 1] = (or_num){.is_double = 1, .d = (double)amount + 0.5};
+        s->events[s->n].cols = with_price ? &s->cols[2 * s->n] : NULL;
+        s->events[s->n].offset = line;
         s->events[s->n].key = s->keys[k];
         s->events[s->n].ts = ts;
         s->events[s->n].amount = amount;
@@ -186,6 +205,7 @@ static void free_stream(stream *s, int nkeys)
         free(s->keys[k]);
     free(s->keys);
     free(s->events);
+    free(s->cols);
     free(s->task);
 }
 
@@ -194,7 +214,7 @@ static void free_stream(stream *s, int nkeys)
 /* Stages after the window, and what they do to the oracle's results. */
 static int with_post;
 #define POST_STAGES                                                                                \
-    ",{\"filter\":{\"field\":\"orders\",\"op\":\">=\",\"value\":3}},"                   \
+    ",{\"filter\":{\"field\":\"orders\",\"op\":\">=\",\"value\":3}},"                              \
     "{\"map\":{\"drop\":[\"smallest\"],\"rename\":{\"total\":\"sum_amount\"}}}"
 
 /* Applies POST_STAGES to one oracle result: 0 if the filter drops it, else
@@ -221,13 +241,49 @@ static int post_apply(or_result *r)
     return keep;
 }
 
+/* Result members computed online by the engine and in long double by the
+ * oracle: equal within a relative 1e-9 (NULL-terminated, or NULL). */
+static const char *const *tol_keys;
+
+static int is_tol_key(const char *k)
+{
+    for (size_t i = 0; tol_keys && tol_keys[i]; i++)
+        if (strcmp(tol_keys[i], k) == 0)
+            return 1;
+    return 0;
+}
+
+/* x and y are equal objects, members of tol_keys within the tolerance. */
+static int tol_equal(json_t *x, json_t *y)
+{
+    if (!json_is_object(x) || !json_is_object(y) || json_object_size(x) != json_object_size(y))
+        return 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(x, k, v)
+    {
+        json_t *w = json_object_get(y, k);
+        if (!w)
+            return 0;
+        if (is_tol_key(k) && json_is_number(v) && json_is_number(w)) {
+            double a = json_number_value(v), b = json_number_value(w);
+            double scale = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
+            if (fabs(a - b) > 1e-9 * scale + 1e-12)
+                return 0;
+        } else if (!json_equal(v, w)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Same JSON (numbers by value): the engine's map re-prints the row. */
 static int same_json(const char *a, const char *b)
 {
     if (strcmp(a, b) == 0)
         return 1;
     json_t *x = json_loads(a, 0, NULL), *y = json_loads(b, 0, NULL);
-    int eq = x && y && json_equal(x, y);
+    int eq = x && y && (tol_keys ? tol_equal(x, y) : json_equal(x, y));
     json_decref(x);
     json_decref(y);
     return eq;
@@ -401,13 +457,80 @@ static void test_session(void **state)
         &cfg);
 }
 
+/* ---- first, last, the variances ------------------------------------------ */
+
+#define MORE_AGGS                                                                                  \
+    "\"aggregates\":{\"orders\":{\"fn\":\"count\"},"                                               \
+    "\"first_amount\":{\"fn\":\"first\",\"field\":\"amount\"},"                                    \
+    "\"last_amount\":{\"fn\":\"last\",\"field\":\"amount\"},"                                      \
+    "\"first_price\":{\"fn\":\"first\",\"field\":\"price\"},"                                      \
+    "\"last_price\":{\"fn\":\"last\",\"field\":\"price\"},"                                        \
+    "\"sd_pop\":{\"fn\":\"stddev_pop\",\"field\":\"amount\"},"                                     \
+    "\"sd_samp\":{\"fn\":\"stddev_samp\",\"field\":\"price\"},"                                    \
+    "\"v_pop\":{\"fn\":\"var_pop\",\"field\":\"price\"},"                                          \
+    "\"v_samp\":{\"fn\":\"var_samp\",\"field\":\"amount\"},"                                       \
+    "\"total\":{\"fn\":\"sum\",\"field\":\"price\"}}"
+
+static const char *const more_names[] = {"orders",     "first_amount", "last_amount", "first_price",
+                                         "last_price", "sd_pop",       "sd_samp",     "v_pop",
+                                         "v_samp",     "total"};
+static const char *const more_fns[] = {"count",      "first",       "last",    "first",    "last",
+                                       "stddev_pop", "stddev_samp", "var_pop", "var_samp", "sum"};
+/* or_event.cols: 0 amount, 1 price */
+static const int more_cols[] = {-1, 0, 0, 1, 1, 0, 1, 1, 0, 1};
+static const char *const more_tol[] = {"sd_pop", "sd_samp", "v_pop", "v_samp", NULL};
+
+/* Every worker count and batch size, no stages after the window. */
+static void sweep_more(const char *window_json, or_config *cfg)
+{
+    cfg->agg_names = more_names;
+    cfg->agg_fns = more_fns;
+    cfg->agg_cols = more_cols;
+    cfg->naggs = sizeof(more_fns) / sizeof(more_fns[0]);
+    with_price = 1;
+    tol_keys = more_tol;
+    uint64_t seed = 101;
+    for (size_t w = 0; w < 4; w++)
+        for (size_t b = 0; b < 4; b++)
+            run_case(window_json, cfg, seed++, worker_counts[w], batch_sizes[b]);
+    with_price = 0;
+    tol_keys = NULL;
+}
+
+static void test_tumbling_more(void **state)
+{
+    (void)state;
+    or_config cfg = {.type = OR_TUMBLING, .size = 1000, .lateness = 500, .ooo = 100};
+    sweep_more("{\"window\":{\"type\":\"tumbling\",\"size\":\"1s\",\"allowed_lateness\":"
+               "\"500ms\"}," MORE_AGGS "}",
+               &cfg);
+}
+
+static void test_hopping_more(void **state)
+{
+    (void)state;
+    or_config cfg = {.type = OR_HOPPING, .size = 1500, .slide = 500, .lateness = 300, .ooo = 200};
+    sweep_more("{\"window\":{\"type\":\"hopping\",\"size\":\"1500ms\",\"slide\":\"500ms\","
+               "\"allowed_lateness\":\"300ms\"}," MORE_AGGS "}",
+               &cfg);
+}
+
+static void test_session_more(void **state)
+{
+    (void)state;
+    or_config cfg = {.type = OR_SESSION, .gap = 120, .lateness = 200, .ooo = 150};
+    sweep_more("{\"window\":{\"type\":\"session\",\"gap\":\"120ms\",\"allowed_lateness\":"
+               "\"200ms\"}," MORE_AGGS "}",
+               &cfg);
+}
+
 int main(void)
 {
     sl_log_set_level(SL_LOG_WARN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tumbling),
-        cmocka_unit_test(test_hopping),
-        cmocka_unit_test(test_session),
+        cmocka_unit_test(test_tumbling),     cmocka_unit_test(test_hopping),
+        cmocka_unit_test(test_session),      cmocka_unit_test(test_tumbling_more),
+        cmocka_unit_test(test_hopping_more), cmocka_unit_test(test_session_more),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
 #include "oracle.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,8 @@
 typedef struct or_window {
     const char *key;
     int64_t start, end;
-    or_num *vals; /* n events x ncols values, in arrival order */
+    or_num *vals;      /* n events x ncols values, in arrival order */
+    int64_t *ts, *off; /* n event times and offsets, in arrival order */
     size_t n, cap;
     int fired;
     int alive;
@@ -45,15 +47,63 @@ static int or_keycmp(const char *a, const char *b)
     return la < lb ? -1 : la > lb;
 }
 
-/* Appends one event's values (ncols of them) to w. */
-static void or_add(or_task *t, or_window *w, const or_num *vals)
+/* Appends one event's values (ncols of them), time and offset to w. */
+static void or_add(or_task *t, or_window *w, const or_num *vals, int64_t ts, int64_t off)
 {
     if (w->n == w->cap) {
         w->cap = w->cap ? w->cap * 2 : 4;
         w->vals = realloc(w->vals, w->cap * t->ncols * sizeof(*w->vals));
+        w->ts = realloc(w->ts, w->cap * sizeof(*w->ts));
+        w->off = realloc(w->off, w->cap * sizeof(*w->off));
     }
     memcpy(&w->vals[w->n * t->ncols], vals, t->ncols * sizeof(*vals));
+    w->ts[w->n] = ts;
+    w->off[w->n] = off;
     w->n++;
+}
+
+static void or_window_free(or_window *w)
+{
+    free(w->vals);
+    free(w->ts);
+    free(w->off);
+    w->vals = NULL;
+    w->ts = w->off = NULL;
+}
+
+/* first/last: the value of the event with the smallest/largest (ts, offset),
+ * by a scan of every event of w. */
+static const or_num *or_first_last(const or_task *t, const or_window *w, size_t col, int last)
+{
+    size_t best = 0;
+    for (size_t e = 1; e < w->n; e++) {
+        int before =
+            w->ts[e] < w->ts[best] || (w->ts[e] == w->ts[best] && w->off[e] < w->off[best]);
+        int after = w->ts[e] > w->ts[best] || (w->ts[e] == w->ts[best] && w->off[e] > w->off[best]);
+        if (last ? after : before)
+            best = e;
+    }
+    return &w->vals[best * t->ncols + col];
+}
+
+/* The variance of column col over w, two passes in long double; `samp`
+ * divides by n - 1. Returns NAN for a sample variance of one event. */
+static double or_variance(const or_task *t, const or_window *w, size_t col, int samp)
+{
+    if (samp && w->n < 2)
+        return NAN;
+    long double sum = 0;
+    for (size_t e = 0; e < w->n; e++) {
+        const or_num *x = &w->vals[e * t->ncols + col];
+        sum += x->is_double ? (long double)x->d : (long double)x->i;
+    }
+    long double mean = sum / (long double)w->n, ss = 0;
+    for (size_t e = 0; e < w->n; e++) {
+        const or_num *x = &w->vals[e * t->ncols + col];
+        long double d = (x->is_double ? (long double)x->d : (long double)x->i) - mean;
+        ss += d * d;
+    }
+    return (double)(ss / (long double)(samp ? w->n - 1 : w->n));
 }
 
 static void or_event_vals(const or_task *t, const or_event *e, or_num *vals)
@@ -111,6 +161,22 @@ static void or_emit(or_task *t, const or_window *w, int update)
         pos += snprintf(buf + pos, room - (size_t)pos, ",\"%s\":", cfg->agg_names[a]);
         if (strcmp(fn, "count") == 0) {
             pos += snprintf(buf + pos, room - (size_t)pos, "%zu", w->n);
+            continue;
+        }
+        if (strcmp(fn, "first") == 0 || strcmp(fn, "last") == 0) {
+            const or_num *x = or_first_last(t, w, col, fn[0] == 'l');
+            pos += or_put_num(buf + pos, room - (size_t)pos, x->is_double, x->i, x->d);
+            continue;
+        }
+        if (strncmp(fn, "var_", 4) == 0 || strncmp(fn, "stddev_", 7) == 0) {
+            int samp = strstr(fn, "_samp") != NULL;
+            double v = or_variance(t, w, col, samp);
+            if (fn[0] == 's')
+                v = sqrt(v);
+            if (isnan(v))
+                pos += snprintf(buf + pos, room - (size_t)pos, "null");
+            else
+                pos += or_put_num(buf + pos, room - (size_t)pos, 1, 0, v);
             continue;
         }
         int any_double = 0;
@@ -199,8 +265,7 @@ static void or_purge(or_task *t)
         or_window *w = &t->w[i];
         if (w->alive && w->fired && or_sum_le(w->end, t->cfg->lateness, t->wm)) {
             w->alive = 0;
-            free(w->vals);
-            w->vals = NULL;
+            or_window_free(w);
         }
         if (w->alive)
             t->w[kept++] = *w;
@@ -248,7 +313,7 @@ static int or_fixed_event(or_task *t, const or_event *e, const or_num *vals)
             w = or_new_window(t, e->key, start, end);
             w->fired = fired;
         }
-        or_add(t, w, vals);
+        or_add(t, w, vals, e->ts, e->offset);
         contributed = 1;
         if (fired)
             or_emit(t, w, 1);
@@ -270,7 +335,7 @@ static int or_session_event(or_task *t, const or_event *e, const or_num *vals)
         return 0;
     int64_t start = e->ts, end = e->ts + c->gap;
     or_window *merged = or_new_window(t, e->key, start, end);
-    or_add(t, merged, vals);
+    or_add(t, merged, vals, e->ts, e->offset);
     int again = 1;
     while (again) {
         again = 0;
@@ -285,10 +350,9 @@ static int or_session_event(or_task *t, const or_event *e, const or_num *vals)
             if (w->end > merged->end)
                 merged->end = w->end;
             for (size_t k = 0; k < w->n; k++)
-                or_add(t, merged, &w->vals[k * t->ncols]);
+                or_add(t, merged, &w->vals[k * t->ncols], w->ts[k], w->off[k]);
             w->alive = 0;
-            free(w->vals);
-            w->vals = NULL;
+            or_window_free(w);
             again = 1;
         }
     }
@@ -345,7 +409,7 @@ void oracle_task_close(or_task *t)
     or_fire(t, INT64_MAX);
     t->wm = INT64_MAX;
     for (size_t i = 0; i < t->n; i++)
-        free(t->w[i].vals);
+        or_window_free(&t->w[i]);
     t->n = 0;
 }
 
@@ -364,7 +428,7 @@ void oracle_task_free(or_task *t)
     if (!t)
         return;
     for (size_t i = 0; i < t->n; i++)
-        free(t->w[i].vals);
+        or_window_free(&t->w[i]);
     free(t->w);
     free(t);
 }

@@ -18,6 +18,10 @@
  *     and sets the watermark to INT64_MAX.
  *   - sum/min/max of a column are integers while every value in the window
  *     is one, doubles (%.17g) otherwise; avg is always a double.
+ *   - first/last: the value (as read) of the event with the smallest/largest
+ *     (ts, offset); var_pop/var_samp/stddev_pop/stddev_samp: doubles from a
+ *     two-pass long double computation, null for a sample one of one event
+ *     (compare those with a tolerance: the engine computes them online).
  */
 #ifndef SL_TEST_ORACLE_H
 #define SL_TEST_ORACLE_H
@@ -32,7 +36,8 @@ typedef struct or_config {
     int64_t size, slide, gap, lateness, ooo;
     /* aggregates, in this output order: names[i] (as written in the JSON
      * output, i.e. already escaped) with fn[i] in
-     * {"count","sum","min","max","avg"} */
+     * {"count","sum","min","max","avg","first","last","var_pop","var_samp",
+     * "stddev_pop","stddev_samp"} */
     const char *const *agg_names;
     const char *const *agg_fns;
     size_t naggs;
@@ -54,7 +59,7 @@ typedef struct or_event {
     int64_t amount; /* integer amounts keep results exact */
     /* with or_config.agg_cols: the event's column values (copied) */
     const or_num *cols;
-    int64_t offset; /* reported with a late event */
+    int64_t offset; /* reported with a late event; breaks first/last ties */
 } or_event;
 
 typedef struct or_result {
