@@ -432,14 +432,17 @@ static const broken broken_defs[] = {
          ""),
      SL_EINVAL, "pipeline[1].window: a second window cannot follow the window (at pipeline[0])"},
     /* After a window, stages read its result rows. */
-    {DEF(SRC, "[" WIN("{\"type\":\"tumbling\",\"size\":\"1s\"}") ",{\"filter\":{\"field\":"
-              "\"amount\",\"op\":\">\",\"value\":1}}]",
-         ""),
-     SL_EINVAL,
-     "pipeline[1].filter: field \"amount\" is not in the results of pipeline[0].window"},
     {DEF(SRC,
-         "[" WIN("{\"type\":\"tumbling\",\"size\":\"1s\"}") ",{\"map\":{\"drop\":[\"window_end\"]}},"
-               "{\"filter\":{\"field\":\"window_end\",\"op\":\">\",\"value\":1}}]",
+         "[" WIN(
+             "{\"type\":\"tumbling\",\"size\":\"1s\"}") ",{\"filter\":{\"field\":"
+                                                        "\"amount\",\"op\":\">\",\"value\":1}}]",
+         ""),
+     SL_EINVAL, "pipeline[1].filter: field \"amount\" is not in the results of pipeline[0].window"},
+    {DEF(SRC,
+         "[" WIN(
+             "{\"type\":\"tumbling\",\"size\":\"1s\"}") ",{\"map\":{\"drop\":[\"window_end\"]}},"
+                                                        "{\"filter\":{\"field\":\"window_end\","
+                                                        "\"op\":\">\",\"value\":1}}]",
          ""),
      SL_EINVAL, "pipeline[2].filter: field \"window_end\" is removed by pipeline[1].map"},
     {DEF(SRC, "[{\"key_by\":\"u\"},{\"key_by\":\"v\"}]", ""), SL_EINVAL,
@@ -477,6 +480,11 @@ static const broken broken_defs[] = {
     {DEF(SRC, PIPE_AGGS("{\"x\":{\"fn\":\"cuont\"}}"), ""), SL_EINVAL,
      "pipeline[0].aggregates.x.fn: unknown aggregate function \"cuont\", did you mean "
      "\"count\"?"},
+    {DEF(SRC, PIPE_AGGS("{\"sd\":{\"fn\":\"stddev_samp\"}}"), ""), SL_EINVAL,
+     "pipeline[0].aggregates.sd: \"stddev_samp\" needs a \"field\""},
+    {DEF(SRC, PIPE_AGGS("{\"x\":{\"fn\":\"var_sam\",\"field\":\"a\"}}"), ""), SL_EINVAL,
+     "pipeline[0].aggregates.x.fn: unknown aggregate function \"var_sam\", did you mean "
+     "\"var_samp\"?"},
     {DEF(SRC, PIPE_AGGS("{\"x\":{\"fn\":\"count\",\"field\":\"a\"}}"), ""), SL_EINVAL,
      "pipeline[0].aggregates.x.field: count takes no field"},
     {DEF(SRC, PIPE_AGGS("{\"x\":{\"field\":\"a\"}}"), ""), SL_EINVAL,
