@@ -214,7 +214,7 @@ static void free_stream(stream *s, int nkeys)
 /* Stages after the window, and what they do to the oracle's results. */
 static int with_post;
 #define POST_STAGES                                                                                \
-    ",{\"filter\":{\"field\":\"orders\",\"op\":\">=\",\"value\":3}},"                              \
+    ",{\"filter\":{\"field\":\"orders\",\"op\":\">=\",\"value\":3}},"                   \
     "{\"map\":{\"drop\":[\"smallest\"],\"rename\":{\"total\":\"sum_amount\"}}}"
 
 /* Applies POST_STAGES to one oracle result: 0 if the filter drops it, else

@@ -432,17 +432,14 @@ static const broken broken_defs[] = {
          ""),
      SL_EINVAL, "pipeline[1].window: a second window cannot follow the window (at pipeline[0])"},
     /* After a window, stages read its result rows. */
-    {DEF(SRC,
-         "[" WIN(
-             "{\"type\":\"tumbling\",\"size\":\"1s\"}") ",{\"filter\":{\"field\":"
-                                                        "\"amount\",\"op\":\">\",\"value\":1}}]",
+    {DEF(SRC, "[" WIN("{\"type\":\"tumbling\",\"size\":\"1s\"}") ",{\"filter\":{\"field\":"
+              "\"amount\",\"op\":\">\",\"value\":1}}]",
          ""),
-     SL_EINVAL, "pipeline[1].filter: field \"amount\" is not in the results of pipeline[0].window"},
+     SL_EINVAL,
+     "pipeline[1].filter: field \"amount\" is not in the results of pipeline[0].window"},
     {DEF(SRC,
-         "[" WIN(
-             "{\"type\":\"tumbling\",\"size\":\"1s\"}") ",{\"map\":{\"drop\":[\"window_end\"]}},"
-                                                        "{\"filter\":{\"field\":\"window_end\","
-                                                        "\"op\":\">\",\"value\":1}}]",
+         "[" WIN("{\"type\":\"tumbling\",\"size\":\"1s\"}") ",{\"map\":{\"drop\":[\"window_end\"]}},"
+               "{\"filter\":{\"field\":\"window_end\",\"op\":\">\",\"value\":1}}]",
          ""),
      SL_EINVAL, "pipeline[2].filter: field \"window_end\" is removed by pipeline[1].map"},
     {DEF(SRC, "[{\"key_by\":\"u\"},{\"key_by\":\"v\"}]", ""), SL_EINVAL,
