@@ -9,8 +9,9 @@
  * (the same rules as on events: filter.h); map keeps, drops and renames
  * fields (in that order, renames all at once), keeping the others in
  * place; as before a window, a field renamed to the name of another
- * replaces it (in the renamed field's place). The message key of
- * a result (the key fields) is not changed by either.
+ * replaces it (in the renamed field's place). map copies each value's
+ * text as the window wrote it (numbers are not re-printed). The message
+ * key of a result (the key fields) is not changed by either.
  *
  * @locality: one instance per task, used by one worker thread at a time.
  */
@@ -307,7 +308,8 @@ static char *sl__map_row(const sl_map_def *m, const json_t *obj, const char *row
             continue;
         /* a name set twice keeps its first place and its last value */
         size_t j = 0;
-        while (j < n && !(mem[j].name_len == x.name_len && !memcmp(mem[j].name, x.name, x.name_len)))
+        while (j < n &&
+               !(mem[j].name_len == x.name_len && !memcmp(mem[j].name, x.name, x.name_len)))
             j++;
         if (j == n) {
             if (n == cap) /* more members than jansson saw: duplicates */
