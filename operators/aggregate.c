@@ -2,6 +2,7 @@
  * (see aggregate.h). */
 #include "aggregate.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +128,7 @@ int sl_agg_plan_init(sl_agg_plan *plan, const sl_agg_def *aggs, size_t naggs)
             sl_agg_plan_free(plan);
             return SL_ENOMEM;
         }
-        /* %.17g of a double is at most 24 bytes; "null" and int64 fit too. */
+        /* A double prints in at most 25 bytes; "null" and int64 fit too. */
         bound += o->prefix_len + 32;
     }
     plan->format_bound = bound;
@@ -221,16 +222,125 @@ char *sl_agg_put_i64(char *out, int64_t v)
     return out + (e - p);
 }
 
+/* Splits %.*e text [-]D[.DDD]e(+|-)XX into its digits at `dig` (trailing
+ * zeros dropped, at least one kept) and decimal exponent *x. Returns the
+ * digit count. */
+static int sl__agg_digits(const char *e_text, char *dig, int *x)
+{
+    const char *s = e_text + (e_text[0] == '-');
+    int n = 0;
+    for (; *s != 'e'; s++)
+        if (*s != '.')
+            dig[n++] = *s;
+    while (n > 1 && dig[n - 1] == '0')
+        n--;
+    *x = (int)strtol(s + 1, NULL, 10);
+    return n;
+}
+
+/* Whether the decimal dig[0..n) * 10^(x-n+1), signed like d, reads back
+ * as exactly d. */
+static int sl__agg_reads_back(double d, const char *dig, int n, int x)
+{
+    char tmp[48];
+    snprintf(tmp, sizeof(tmp), "%s%.*se%d", signbit(d) ? "-" : "", n, dig, x - n + 1);
+    return strtod(tmp, NULL) == d;
+}
+
+/* The fewest significant digits of finite `d` that read back as exactly
+ * `d`, at `dig` (no trailing zeros; "0" for zero); among as many digits,
+ * the nearest to `d`. Returns their count and sets *x to the decimal
+ * exponent of the first digit. Tries precisions p = 1..17 with correctly
+ * rounded %.*e; for normal doubles from p = 15 (any form of <= 15 digits
+ * reads back through %.15e's). A power of two has a narrower rounding
+ * interval below it than above it, so when its nearest 16 digits (below it)
+ * miss, the next 16-digit decimal above may still hit. */
+static int sl__agg_shortest(double d, char *dig, int *x)
+{
+    char tmp[40];
+    int p = fabs(d) >= DBL_MIN ? 15 : 1;
+    for (; p < 17; p++) {
+        snprintf(tmp, sizeof(tmp), "%.*e", p - 1, d);
+        if (strtod(tmp, NULL) == d)
+            return sl__agg_digits(tmp, dig, x);
+    }
+    int e;
+    if (fabs(d) > DBL_MIN && fabs(frexp(d, &e)) == 0.5 && fabs(strtod(tmp, NULL)) < fabs(d)) {
+        /* tmp holds the nearest 16 digits: add one unit in the last place */
+        char up[20];
+        int ux;
+        const char *s = tmp + (tmp[0] == '-');
+        int n = 0;
+        for (; *s != 'e'; s++)
+            if (*s != '.')
+                up[n++] = *s;
+        ux = (int)strtol(s + 1, NULL, 10);
+        int i = n - 1;
+        while (i >= 0 && up[i] == '9')
+            up[i--] = '0';
+        if (i >= 0) {
+            up[i]++;
+        } else {
+            up[0] = '1';
+            ux++;
+        }
+        while (n > 1 && up[n - 1] == '0')
+            n--;
+        if (sl__agg_reads_back(d, up, n, ux)) {
+            memcpy(dig, up, (size_t)n);
+            *x = ux;
+            return n;
+        }
+    }
+    snprintf(tmp, sizeof(tmp), "%.16e", d);
+    return sl__agg_digits(tmp, dig, x);
+}
+
+/* Writes finite or non-finite `d` (at most 25 bytes): the shortest digits
+ * that read back as `d` (sl__agg_shortest), laid out as fixed notation for
+ * decimal exponents -4..15 with at least one digit after the '.' (3.0,
+ * 0.0001, -0.0) and as d[.ddd]e(+|-)XX otherwise (1e+16, 1.5e-05), so a
+ * double never prints as an integer; non-finite values print as null. */
 static char *sl__agg_put_double(char *out, double d)
 {
     if (!isfinite(d)) {
         memcpy(out, "null", 4);
         return out + 4;
     }
-    char tmp[40];
-    int n = snprintf(tmp, sizeof(tmp), "%.17g", d);
-    memcpy(out, tmp, (size_t)n);
-    return out + n;
+    char dig[20];
+    int x;
+    int n = sl__agg_shortest(d, dig, &x);
+    if (signbit(d))
+        *out++ = '-';
+    if (x < -4 || x >= 16) {
+        *out++ = dig[0];
+        if (n > 1) {
+            *out++ = '.';
+            memcpy(out, dig + 1, (size_t)n - 1);
+            out += n - 1;
+        }
+        *out++ = 'e';
+        *out++ = x < 0 ? '-' : '+';
+        int ax = x < 0 ? -x : x;
+        if (ax < 10)
+            *out++ = '0';
+        return sl_agg_put_i64(out, ax);
+    }
+    if (x < 0) {
+        memcpy(out, "0.0000", (size_t)(1 - x));
+        out += 1 - x;
+        memcpy(out, dig, (size_t)n);
+        return out + n;
+    }
+    for (int i = 0; i <= x; i++)
+        *out++ = i < n ? dig[i] : '0';
+    *out++ = '.';
+    if (n <= x + 1) {
+        *out++ = '0';
+        return out;
+    }
+    memcpy(out, dig + x + 1, (size_t)(n - x - 1));
+    return out + (n - x - 1);
 }
 
 static char *sl__agg_put_cell(char *out, const sl_agg_cell *c)

@@ -218,8 +218,10 @@ void sl_agg_merge(const sl_agg_plan *plan, void *dst, const void *src);
 /* Writes the aggregates of non-empty `state` as JSON members, each with a
  * leading comma (,"orders":3,"total":12.5), at `out`, which must have room
  * for plan->format_bound bytes. Returns the end of what was written (no NUL
- * terminator). Doubles print with %.17g, non-finite ones as null (and so
- * does a sample variance of one event). */
+ * terminator). Doubles print as the shortest text that reads back as the
+ * same double, always with a '.' or an exponent (3.0, 148.6, 1e+300, -0.0;
+ * the layout of Python's repr), non-finite ones as null (and so does a
+ * sample variance of one event). */
 char *sl_agg_format(const sl_agg_plan *plan, const void *state, char *out);
 
 /* Writes the decimal form of `v` at `out` (at most 20 bytes) and returns the

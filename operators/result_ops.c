@@ -9,8 +9,9 @@
  * (the same rules as on events: filter.h); map keeps, drops and renames
  * fields (in that order, renames all at once), keeping the others in
  * place; as before a window, a field renamed to the name of another
- * replaces it (in the renamed field's place). The message key of
- * a result (the key fields) is not changed by either.
+ * replaces it (in the renamed field's place). map copies each value's
+ * text as the window wrote it (numbers are not re-printed). The message
+ * key of a result (the key fields) is not changed by either.
  *
  * @locality: one instance per task, used by one worker thread at a time.
  */
@@ -200,6 +201,150 @@ static int sl__in(char **list, size_t n, const char *s)
     return -1;
 }
 
+/* End of the JSON value (a string, number, literal, object or array)
+ * starting at p in valid JSON text ending at `end`. */
+static const char *sl__value_end(const char *p, const char *end)
+{
+    int depth = 0;
+    while (p < end) {
+        char c = *p;
+        if (c == '"') {
+            for (p++; p < end && *p != '"'; p++)
+                if (*p == '\\')
+                    p++;
+            p++;
+            if (depth == 0)
+                return p;
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0)
+                return p; /* after a number or literal */
+            if (--depth == 0)
+                return p + 1;
+        } else if (depth == 0 && (c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r')) {
+            return p;
+        }
+        p++;
+    }
+    return p;
+}
+
+static const char *sl__skip_space(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* One member of a mapped row: its name as text (quoted, escaped) and its
+ * value's original bytes. */
+typedef struct sl__member {
+    const char *name, *val;
+    size_t name_len, val_len;
+} sl__member;
+
+/* Quoted JSON text of `s` (the escapes jansson writes), malloc'ed. */
+static char *sl__quote(const char *s, size_t *len)
+{
+    json_t *str = json_string(s);
+    char *q = str ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
+    json_decref(str);
+    if (q)
+        *len = strlen(q);
+    return q;
+}
+
+/* Rewrites the valid flat JSON object row[0..len) (jansson checked it) as
+ * map `m` says, copying each kept member's value bytes as they are (so
+ * numbers keep the text the window printed). Returns the new row
+ * (malloc'ed, *out_len set) or NULL on allocation failure. */
+static char *sl__map_row(const sl_map_def *m, const json_t *obj, const char *row, size_t len,
+                         size_t *out_len)
+{
+    size_t cap = json_object_size(obj) + 1, n = 0, total = 2;
+    sl__member *mem = calloc(cap, sizeof(*mem));
+    char **owned = NULL; /* quoted new names */
+    char *res = NULL;
+    size_t nowned = 0;
+    const char *p = sl__skip_space(row, row + len) + 1, *end = row + len;
+    if (!mem)
+        goto out;
+    for (p = sl__skip_space(p, end); p < end && *p == '"';) {
+        const char *kq = p, *ke = sl__value_end(p, end);
+        p = sl__skip_space(sl__skip_space(ke, end) + 1, end); /* past ':' */
+        const char *v = p, *ve = sl__value_end(p, end);
+        p = sl__skip_space(ve, end);
+        if (p < end && *p == ',')
+            p = sl__skip_space(p + 1, end);
+        /* the member's name, decoded */
+        json_t *kj = json_loadb(kq, (size_t)(ke - kq), JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        const char *name = json_string_value(kj);
+        if (!name) {
+            json_decref(kj);
+            goto out;
+        }
+        int r = -1, skip = (m->nkeep && sl__in(m->keep, m->nkeep, name) < 0) ||
+                           sl__in(m->drop, m->ndrop, name) >= 0;
+        if (!skip) {
+            r = sl__in(m->rename_from, m->nrename, name);
+            skip = r < 0 && sl__in(m->rename_to, m->nrename, name) >= 0;
+        }
+        sl__member x = {kq, v, (size_t)(ke - kq), (size_t)(ve - v)};
+        if (!skip && r >= 0) {
+            char **more = realloc(owned, (nowned + 1) * sizeof(*owned));
+            if (more)
+                owned = more;
+            if (!more || !(owned[nowned] = sl__quote(m->rename_to[r], &x.name_len))) {
+                json_decref(kj);
+                goto out;
+            }
+            x.name = owned[nowned++];
+        }
+        json_decref(kj);
+        if (skip)
+            continue;
+        /* a name set twice keeps its first place and its last value */
+        size_t j = 0;
+        while (j < n &&
+               !(mem[j].name_len == x.name_len && !memcmp(mem[j].name, x.name, x.name_len)))
+            j++;
+        if (j == n) {
+            if (n == cap) /* more members than jansson saw: duplicates */
+                goto out;
+            n++;
+        } else {
+            total -= mem[j].name_len + mem[j].val_len + 2;
+        }
+        mem[j] = x;
+        total += x.name_len + x.val_len + 2;
+    }
+    res = malloc(total);
+    if (!res)
+        goto out;
+    char *o = res;
+    *o++ = '{';
+    for (size_t j = 0; j < n; j++) {
+        if (j)
+            *o++ = ',';
+        memcpy(o, mem[j].name, mem[j].name_len);
+        o += mem[j].name_len;
+        *o++ = ':';
+        memcpy(o, mem[j].val, mem[j].val_len);
+        o += mem[j].val_len;
+    }
+    *o++ = '}';
+    *out_len = (size_t)(o - res);
+out:
+    for (size_t j = 0; j < nowned; j++)
+        free(owned[j]);
+    free(owned);
+    free(mem);
+    return res;
+}
+
 static void sl__map_process(void *op, const sl_batch *in, const sl_op_out *out)
 {
     sl__rop *o = op;
@@ -208,27 +353,15 @@ static void sl__map_process(void *op, const sl_batch *in, const sl_op_out *out)
         uint32_t len;
         const char *row = sl_batch_row(in, i, &len);
         json_t *obj = json_loadb(row, len, 0, NULL);
-        json_t *res = obj ? json_object() : NULL;
-        const char *name;
-        json_t *v;
-        json_object_foreach(obj, name, v)
-        {
-            if (m->nkeep && sl__in(m->keep, m->nkeep, name) < 0)
-                continue;
-            if (sl__in(m->drop, m->ndrop, name) >= 0)
-                continue;
-            int r = sl__in(m->rename_from, m->nrename, name);
-            if (r < 0 && sl__in(m->rename_to, m->nrename, name) >= 0)
-                continue; /* renamed over: the renamed field replaces it */
-            json_object_set(res, r >= 0 ? m->rename_to[r] : name, v);
-        }
-        char *text = res ? json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-        if (text)
-            sl__rop_put(o, in, i, text, strlen(text), out);
+        size_t text_len = 0;
+        char *text = json_is_object(obj) ? sl__map_row(m, obj, row, len, &text_len) : NULL;
+        if (obj && !json_is_object(obj)) /* an array maps to no members */
+            sl__rop_put(o, in, i, "{}", 2, out);
+        else if (text)
+            sl__rop_put(o, in, i, text, text_len, out);
         else /* not an object: cannot happen for window results */
             sl__rop_put(o, in, i, row, len, out);
         free(text);
-        json_decref(res);
         json_decref(obj);
     }
     sl__rop_flush(o, out);

@@ -27,7 +27,9 @@
  * Result JSON: {<key members>,"window_start":S,"window_end":E,<aggs>} with
  * aggregates in definition order; count and integer sums/min/max are exact
  * integers, a sum/min/max that saw a double is a double, avg is a double.
- * Doubles print with %.17g (round-trip exact); non-finite doubles as null.
+ * Doubles print as the shortest text that reads back as the same double,
+ * with a '.' or an exponent even when integral (3.0, 148.6, 1e+300);
+ * non-finite doubles as null (sl_agg_format).
  *
  * @locality: one task is used by one worker thread at a time.
  */

@@ -140,10 +140,81 @@ static or_window *or_find(or_task *t, const char *key, int64_t start, int64_t en
     return NULL;
 }
 
+/* Whether the decimal text t reads back as exactly d. */
+static int or_exact(const char *t, double d)
+{
+    return strtod(t, NULL) == d;
+}
+
+/* Text of finite d as results print it: the fewest significant digits
+ * that read back as d (the nearest such when several do), fixed notation
+ * for decimal exponents -4..15 with a digit after the point, otherwise
+ * d[.ddd]e+XX / e-XX. Search: for each digit count, the correctly rounded
+ * candidate from %.*e and the decimals one unit either side of it. */
+static int or_put_double(char *p, size_t room, double d)
+{
+    if (d != d || d - d != 0)
+        return snprintf(p, room, "null");
+    char best[32] = "", cand[40];
+    int best_e = 0;
+    for (int n = 1; n <= 17 && !best[0]; n++) {
+        char e_text[40];
+        snprintf(e_text, sizeof(e_text), "%.*e", n - 1, fabs(d));
+        /* mantissa digits as an integer m, value m * 10^e */
+        long long m = 0;
+        const char *q = e_text;
+        for (; *q != 'e'; q++)
+            if (*q >= '0' && *q <= '9')
+                m = m * 10 + (*q - '0');
+        int e = atoi(q + 1) - (n - 1);
+        long long tries[3] = {m, m - 1, m + 1};
+        for (int k = 0; k < 3 && !best[0]; k++) {
+            if (tries[k] <= 0 && d != 0)
+                continue;
+            snprintf(cand, sizeof(cand), "%s%llde%d", signbit(d) ? "-" : "", tries[k], e);
+            if (or_exact(cand, d)) {
+                snprintf(best, sizeof(best), "%lld", tries[k]);
+                best_e = e;
+            }
+        }
+    }
+    /* strip trailing zeros into the exponent */
+    size_t nd = strlen(best);
+    while (nd > 1 && best[nd - 1] == '0')
+        best[--nd] = 0, best_e++;
+    int x = best_e + (int)nd - 1; /* exponent of the first digit */
+    char txt[64];
+    size_t o = 0;
+    if (signbit(d))
+        txt[o++] = '-';
+    if (x >= 16 || x < -4) {
+        txt[o++] = best[0];
+        if (nd > 1)
+            o += (size_t)sprintf(txt + o, ".%s", best + 1);
+        o += (size_t)sprintf(txt + o, "e%c%02d", x < 0 ? '-' : '+', abs(x));
+    } else if (x < 0) {
+        o += (size_t)sprintf(txt + o, "0.");
+        for (int z = -1; z > x; z--)
+            txt[o++] = '0';
+        o += (size_t)sprintf(txt + o, "%s", best);
+    } else {
+        /* digits, zero padded to the units place, then the fraction */
+        for (int k = 0; k <= x; k++)
+            txt[o++] = (size_t)k < nd ? best[k] : '0';
+        txt[o++] = '.';
+        if ((size_t)x + 1 < nd)
+            o += (size_t)sprintf(txt + o, "%s", best + x + 1);
+        else
+            txt[o++] = '0';
+    }
+    txt[o] = 0;
+    return snprintf(p, room, "%s", txt);
+}
+
 static int or_put_num(char *p, size_t room, int is_double, int64_t i, double d)
 {
     if (is_double)
-        return snprintf(p, room, "%.17g", d);
+        return or_put_double(p, room, d);
     return snprintf(p, room, "%" PRId64, i);
 }
 

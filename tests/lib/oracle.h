@@ -17,7 +17,9 @@
  *   - close (end of input) fires every pending window, in the same order,
  *     and sets the watermark to INT64_MAX.
  *   - sum/min/max of a column are integers while every value in the window
- *     is one, doubles (%.17g) otherwise; avg is always a double.
+ *     is one, doubles otherwise (shortest round-trip text, always with a
+ *     '.' or an exponent: 3.0, 148.6, 1e+300; non-finite as null); avg is
+ *     always a double.
  *   - first/last: the value (as read) of the event with the smallest/largest
  *     (ts, offset); var_pop/var_samp/stddev_pop/stddev_samp: doubles from a
  *     two-pass long double computation, null for a sample one of one event

@@ -13,7 +13,9 @@ windows (allowed lateness 0) these pipelines use:
     members text, e.g. "user":"u17", compared bytewise, shorter first);
   * end of input fires every remaining window.
 Results are ordered lists of (name, value); expected_text() renders them
-exactly as the engine does (aggregates in definition order, avg as %.17g).
+exactly as the engine does (aggregates in definition order; a double, e.g.
+avg, as the shortest text that reads back as it, always with a '.' or an
+exponent: Python's repr, e.g. 3.0, 148.6, 1e+300; non-finite as null).
 
 Command line:
 
@@ -58,6 +60,7 @@ of that it can see (per input partition, no event is late).
 import argparse
 import heapq
 import json
+import math
 import random
 import sys
 from collections import Counter, defaultdict
@@ -103,6 +106,8 @@ class Acc:
                 s[0] += v
                 s[1] = v if v < s[1] else s[1]
                 s[2] = v if v > s[2] else s[2]
+                if isinstance(s[0], float):  # a double was seen: min/max are doubles too
+                    s[1], s[2] = float(s[1]), float(s[2])
 
     def value(self, fn, field):
         if fn == "count":
@@ -130,7 +135,7 @@ def expected_text(result):
     out = []
     for name, v in result:
         if isinstance(v, float):
-            s = "%.17g" % v
+            s = repr(v) if math.isfinite(v) else "null"
         else:
             s = json.dumps(v, ensure_ascii=False)
         out.append("%s:%s" % (json.dumps(name), s))
@@ -376,7 +381,9 @@ def same(exp, got):
         return False
     for name, v in exp.items():
         g = got[name]
-        if isinstance(v, float) or isinstance(g, float):
+        if isinstance(v, float) != isinstance(g, float):
+            return False  # a double prints with '.' or an exponent: types are stable
+        if isinstance(v, float):
             if abs(float(v) - float(g)) > 1e-9 * max(1.0, abs(float(v))):
                 return False
         elif v != g:
