@@ -113,7 +113,7 @@ static void test_variance_known(void **state)
     put(b, 0, 0, I(5));
     sl_agg_add(&p, st, b, 0);
     format(&p, st, out);
-    assert_string_equal(out, ",\"vp\":0,\"vs\":null,\"sp\":0,\"ss\":null,\"avg\":5");
+    assert_string_equal(out, ",\"vp\":0.0,\"vs\":null,\"sp\":0.0,\"ss\":null,\"avg\":5.0");
     static const int64_t more[] = {2, 4, 4, 4, 5, 7, 9}; /* with 5: pop var 4 */
     for (size_t i = 0; i < 7; i++) {
         put(b, (int64_t)i, (int64_t)i, i % 2 ? D((double)more[i]) : I(more[i]));
