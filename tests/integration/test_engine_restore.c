@@ -288,6 +288,17 @@ static void run(run_mode m, const char *window, const char *dir, int workers, in
     sl_def_free(def);
 }
 
+/* After a case: frees the input and removes both checkpoint directories. */
+static void end_case(const char *dir, const char *dir2)
+{
+    for (int t = 0; t < NTASKS; t++)
+        for (int i = 0; i < NEVENTS; i++)
+            free(payload[t][i]);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, dir2);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void check_case(const char *window, uint64_t seed)
 {
     char dir[] = "/tmp/sl_restore_XXXXXX";
@@ -332,12 +343,7 @@ static void check_case(const char *window, uint64_t seed)
     out_free(&a);
     out_free(&b);
     out_free(&c);
-    for (int t = 0; t < NTASKS; t++)
-        for (int i = 0; i < NEVENTS; i++)
-            free(payload[t][i]);
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, dir2);
-    assert_int_equal(system(cmd), 0);
+    end_case(dir, dir2);
 }
 
 /* Two failures in a row: B writes past its checkpoint and dies; C restores
@@ -392,12 +398,7 @@ static void test_restore_while_suppressing(void **state)
     out_free(&c);
     out_free(&d);
     out_free(&log);
-    for (int t = 0; t < NTASKS; t++)
-        for (int i = 0; i < NEVENTS; i++)
-            free(payload[t][i]);
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, dir2);
-    assert_int_equal(system(cmd), 0);
+    end_case(dir, dir2);
 }
 
 /* Sorts a task's log by sequence number (delivery order differs from it
@@ -491,12 +492,7 @@ static void test_restore_lost_in_flight(void **state)
         out_free(&b);
         out_free(&c);
         out_free(&log);
-        for (int t = 0; t < NTASKS; t++)
-            for (int i = 0; i < NEVENTS; i++)
-                free(payload[t][i]);
-        char cmd[256];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, dir2);
-        assert_int_equal(system(cmd), 0);
+        end_case(dir, dir2);
     }
 }
 
