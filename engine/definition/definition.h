@@ -148,7 +148,7 @@ struct sl_operator_ops;
 
 typedef struct sl_stage {
     sl_stage_kind kind;
-    char *path; /* "pipeline[1]" */
+    char *path;                        /* "pipeline[1]" */
     const struct sl_operator_ops *ops; /* the operator (operator.h) */
     union {
         sl_expr *filter;

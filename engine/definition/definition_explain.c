@@ -209,7 +209,8 @@ void sl_def_explain(const sl_def *def, FILE *out)
     if (first < def->nstages)
         fprintf(out,
                 "  plan: pipeline[%zu..%zu] run per task on the workers (an operator chain%s)\n",
-                first, def->nstages - 1, first + 1 < def->nstages ? "; after the window on its result rows" : "");
+                first, def->nstages - 1,
+                first + 1 < def->nstages ? "; after the window on its result rows" : "");
 
     /* Threads and rings. */
     int lanes = plan.lanes, w = plan.workers;

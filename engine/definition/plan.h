@@ -17,15 +17,15 @@
 #include "definition.h"
 
 typedef struct sl_plan {
-    size_t fused;          /* pipeline[0 .. fused-1] run in the decoder */
-    size_t nstages;        /* pipeline[fused .. nstages-1] run on the workers */
-    int repartition;       /* Kafka input goes through the repartition topic */
-    const char *shuffle;   /* why (or why not), static text */
-    int lanes;             /* source threads that fill rings */
-    int workers;           /* worker threads */
-    size_t ring_capacity;  /* batches per ring (a power of two) */
-    long rings;            /* lanes x workers, + workers to the sink */
-    double in_flight;      /* events the rings can hold */
+    size_t fused;         /* pipeline[0 .. fused-1] run in the decoder */
+    size_t nstages;       /* pipeline[fused .. nstages-1] run on the workers */
+    int repartition;      /* Kafka input goes through the repartition topic */
+    const char *shuffle;  /* why (or why not), static text */
+    int lanes;            /* source threads that fill rings */
+    int workers;          /* worker threads */
+    size_t ring_capacity; /* batches per ring (a power of two) */
+    long rings;           /* lanes x workers, + workers to the sink */
+    double in_flight;     /* events the rings can hold */
     double in_flight_bytes;
     /* window state estimate (0 without a window) */
     int64_t open;          /* open panes per key */

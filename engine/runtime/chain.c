@@ -83,8 +83,8 @@ int sl_chain_open(const sl_def *def, const sl_op_env *env, sl_chain **out, char 
         }
         c->n = i + 1;
         c->links[i] = (sl__link){.chain = c, .next = i + 1};
-        c->outs[i] = (sl_op_out){.emit = sl__chain_emit, .late = sl__chain_late,
-                                 .ctx = &c->links[i]};
+        c->outs[i] =
+            (sl_op_out){.emit = sl__chain_emit, .late = sl__chain_late, .ctx = &c->links[i]};
     }
     *out = c;
     return SL_OK;

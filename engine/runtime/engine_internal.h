@@ -111,15 +111,15 @@ typedef struct sl__task {
     uint64_t events; /* events processed */
     int lane;
     struct sl_chain *chain; /* the operator chain (chain.h), NULL without one */
-    uint64_t next_seq;     /* sequence number of the next result */
+    uint64_t next_seq;      /* sequence number of the next result */
     /* Results written before a failure (replay suppression, worker.c):
      * per output partition, the highest sequence number already there. */
-    int64_t *suppress;     /* nsuppress entries, one per output partition */
+    int64_t *suppress; /* nsuppress entries, one per output partition */
     uint32_t nsuppress;
     int64_t suppress_floor; /* every partition (a version 2 snapshot), else -1 */
     int64_t suppress_max;   /* max of the above: fast path for later results */
-    int64_t last_input_ns; /* processing time of the last event */
-    int64_t idle_base_wm;  /* watermark when the idle advance started */
+    int64_t last_input_ns;  /* processing time of the last event */
+    int64_t idle_base_wm;   /* watermark when the idle advance started */
     int closed;
     int merged;          /* watermark = min of the inputs' (SL_MSG_INPUT_WM) */
     int inputs_idle;     /* merged: every input is idle or ended */

@@ -629,11 +629,10 @@ static void sl__lane_restore_source_state(sl_lane *l, sl_batch *ctl)
         sl_error("checkpoint", "task %d: checkpoint %" PRIu64 " refused: %s", task, n, err);
     } else if (ld->img.task != task) {
         rc = SL_ECORRUPT;
-        sl_error("checkpoint", "task %d: checkpoint %" PRIu64 " refused: it is task %d's", task,
-                 n, ld->img.task);
+        sl_error("checkpoint", "task %d: checkpoint %" PRIu64 " refused: it is task %d's", task, n,
+                 ld->img.task);
     } else if (ld->img.source_len &&
-               sl__lane_parse_source_state(l, task, ld->img.source, ld->img.source_len) !=
-                   SL_OK) {
+               sl__lane_parse_source_state(l, task, ld->img.source, ld->img.source_len) != SL_OK) {
         rc = SL_ECORRUPT;
         sl_error("checkpoint",
                  "task %d: checkpoint %" PRIu64

@@ -378,13 +378,11 @@ static void sl__state_budget(sl__worker *w, sl__task *t)
                      "window state %" PRIu64 " bytes exceeds runtime.max_state_bytes %" PRId64
                      ": task %d holds %zu keys in %zu bytes; stopping (raise the budget, or set "
                      "runtime.on_state_full to \"drop\" to refuse new keys instead)",
-                     total, def->runtime.max_state_bytes, t->id, ts.keys,
-                     bytes);
+                     total, def->runtime.max_state_bytes, t->id, ts.keys, bytes);
             sl__engine_warning(e, "state_budget_exceeded",
                                "window state %" PRIu64 " bytes > max_state_bytes %" PRId64
                                " (task %d: %zu keys, %zu bytes)",
-                               total, def->runtime.max_state_bytes, t->id,
-                               ts.keys, bytes);
+                               total, def->runtime.max_state_bytes, t->id, ts.keys, bytes);
         }
         return;
     }
@@ -397,8 +395,7 @@ static void sl__state_budget(sl__worker *w, sl__task *t)
             sl_warn("engine",
                     "window state %" PRIu64 " bytes exceeds runtime.max_state_bytes %" PRId64
                     " (task %d: %zu keys, %zu bytes): refusing events of new keys (state_full)",
-                    total, def->runtime.max_state_bytes, t->id, ts.keys,
-                    bytes);
+                    total, def->runtime.max_state_bytes, t->id, ts.keys, bytes);
         else
             sl_info("engine",
                     "window state back under runtime.max_state_bytes: accepting new keys");
