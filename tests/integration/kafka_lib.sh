@@ -17,14 +17,41 @@ export SLUICE_HTTP_ADDR="${SLUICE_HTTP_ADDR:-off}"
 
 command -v kcat > /dev/null || { echo "FAIL: kcat is not installed (apt-get install kcat)"; exit 1; }
 
-cleanup() {
-    local rc=$?
-    for p in "${PIDS[@]}"; do
-        kill "$p" 2> /dev/null || true
+# stop_pids SECONDS PID...: SIGTERM to each, then waits; one still running
+# after SECONDS gets SIGKILL and is reported. Returns 1 if any had to be
+# killed. (A process that ignores SIGTERM must fail the test, not hang it.)
+stop_pids() {
+    local limit=$1 p left=0 i
+    shift
+    for p in "$@"; do
+        [ -n "$p" ] && kill "$p" 2> /dev/null || true
     done
-    for p in "${PIDS[@]}"; do
+    for ((i = 0; i < limit * 10; i++)); do
+        left=0
+        for p in "$@"; do
+            [ -n "$p" ] && kill -0 "$p" 2> /dev/null && left=1
+        done
+        [ $left = 0 ] && break
+        sleep 0.1
+    done
+    left=0
+    for p in "$@"; do
+        [ -n "$p" ] || continue
+        if kill -0 "$p" 2> /dev/null; then
+            echo "FAIL: pid $p ($(tr '\0' ' ' < "/proc/$p/cmdline" 2> /dev/null | cut -c1-120)) did not stop within ${limit}s of SIGTERM; killed"
+            kill -KILL "$p" 2> /dev/null || true
+            left=1
+        fi
         wait "$p" 2> /dev/null || true
     done
+    return $left
+}
+
+cleanup() {
+    local rc=$?
+    # 100 s: a node's SIGTERM takes a final checkpoint (60 s at most) and
+    # flushes its sink.
+    stop_pids 100 "${PIDS[@]}" || rc=1
     if [ $rc -ne 0 ] || [ -n "${KEEP_WORK:-}" ]; then
         echo "--- work directory kept: $WORK"
         for f in "$WORK"/*.log; do

@@ -29,12 +29,13 @@ sed -i 's/"stop_at_eof": true,//' "$WORK/p.json"
 SLUICE_HTTP_ADDR="127.0.0.1:$PORT" "$SLUICE_BIN" run "$WORK/p.json" 2> "$WORK/run.log" &
 NODE=$!
 PIDS+=("$NODE")
-for _ in $(seq 300); do
+for _ in $(seq 600); do
     curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null && break
     kill -0 "$NODE" 2> /dev/null || fail "the node exited early"
     sleep 0.1
 done
-curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null || fail "the node did not become ready"
+curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null ||
+    fail "the node did not become ready in 60 s: $(curl -s "http://127.0.0.1:$PORT/readyz" | head -c 300)"
 
 say "producing $N unkeyed events (timestamps ending near the wall clock)"
 now=$(date +%s%3N)
@@ -60,11 +61,17 @@ say "waiting until sluice_events_in_total adds up to $N"
 ok=0
 for _ in $(seq 120); do
     curl -sf "http://127.0.0.1:$PORT/metrics" > "$WORK/metrics.txt" || fail "/metrics failed"
-    if [ "$(events_in "$WORK/metrics.txt")" = "orders $N" ]; then ok=1; break; fi
+    # Every event counted, and the tasks that read the repartition topic
+    # assigned (their watermark lag is a series only once they run).
+    if [ "$(events_in "$WORK/metrics.txt")" = "orders $N" ] &&
+        grep -q '^sluice_watermark_lag_seconds{' "$WORK/metrics.txt"; then
+        ok=1
+        break
+    fi
     sleep 0.5
 done
 events_in "$WORK/metrics.txt"
-[ $ok = 1 ] || fail "sluice_events_in_total is not {topic=orders} = $N: $(events_in "$WORK/metrics.txt" | tr '\n' ' ')"
+[ $ok = 1 ] || fail "after 60 s sluice_events_in_total is not {topic=orders} = $N ($(events_in "$WORK/metrics.txt" | tr '\n' ' ')) or there is no sluice_watermark_lag_seconds series"
 grep -q '^sluice_events_in_total{.*topic="metrics-repartition"' "$WORK/metrics.txt" &&
     fail "sluice_events_in_total counts the repartition topic"
 
