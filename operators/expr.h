@@ -70,10 +70,16 @@ int sl_xexpr_is_const(const sl_xexpr *e);
 
 /* Per-thread scratch for string results; reset per row by the caller;
    grows rarely and is reused, so evaluation does not allocate per event
-   in steady state. Zero-initialise before first use. */
+   in steady state. Zero-initialise before first use (= {0}). Strings
+   already produced stay valid when the scratch grows (a full block is
+   kept aside until the next reset, never moved), so a caller may evaluate
+   several expressions of one row into the same scratch. */
 typedef struct sl_xscratch {
-    char *buf;
+    char *buf; /* current block */
     size_t len, cap;
+    void *retired;  /* blocks outgrown since the last reset */
+    sl_value *regs; /* the register file, sized by the largest program run */
+    size_t nregs;
 } sl_xscratch;
 void sl_xscratch_reset(sl_xscratch *s);
 void sl_xscratch_free(sl_xscratch *s);
