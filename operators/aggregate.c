@@ -301,7 +301,7 @@ static int sl__agg_shortest(double d, char *dig, int *x)
  * decimal exponents -4..15 with at least one digit after the '.' (3.0,
  * 0.0001, -0.0) and as d[.ddd]e(+|-)XX otherwise (1e+16, 1.5e-05), so a
  * double never prints as an integer; non-finite values print as null. */
-static char *sl__agg_put_double(char *out, double d)
+char *sl_agg_put_double(char *out, double d)
 {
     if (!isfinite(d)) {
         memcpy(out, "null", 4);
@@ -345,7 +345,7 @@ static char *sl__agg_put_double(char *out, double d)
 
 static char *sl__agg_put_cell(char *out, const sl_agg_cell *c)
 {
-    return c->is_double ? sl__agg_put_double(out, c->v.d) : sl_agg_put_i64(out, c->v.i);
+    return c->is_double ? sl_agg_put_double(out, c->v.d) : sl_agg_put_i64(out, c->v.i);
 }
 
 char *sl_agg_format(const sl_agg_plan *plan, const void *state, char *out)
@@ -362,7 +362,7 @@ char *sl_agg_format(const sl_agg_plan *plan, const void *state, char *out)
         case SL_AGG_AVG: {
             const sl_agg_cell *c = &s->cells[plan->cells[o->cell].slot];
             double sum = c->is_double ? c->v.d : (double)c->v.i;
-            out = sl__agg_put_double(out, sum / (double)s->n);
+            out = sl_agg_put_double(out, sum / (double)s->n);
             break;
         }
         case SL_AGG_STDDEV_POP:
@@ -379,7 +379,7 @@ char *sl_agg_format(const sl_agg_plan *plan, const void *state, char *out)
             double m2 = c[1].v.d > 0 ? c[1].v.d : 0; /* never below 0 */
             double var = m2 / (double)(samp ? s->n - 1 : s->n);
             int sd = o->fn == SL_AGG_STDDEV_POP || o->fn == SL_AGG_STDDEV_SAMP;
-            out = sl__agg_put_double(out, sd ? sqrt(var) : var);
+            out = sl_agg_put_double(out, sd ? sqrt(var) : var);
             break;
         }
         default: /* sum, min, max, first, last: the value cell */

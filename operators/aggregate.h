@@ -227,6 +227,10 @@ char *sl_agg_format(const sl_agg_plan *plan, const void *state, char *out);
 /* Writes the decimal form of `v` at `out` (at most 20 bytes) and returns the
  * end. */
 char *sl_agg_put_i64(char *out, int64_t v);
+/* Writes `d` as results print doubles (at most 25 bytes): the shortest
+ * digits that read back as `d`, always with a '.' or an exponent (3.0,
+ * 1e+16), null when not finite. Returns the end. */
+char *sl_agg_put_double(char *out, double d);
 
 /* Serializes one state (endian-explicit). */
 void sl_agg_state_write(const sl_agg_plan *plan, const void *state, sl_buf *out);

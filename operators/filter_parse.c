@@ -1,11 +1,13 @@
 /*
  * filter_parse.c - the filter stage's definition side: parses and validates
  * {"filter": EXPR} into an sl_expr tree, prints it for explain, frees it.
- * EXPR is {"field": F, "op": OP, "value": LITERAL} or {"and": [EXPR, ...]},
+ * EXPR is a SQL expression string (operators/expr.h), or the structured
+ * form {"field": F, "op": OP, "value": LITERAL}, {"and": [EXPR, ...]},
  * {"or": [EXPR, ...]}, {"not": EXPR} (see definition.h for semantics).
  */
 #include "op_internal.h"
 
+#include "expr_def.h"
 #include "options.h"
 
 #include <inttypes.h>
@@ -23,6 +25,7 @@ static void sl__expr_free(sl_expr *e)
     free(e->args);
     free(e->field);
     free(e->value.s);
+    free(e->sql);
     free(e);
 }
 
@@ -188,10 +191,14 @@ static int sl__parse_expr(const json_t *j, const char *path, int depth, sl_expr 
 }
 
 static const sl_opt sl__filter_stage_keys[] = {
-    {.name = "filter", .type = SL_OPT_OBJECT, .required = 1}, {.name = NULL}};
+    {.name = "filter",
+     .type = SL_OPT_ANY,
+     .required = 1,
+     .help = "a SQL expression string or {\"field\", \"op\", \"value\"}"},
+    {.name = NULL}};
 
 int sl__filter_init(const json_t *stage_json, const char *path, sl_stage *stage, char *errstr,
-                        size_t errstr_size)
+                    size_t errstr_size)
 {
     char sub[256];
     int rc = sl_opts_check(stage_json, sl__filter_stage_keys, path, errstr, errstr_size);
@@ -199,7 +206,24 @@ int sl__filter_init(const json_t *stage_json, const char *path, sl_stage *stage,
         return rc;
     sl_path_join(sub, sizeof(sub), path, "filter");
     sl_expr *e;
-    rc = sl__parse_expr(json_object_get(stage_json, "filter"), sub, 0, &e, errstr, errstr_size);
+    const json_t *body = json_object_get(stage_json, "filter");
+    if (json_is_string(body)) {
+        if ((rc = sl_xexpr_check_open(json_string_value(body), sub, errstr, errstr_size)) != 0)
+            return rc;
+        e = sl_xcalloc(1, sizeof(*e));
+        e->kind = SL_EXPR_SQL;
+        e->sql = sl_xstrdup(json_string_value(body));
+        stage->kind = SL_STAGE_FILTER;
+        stage->u.filter = e;
+        return 0;
+    }
+    if (!json_is_object(body)) {
+        char repr[80];
+        return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                         "%s: must be a SQL expression string or an object, got %s", sub,
+                         sl_json_repr(body, repr, sizeof(repr)));
+    }
+    rc = sl__parse_expr(body, sub, 0, &e, errstr, errstr_size);
     if (rc != 0)
         return rc;
     stage->kind = SL_STAGE_FILTER;
@@ -235,6 +259,9 @@ static void sl__print_literal(const sl_literal *v, FILE *out)
 static void sl__print_expr(const sl_expr *e, FILE *out, int top)
 {
     switch (e->kind) {
+    case SL_EXPR_SQL:
+        fputs(e->sql, out);
+        break;
     case SL_EXPR_CMP:
         fprintf(out, "%s %s ", e->field, sl__cmp_text(e->op));
         sl__print_literal(&e->value, out);
@@ -279,6 +306,11 @@ void sl__filter_explain(const sl_stage *stage, FILE *out)
     fputs("  filter: ", out);
     sl__print_expr(stage->u.filter, out, 1);
     fputs("\n    reads: ", out);
+    if (stage->u.filter->kind == SL_EXPR_SQL) {
+        sl_xexpr_print_paths(stage->u.filter->sql, out);
+        fputs("\n", out);
+        return;
+    }
     sl__expr_fields(stage->u.filter, fields, &n, SL_ARRAY_LEN(fields));
     for (size_t i = 0; i < n; i++)
         fprintf(out, "%s%s", i ? ", " : "", fields[i]);

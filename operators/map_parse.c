@@ -1,10 +1,14 @@
 /*
  * map_parse.c - the map stage's definition side:
- *   {"map": {"keep": [..], "drop": [..], "rename": {"old": "new"}}}
- * at least one of the three; applied in the order keep, drop, rename.
+ *   {"map": {"set": {"name": "SQL"}, "keep": [..], "drop": [..],
+ *            "rename": {"old": "new"}}}
+ * at least one of the four. keep, drop and rename apply in that order to
+ * the fields coming in; then set adds (or replaces) its fields, each
+ * expression reading the fields as they came into the map.
  */
 #include "op_internal.h"
 
+#include "expr_def.h"
 #include "options.h"
 
 #include <stdlib.h>
@@ -13,6 +17,9 @@
 static const sl_opt sl__map_stage_keys[] = {{.name = "map", .type = SL_OPT_OBJECT, .required = 1},
                                             {.name = NULL}};
 static const sl_opt sl__map_keys[] = {
+    {.name = "set",
+     .type = SL_OPT_OBJECT,
+     .help = "{\"name\": \"SQL expression\"} computed fields"},
     {.name = "keep", .type = SL_OPT_STRINGS, .help = "fields to keep, all others are removed"},
     {.name = "drop", .type = SL_OPT_STRINGS, .help = "fields to remove"},
     {.name = "rename", .type = SL_OPT_OBJECT, .help = "{\"old\": \"new\"} pairs"},
@@ -21,6 +28,8 @@ static const sl_opt sl__map_keys[] = {
 void sl__map_destroy(sl_stage *stage)
 {
     sl_map_def *m = &stage->u.map;
+    sl_strings_free(m->set_name, m->nset);
+    sl_strings_free(m->set_expr, m->nset);
     sl_strings_free(m->keep, m->nkeep);
     sl_strings_free(m->drop, m->ndrop);
     sl_strings_free(m->rename_from, m->nrename);
@@ -41,11 +50,40 @@ static int sl__map_parse_body(const json_t *body, const char *mpath, sl_map_def 
 {
     char sub[256], repr[80];
     const json_t *keep = json_object_get(body, "keep"), *drop = json_object_get(body, "drop"),
-                 *rename = json_object_get(body, "rename");
+                 *rename = json_object_get(body, "rename"), *set = json_object_get(body, "set");
     int rc;
-    if (!keep && !drop && !rename)
+    if (!keep && !drop && !rename && !set)
         return sl_seterr(errstr, errstr_size, SL_EINVAL,
-                         "%s: needs at least one of \"keep\", \"drop\", \"rename\"", mpath);
+                         "%s: needs at least one of \"set\", \"keep\", \"drop\", \"rename\"",
+                         mpath);
+    if (set) {
+        size_t n = json_object_size(set);
+        sl_path_join(sub, sizeof(sub), mpath, "set");
+        if (n == 0)
+            return sl_seterr(errstr, errstr_size, SL_EINVAL, "%s: must not be empty", sub);
+        m->set_name = sl_xcalloc(n, sizeof(char *));
+        m->set_expr = sl_xcalloc(n, sizeof(char *));
+        const char *name;
+        json_t *text;
+        json_object_foreach((json_t *)set, name, text)
+        {
+            char epath[320];
+            sl_path_join(epath, sizeof(epath), sub, name);
+            if (name[0] == '\0')
+                return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                                 "%s: a field name must not be empty", sub);
+            if (!json_is_string(text))
+                return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                                 "%s: must be a SQL expression string, got %s", epath,
+                                 sl_json_repr(text, repr, sizeof(repr)));
+            if ((rc = sl_xexpr_check_open(json_string_value(text), epath, errstr, errstr_size)) !=
+                0)
+                return rc;
+            m->set_name[m->nset] = sl_xstrdup(name);
+            m->set_expr[m->nset] = sl_xstrdup(json_string_value(text));
+            m->nset++;
+        }
+    }
     if (keep) {
         sl_path_join(sub, sizeof(sub), mpath, "keep");
         if ((rc = sl_json_strings(keep, sub, 1, &m->keep, &m->nkeep, errstr, errstr_size)) != 0)
@@ -101,7 +139,7 @@ static int sl__map_parse_body(const json_t *body, const char *mpath, sl_map_def 
 }
 
 int sl__map_init(const json_t *stage_json, const char *path, sl_stage *stage, char *errstr,
-                     size_t errstr_size)
+                 size_t errstr_size)
 {
     char mpath[256];
     int rc = sl_opts_check(stage_json, sl__map_stage_keys, path, errstr, errstr_size);
@@ -129,6 +167,8 @@ void sl__map_explain(const sl_stage *stage, FILE *out)
 {
     const sl_map_def *m = &stage->u.map;
     fputs("  map:", out);
+    for (size_t i = 0; i < m->nset; i++)
+        fprintf(out, "%s %s = %s", i ? "," : " set", m->set_name[i], m->set_expr[i]);
     if (m->nkeep) {
         fputs(" keep [", out);
         sl__print_list(out, m->keep, m->nkeep);
@@ -145,6 +185,10 @@ void sl__map_explain(const sl_stage *stage, FILE *out)
             fprintf(out, "%s %s -> %s", i ? "," : "", m->rename_from[i], m->rename_to[i]);
     }
     fputs("\n    reads: ", out);
+    for (size_t i = 0; i < m->nset; i++) {
+        sl_xexpr_print_paths(m->set_expr[i], out);
+        fputs(", ", out);
+    }
     if (m->nkeep)
         sl__print_list(out, m->keep, m->nkeep);
     else

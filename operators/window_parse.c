@@ -9,6 +9,7 @@
 #include "op_internal.h"
 
 #include "didyoumean.h"
+#include "expr_def.h"
 #include "options.h"
 
 #include <inttypes.h>
@@ -32,6 +33,7 @@ static const sl_opt sl__window_keys[] = {
 static const sl_opt sl__agg_keys[] = {
     {.name = "fn", .type = SL_OPT_STRING, .required = 1, .help = "count, sum, min, max or avg"},
     {.name = "field", .type = SL_OPT_STRING},
+    {.name = "expr", .type = SL_OPT_STRING, .help = "a SQL expression as the input"},
     {.name = NULL}};
 
 static const char *const sl__window_types[] = {"tumbling", "hopping", "session"};
@@ -47,6 +49,7 @@ void sl__window_destroy(sl_stage *stage)
     for (size_t i = 0; i < w->naggs; i++) {
         free(w->aggs[i].name);
         free(w->aggs[i].field);
+        free(w->aggs[i].expr);
     }
     free(w->aggs);
     sl_strings_free(w->columns, w->ncolumns);
@@ -183,13 +186,29 @@ static int sl__aggregates(const json_t *aj, const char *apath, sl_window_def *w,
                           fpath, "aggregate function", errstr, errstr_size);
         if (fn < 0)
             return SL_EINVAL;
-        const json_t *field = json_object_get(spec, "field");
+        const json_t *field = json_object_get(spec, "field"), *expr = json_object_get(spec, "expr");
+        if (field && expr)
+            return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                             "%s: give either \"field\" or \"expr\", not both", sub);
+        if (field && sl_xexpr_text_is_expr(json_string_value(field)))
+            return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                             "%s.field: \"%s\" is not a field name; for a computed input write "
+                             "\"expr\": \"%s\"",
+                             sub, json_string_value(field), json_string_value(field));
+        if (expr) {
+            sl_path_join(fpath, sizeof(fpath), sub, "expr");
+            if ((rc = sl_xexpr_check_open(json_string_value(expr), fpath, errstr, errstr_size)) !=
+                0)
+                return rc;
+            field = expr; /* a column like a field's, named "=" + the text */
+        }
         if (fn == SL_AGG_COUNT && field)
             return sl_seterr(errstr, errstr_size, SL_EINVAL,
                              "%s.field: count takes no field (it counts events)", sub);
         if (fn != SL_AGG_COUNT && !field)
             return sl_seterr(errstr, errstr_size, SL_EINVAL,
-                             "%s: \"%s\" needs a \"field\" to aggregate", sub, sl__agg_fns[fn]);
+                             "%s: \"%s\" needs a \"field\" (or \"expr\") to aggregate", sub,
+                             sl__agg_fns[fn]);
         if (field && json_string_length(field) == 0)
             return sl_seterr(errstr, errstr_size, SL_EINVAL, "%s.field: must not be empty", sub);
         sl_agg_def *a = &w->aggs[w->naggs++];
@@ -197,8 +216,17 @@ static int sl__aggregates(const json_t *aj, const char *apath, sl_window_def *w,
         a->fn = (sl_agg_fn)fn;
         a->column = -1;
         if (field) {
+            char *owned = NULL;
             const char *f = json_string_value(field);
-            a->field = sl_xstrdup(f);
+            if (expr) {
+                a->expr = sl_xstrdup(f);
+                owned = sl_xmalloc(strlen(f) + 2);
+                owned[0] = '=';
+                strcpy(owned + 1, f);
+                f = owned;
+            } else {
+                a->field = sl_xstrdup(f);
+            }
             for (uint32_t c = 0; c < w->ncolumns; c++)
                 if (strcmp(w->columns[c], f) == 0)
                     a->column = (int)c;
@@ -206,6 +234,7 @@ static int sl__aggregates(const json_t *aj, const char *apath, sl_window_def *w,
                 a->column = (int)w->ncolumns;
                 w->columns[w->ncolumns++] = sl_xstrdup(f);
             }
+            free(owned);
         }
     }
     return 0;
@@ -259,7 +288,9 @@ void sl__window_explain(const sl_stage *stage, FILE *out)
     for (size_t i = 0; i < w->naggs; i++) {
         const sl_agg_def *g = &w->aggs[i];
         fprintf(out, "%s %s=%s(%s)", i ? "," : "", g->name, sl__agg_fns[g->fn],
-                g->field ? g->field : "");
+                g->field  ? g->field
+                : g->expr ? g->expr
+                          : "");
     }
     fputs("\n    reads: ", out);
     for (uint32_t i = 0; i < w->ncolumns; i++)

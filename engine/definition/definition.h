@@ -70,9 +70,17 @@ typedef enum sl_cmp_op {
     SL_CMP_GT,
     SL_CMP_GE
 } sl_cmp_op;
-typedef enum sl_expr_kind { SL_EXPR_CMP, SL_EXPR_AND, SL_EXPR_OR, SL_EXPR_NOT } sl_expr_kind;
+typedef enum sl_expr_kind {
+    SL_EXPR_CMP,
+    SL_EXPR_AND,
+    SL_EXPR_OR,
+    SL_EXPR_NOT,
+    SL_EXPR_SQL /* a SQL expression (operators/expr.h) in `sql` */
+} sl_expr_kind;
 
 /* Filter expression. JSON forms:
+ *   "amount >= 0 AND country <> home"  (SQL, operators/expr.h: kind SQL;
+ *                          three-valued logic, a row passes when TRUE)
  *   {"field": "amount", "op": ">=", "value": 0}
  *   {"and": [expr, ...]}   {"or": [expr, ...]}   {"not": expr}
  * A comparison with a missing field is false; numbers compare as numbers
@@ -85,11 +93,16 @@ typedef struct sl_expr {
     sl_literal value;      /* CMP */
     struct sl_expr **args; /* AND / OR (n >= 1), NOT (n == 1) */
     size_t nargs;
+    char *sql; /* SQL: the expression text */
 } sl_expr;
 
-/* map: {"keep": [..]} and/or {"drop": [..]} and/or {"rename": {"old": "new"}}.
- * Applied in the order keep, drop, rename. */
+/* map: {"set": {"name": "SQL expression"}} and/or {"keep": [..]} and/or
+ * {"drop": [..]} and/or {"rename": {"old": "new"}}. keep, drop, rename
+ * apply in that order to the incoming fields; then set adds or replaces
+ * its fields, every expression reading the fields as they came in. */
 typedef struct sl_map_def {
+    char **set_name, **set_expr; /* computed fields */
+    size_t nset;
     char **keep;
     size_t nkeep; /* 0 = keep all */
     char **drop;
@@ -122,6 +135,8 @@ typedef struct sl_agg_def {
     char *field; /* input field, NULL for count */
     int column;  /* index of the input in sl_batch vals, -1 for count;
                     aggregates over the same field share a column */
+    char *expr;  /* instead of field: a SQL expression ("expr"); its column
+                    is named "=" + the text */
 } sl_agg_def;
 
 typedef struct sl_window_def {
@@ -154,7 +169,8 @@ typedef struct sl_stage {
         sl_expr *filter;
         sl_map_def map;
         struct {
-            char **fields;
+            char **fields; /* result member names (an expression's is its text) */
+            char **exprs;  /* NULL, or per field: the SQL expression (NULL: a field) */
             size_t nfields;
         } key_by;
         sl_window_def window;

@@ -32,12 +32,27 @@ static void sl__add_field(char ***list, size_t *n, size_t *cap, const char *f)
     (*list)[*n] = NULL;
 }
 
+typedef struct sl__field_list {
+    char ***list;
+    size_t *n, *cap;
+} sl__field_list;
+
+static void sl__add_field_cb(void *ctx, const char *f)
+{
+    sl__field_list *l = ctx;
+    sl__add_field(l->list, l->n, l->cap, f);
+}
+
 static void sl__add_expr_fields(const sl_def *def, size_t at, const sl_expr *e, char ***list,
                                 size_t *n, size_t *cap)
 {
-    size_t by;
+    sl__field_list l = {list, n, cap};
+    if (e->kind == SL_EXPR_SQL) {
+        sl__def_expr_inputs(def, at, e->sql, sl__add_field_cb, &l);
+        return;
+    }
     if (e->kind == SL_EXPR_CMP) {
-        sl__add_field(list, n, cap, sl__def_field_origin(def, at, e->field, &by));
+        sl__def_field_inputs(def, at, e->field, sl__add_field_cb, &l);
         return;
     }
     for (size_t i = 0; i < e->nargs; i++)
@@ -54,22 +69,34 @@ char **sl_def_input_fields(const sl_def *def)
     for (size_t i = 0; i < sl_def_runtime_stage(def); i++)
         if (def->stages[i].kind == SL_STAGE_FILTER)
             sl__add_expr_fields(def, i, def->stages[i].u.filter, &list, &n, &cap);
+    sl__field_list l = {&list, &n, &cap};
     for (size_t i = 0; i < sl_def_runtime_stage(def); i++)
-        if (def->stages[i].kind == SL_STAGE_MAP)
+        if (def->stages[i].kind == SL_STAGE_MAP) {
             for (size_t k = 0; k < def->stages[i].u.map.nkeep; k++)
                 sl__add_field(&list, &n, &cap,
                               sl__def_field_origin(def, i, def->stages[i].u.map.keep[k], &by));
+            for (size_t k = 0; k < def->stages[i].u.map.nset; k++)
+                sl__def_expr_inputs(def, i, def->stages[i].u.map.set_expr[k], sl__add_field_cb, &l);
+        }
     if (def->key_by) {
         size_t at = (size_t)(def->key_by - def->stages);
-        for (size_t k = 0; k < def->key_by->u.key_by.nfields; k++)
-            sl__add_field(&list, &n, &cap,
-                          sl__def_field_origin(def, at, def->key_by->u.key_by.fields[k], &by));
+        for (size_t k = 0; k < def->key_by->u.key_by.nfields; k++) {
+            const char *f = def->key_by->u.key_by.fields[k];
+            if (def->key_by->u.key_by.exprs && def->key_by->u.key_by.exprs[k])
+                sl__def_expr_inputs(def, at, def->key_by->u.key_by.exprs[k], sl__add_field_cb, &l);
+            else
+                sl__def_field_inputs(def, at, f, sl__add_field_cb, &l);
+        }
     }
     if (def->window) {
         size_t at = sl_def_runtime_stage(def);
-        for (uint32_t c = 0; c < def->window->ncolumns; c++)
-            sl__add_field(&list, &n, &cap,
-                          sl__def_field_origin(def, at, def->window->columns[c], &by));
+        for (uint32_t c = 0; c < def->window->ncolumns; c++) {
+            const char *f = def->window->columns[c];
+            if (f[0] == '=')
+                sl__def_expr_inputs(def, at, f + 1, sl__add_field_cb, &l);
+            else
+                sl__def_field_inputs(def, at, f, sl__add_field_cb, &l);
+        }
     }
     sl__add_field(&list, &n, &cap, def->event_time.field);
     return list;

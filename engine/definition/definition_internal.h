@@ -49,5 +49,17 @@ int sl__def_parse_pipeline(sl_def *def, char *msg);
  * (*by: that map) or, after a window, results have no such field (*by: the
  * window stage). */
 const char *sl__def_field_origin(const sl_def *def, size_t at, const char *field, size_t *by);
+/* As sl__def_field_origin, telling computed fields apart: 1 input field
+ * (*origin), 2 computed by set[*set_index] of the map at stage *by, 0
+ * removed / not a result (*by). */
+/* Calls fn(ctx, input field) for every input field that field path
+ * `field` (resp. SQL expression `text`) at stage `at` reads, following
+ * fields computed by a map's set to their expressions. */
+void sl__def_field_inputs(const sl_def *def, size_t at, const char *field,
+                          void (*fn)(void *, const char *), void *ctx);
+void sl__def_expr_inputs(const sl_def *def, size_t at, const char *text,
+                         void (*fn)(void *, const char *), void *ctx);
+int sl__def_field_trace(const sl_def *def, size_t at, const char *field, const char **origin,
+                        size_t *by, size_t *set_index);
 
 #endif

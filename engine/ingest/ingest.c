@@ -36,6 +36,14 @@
  *    the same definition.
  * 6. After warm-up nothing allocates: buffers grow only when an event is
  *    longer than any before (bounded by SL_MAX_EVENT_BYTES).
+ * 7. SQL expressions (operators/expr.h) and nested fields read derived
+ *    slots beside the scanner's: a member of an object slot ("device.id"),
+ *    an element of an array slot ("tags[2]"), or an expression's value (a
+ *    map's set, a computed key, an aggregate's "expr"). Each is evaluated
+ *    at most once per event, when a step first needs it (sl__value). A map's
+ *    set names a derived slot in the schema, so later stages read it like a
+ *    field. An expression error other than a division by zero makes the
+ *    event bad (expr_error); a division by zero gives NULL and is counted.
  */
 #include "ingest_internal.h"
 
@@ -122,10 +130,92 @@ static int sl__to_value(sl_ingest *ing, int slot, size_t event_len, sl_value *ou
             out->len = v->len;
         }
         break;
+    case SL_T_OTHER:
+        out->s = v->raw;
+        out->len = v->len;
+        break;
     default:
         break;
     }
     return 0;
+}
+
+/* The value of `slot` in this event (scanner or derived), or NULL when
+ * it cannot be had: a string that does not fit the scratch (malformed) or
+ * an expression error (ing->xerr set). */
+static const sl_value *sl__value(sl_ingest *ing, int slot, size_t event_len)
+{
+    sl_value *out = &ing->fvals[slot];
+    if (ing->val_gen[slot] == ing->gen)
+        return out;
+    if (slot < SL__DERIVED_BASE) {
+        if (sl__to_value(ing, slot, event_len, out) != 0)
+            return NULL;
+        ing->val_gen[slot] = ing->gen;
+        return out;
+    }
+    const sl__derived *d = &ing->der[slot - SL__DERIVED_BASE];
+    if (d->kind == SL__DER_EXPR) {
+        size_t n;
+        const int *in = sl_xexpr_slots(d->x, &n);
+        for (size_t i = 0; i < n; i++)
+            if (!sl__value(ing, in[i], event_len))
+                return NULL;
+        int err = sl_xexpr_eval(d->x, ing->fvals, &ing->xs, out);
+        if (err == SL_XERR_DIV_ZERO) {
+            ing->expr_soft_errors++;
+        } else if (err != 0) {
+            ing->xerr = err;
+            return NULL;
+        }
+        ing->val_gen[slot] = ing->gen;
+        return out;
+    }
+    const sl_value *p = sl__value(ing, d->parent, event_len);
+    if (!p)
+        return NULL;
+    sl_json_val jv = {.type = SL_T_MISSING};
+    if (p->type == SL_T_OTHER) {
+        if (d->kind == SL__DER_MEMBER && p->s[0] == '{')
+            sl_json_scan(d->member, p->s, p->len, &jv);
+        else if (d->kind == SL__DER_INDEX && p->s[0] == '[')
+            sl_json_array_at(p->s, p->len, d->index, &jv);
+    }
+    out->type = (sl_type)jv.type;
+    switch (jv.type) {
+    case SL_T_INT:
+    case SL_T_BOOL:
+        out->i = jv.i;
+        out->d = (double)jv.i;
+        break;
+    case SL_T_DOUBLE:
+        out->d = sl_json_to_double(jv.raw, jv.len);
+        break;
+    case SL_T_STRING:
+        if (jv.escaped) {
+            out->s = sl__unescaped(ing, &jv, event_len, &out->len);
+            if (!out->s)
+                return NULL;
+        } else {
+            out->s = jv.raw;
+            out->len = jv.len;
+        }
+        break;
+    case SL_T_OTHER:
+        out->s = jv.raw;
+        out->len = jv.len;
+        break;
+    default:
+        break;
+    }
+    ing->val_gen[slot] = ing->gen;
+    return out;
+}
+
+/* The bad reason (+ 1) when sl__value() failed. */
+static int sl__value_bad(const sl_ingest *ing)
+{
+    return (ing->xerr ? SL_BAD_EXPR_ERROR : SL_BAD_MALFORMED) + 1;
 }
 
 /* Event time of the current event into ing->ts. 0 or a bad reason + 1. */
@@ -219,6 +309,37 @@ static char *sl__canonical(sl_ingest *ing, int slot, size_t event_len, char *dst
     }
 }
 
+/* Room sl__canonical_value() needs for `v`. */
+static size_t sl__canonical_bound(const sl_value *v)
+{
+    return (v->type == SL_T_STRING ? 6 * v->len : v->type == SL_T_OTHER ? v->len : 0) + 40;
+}
+
+/* Appends the canonical JSON form of a derived value (as sl__canonical
+ * does for scanned ones); NULL/MISSING are null. Returns the new end. */
+static char *sl__canonical_value(const sl_value *v, char *dst)
+{
+    switch (v->type) {
+    case SL_T_STRING:
+        *dst++ = '"';
+        dst += sl_json_escape(v->s, v->len, dst);
+        *dst++ = '"';
+        return dst;
+    case SL_T_INT:
+        return dst + sl_json_format_int(v->i, dst);
+    case SL_T_DOUBLE:
+        return dst + sl_json_format_double(v->d, dst);
+    case SL_T_BOOL:
+        memcpy(dst, v->i ? "true" : "false", v->i ? 4 : 5);
+        return dst + (v->i ? 4 : 5);
+    case SL_T_OTHER:
+        return dst + sl_json_minify(v->s, v->len, dst);
+    default:
+        memcpy(dst, "null", 4);
+        return dst + 4;
+    }
+}
+
 static int sl__encode_key(sl_ingest *ing, size_t event_len)
 {
     if (ing->nkeys == 0) {
@@ -230,12 +351,30 @@ static int sl__encode_key(sl_ingest *ing, size_t event_len)
         return SL_BAD_MALFORMED + 1; /* out of memory: cannot hold this key */
     char *p = ing->key;
     for (size_t k = 0; k < ing->nkeys; k++) {
-        const sl_json_val *v = &ing->vals[ing->key_slot[k]];
+        int slot = ing->key_slot[k];
+        if (slot >= SL__DERIVED_BASE) {
+            const sl_value *v = sl__value(ing, slot, event_len);
+            if (!v)
+                return sl__value_bad(ing);
+            if (v->type == SL_T_MISSING)
+                return SL_BAD_MISSING_KEY + 1;
+            size_t at = (size_t)(p - ing->key);
+            size_t need = at + ing->key_member[k].len + sl__canonical_bound(v) + ing->key_fixed +
+                          event_len + 36 * ing->nkeys;
+            if (sl__grow(&ing->key, &ing->key_cap, need) != 0)
+                return SL_BAD_MALFORMED + 1;
+            p = ing->key + at;
+            memcpy(p, ing->key_member[k].json, ing->key_member[k].len);
+            p += ing->key_member[k].len;
+            p = sl__canonical_value(v, p);
+            continue;
+        }
+        const sl_json_val *v = &ing->vals[slot];
         if (v->type == SL_T_MISSING)
             return SL_BAD_MISSING_KEY + 1;
         memcpy(p, ing->key_member[k].json, ing->key_member[k].len);
         p += ing->key_member[k].len;
-        p = sl__canonical(ing, ing->key_slot[k], event_len, p);
+        p = sl__canonical(ing, slot, event_len, p);
         if (!p)
             return SL_BAD_MALFORMED + 1;
     }
@@ -244,9 +383,36 @@ static int sl__encode_key(sl_ingest *ing, size_t event_len)
     return 0;
 }
 
-static int sl__columns(sl_ingest *ing)
+/* A derived value as an aggregate input. */
+static int sl__column_value(sl_ingest *ing, int slot, size_t event_len, sl_num *n)
+{
+    const sl_value *v = sl__value(ing, slot, event_len);
+    if (!v)
+        return sl__value_bad(ing);
+    if (v->type == SL_T_INT) {
+        n->v.i = v->i;
+        n->is_double = 0;
+        return 0;
+    }
+    if (v->type == SL_T_DOUBLE && isfinite(v->d)) {
+        n->v.d = v->d;
+        n->is_double = 1;
+        return 0;
+    }
+    return (v->type == SL_T_MISSING || v->type == SL_T_NULL ? SL_BAD_MISSING_FIELD
+                                                            : SL_BAD_WRONG_TYPE) +
+           1;
+}
+
+static int sl__columns(sl_ingest *ing, size_t event_len)
 {
     for (uint32_t c = 0; c < ing->ncols; c++) {
+        if (ing->col_slot[c] >= SL__DERIVED_BASE) {
+            int bad = sl__column_value(ing, ing->col_slot[c], event_len, &ing->row_vals[c]);
+            if (bad)
+                return bad;
+            continue;
+        }
         const sl_json_val *v = &ing->vals[ing->col_slot[c]];
         sl_num *n = &ing->row_vals[c];
         if (v->type == SL_T_INT) {
@@ -334,6 +500,27 @@ static int sl__render_row(sl_ingest *ing, const char *payload, size_t len)
     }
     if (r != 0)
         return SL_BAD_MALFORMED + 1;
+    /* computed fields (a map's set), after the input members */
+    const sl__schema *fs = &ing->final;
+    for (size_t i = 0; i < fs->n; i++) {
+        if (fs->cslot[i] < 0)
+            continue;
+        const sl_value *cv = sl__value(ing, fs->cslot[i], len);
+        if (!cv)
+            return sl__value_bad(ing);
+        if (cv->type == SL_T_MISSING)
+            continue;
+        size_t need = at + 1 + ing->out_member[i].len + sl__canonical_bound(cv) + 2;
+        if (sl__grow(&ing->row, &ing->row_cap, need) != 0)
+            return SL_BAD_MALFORMED + 1;
+        if (at > 1)
+            ing->row[at++] = ',';
+        memcpy(ing->row + at, ing->out_member[i].json, ing->out_member[i].len);
+        at += ing->out_member[i].len;
+        at = (size_t)(sl__canonical_value(cv, ing->row + at) - ing->row);
+    }
+    if (sl__grow(&ing->row, &ing->row_cap, at + 1) != 0)
+        return SL_BAD_MALFORMED + 1;
     ing->row[at++] = '}';
     ing->row_len = at;
     return 0;
@@ -380,14 +567,40 @@ sl_decode_result sl_ingest_decode(sl_ingest *ing, const char *payload, size_t le
     ing->scanned = 1;
     ing->scratch_used = 0;
     ing->gen++;
+    if (ing->nder) {
+        ing->xerr = 0;
+        sl_xscratch_reset(&ing->xs);
+    }
     for (size_t s = 0; s < ing->nsteps; s++) {
         const sl__step *st = &ing->steps[s];
         switch (st->kind) {
+        case SL__STEP_XFILTER: {
+            size_t n;
+            const int *slots = sl_xexpr_slots(st->x, &n);
+            bad = 0;
+            for (size_t i = 0; i < n && !bad; i++)
+                if (!sl__value(ing, slots[i], len))
+                    bad = sl__value_bad(ing);
+            if (bad)
+                break;
+            sl_value r;
+            int err = sl_xexpr_eval(st->x, ing->fvals, &ing->xs, &r);
+            if (err == SL_XERR_DIV_ZERO)
+                ing->expr_soft_errors++;
+            else if (err != 0) {
+                ing->xerr = err;
+                bad = SL_BAD_EXPR_ERROR + 1;
+                break;
+            }
+            if (!sl_xvalue_true(&r))
+                return SL_DECODE_FILTERED;
+            break;
+        }
         case SL__STEP_FILTER: {
             size_t n;
             const int *slots = sl_filter_slots(st->filter, &n);
             for (size_t i = 0; i < n; i++)
-                if (sl__to_value(ing, slots[i], len, &ing->fvals[slots[i]]) != 0) {
+                if (!sl__value(ing, slots[i], len)) {
                     *reason = SL_BAD_MALFORMED;
                     return SL_DECODE_BAD;
                 }
@@ -405,7 +618,7 @@ sl_decode_result sl_ingest_decode(sl_ingest *ing, const char *payload, size_t le
                 bad = SL_BAD_TOO_FAR_AHEAD + 1;
             break;
         default:
-            bad = sl__columns(ing);
+            bad = sl__columns(ing, len);
             break;
         }
         if (SL_UNLIKELY(bad)) {

@@ -23,7 +23,8 @@
     XX(MISSING_FIELD, "missing_field")                                                             \
     XX(WRONG_TYPE, "wrong_type")                                                                   \
     XX(TOO_LARGE, "too_large")                                                                     \
-    XX(TOO_FAR_AHEAD, "too_far_ahead")
+    XX(TOO_FAR_AHEAD, "too_far_ahead")                                                             \
+    XX(EXPR_ERROR, "expr_error")
 
 typedef enum sl_bad_reason {
 #define SL__BAD_ENUM(name, str) SL_BAD_##name,

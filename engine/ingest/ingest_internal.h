@@ -6,6 +6,7 @@
 #ifndef SL_INGEST_INTERNAL_H
 #define SL_INGEST_INTERNAL_H
 
+#include "expr.h"
 #include "filter.h"
 #include "ingest.h"
 #include "json_scan.h"
@@ -13,12 +14,33 @@
 /* What a name stands for at some point of the pipeline (design note 1). */
 typedef struct sl__schema {
     const char **cur; /* name at this point of the pipeline */
-    const char **in;  /* input field it stands for, NULL if removed */
+    const char **in;  /* input field it stands for, NULL if removed or computed */
+    int *cslot;       /* computed by a map's set: its derived slot, else -1 */
     size_t n, cap;
     int passthrough; /* unmentioned names are input fields */
 } sl__schema;
 
+/* Slots: 0..nslots-1 are the scanner's (top-level members of the event);
+ * SL__DERIVED_BASE + d are derived (design note 7). */
+#define SL__DERIVED_BASE SL_JSON_MAX_FIELDS
+
+typedef enum sl__derived_kind {
+    SL__DER_MEMBER, /* member `member` of the object in slot `parent` */
+    SL__DER_INDEX,  /* element `index` of the array in slot `parent` */
+    SL__DER_EXPR,   /* the value of expression `x` */
+} sl__derived_kind;
+
+typedef struct sl__derived {
+    sl__derived_kind kind;
+    int parent;
+    char *path; /* normalised path of MEMBER / INDEX slots ("device.id") */
+    sl_json_fields *member;
+    size_t index;
+    sl_xexpr *x;
+} sl__derived;
+
 typedef enum sl__step_kind {
+    SL__STEP_XFILTER, /* a SQL filter: `x` */
     SL__STEP_FILTER,
     SL__STEP_KEY,
     SL__STEP_TIME,
@@ -28,6 +50,7 @@ typedef enum sl__step_kind {
 typedef struct sl__step {
     sl__step_kind kind;
     sl_filter *filter;
+    sl_xexpr *x;
 } sl__step;
 
 typedef struct sl__member {
@@ -48,6 +71,14 @@ struct sl_ingest {
 
     sl__step *steps;
     size_t nsteps;
+
+    /* derived slots (nested fields, expressions), their values this event */
+    sl__derived *der;
+    size_t nder;
+    uint64_t *val_gen; /* per slot (scanner and derived): fvals valid when == gen */
+    sl_xscratch xs;
+    int xerr;                  /* the last expression error of this event (sl_xerr), 0 none */
+    uint64_t expr_soft_errors; /* divisions by zero (the event was kept) */
 
     /* key */
     size_t nkeys;

@@ -752,6 +752,37 @@ int sl_json_iter_next(sl_json_iter *it, sl_json_val *key, sl_json_val *val)
     return 1;
 }
 
+int sl_json_array_at(const char *buf, size_t len, size_t index, sl_json_val *out)
+{
+    const char *p = buf, *end = buf + len;
+    out->type = SL_T_MISSING;
+    out->raw = NULL;
+    out->len = 0;
+    p = sl__skip_ws(p, end);
+    if (p >= end || *p != '[')
+        return -1;
+    p = sl__skip_ws(p + 1, end);
+    if (p < end && *p == ']')
+        return 0;
+    for (size_t i = 0;; i++) {
+        sl_json_val v;
+        if (p >= end || !(p = sl__read_value(p, end, buf, &v)))
+            return -1;
+        if (i == index) {
+            *out = v;
+            return 0;
+        }
+        p = sl__skip_ws(p, end);
+        if (p >= end)
+            return -1;
+        if (*p == ']')
+            return 0;
+        if (*p != ',')
+            return -1;
+        p = sl__skip_ws(p + 1, end);
+    }
+}
+
 /* ---- string content -------------------------------------------------------- */
 
 /* Decodes validated string content (json_scan.h). */

@@ -85,6 +85,11 @@ int sl_json_iter_init(sl_json_iter *it, const char *buf, size_t len);
  * of the object (only whitespace followed it); -1 if malformed. */
 int sl_json_iter_next(sl_json_iter *it, sl_json_val *key, sl_json_val *val);
 
+/* Element `index` (0-based) of the array in buf[0..len) into *out
+ * (SL_T_MISSING past the end). Returns 0, or -1 if the text is not an
+ * array (values returned by a scan are already validated). */
+int sl_json_array_at(const char *buf, size_t len, size_t index, sl_json_val *out);
+
 /* ---- value helpers (inputs must be values returned by a scan) -------- */
 
 /* The double nearest to the JSON number text raw[0..len) (correctly

@@ -34,7 +34,7 @@
 #include <string.h>
 
 typedef struct sl__probe_field {
-    const char *name; /* input field (borrowed from the definition) */
+    const char *name; /* input field (owned) */
     char where[96];   /* "pipeline[2].aggregates.total" */
     int slot;
     uint64_t seen;
@@ -73,14 +73,30 @@ static void sl__probe_add_field(sl_probe *p, const char *name, const char *where
     p->fields = sl_xrealloc(p->fields, (p->nfields + 1) * sizeof(*p->fields));
     sl__probe_field *f = &p->fields[p->nfields++];
     memset(f, 0, sizeof(*f));
-    f->name = name;
+    f->name = sl_xstrdup(name);
     f->slot = slot;
     snprintf(f->where, sizeof(f->where), "%s", where);
+}
+
+typedef struct sl__probe_where {
+    sl_probe *p;
+    const char *where;
+} sl__probe_where;
+
+static void sl__probe_add_cb(void *ctx, const char *name)
+{
+    sl__probe_where *w = ctx;
+    sl__probe_add_field(w->p, name, w->where);
 }
 
 static void sl__probe_add_expr(sl_probe *p, const sl_def *def, size_t at, const sl_expr *e,
                                const char *where)
 {
+    if (e->kind == SL_EXPR_SQL) {
+        sl__probe_where w = {p, where};
+        sl__def_expr_inputs(def, at, e->sql, sl__probe_add_cb, &w);
+        return;
+    }
     if (e->kind != SL_EXPR_CMP) {
         for (size_t i = 0; i < e->nargs; i++)
             sl__probe_add_expr(p, def, at, e->args[i], where);
@@ -125,17 +141,24 @@ sl_probe *sl_probe_new(sl_engine *e, const sl_ingest *ing)
         case SL_STAGE_KEY_BY:
             for (size_t k = 0; k < st->u.key_by.nfields; k++) {
                 snprintf(where, sizeof(where), "%s.key_by", st->path);
-                sl__probe_add_field(p, sl__def_field_origin(def, i, st->u.key_by.fields[k], &by),
-                                    where);
+                sl__probe_where w = {p, where};
+                if (st->u.key_by.exprs && st->u.key_by.exprs[k])
+                    sl__def_expr_inputs(def, i, st->u.key_by.exprs[k], sl__probe_add_cb, &w);
+                else
+                    sl__def_field_inputs(def, i, st->u.key_by.fields[k], sl__probe_add_cb, &w);
             }
             break;
         case SL_STAGE_WINDOW:
             for (size_t k = 0; k < st->u.window.naggs; k++) {
                 const sl_agg_def *a = &st->u.window.aggs[k];
-                if (!a->field)
+                if (!a->field && !a->expr)
                     continue;
                 snprintf(where, sizeof(where), "%s.aggregates.%s", st->path, a->name);
-                sl__probe_add_field(p, sl__def_field_origin(def, i, a->field, &by), where);
+                sl__probe_where w = {p, where};
+                if (a->expr)
+                    sl__def_expr_inputs(def, i, a->expr, sl__probe_add_cb, &w);
+                else
+                    sl__def_field_inputs(def, i, a->field, sl__probe_add_cb, &w);
             }
             break;
         default:
@@ -152,6 +175,8 @@ void sl_probe_free(sl_probe *p)
 {
     if (!p)
         return;
+    for (size_t i = 0; i < p->nfields; i++)
+        free((char *)p->fields[i].name);
     free(p->fields);
     free(p->cmps);
     free(p);

@@ -146,9 +146,10 @@ static result run_ingest(const lines *L)
     /* key_by(user) -> tumbling 1s count, sum(amount), max(amount) */
     static char *key_fields[] = {"user"};
     static char *columns[] = {"amount"};
-    static sl_agg_def aggs[] = {{"orders", SL_AGG_COUNT, NULL, -1},
-                                {"total", SL_AGG_SUM, "amount", 0},
-                                {"biggest", SL_AGG_MAX, "amount", 0}};
+    static sl_agg_def aggs[] = {
+        {.name = "orders", .fn = SL_AGG_COUNT, .column = -1},
+        {.name = "total", .fn = SL_AGG_SUM, .field = "amount", .column = 0},
+        {.name = "biggest", .fn = SL_AGG_MAX, .field = "amount", .column = 0}};
     sl_stage stages[2];
     memset(stages, 0, sizeof(stages));
     stages[0].kind = SL_STAGE_KEY_BY;

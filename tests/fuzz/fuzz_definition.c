@@ -84,7 +84,7 @@ static void fuzz_check_window(const sl_window_def *w)
         abort();
     for (size_t a = 0; a < w->naggs; a++) {
         const sl_agg_def *g = &w->aggs[a];
-        if (!g->name || (g->fn == SL_AGG_COUNT) != (g->field == NULL))
+        if (!g->name || (g->fn == SL_AGG_COUNT) != (g->field == NULL && g->expr == NULL))
             abort();
         if (g->fn != SL_AGG_COUNT && (g->column < 0 || (uint32_t)g->column >= w->ncolumns))
             abort();
@@ -110,8 +110,7 @@ static void fuzz_check_def(const sl_def *def)
             abort(); /* after the window: only stages that run on result rows */
     }
     if (def->window) {
-        if (def->nstages == 0 ||
-            def->window != &def->stages[sl_def_runtime_stage(def)].u.window)
+        if (def->nstages == 0 || def->window != &def->stages[sl_def_runtime_stage(def)].u.window)
             abort();
         fuzz_check_window(def->window);
     }

@@ -28,8 +28,10 @@ static void build_defs(void)
 {
     static char *k1[] = {"user"}, *k2[] = {"user", "region"}, *k3[] = {"amount"};
     static char *cols1[] = {"amount"}, *cols2[] = {"amount", "price"};
-    static sl_agg_def a1[] = {{"n", SL_AGG_COUNT, NULL, -1}, {"s", SL_AGG_SUM, "amount", 0}};
-    static sl_agg_def a2[] = {{"s", SL_AGG_SUM, "amount", 0}, {"m", SL_AGG_MAX, "price", 1}};
+    static sl_agg_def a1[] = {{.name = "n", .fn = SL_AGG_COUNT, .column = -1},
+                              {.name = "s", .fn = SL_AGG_SUM, .field = "amount", .column = 0}};
+    static sl_agg_def a2[] = {{.name = "s", .fn = SL_AGG_SUM, .field = "amount", .column = 0},
+                              {.name = "m", .fn = SL_AGG_MAX, .field = "price", .column = 1}};
     static sl_expr cmp = {.kind = SL_EXPR_CMP,
                           .op = SL_CMP_GE,
                           .field = "amount",

@@ -27,7 +27,8 @@ static void plan_of(sl_agg_plan *p, const sl_agg_fn *fns, const char *const *nam
     sl_agg_def d[16];
     assert_true(n <= 16);
     for (size_t i = 0; i < n; i++)
-        d[i] = (sl_agg_def){(char *)names[i], fns[i], NULL, fns[i] == SL_AGG_COUNT ? -1 : 0};
+        d[i] = (sl_agg_def){
+            .name = (char *)names[i], .fn = fns[i], .column = fns[i] == SL_AGG_COUNT ? -1 : 0};
     assert_int_equal(sl_agg_plan_init(p, d, n), 0);
 }
 

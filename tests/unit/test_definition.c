@@ -432,14 +432,17 @@ static const broken broken_defs[] = {
          ""),
      SL_EINVAL, "pipeline[1].window: a second window cannot follow the window (at pipeline[0])"},
     /* After a window, stages read its result rows. */
-    {DEF(SRC, "[" WIN("{\"type\":\"tumbling\",\"size\":\"1s\"}") ",{\"filter\":{\"field\":"
-              "\"amount\",\"op\":\">\",\"value\":1}}]",
-         ""),
-     SL_EINVAL,
-     "pipeline[1].filter: field \"amount\" is not in the results of pipeline[0].window"},
     {DEF(SRC,
-         "[" WIN("{\"type\":\"tumbling\",\"size\":\"1s\"}") ",{\"map\":{\"drop\":[\"window_end\"]}},"
-               "{\"filter\":{\"field\":\"window_end\",\"op\":\">\",\"value\":1}}]",
+         "[" WIN(
+             "{\"type\":\"tumbling\",\"size\":\"1s\"}") ",{\"filter\":{\"field\":"
+                                                        "\"amount\",\"op\":\">\",\"value\":1}}]",
+         ""),
+     SL_EINVAL, "pipeline[1].filter: field \"amount\" is not in the results of pipeline[0].window"},
+    {DEF(SRC,
+         "[" WIN(
+             "{\"type\":\"tumbling\",\"size\":\"1s\"}") ",{\"map\":{\"drop\":[\"window_end\"]}},"
+                                                        "{\"filter\":{\"field\":\"window_end\","
+                                                        "\"op\":\">\",\"value\":1}}]",
          ""),
      SL_EINVAL, "pipeline[2].filter: field \"window_end\" is removed by pipeline[1].map"},
     {DEF(SRC, "[{\"key_by\":\"u\"},{\"key_by\":\"v\"}]", ""), SL_EINVAL,
@@ -519,7 +522,7 @@ static const broken broken_defs[] = {
      "pipeline[0].filter: an expression is either"},
     /* map and key_by. */
     {DEF(SRC, "[{\"map\":{}}]", ""), SL_EINVAL,
-     "pipeline[0].map: needs at least one of \"keep\", \"drop\", \"rename\""},
+     "pipeline[0].map: needs at least one of \"set\", \"keep\", \"drop\", \"rename\""},
     {DEF(SRC, "[{\"map\":{\"keap\":[\"a\"]}}]", ""), SL_EINVAL,
      "pipeline[0].map: unknown key \"keap\", did you mean \"keep\"?"},
     {DEF(SRC, "[{\"map\":{\"rename\":{\"a\":1}}}]", ""), SL_EINVAL,
@@ -533,7 +536,7 @@ static const broken broken_defs[] = {
     {DEF(SRC, "[{\"key_by\":[\"a\",\"a\"]}]", ""), SL_EINVAL,
      "pipeline[0].key_by[1]: \"a\" is listed twice"},
     {DEF(SRC, "[{\"map\":{\"drop\":\"user\"}},{\"key_by\":\"user\"}]", ""), SL_EINVAL,
-     "pipeline[1].key_by: field \"user\" is removed by pipeline[0].map"},
+     "pipeline[1].key_by[0]: field \"user\" is removed by pipeline[0].map"},
     {DEF(SRC,
          "[{\"map\":{\"keep\":[\"user\"]}},{\"window\":{\"type\":\"tumbling\",\"size\":\"1s\"},"
          "\"aggregates\":{\"t\":{\"fn\":\"sum\",\"field\":\"amount\"}}}]",

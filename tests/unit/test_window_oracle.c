@@ -311,9 +311,9 @@ static char *run_hand(const sl_window_def *def, const sl_watermark_def *wm, cons
 static void test_tumbling_hand(void **state)
 {
     (void)state;
-    sl_agg_def aggs[] = {{(char *)"orders", SL_AGG_COUNT, NULL, -1},
-                         {(char *)"total", SL_AGG_SUM, NULL, 0},
-                         {(char *)"biggest", SL_AGG_MAX, NULL, 0}};
+    sl_agg_def aggs[] = {{.name = (char *)"orders", .fn = SL_AGG_COUNT, .column = -1},
+                         {.name = (char *)"total", .fn = SL_AGG_SUM, .column = 0},
+                         {.name = (char *)"biggest", .fn = SL_AGG_MAX, .column = 0}};
     sl_window_def def = {.type = SL_WIN_TUMBLING,
                          .size_ms = 1000,
                          .allowed_lateness_ms = 500,
@@ -363,7 +363,8 @@ static void test_hopping_hand(void **state)
 {
     (void)state;
     /* size 10, slide 4: slices of 2; windows [0,10) [4,14) [8,18) ... */
-    sl_agg_def aggs[] = {{(char *)"n", SL_AGG_COUNT, NULL, -1}, {(char *)"s", SL_AGG_SUM, NULL, 0}};
+    sl_agg_def aggs[] = {{.name = (char *)"n", .fn = SL_AGG_COUNT, .column = -1},
+                         {.name = (char *)"s", .fn = SL_AGG_SUM, .column = 0}};
     sl_window_def def = {.type = SL_WIN_HOPPING,
                          .size_ms = 10,
                          .slide_ms = 4,
@@ -397,7 +398,8 @@ static void test_hopping_hand(void **state)
 static void test_session_hand(void **state)
 {
     (void)state;
-    sl_agg_def aggs[] = {{(char *)"n", SL_AGG_COUNT, NULL, -1}, {(char *)"s", SL_AGG_SUM, NULL, 0}};
+    sl_agg_def aggs[] = {{.name = (char *)"n", .fn = SL_AGG_COUNT, .column = -1},
+                         {.name = (char *)"s", .fn = SL_AGG_SUM, .column = 0}};
     sl_window_def def = {.type = SL_WIN_SESSION,
                          .gap_ms = 10,
                          .allowed_lateness_ms = 50,
@@ -439,9 +441,9 @@ static void test_session_hand(void **state)
 static void test_no_key_and_doubles(void **state)
 {
     (void)state;
-    sl_agg_def aggs[] = {{(char *)"total", SL_AGG_SUM, NULL, 0},
-                         {(char *)"lo", SL_AGG_MIN, NULL, 0},
-                         {(char *)"mean", SL_AGG_AVG, NULL, 0}};
+    sl_agg_def aggs[] = {{.name = (char *)"total", .fn = SL_AGG_SUM, .column = 0},
+                         {.name = (char *)"lo", .fn = SL_AGG_MIN, .column = 0},
+                         {.name = (char *)"mean", .fn = SL_AGG_AVG, .column = 0}};
     sl_window_def def = {
         .type = SL_WIN_TUMBLING, .size_ms = 10, .aggs = aggs, .naggs = 3, .ncolumns = 1};
     sl_watermark_def wm = {0};
@@ -524,7 +526,7 @@ static void test_double_text(void **state)
         {-HUGE_VAL, "null"},
         {NAN, "null"},
     };
-    sl_agg_def aggs[] = {{(char *)"total", SL_AGG_SUM, NULL, 0}};
+    sl_agg_def aggs[] = {{.name = (char *)"total", .fn = SL_AGG_SUM, .column = 0}};
     sl_window_def def = {
         .type = SL_WIN_TUMBLING, .size_ms = 10, .aggs = aggs, .naggs = 1, .ncolumns = 1};
     sl_watermark_def wm = {0};
@@ -557,7 +559,7 @@ static void test_double_text(void **state)
 static void test_advance_and_close_edges(void **state)
 {
     (void)state;
-    sl_agg_def aggs[] = {{(char *)"n", SL_AGG_COUNT, NULL, -1}};
+    sl_agg_def aggs[] = {{.name = (char *)"n", .fn = SL_AGG_COUNT, .column = -1}};
     sl_window_def def = {.type = SL_WIN_TUMBLING, .size_ms = 100, .aggs = aggs, .naggs = 1};
     sl_watermark_def wm = {.max_out_of_orderness_ms = 50};
     sl_window_task *t = sl_window_task_new(&def, &wm);
@@ -606,7 +608,8 @@ static void test_extreme_times(void **state)
     (void)state;
     const int64_t times[] = {INT64_MIN, INT64_MIN + 1,   INT64_MIN + 999, -1,        0,
                              1,         INT64_MAX - 999, INT64_MAX - 1,   INT64_MAX, 5};
-    sl_agg_def aggs[] = {{(char *)"n", SL_AGG_COUNT, NULL, -1}, {(char *)"s", SL_AGG_SUM, NULL, 0}};
+    sl_agg_def aggs[] = {{.name = (char *)"n", .fn = SL_AGG_COUNT, .column = -1},
+                         {.name = (char *)"s", .fn = SL_AGG_SUM, .column = 0}};
     for (int type = 0; type < 3; type++)
         for (int variant = 0; variant < 4; variant++) {
             sl_window_def def = {.type = (sl_window_type)type,

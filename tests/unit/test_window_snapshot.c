@@ -340,7 +340,7 @@ static void test_foreign_definition(void **state)
     assert_int_equal(restore_bytes(t, snap.data, snap.len, err, sizeof(err)), SL_EINVAL);
     sl_window_task_free(t);
 
-    sl_agg_def fewer[1] = {{(char *)"n", SL_AGG_COUNT, NULL, -1}};
+    sl_agg_def fewer[1] = {{.name = (char *)"n", .fn = SL_AGG_COUNT, .column = -1}};
     other = u.def;
     other.aggs = fewer;
     other.naggs = 1;
