@@ -136,14 +136,21 @@ void sl__xtext(const sl_value *v, char *tmp, const char **p, size_t *n)
             k = snprintf(tmp, 40, "NaN");
         else if (isinf(v->d))
             k = snprintf(tmp, 40, "%sInfinity", v->d < 0 ? "-" : "");
-        else {
-            for (int prec = 1; prec <= 17; prec++) {
-                k = snprintf(tmp, 40, "%.*g", prec, v->d);
+        else if (v->d == 0 || (fabs(v->d) >= 1e-4 && fabs(v->d) < 1e16)) {
+            /* fixed notation, the fewest decimals that read back */
+            for (int dec = 0; dec <= 24; dec++) {
+                k = snprintf(tmp, 40, "%.*f", dec, v->d);
                 if (strtod(tmp, NULL) == v->d)
                     break;
             }
-            if (!strpbrk(tmp, ".e"))
+            if (!strchr(tmp, '.'))
                 k += snprintf(tmp + k, 40 - (size_t)k, ".0");
+        } else {
+            for (int prec = 0; prec <= 16; prec++) {
+                k = snprintf(tmp, 40, "%.*e", prec, v->d);
+                if (strtod(tmp, NULL) == v->d)
+                    break;
+            }
         }
         break;
     default:

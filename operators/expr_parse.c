@@ -486,7 +486,7 @@ static int sl__xcase(sl__xlex *l, size_t pos)
     int n = sl__xnew(l->t, SL__XN_CASE, pos);
     if (n < 0)
         return -1;
-    if (!sl__xat_kw(l, SL__XK_WHEN)) {
+    if (!sl__xat_kw(l, SL__XK_WHEN) && !sl__xat_kw(l, SL__XK_END)) {
         l->t->nodes[n].has_operand = 1;
         if (sl__xadd(l->t, n, sl__xexpr(l)) < 0)
             return -1;
@@ -881,8 +881,7 @@ static int sl__xexpr(sl__xlex *l)
 int sl__xparse(sl__xtree *t)
 {
     if (t->textlen > SL_XEXPR_MAX_TEXT)
-        return sl__xerror(t, 0, "expression too long (%zu bytes, at most %d)", t->textlen,
-                          SL_XEXPR_MAX_TEXT);
+        return sl__xerror(t, 0, "expression too long (more than %d bytes)", SL_XEXPR_MAX_TEXT);
     sl__xlex l = {.t = t};
     if (sl__xnext(&l) < 0)
         return -1;
