@@ -402,6 +402,8 @@ static const vcase values[] = {
     {"CAST(1e308 * 10 AS VARCHAR)", "str:Infinity"},
     {"CAST(-1e308 * 10 AS VARCHAR)", "str:-Infinity"},
     {"1e308 * 10 > 1e308", "bool:true"},
+    {"1e308 * 10 - 1e308 * 10", "null"},
+    {"0 * (1e308 * 10)", "null"},
     {"CAST(flag AS VARCHAR)", "str:true"},
     {"CAST('yes' AS BOOLEAN)", "bool:true"},
     {"CAST(' TRUE ' AS BOOLEAN)", "bool:true"},

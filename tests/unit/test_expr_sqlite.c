@@ -33,8 +33,9 @@
  *   - AND / OR stop at the first operand that decides (FALSE / TRUE),
  *     so an error in a later operand is not raised; SQLite may evaluate
  *     it anyway and fail (abs overflow): such rows are skipped too;
- *   - NaN: SQLite turns a NaN result into NULL; Sluice keeps NaN (the
- *     grammar rarely makes one; a NaN against a NULL is accepted);
+ *   - NaN: both give NULL for a NaN result (inf - inf, 0 * inf); a NaN
+ *     only comes from input, which JSON cannot carry; a Sluice NaN
+ *     against an SQLite NULL would be accepted;
  *   - BOOLEAN is 0/1 in SQLite: a Sluice TRUE / FALSE compares as 1 / 0,
  *     and the grammar never mixes booleans with numbers;
  *   - CAST of text to a number is strict in Sluice, lenient in SQLite
@@ -708,7 +709,8 @@ static int run(uint64_t seed, int n, sqlite3 *db)
             int rc = sl_xexpr_eval(e, rows[r], &s, &v);
             int src = sqlite3_step(st);
             if (rc == SL_XERR_OVERFLOW) {
-                skipped++; /* SQLite goes on in floating point, or fails (abs) */
+                /* SQLite goes on in floating point, or fails (abs) */
+                skipped++;
                 sl_xscratch_reset(&s);
                 if (src != SQLITE_ROW)
                     break; /* the statement is done after an error */
