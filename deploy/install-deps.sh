@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Sluice needs to build and test, when missing.
 # Usage: deploy/install-deps.sh [build|test|fuzz]   (test adds the outside
-# clients and simdjson, which only tests/bench compare the scanner with;
+# clients, simdjson, which only tests/bench compare the scanner with, and
+# SQLite, which test_expr_sqlite compares the expression language with;
 # fuzz also clang, for the SL_FUZZ=ON libFuzzer build)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config librdkafka-dev libjansson-dev libzmq3-dev
       libcmocka-dev libmicrohttpd-dev)
 if [ "${1:-build}" = test ] || [ "${1:-build}" = fuzz ]; then
-  pkgs+=(libsimdjson-dev kcat python3 python3-kafka curl prometheus)
+  pkgs+=(libsimdjson-dev libsqlite3-dev kcat python3 python3-kafka curl prometheus)
 fi
 if [ "${1:-build}" = fuzz ]; then
   pkgs+=(clang libclang-rt-14-dev)

@@ -65,7 +65,10 @@ static int sl__xemit(sl__xcomp *c, sl__xop op, int d, int a, int b, int32_t x, i
 {
     sl_xexpr *e = c->e;
     int top = d > a ? d : a;
-    top = top > b ? top : b;
+    if (op == SL__XI_CALL) /* b is the aux index; the arguments are a .. a+y-1 */
+        top = top > a + y - 1 ? top : a + y - 1;
+    else
+        top = top > b ? top : b;
     if (top >= SL__XMAX_REGS)
         return sl__xerror(c->t, 0, "expression too large");
     if ((uint32_t)top + 1 > e->nregs)

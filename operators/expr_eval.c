@@ -8,6 +8,7 @@
  * (three-valued), IS, IN (TRUE when a value matches, even with NULLs in
  * the list), COALESCE, NULLIF and CASE. Division by zero gives NULL and
  * makes the result SL_XERR_DIV_ZERO (soft); other errors stop evaluation.
+ * A double operation whose result would be NaN gives NULL.
  */
 #include "expr_internal.h"
 
@@ -283,6 +284,10 @@ static int sl__xarith(int op, sl_value *d, const sl_value *a, const sl_value *b,
         }
         r = op == SL__XI_DIV ? x / y : fmod(x, y);
         break;
+    }
+    if (isnan(r)) { /* inf - inf, 0 * inf: NULL, as for sqrt(-1) */
+        d->type = SL_T_NULL;
+        return 0;
     }
     d->type = SL_T_DOUBLE;
     d->d = r;

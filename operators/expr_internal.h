@@ -73,6 +73,64 @@ typedef struct sl__xtree {
     int failed;
 } sl__xtree;
 
+/* ---- lexer (expr_lex.c) ---------------------------------------------- */
+
+typedef enum sl__xtok {
+    SL__XT_EOF,
+    SL__XT_INT,
+    SL__XT_DOUBLE,
+    SL__XT_STR,
+    SL__XT_IDENT,
+    SL__XT_QIDENT,
+    SL__XT_PUNCT, /* one of ( ) [ ] , . + - * / % || = <> != < <= > >= */
+} sl__xtok;
+
+typedef enum sl__xkw {
+    SL__XK_NONE,
+    SL__XK_AND,
+    SL__XK_OR,
+    SL__XK_NOT,
+    SL__XK_IN,
+    SL__XK_IS,
+    SL__XK_NULL,
+    SL__XK_TRUE,
+    SL__XK_FALSE,
+    SL__XK_BETWEEN,
+    SL__XK_LIKE,
+    SL__XK_ESCAPE,
+    SL__XK_CASE,
+    SL__XK_WHEN,
+    SL__XK_THEN,
+    SL__XK_ELSE,
+    SL__XK_END,
+    SL__XK_CAST,
+    SL__XK_AS,
+} sl__xkw;
+
+typedef struct sl__xlex {
+    sl__xtree *t;
+    size_t at;       /* next byte to scan */
+    sl__xtok tok;    /* current token */
+    sl__xkw kw;      /* when tok is IDENT */
+    size_t pos, len; /* its bytes */
+    int64_t i;       /* INT */
+    double d;        /* DOUBLE */
+    int is_2p63;     /* DOUBLE that was the integer 9223372036854775808 */
+    unsigned depth;
+} sl__xlex;
+
+extern const char *const sl__xkw_names[];
+/* Scans the next token. Returns 0 or -1 (error written). */
+int sl__xnext(sl__xlex *l);
+/* Describes the current token for messages: "\"tok\"" or end of text. */
+void sl__xdescribe(const sl__xlex *l, char *out, size_t n);
+/* Whether the current token is the punctuation p / keyword kw. */
+int sl__xpunct(const sl__xlex *l, const char *p);
+int sl__xat_kw(const sl__xlex *l, sl__xkw kw);
+/* Consumes p / kw, or fails with "expected ..., got ...". */
+int sl__xexpect(sl__xlex *l, const char *p);
+int sl__xexpect_kw(sl__xlex *l, sl__xkw kw);
+
 /* Parses tree->text; returns the root node index, or -1 with the error
  * written. */
 int sl__xparse(sl__xtree *t);
@@ -126,6 +184,14 @@ int sl__xfunc_find(const char *name);
  * returns NULL. `free_aux` is how the data is freed. */
 void *sl__xfunc_aux(sl__xtree *t, int fn, const sl_value *lit, uint32_t pos,
                     void (**free_aux)(void *));
+
+/* expr_time.c: the time functions and date_trunc's units (NULL-ended);
+ * sl__xunit_find gives the unit's auxiliary data, or NULL. */
+int sl__xf_date_trunc(sl_value *out, const sl_value *args, size_t n, sl_xscratch *s,
+                      const void *aux);
+int sl__xf_ts_ms(sl_value *out, const sl_value *args, size_t n, sl_xscratch *s, const void *aux);
+extern const char *const sl__xunits[];
+const int *sl__xunit_find(const char *s, size_t n);
 
 /* ---- values shared by eval and the functions -------------------------- */
 
