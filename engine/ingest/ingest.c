@@ -507,9 +507,7 @@ static int sl__render_row(sl_ingest *ing, const char *payload, size_t len)
             continue;
         const sl_value *cv = sl__value(ing, fs->cslot[i], len);
         if (!cv)
-            return sl__value_bad(ing);
-        if (cv->type == SL_T_MISSING)
-            continue;
+            return sl__value_bad(ing); /* a missing one is written as null */
         size_t need = at + 1 + ing->out_member[i].len + sl__canonical_bound(cv) + 2;
         if (sl__grow(&ing->row, &ing->row_cap, need) != 0)
             return SL_BAD_MALFORMED + 1;
