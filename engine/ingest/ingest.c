@@ -163,7 +163,7 @@ static const sl_value *sl__value(sl_ingest *ing, int slot, size_t event_len)
                 return NULL;
         int err = sl_xexpr_eval(d->x, ing->fvals, &ing->xs, out);
         if (err == SL_XERR_DIV_ZERO) {
-            ing->expr_soft_errors++;
+            ing->div_zero_event = 1;
         } else if (err != 0) {
             ing->xerr = err;
             return NULL;
@@ -548,8 +548,22 @@ static int sl__too_far_ahead(sl_ingest *ing, int64_t kafka_ts)
 
 /* ---- the hot path ----------------------------------------------------------------- */
 
+static sl_decode_result sl__decode(sl_ingest *ing, const char *payload, size_t len,
+                                   int64_t kafka_ts, sl_bad_reason *reason);
+
 sl_decode_result sl_ingest_decode(sl_ingest *ing, const char *payload, size_t len, int64_t kafka_ts,
                                   sl_bad_reason *reason)
+{
+    sl_decode_result r = sl__decode(ing, payload, len, kafka_ts, reason);
+    if (SL_UNLIKELY(ing->div_zero_event)) {
+        ing->div_zero_event = 0;
+        ing->expr_soft_errors++;
+    }
+    return r;
+}
+
+static sl_decode_result sl__decode(sl_ingest *ing, const char *payload, size_t len,
+                                   int64_t kafka_ts, sl_bad_reason *reason)
 {
     int bad;
     if (SL_UNLIKELY(len > SL_MAX_EVENT_BYTES)) {
@@ -584,7 +598,7 @@ sl_decode_result sl_ingest_decode(sl_ingest *ing, const char *payload, size_t le
             sl_value r;
             int err = sl_xexpr_eval(st->x, ing->fvals, &ing->xs, &r);
             if (err == SL_XERR_DIV_ZERO)
-                ing->expr_soft_errors++;
+                ing->div_zero_event = 1;
             else if (err != 0) {
                 ing->xerr = err;
                 bad = SL_BAD_EXPR_ERROR + 1;
@@ -647,6 +661,11 @@ sl_type sl_ingest_slot_type(const sl_ingest *ing, int slot)
     if (slot < 0 || (size_t)slot >= ing->nslots || !ing->scanned)
         return SL_T_MISSING;
     return (sl_type)ing->vals[slot].type;
+}
+
+uint64_t sl_ingest_div_zero(const sl_ingest *ing)
+{
+    return ing->expr_soft_errors;
 }
 
 int sl_ingest_scanned(const sl_ingest *ing)

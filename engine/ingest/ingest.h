@@ -88,5 +88,8 @@ int sl_ingest_slot_of(const sl_ingest *ing, const char *name);
 sl_type sl_ingest_slot_type(const sl_ingest *ing, int slot);
 /* 1 when the last sl_ingest_decode() got past the JSON scan. */
 int sl_ingest_scanned(const sl_ingest *ing);
+/* Events decoded so far on which an expression divided by zero (the
+ * division gave NULL and the event went on). */
+uint64_t sl_ingest_div_zero(const sl_ingest *ing);
 
 #endif

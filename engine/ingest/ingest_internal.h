@@ -78,7 +78,8 @@ struct sl_ingest {
     uint64_t *val_gen; /* per slot (scanner and derived): fvals valid when == gen */
     sl_xscratch xs;
     int xerr;                  /* the last expression error of this event (sl_xerr), 0 none */
-    uint64_t expr_soft_errors; /* divisions by zero (the event was kept) */
+    int div_zero_event;        /* this event divided by zero somewhere */
+    uint64_t expr_soft_errors; /* events that divided by zero */
 
     /* key */
     size_t nkeys;

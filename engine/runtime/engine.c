@@ -222,6 +222,7 @@ void sl_engine_get_stats(const sl_engine *e, sl_engine_stats *s)
         s->events_filtered += SL__READ(c->filtered);
         s->dead_lettered += SL__READ(c->dead_lettered);
         s->duplicates += SL__READ(c->duplicates);
+        s->div_zero += SL__READ(c->div_zero);
         for (int i = 0; i < SL_BAD_COUNT; i++) {
             uint64_t v = SL__READ(c->bad[i]);
             s->bad[i] += v;

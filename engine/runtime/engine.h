@@ -147,6 +147,7 @@ int sl_lane_set_mode(sl_lane *l, int ingest_mode);
 typedef struct sl_engine_stats {
     uint64_t events_in;       /* raw events offered to lanes */
     uint64_t events_filtered; /* dropped by filters */
+    uint64_t div_zero;        /* expressions that divided by zero (NULL; the event went on) */
     uint64_t bad[SL_BAD_COUNT];
     uint64_t bad_total;
     uint64_t late;         /* dropped as late */

@@ -27,6 +27,7 @@
 typedef struct sl__lane_counters {
     _Atomic uint64_t events_in, filtered, dead_lettered, duplicates;
     _Atomic uint64_t bad[SL_BAD_COUNT];
+    _Atomic uint64_t div_zero; /* divisions by zero in expressions (event kept) */
 } sl__lane_counters;
 
 typedef struct sl__worker_counters {

@@ -127,6 +127,8 @@ void sl__lane_publish(sl_lane *l)
     SL__PUBLISH(l->counters.duplicates, l->duplicates);
     for (int i = 0; i < SL_BAD_COUNT; i++)
         SL__PUBLISH(l->counters.bad[i], l->bad[i]);
+    if (l->ingest)
+        SL__PUBLISH(l->counters.div_zero, sl_ingest_div_zero(l->ingest));
 }
 
 int sl_lane_pump(sl_lane *l)

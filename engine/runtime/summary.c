@@ -52,6 +52,7 @@ static void sl__summary_counters(json_t *o, const sl_engine_stats *s)
 {
     json_object_set_new(o, "events_in", json_integer((json_int_t)s->events_in));
     json_object_set_new(o, "events_filtered", json_integer((json_int_t)s->events_filtered));
+    json_object_set_new(o, "division_by_zero", json_integer((json_int_t)s->div_zero));
     json_t *bad = json_object();
     for (int i = 0; i < SL_BAD_COUNT; i++)
         json_object_set_new(bad, sl_bad_reason_name((sl_bad_reason)i),

@@ -24,9 +24,10 @@
 
 #include "snapshot.h"
 
-#define SL_TASK_SNAPSHOT_MAGIC   0x534c5453u
-#define SL_TASK_SNAPSHOT_VERSION 3u /* 2: one suppress mark; 3: per partition, operator sections   \
-                                     */
+#define SL_TASK_SNAPSHOT_MAGIC 0x534c5453u
+#define SL_TASK_SNAPSHOT_VERSION                                                                   \
+    3u /* 2: one suppress mark; 3: per partition, operator sections                                \
+        */
 
 /* One operator's section (borrowed from the parsed bytes). */
 typedef struct sl_task_section {

@@ -207,6 +207,7 @@ char *sl_service_status_json(sl_service *s)
     json_t *totals = json_object();
     json_object_set_new(totals, "events_in", json_integer((json_int_t)st.events_in));
     json_object_set_new(totals, "events_filtered", json_integer((json_int_t)st.events_filtered));
+    json_object_set_new(totals, "division_by_zero", json_integer((json_int_t)st.div_zero));
     json_object_set_new(totals, "bad", json_integer((json_int_t)st.bad_total));
     json_object_set_new(totals, "late_dropped", json_integer((json_int_t)st.late));
     json_object_set_new(totals, "windows_fired", json_integer((json_int_t)st.windows_fired));
@@ -328,4 +329,3 @@ void sl_service_stop(sl_service *s)
     free(s->parts);
     free(s);
 }
-

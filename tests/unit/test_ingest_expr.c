@@ -541,6 +541,54 @@ static void test_validate_errors(void **state)
                                       "object");
 }
 
+/* A division by zero gives NULL, keeps the event and is counted once per
+ * event (however many divisions of it failed). */
+static void test_division_by_zero_counted(void **state)
+{
+    (void)state;
+    const char *text = "{\"name\":\"t\",\"source\":{\"type\":\"file\",\"path\":\"in\","
+                       "\"event_time\":{\"field\":\"ts\"}},\"pipeline\":["
+                       "{\"filter\":\"coalesce(a / b, -1) <> 7\"},"
+                       "{\"map\":{\"set\":{\"r\":\"a / b\",\"q\":\"a % b\"}}}],"
+                       "\"sink\":{\"type\":\"file\",\"path\":\"o\"}}";
+    sl_def *def;
+    char err[1024];
+    if (sl_def_load_string(text, "t.json", &def, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    sl_ingest *ing = sl_ingest_new(def, SL_INGEST_RAW, err, sizeof(err));
+    if (!ing)
+        fail_msg("%s", err);
+    sl_batch *b = sl_batch_new(SL_MSG_DATA, 0, 1, 0);
+    static const struct {
+        const char *event, *row;
+    } cases[] = {
+        {"{\"ts\":1,\"a\":14,\"b\":2}", NULL}, /* 14 / 2 = 7: filtered */
+        {"{\"ts\":1,\"a\":16,\"b\":3}", "{\"ts\":1,\"a\":16,\"b\":3,\"r\":5,\"q\":1}"},
+        {"{\"ts\":1,\"a\":15,\"b\":0}", "{\"ts\":1,\"a\":15,\"b\":0,\"r\":null,\"q\":null}"},
+        {"{\"ts\":1,\"a\":1.5,\"b\":0}", "{\"ts\":1,\"a\":1.5,\"b\":0,\"r\":null,\"q\":null}"},
+        {"{\"ts\":1,\"a\":1}", "{\"ts\":1,\"a\":1,\"r\":null,\"q\":null}"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sl_bad_reason why;
+        sl_decode_result r =
+            sl_ingest_decode(ing, cases[i].event, strlen(cases[i].event), -1, &why);
+        if (r != (cases[i].row ? SL_DECODE_OK : SL_DECODE_FILTERED))
+            fail_msg("%s: decode gave %d (reason %d)", cases[i].event, r, why);
+        if (!cases[i].row)
+            continue;
+        sl_batch_reset(b);
+        assert_int_equal(sl_ingest_append(ing, b, 0), 0);
+        uint32_t len;
+        const char *row = sl_batch_row(b, 0, &len);
+        if (len != strlen(cases[i].row) || memcmp(row, cases[i].row, len) != 0)
+            fail_msg("%s: got %.*s, want %s", cases[i].event, (int)len, row, cases[i].row);
+    }
+    assert_int_equal(sl_ingest_div_zero(ing), 2); /* the two events with b = 0 */
+    sl_batch_free(b);
+    sl_ingest_free(ing);
+    sl_def_free(def);
+}
+
 int main(void)
 {
     const char *seed = getenv("SL_TEST_SEED");
@@ -550,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_mapped_rows_oracle),
         cmocka_unit_test(test_keys_and_columns_oracle),
         cmocka_unit_test(test_validate_errors),
+        cmocka_unit_test(test_division_by_zero_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
