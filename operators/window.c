@@ -91,7 +91,7 @@ static int64_t sl__gcd(int64_t a, int64_t b)
 void sl__window_emit(sl_window_task *t, const sl_emitter *em, const char *key, uint32_t klen,
                      int64_t start, int64_t end, const void *state, int update)
 {
-    size_t need = 2 * (size_t)klen + t->plan.format_bound + 96;
+    size_t need = 2 * (size_t)klen + t->plan.format_bound + 160;
     if (SL_UNLIKELY(need > t->out_cap)) {
         t->out_cap = need * 2;
         t->out = sl_xrealloc(t->out, t->out_cap);
@@ -122,12 +122,40 @@ void sl__window_emit(sl_window_task *t, const sl_emitter *em, const char *key, u
     if (klen)
         memcpy(p, key, klen);
     p += klen;
+    if (t->upsert) { /* the key of the result's record: key fields + window_start */
+        if (klen)
+            *p++ = ',';
+        memcpy(p, "\"window_start\":", 15);
+        p = sl_agg_put_i64(p + 15, start);
+    }
     *p++ = '}';
     if (update)
         t->stats.late_updates++;
     else
         t->stats.windows_fired++;
     em->result(em->ctx, k, (size_t)(p - k), v, (size_t)(k - v), end - 1, update);
+}
+
+void sl__window_tombstone(sl_window_task *t, const sl_emitter *em, const char *key, uint32_t klen,
+                          int64_t start, int64_t ts)
+{
+    size_t need = (size_t)klen + 64;
+    if (SL_UNLIKELY(need > t->out_cap)) {
+        t->out_cap = need * 2;
+        t->out = sl_xrealloc(t->out, t->out_cap);
+    }
+    char *k = t->out, *p = k;
+    *p++ = '{';
+    if (klen) {
+        memcpy(p, key, klen);
+        p += klen;
+        *p++ = ',';
+    }
+    memcpy(p, "\"window_start\":", 15);
+    p = sl_agg_put_i64(p + 15, start);
+    *p++ = '}';
+    t->stats.tombstones++;
+    em->result(em->ctx, k, (size_t)(p - k), "", 0, ts, 1);
 }
 
 void sl__window_late(sl_window_task *t, const sl_batch *in, uint32_t row, const sl_emitter *em)
@@ -538,6 +566,9 @@ void sl__window_free_state(sl_window_task *t)
     free(t->purge);
     t->purge = NULL;
     t->npurge = t->purge_cap = 0;
+    free(t->tomb);
+    t->tomb = NULL;
+    t->ntomb = t->tomb_cap = 0;
     sl__ktab_free(&t->comb);
     free(t->items);
     free(t->items2);
@@ -684,6 +715,13 @@ void sl_window_task_process(sl_window_task *t, const sl_batch *in, const sl_emit
         }
     }
     t->max_ts = max_ts;
+}
+
+/* Upsert mode (a sink with "emit": "upsert"): result keys carry
+ * window_start and session merges write tombstones. Never fails. */
+void sl_window_task_set_upsert(sl_window_task *t, int on)
+{
+    t->upsert = on != 0;
 }
 
 /* Merged inputs: from now on only sl_window_task_advance() moves the
