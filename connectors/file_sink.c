@@ -160,7 +160,7 @@ static int sl__file_sink_change(sl__file_sink *s, const sl_batch *b, uint32_t i)
         if (memcmp(p, ws, sizeof(ws) - 1) == 0)
             at = p;
     if (!at || at == key || key[klen - 1] != '}')
-        return SL_EINVAL; /* not an upsert key: cannot happen */
+        return SL_EINVAL;                   /* not an upsert key: cannot happen */
     size_t fields = (size_t)(at - key - 1); /* between '{' and window_start */
     if (fields)
         fields--; /* the ',' before window_start */

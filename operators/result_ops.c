@@ -43,8 +43,8 @@ static void sl__rop_flush(sl__rop *o, const sl_op_out *out)
 
 /* Appends row i of `in` with value `row` to the output, handing on full
  * batches. */
-static void sl__rop_put(sl__rop *o, const sl_batch *in, uint32_t i, const char *row,
-                        size_t row_len, const sl_op_out *out)
+static void sl__rop_put(sl__rop *o, const sl_batch *in, uint32_t i, const char *row, size_t row_len,
+                        const sl_op_out *out)
 {
     uint32_t kl;
     const char *key = sl_batch_key(in, i, &kl);

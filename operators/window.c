@@ -62,6 +62,15 @@
  *    (no undefined behaviour, but windows at the extremes may never fire).
  *  - Allocation failure (a new key, pane or session) aborts the process:
  *    process() has no error path, and silently losing state is worse.
+ *  - Upsert mode (sl_window_task_set_upsert): the same results, keys with
+ *    "window_start". A session remembers whether the sink holds a record
+ *    for its current start (`emitted`: set when it fires or is updated).
+ *    An event that merges sessions collects the starts of the emitted
+ *    ones; once the merged session has its final start, each collected
+ *    start other than it gets a tombstone (ascending, before the merged
+ *    result), and the merged session is emitted if one equalled its
+ *    start. So `emitted` implies the record's start is the session's
+ *    start, and a snapshot needs only that bit (window_snapshot.c).
  *
  * Sessions live in window_session.c, snapshot and restore in
  * window_snapshot.c; the structures in window_internal.h.

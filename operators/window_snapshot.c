@@ -14,8 +14,8 @@
 #include <inttypes.h>
 
 #define SL__SNAP_MAGIC   0x4e574c53u /* "SLWN" */
-#define SL__SNAP_VERSION 1u /* append mode (what every build before upsert wrote) */
-#define SL__SNAP_UPSERT  2u /* upsert mode: version 1 plus what tombstones need */
+#define SL__SNAP_VERSION 1u          /* append mode (what every build before upsert wrote) */
+#define SL__SNAP_UPSERT  2u          /* upsert mode: version 1 plus what tombstones need */
 
 /* ------------------------------------------------------------------------ */
 /* Snapshot and restore                                                      */

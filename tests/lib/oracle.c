@@ -316,8 +316,7 @@ static void or_final(or_task *t, const or_window *w)
     }
     size_t kl = strlen(w->key) + 48;
     char *key = malloc(kl);
-    snprintf(key, kl, "{%s%s\"window_start\":%" PRId64 "}", w->key, w->key[0] ? "," : "",
-             w->start);
+    snprintf(key, kl, "{%s%s\"window_start\":%" PRId64 "}", w->key, w->key[0] ? "," : "", w->start);
     o->finals[o->nfinals].key = key;
     o->finals[o->nfinals].value = strdup(buf);
     o->finals[o->nfinals].update = 0;

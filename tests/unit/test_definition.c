@@ -401,19 +401,23 @@ static const broken broken_defs[] = {
     {DEF(SRC, "[]", ",\"dead_letter\":{\"type\":\"file\",\"paht\":\"x\"}"), SL_EINVAL,
      "t.json: dead_letter: unknown key \"paht\", did you mean \"path\"?"},
     /* The sink's emit mode. */
-    {"{\"name\":\"t\",\"source\":" SRC ",\"pipeline\":" PIPE_WIN("{\"type\":\"session\",\"gap\":1}")
-     ",\"sink\":{\"type\":\"file\",\"path\":\"o\",\"emit\":\"upsret\"}}",
+    {"{\"name\":\"t\",\"source\":" SRC ",\"pipeline\":" PIPE_WIN(
+         "{\"type\":\"session\",\"gap\":1}") ",\"sink\":{\"type\":\"file\",\"path\":\"o\",\"emit\":"
+                                             "\"upsret\"}}",
      SL_EINVAL, "t.json: sink.emit: unknown value \"upsret\", did you mean \"upsert\"?"},
-    {"{\"name\":\"t\",\"source\":" SRC ",\"pipeline\":" PIPE_WIN("{\"type\":\"session\",\"gap\":1}")
-     ",\"sink\":{\"type\":\"file\",\"path\":\"o\",\"emit\":true}}",
+    {"{\"name\":\"t\",\"source\":" SRC
+     ",\"pipeline\":" PIPE_WIN("{\"type\":\"session\",\"gap\":1}") ",\"sink\":{\"type\":\"file\","
+                                                                   "\"path\":\"o\",\"emit\":true}}",
      SL_EINVAL, "t.json: sink.emit: must be a string, got true"},
-    {"{\"name\":\"t\",\"source\":" SRC ",\"pipeline\":" PIPE_WIN("{\"type\":\"session\",\"gap\":1}")
-     ",\"sink\":{\"type\":\"file\",\"path\":\"o\",\"emti\":\"upsert\"}}",
+    {"{\"name\":\"t\",\"source\":" SRC ",\"pipeline\":" PIPE_WIN(
+         "{\"type\":\"session\",\"gap\":1}") ",\"sink\":{\"type\":\"file\",\"path\":\"o\",\"emti\":"
+                                             "\"upsert\"}}",
      SL_EINVAL, "t.json: sink: unknown key \"emti\", did you mean \"emit\"?"},
     {"{\"name\":\"t\",\"source\":" SRC ",\"pipeline\":[],\"sink\":{\"type\":\"file\","
      "\"path\":\"o\",\"emit\":\"upsert\"}}",
-     SL_EINVAL, "t.json: sink.emit: \"upsert\" keys results by (key fields, window_start) and needs "
-                "a window stage"},
+     SL_EINVAL,
+     "t.json: sink.emit: \"upsert\" keys results by (key fields, window_start) and needs "
+     "a window stage"},
     {DEF(SRC, PIPE_WIN("{\"type\":\"session\",\"gap\":1}"),
          ",\"dead_letter\":{\"type\":\"file\",\"path\":\"x\",\"emit\":\"append\"}"),
      SL_EINVAL, "t.json: dead_letter.emit: only the results sink has an emit mode"},
@@ -460,14 +464,17 @@ static const broken broken_defs[] = {
          ""),
      SL_EINVAL, "pipeline[1].window: a second window cannot follow the window (at pipeline[0])"},
     /* After a window, stages read its result rows. */
-    {DEF(SRC, "[" WIN("{\"type\":\"tumbling\",\"size\":\"1s\"}") ",{\"filter\":{\"field\":"
-              "\"amount\",\"op\":\">\",\"value\":1}}]",
-         ""),
-     SL_EINVAL,
-     "pipeline[1].filter: field \"amount\" is not in the results of pipeline[0].window"},
     {DEF(SRC,
-         "[" WIN("{\"type\":\"tumbling\",\"size\":\"1s\"}") ",{\"map\":{\"drop\":[\"window_end\"]}},"
-               "{\"filter\":{\"field\":\"window_end\",\"op\":\">\",\"value\":1}}]",
+         "[" WIN(
+             "{\"type\":\"tumbling\",\"size\":\"1s\"}") ",{\"filter\":{\"field\":"
+                                                        "\"amount\",\"op\":\">\",\"value\":1}}]",
+         ""),
+     SL_EINVAL, "pipeline[1].filter: field \"amount\" is not in the results of pipeline[0].window"},
+    {DEF(SRC,
+         "[" WIN(
+             "{\"type\":\"tumbling\",\"size\":\"1s\"}") ",{\"map\":{\"drop\":[\"window_end\"]}},"
+                                                        "{\"filter\":{\"field\":\"window_end\","
+                                                        "\"op\":\">\",\"value\":1}}]",
          ""),
      SL_EINVAL, "pipeline[2].filter: field \"window_end\" is removed by pipeline[1].map"},
     {DEF(SRC, "[{\"key_by\":\"u\"},{\"key_by\":\"v\"}]", ""), SL_EINVAL,

@@ -128,20 +128,21 @@ static void test_session_merge_tombstones(void **state)
     };
     ws_capture cap = {0};
     hand_feed(t, evs, SL_ARRAY_LEN(evs), &cap);
-    expect_text(&cap, "{\"user\":\"a\",\"window_start\":0} "
-                      "{\"user\":\"a\",\"window_start\":0,\"window_end\":100,\"n\":1,\"s\":1} @99\n"
-                      "{\"user\":\"a\",\"window_start\":300} "
-                      "{\"user\":\"a\",\"window_start\":300,\"window_end\":400,\"n\":1,\"s\":2} @399\n"
-                      "{\"user\":\"b\",\"window_start\":310} "
-                      "{\"user\":\"b\",\"window_start\":310,\"window_end\":410,\"n\":1,\"s\":7} @409\n"
-                      "{\"user\":\"a\",\"window_start\":150} "
-                      "{\"user\":\"a\",\"window_start\":150,\"window_end\":250,\"n\":1,\"s\":4} @249\n"
-                      "{\"user\":\"a\",\"window_start\":150} - @249\n"
-                      "{\"user\":\"a\",\"window_start\":0} "
-                      "{\"user\":\"a\",\"window_start\":0,\"window_end\":250,\"n\":3,\"s\":10} @249\n"
-                      "{\"user\":\"a\",\"window_start\":300} - @399\n"
-                      "{\"user\":\"a\",\"window_start\":0} "
-                      "{\"user\":\"a\",\"window_start\":0,\"window_end\":400,\"n\":5,\"s\":18} @399\n");
+    expect_text(&cap,
+                "{\"user\":\"a\",\"window_start\":0} "
+                "{\"user\":\"a\",\"window_start\":0,\"window_end\":100,\"n\":1,\"s\":1} @99\n"
+                "{\"user\":\"a\",\"window_start\":300} "
+                "{\"user\":\"a\",\"window_start\":300,\"window_end\":400,\"n\":1,\"s\":2} @399\n"
+                "{\"user\":\"b\",\"window_start\":310} "
+                "{\"user\":\"b\",\"window_start\":310,\"window_end\":410,\"n\":1,\"s\":7} @409\n"
+                "{\"user\":\"a\",\"window_start\":150} "
+                "{\"user\":\"a\",\"window_start\":150,\"window_end\":250,\"n\":1,\"s\":4} @249\n"
+                "{\"user\":\"a\",\"window_start\":150} - @249\n"
+                "{\"user\":\"a\",\"window_start\":0} "
+                "{\"user\":\"a\",\"window_start\":0,\"window_end\":250,\"n\":3,\"s\":10} @249\n"
+                "{\"user\":\"a\",\"window_start\":300} - @399\n"
+                "{\"user\":\"a\",\"window_start\":0} "
+                "{\"user\":\"a\",\"window_start\":0,\"window_end\":400,\"n\":5,\"s\":18} @399\n");
     for (size_t i = 0; i < cap.n; i++)
         assert_int_equal(cap.res[i].update, i >= 3);
     const sl_window_stats *st = sl_window_task_stats(t);
@@ -281,7 +282,9 @@ static void test_snapshot_keeps_emitted(void **state)
     sl_watermark_def wm;
     hand_def(&def, &wm, SL_WIN_SESSION, 100, 1000, 0);
     const hand_ev before[] = {
-        {"\"k\":1", 0, 1}, {"\"k\":1", 300, 2}, {"\"k\":2", 420, 3}, /* fires k@0, k@300 */
+        {"\"k\":1", 0, 1},
+        {"\"k\":1", 300, 2},
+        {"\"k\":2", 420, 3}, /* fires k@0, k@300 */
         {"\"k\":1", 399, 4}, /* [300,499): re-opened (end > wm 420), start kept */
     };
     /* [150,250) alone, fired at once; then [240,340) joins it and the
@@ -316,8 +319,7 @@ static void test_snapshot_keeps_emitted(void **state)
         /* from an append-mode snapshot the re-opened k@300 is not known to
          * have been emitted: no tombstone for it */
         assert_null(strstr(got, "{\"k\":1,\"window_start\":150} - "));
-        assert_true((strstr(got, "{\"k\":1,\"window_start\":300} - @") != NULL) ==
-                    !from_append);
+        assert_true((strstr(got, "{\"k\":1,\"window_start\":300} - @") != NULL) == !from_append);
         free(got);
         ws_capture_free(&cap);
         ws_capture_free(&ref);
@@ -499,8 +501,8 @@ static void check_changelog(const ws_config *cfg, const ws_stream *s, const or_o
         }
     }
     if (v.n != o->nfinals)
-        fail_msg("%s: the changelog leaves %zu records, the reference %zu final results", what,
-                 v.n, o->nfinals);
+        fail_msg("%s: the changelog leaves %zu records, the reference %zu final results", what, v.n,
+                 o->nfinals);
     for (size_t i = 0; i < o->nfinals; i++) {
         size_t k = view_find(&v, o->finals[i].key);
         if (k == SIZE_MAX)
@@ -524,7 +526,7 @@ static void run_changelog(int type, uint64_t first_seed, int nseeds, totals *tot
         ws_rng r = {seed * 0x9E3779B97F4A7C15ull + 7};
         ws_config cfg;
         ws_random_config(&r, type, &cfg);
-        cfg.close = 1; /* the final view is defined once everything closed */
+        cfg.close = 1;                       /* the final view is defined once everything closed */
         if (i % 3 != 0 && cfg.lateness == 0) /* most runs with lateness */
             cfg.lateness = (cfg.type == SL_WIN_SESSION ? cfg.gap : cfg.size) * 2;
         if (cfg.pct_late == 0)
@@ -539,8 +541,8 @@ static void run_changelog(int type, uint64_t first_seed, int nseeds, totals *tot
         ws_describe(&cfg, desc, sizeof(desc));
         for (size_t b = 0; b < SL_ARRAY_LEN(batches); b++) {
             size_t cut = b == 0 ? SIZE_MAX : (size_t)ws_below(&r, (int64_t)s.n + 1);
-            snprintf(what, sizeof(what), "seed %" PRIu64 " batch %u cut %zd [%s]", seed,
-                     batches[b], cut == SIZE_MAX ? (ssize_t)-1 : (ssize_t)cut, desc);
+            snprintf(what, sizeof(what), "seed %" PRIu64 " batch %u cut %zd [%s]", seed, batches[b],
+                     cut == SIZE_MAX ? (ssize_t)-1 : (ssize_t)cut, desc);
             check_changelog(&cfg, &s, &o, batches[b], cut, what, tot);
         }
         oracle_output_free(&o);
