@@ -145,28 +145,6 @@ void sl__window_emit(sl_window_task *t, const sl_emitter *em, const char *key, u
     em->result(em->ctx, k, (size_t)(p - k), v, (size_t)(k - v), end - 1, update);
 }
 
-void sl__window_tombstone(sl_window_task *t, const sl_emitter *em, const char *key, uint32_t klen,
-                          int64_t start, int64_t ts)
-{
-    size_t need = (size_t)klen + 64;
-    if (SL_UNLIKELY(need > t->out_cap)) {
-        t->out_cap = need * 2;
-        t->out = sl_xrealloc(t->out, t->out_cap);
-    }
-    char *k = t->out, *p = k;
-    *p++ = '{';
-    if (klen) {
-        memcpy(p, key, klen);
-        p += klen;
-        *p++ = ',';
-    }
-    memcpy(p, "\"window_start\":", 15);
-    p = sl_agg_put_i64(p + 15, start);
-    *p++ = '}';
-    t->stats.tombstones++;
-    em->result(em->ctx, k, (size_t)(p - k), "", 0, ts, 1);
-}
-
 void sl__window_late(sl_window_task *t, const sl_batch *in, uint32_t row, const sl_emitter *em)
 {
     t->stats.late_dropped++;

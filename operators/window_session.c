@@ -1,7 +1,8 @@
 /*
  * window_session.c - session windows of a window task: the heap of due
  * times, session allocation, free and purge, one event's merge into its
- * key's sessions, firing, and compaction of the session key table. The
+ * key's sessions, firing, and compaction of the session key table, and
+ * (upsert mode) the tombstones of sessions a merge replaces. The
  * design notes (invariants 4 and 5 are the sessions') are at the top of
  * window.c; the structures are in window_internal.h.
  */
@@ -92,6 +93,28 @@ static void sl__session_free(sl_window_task *t, uint32_t sid)
     s->gen++;
     s->next = t->sess_free;
     t->sess_free = (int32_t)sid;
+}
+
+void sl__window_tombstone(sl_window_task *t, const sl_emitter *em, const char *key, uint32_t klen,
+                          int64_t start, int64_t ts)
+{
+    size_t need = (size_t)klen + 64;
+    if (SL_UNLIKELY(need > t->out_cap)) {
+        t->out_cap = need * 2;
+        t->out = sl_xrealloc(t->out, t->out_cap);
+    }
+    char *k = t->out, *p = k;
+    *p++ = '{';
+    if (klen) {
+        memcpy(p, key, klen);
+        p += klen;
+        *p++ = ',';
+    }
+    memcpy(p, "\"window_start\":", 15);
+    p = sl_agg_put_i64(p + 15, start);
+    *p++ = '}';
+    t->stats.tombstones++;
+    em->result(em->ctx, k, (size_t)(p - k), "", 0, ts, 1);
 }
 
 /* Upsert mode: remembers that an event replaces the emitted record
