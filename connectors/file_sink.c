@@ -11,6 +11,15 @@
  * write: a run that fails to start leaves the previous output untouched.
  * create() only checks that the file could be opened for writing, without
  * changing it.
+ *
+ * "emit": "upsert" (definition.h) writes the results as a changelog, one
+ * operation a line:
+ *   {"op":"upsert",<the result's members>}            a result: replaces
+ *        the record keyed by its key fields and window_start
+ *   {"op":"delete","key":{<key fields>},"window_start":S}   a tombstone:
+ *        removes the record of those key fields and window_start
+ * ("key" is {} without key_by). Dead letters are always written as they
+ * are.
  */
 #include "connector.h"
 
@@ -29,6 +38,8 @@ typedef struct sl__file_sink {
     _Atomic int opened; /* f is set; written once, under mu */
     pthread_mutex_t mu;
     int append;
+    int upsert;          /* "emit": "upsert": changelog lines (see the top) */
+    uint64_t tombstones; /* delete lines written (sink thread) */
     char where[64];
     int is_stdout;
     char *path;
@@ -84,6 +95,7 @@ static int sl__file_sink_create(const sl_connector_def *conf, const sl_def *def,
         return sl_seterr(errstr, errstr_size, SL_ENOMEM, "out of memory");
     }
     s->append = json_is_true(append);
+    s->upsert = conf->emit == SL_EMIT_UPSERT;
     snprintf(s->where, sizeof(s->where), "%s", where);
     pthread_mutex_init(&s->mu, NULL);
     if (strcmp(s->path, "-") == 0) {
@@ -125,12 +137,57 @@ static int sl__file_sink_open(void *state, char *errstr, size_t errstr_size)
     return rc;
 }
 
+/* Upsert mode: one changelog line for result row i (see the top). The
+ * key is {<key fields>,"window_start":S} (or {"window_start":S}): the
+ * window writes window_start last, and a key field's text cannot hold
+ * that member unescaped, so the last occurrence splits it. */
+static int sl__file_sink_change(sl__file_sink *s, const sl_batch *b, uint32_t i)
+{
+    uint32_t klen, len;
+    const char *key = sl_batch_key(b, i, &klen);
+    const char *row = sl_batch_row(b, i, &len);
+    FILE *f = s->f;
+    if (len) { /* {"op":"upsert",...}: the row's members after the op */
+        int empty = len == 2;
+        if (fputs(empty ? "{\"op\":\"upsert\"" : "{\"op\":\"upsert\",", f) == EOF ||
+            fwrite(row + 1, 1, len - 1, f) != len - 1 || putc('\n', f) == EOF)
+            return SL_EIO;
+        return SL_OK;
+    }
+    static const char ws[] = "\"window_start\":";
+    const char *at = NULL;
+    for (const char *p = key; klen >= sizeof(ws) && p <= key + klen - (sizeof(ws) - 1); p++)
+        if (memcmp(p, ws, sizeof(ws) - 1) == 0)
+            at = p;
+    if (!at || at == key || key[klen - 1] != '}')
+        return SL_EINVAL;                   /* not an upsert key: cannot happen */
+    size_t fields = (size_t)(at - key - 1); /* between '{' and window_start */
+    if (fields)
+        fields--; /* the ',' before window_start */
+    const char *start = at + sizeof(ws) - 1;
+    size_t slen = (size_t)(key + klen - 1 - start);
+    if (fputs("{\"op\":\"delete\",\"key\":{", f) == EOF ||
+        fwrite(key + 1, 1, fields, f) != fields || fputs("},\"window_start\":", f) == EOF ||
+        fwrite(start, 1, slen, f) != slen || fputs("}\n", f) == EOF)
+        return SL_EIO;
+    s->tombstones++;
+    return SL_OK;
+}
+
 static int sl__file_sink_write(void *state, const sl_batch *b)
 {
     sl__file_sink *s = state;
     if (!atomic_load_explicit(&s->opened, memory_order_acquire) &&
         sl__file_sink_open(s, NULL, 0) != SL_OK)
         return SL_EIO;
+    if (s->upsert && b->kind == SL_MSG_RESULTS) {
+        for (uint32_t i = 0; i < b->count; i++) {
+            int rc = sl__file_sink_change(s, b, i);
+            if (rc != SL_OK)
+                return rc;
+        }
+        return SL_OK;
+    }
     for (uint32_t i = 0; i < b->count; i++) {
         uint32_t len;
         const char *row = sl_batch_row(b, i, &len);

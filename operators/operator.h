@@ -27,6 +27,10 @@
  * flat JSON object: key fields, window_start, window_end, aggregates),
  * ts[i] the result timestamp, offset[i] 1 for a late update of a fired
  * window and 0 otherwise (sequence numbers are given after the chain).
+ * With a sink in upsert mode ("emit": "upsert") the key also holds
+ * "window_start", and a row may be empty (row_len 0): a tombstone, the
+ * delete of the record with that key (offset 1); stages after the window
+ * pass tombstones on unchanged.
  * Stages after a window get and emit result batches.
  *
  * @locality: an instance is used by one worker thread at a time; the

@@ -13,7 +13,8 @@
  * of the same name); as before a window, a field renamed to the name of another
  * replaces it (in the renamed field's place). map copies each value's
  * text as the window wrote it (numbers are not re-printed). The message
- * key of a result (the key fields) is not changed by either.
+ * key of a result (the key fields) is not changed by either. A tombstone
+ * (upsert mode: an empty row, see operator.h) passes both unchanged.
  *
  * @locality: one instance per task, used by one worker thread at a time.
  */
@@ -228,6 +229,10 @@ static void sl__filter_process(void *op, const sl_batch *in, const sl_op_out *ou
     for (uint32_t i = 0; i < in->count; i++) {
         uint32_t len;
         const char *row = sl_batch_row(in, i, &len);
+        if (!len) { /* a tombstone (upsert mode): deleting what was filtered out is harmless */
+            sl__rop_put(o, in, i, row, len, out);
+            continue;
+        }
         json_t *obj = json_loadb(row, len, 0, NULL);
         sl__rop_load(o, obj);
         int pass;
@@ -527,6 +532,10 @@ static void sl__map_process(void *op, const sl_batch *in, const sl_op_out *out)
     for (uint32_t i = 0; i < in->count; i++) {
         uint32_t len;
         const char *row = sl_batch_row(in, i, &len);
+        if (!len) { /* a tombstone (upsert mode) has no row to map */
+            sl__rop_put(o, in, i, row, len, out);
+            continue;
+        }
         json_t *obj = json_loadb(row, len, 0, NULL);
         size_t text_len = 0, extra_len = 0;
         char *extra = o->nset && json_is_object(obj) ? sl__map_computed(o, obj, &extra_len) : NULL;

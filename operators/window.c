@@ -62,6 +62,15 @@
  *    (no undefined behaviour, but windows at the extremes may never fire).
  *  - Allocation failure (a new key, pane or session) aborts the process:
  *    process() has no error path, and silently losing state is worse.
+ *  - Upsert mode (sl_window_task_set_upsert): the same results, keys with
+ *    "window_start". A session remembers whether the sink holds a record
+ *    for its current start (`emitted`: set when it fires or is updated).
+ *    An event that merges sessions collects the starts of the emitted
+ *    ones; once the merged session has its final start, each collected
+ *    start other than it gets a tombstone (ascending, before the merged
+ *    result), and the merged session is emitted if one equalled its
+ *    start. So `emitted` implies the record's start is the session's
+ *    start, and a snapshot needs only that bit (window_snapshot.c).
  *
  * Sessions live in window_session.c, snapshot and restore in
  * window_snapshot.c; the structures in window_internal.h.
@@ -91,7 +100,7 @@ static int64_t sl__gcd(int64_t a, int64_t b)
 void sl__window_emit(sl_window_task *t, const sl_emitter *em, const char *key, uint32_t klen,
                      int64_t start, int64_t end, const void *state, int update)
 {
-    size_t need = 2 * (size_t)klen + t->plan.format_bound + 96;
+    size_t need = 2 * (size_t)klen + t->plan.format_bound + 160;
     if (SL_UNLIKELY(need > t->out_cap)) {
         t->out_cap = need * 2;
         t->out = sl_xrealloc(t->out, t->out_cap);
@@ -122,6 +131,12 @@ void sl__window_emit(sl_window_task *t, const sl_emitter *em, const char *key, u
     if (klen)
         memcpy(p, key, klen);
     p += klen;
+    if (t->upsert) { /* the key of the result's record: key fields + window_start */
+        if (klen)
+            *p++ = ',';
+        memcpy(p, "\"window_start\":", 15);
+        p = sl_agg_put_i64(p + 15, start);
+    }
     *p++ = '}';
     if (update)
         t->stats.late_updates++;
@@ -538,6 +553,9 @@ void sl__window_free_state(sl_window_task *t)
     free(t->purge);
     t->purge = NULL;
     t->npurge = t->purge_cap = 0;
+    free(t->tomb);
+    t->tomb = NULL;
+    t->ntomb = t->tomb_cap = 0;
     sl__ktab_free(&t->comb);
     free(t->items);
     free(t->items2);
@@ -684,6 +702,13 @@ void sl_window_task_process(sl_window_task *t, const sl_batch *in, const sl_emit
         }
     }
     t->max_ts = max_ts;
+}
+
+/* Upsert mode (a sink with "emit": "upsert"): result keys carry
+ * window_start and session merges write tombstones. Never fails. */
+void sl_window_task_set_upsert(sl_window_task *t, int on)
+{
+    t->upsert = on != 0;
 }
 
 /* Merged inputs: from now on only sl_window_task_advance() moves the

@@ -44,8 +44,12 @@ typedef struct sl_window_task sl_window_task;
 
 typedef struct sl_emitter {
     /* One result. key/key_len: the message key, a JSON object of the key
-     * fields ("{}" when there is no key_by); value: the result JSON object;
-     * ts: window_end - 1. `update` is 1 for a late update of a fired window. */
+     * fields ("{}" when there is no key_by; in upsert mode followed by
+     * "window_start": {"user":"u1","window_start":0}); value: the result
+     * JSON object; ts: window_end - 1. `update` is 1 for a late update of
+     * a fired window. Upsert mode only: a tombstone has value_len 0 (the
+     * record of that key is deleted), update 1, ts the replacing session's
+     * end - 1. */
     void (*result)(void *ctx, const char *key, size_t key_len, const char *value, size_t value_len,
                    int64_t ts, int update);
     /* An event dropped as late (may be NULL). `watermark` is the watermark it
@@ -59,6 +63,7 @@ typedef struct sl_window_stats {
     uint64_t late_dropped;  /* events dropped as late */
     uint64_t late_updates;  /* updated results emitted for fired windows */
     uint64_t windows_fired; /* (key, window) results emitted on firing */
+    uint64_t tombstones;    /* upsert mode: deletes of replaced sessions */
 } sl_window_stats;
 
 /* Creates the state of one task. Borrows `def` and `wm` (they must outlive
@@ -74,6 +79,12 @@ void sl_window_task_process(sl_window_task *t, const sl_batch *in, const sl_emit
  * watermark, only sl_window_task_advance() does. Set before the first
  * event; it survives sl_window_task_restore(). */
 void sl_window_task_set_external_watermark(sl_window_task *t, int on);
+/* A sink in upsert mode ("emit": "upsert"): result keys carry
+ * window_start, and when a session merge replaces sessions (or moves the
+ * start of one) whose result was emitted, a tombstone is emitted for each
+ * such key before the merged session's result. Set before the first event;
+ * it survives sl_window_task_restore(). */
+void sl_window_task_set_upsert(sl_window_task *t, int on);
 /* Advances the watermark to `watermark` if it is higher, firing windows. */
 void sl_window_task_advance(sl_window_task *t, int64_t watermark, const sl_emitter *em);
 /* End of input: fires every pending window in canonical order and frees

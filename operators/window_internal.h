@@ -261,6 +261,10 @@ typedef struct sl__session {
     int32_t next;       /* next session of the key, or free-list link */
     uint32_t gen;       /* bumped on every heap push and on free */
     uint8_t live, fired;
+    uint8_t emitted; /* upsert mode: a result with this session's start was
+                        emitted and not deleted since (the sink holds a
+                        record (key, start) for it); a merge that replaces
+                        or moves it writes a tombstone */
 } sl__session;
 
 typedef struct sl__heap_ent {
@@ -284,6 +288,7 @@ struct sl_window_task {
     int direct; /* one pane per window (tumbling) */
     int64_t size, slide, width, gap, lateness, ooo;
     int external_wm; /* the watermark comes only from sl_window_task_advance */
+    int upsert;      /* keys carry window_start; sessions write tombstones */
     int64_t wm, max_ts;
     int64_t next_due;
     sl_window_stats stats;
@@ -310,6 +315,8 @@ struct sl_window_task {
     size_t nheap, heap_cap;
     int32_t *purge;
     size_t npurge, purge_cap;
+    int64_t *tomb; /* upsert: starts of emitted sessions one event replaces */
+    size_t ntomb, tomb_cap;
 
     /* scratch */
     sl__ktab comb;                 /* hopping: one window combined from its panes */
@@ -358,6 +365,11 @@ void sl__window_free_state(sl_window_task *t);
  * windows_fired). */
 void sl__window_emit(sl_window_task *t, const sl_emitter *em, const char *key, uint32_t klen,
                      int64_t start, int64_t end, const void *state, int update);
+/* Upsert mode: a tombstone for the result of key (klen bytes) over the
+ * window that started at `start`: the result key as sl__window_emit makes
+ * it, an empty value, timestamp ts (counted in tombstones). */
+void sl__window_tombstone(sl_window_task *t, const sl_emitter *em, const char *key, uint32_t klen,
+                          int64_t start, int64_t ts);
 /* Counts row of `in` as late and hands it to the late callback, if any. */
 void sl__window_late(sl_window_task *t, const sl_batch *in, uint32_t row, const sl_emitter *em);
 /* Makes t->items and t->items2 hold at least n sort items. */

@@ -67,6 +67,8 @@ static void *sl__wop_open(const sl_stage *stage, const sl_op_env *env, char *err
     }
     if (env->external_watermark)
         sl_window_task_set_external_watermark(w->task, 1);
+    if (env->def && env->def->sink.emit == SL_EMIT_UPSERT)
+        sl_window_task_set_upsert(w->task, 1);
     w->em = (sl_emitter){.result = sl__wop_result, .late = sl__wop_late, .ctx = w};
     return w;
 }

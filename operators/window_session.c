@@ -1,7 +1,8 @@
 /*
  * window_session.c - session windows of a window task: the heap of due
  * times, session allocation, free and purge, one event's merge into its
- * key's sessions, firing, and compaction of the session key table. The
+ * key's sessions, firing, and compaction of the session key table, and
+ * (upsert mode) the tombstones of sessions a merge replaces. The
  * design notes (invariants 4 and 5 are the sessions') are at the top of
  * window.c; the structures are in window_internal.h.
  */
@@ -79,6 +80,7 @@ uint32_t sl__window_session_alloc(sl_window_task *t)
     sl__session *s = &t->sess[sid];
     s->live = 1;
     s->fired = 0;
+    s->emitted = 0;
     s->next = -1;
     memset(sl__sstate(t, sid), 0, t->plan.state_size);
     return sid;
@@ -91,6 +93,64 @@ static void sl__session_free(sl_window_task *t, uint32_t sid)
     s->gen++;
     s->next = t->sess_free;
     t->sess_free = (int32_t)sid;
+}
+
+void sl__window_tombstone(sl_window_task *t, const sl_emitter *em, const char *key, uint32_t klen,
+                          int64_t start, int64_t ts)
+{
+    size_t need = (size_t)klen + 64;
+    if (SL_UNLIKELY(need > t->out_cap)) {
+        t->out_cap = need * 2;
+        t->out = sl_xrealloc(t->out, t->out_cap);
+    }
+    char *k = t->out, *p = k;
+    *p++ = '{';
+    if (klen) {
+        memcpy(p, key, klen);
+        p += klen;
+        *p++ = ',';
+    }
+    memcpy(p, "\"window_start\":", 15);
+    p = sl_agg_put_i64(p + 15, start);
+    *p++ = '}';
+    t->stats.tombstones++;
+    em->result(em->ctx, k, (size_t)(p - k), "", 0, ts, 1);
+}
+
+/* Upsert mode: remembers that an event replaces the emitted record
+ * (key, start) of one of the sessions it merges. */
+static void sl__tomb_add(sl_window_task *t, int64_t start)
+{
+    if (t->ntomb == t->tomb_cap) {
+        t->tomb_cap = t->tomb_cap ? t->tomb_cap * 2 : 8;
+        t->tomb = sl_xrealloc(t->tomb, t->tomb_cap * sizeof(*t->tomb));
+    }
+    t->tomb[t->ntomb++] = start;
+}
+
+/* Upsert mode, after an event merged sessions into `s` (its final start
+ * and end set): deletes, in ascending start order, every remembered record
+ * whose start is not s's; one that is becomes s's (s->emitted), to be
+ * replaced by s's next result. */
+static void sl__tomb_flush(sl_window_task *t, const sl_emitter *em, const char *key, uint32_t klen,
+                           sl__session *s)
+{
+    int64_t *a = t->tomb;
+    for (size_t i = 1; i < t->ntomb; i++) /* a few entries: insertion sort */
+        for (size_t j = i; j > 0 && a[j - 1] > a[j]; j--) {
+            int64_t x = a[j];
+            a[j] = a[j - 1];
+            a[j - 1] = x;
+        }
+    int covered = 0;
+    for (size_t i = 0; i < t->ntomb; i++) {
+        if (a[i] == s->start)
+            covered = 1;
+        else
+            sl__window_tombstone(t, em, key, klen, a[i], s->end - 1);
+    }
+    s->emitted = (uint8_t)covered;
+    t->ntomb = 0;
 }
 
 static inline sl__skey *sl__skey_at(const sl_window_task *t, uint32_t kidx)
@@ -125,10 +185,13 @@ void sl__window_session_event(sl_window_task *t, const sl_batch *in, uint32_t i,
         k->head = -1;
     int32_t target = -1, prev = -1;
     int changed = 0;
+    t->ntomb = 0;
     for (int32_t sid = k->head; sid >= 0;) {
         sl__session *s = &t->sess[sid];
         int32_t next = s->next;
         if (x <= s->end && s->start <= end) { /* overlaps or touches */
+            if (t->upsert && s->emitted)
+                sl__tomb_add(t, s->start);
             if (target < 0) {
                 target = sid;
                 prev = sid;
@@ -177,9 +240,13 @@ void sl__window_session_event(sl_window_task *t, const sl_batch *in, uint32_t i,
         s->end = end;
     void *st = sl__sstate(t, (uint32_t)target);
     sl_agg_add(&t->plan, st, in, i);
+    if (t->ntomb)
+        sl__tomb_flush(t, em, key, klen, s);
     s->fired = s->end <= wm;
-    if (s->fired)
+    if (s->fired) {
         sl__window_emit(t, em, key, klen, s->start, s->end, st, 1);
+        s->emitted = 1;
+    }
     if (changed || was_fired != s->fired)
         sl__window_session_push(t, (uint32_t)target);
 }
@@ -264,8 +331,9 @@ void sl__window_fire_sessions(sl_window_task *t, const sl_emitter *em)
     sl__window_sort_items(t, nitems);
     for (size_t i = 0; i < nitems; i++) {
         const sl__sort_item *it = &t->items[i];
-        const sl__session *s = &t->sess[it->idx];
+        sl__session *s = &t->sess[it->idx];
         sl__window_emit(t, em, it->key, it->len, s->start, s->end, sl__sstate(t, it->idx), 0);
+        s->emitted = 1;
     }
     for (size_t i = 0; i < t->npurge; i++)
         sl__session_purge(t, (uint32_t)t->purge[i]);

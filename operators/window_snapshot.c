@@ -14,7 +14,8 @@
 #include <inttypes.h>
 
 #define SL__SNAP_MAGIC   0x4e574c53u /* "SLWN" */
-#define SL__SNAP_VERSION 1u
+#define SL__SNAP_VERSION 1u          /* append mode (what every build before upsert wrote) */
+#define SL__SNAP_UPSERT  2u          /* upsert mode: version 1 plus what tombstones need */
 
 /* ------------------------------------------------------------------------ */
 /* Snapshot and restore                                                      */
@@ -38,6 +39,16 @@
  * last); f64 mean and f64 M2 (the variances). Version 1 still: the partials
  * of first/last/moments only extend it, and only definitions that use those
  * functions (which earlier builds refuse to load) write them.
+ *
+ * Version 2, written by a task in upsert mode (sl_window_task_set_upsert)
+ * only, so append-mode snapshots stay byte for byte what they were: the
+ * same, with u64 tombstones after windows_fired, and the session's u8
+ * `fired` a set of flags: bit 0 fired, bit 1 emitted (its result for its
+ * current start was emitted: a later merge that replaces it writes a
+ * tombstone). Both versions load in either mode; a version 1 snapshot
+ * restored in upsert mode takes "emitted" to be "fired" (append mode kept
+ * no more: a session re-opened by a merge before the checkpoint is not
+ * known to have been emitted, and its stale record is not deleted).
  */
 
 static void sl__snap_fingerprint(const sl_window_task *t, sl_buf *b)
@@ -65,7 +76,7 @@ int sl_window_task_snapshot(const sl_window_task *t, sl_buf *out)
 {
     size_t start = out->len;
     sl_buf_put_u32(out, SL__SNAP_MAGIC);
-    sl_buf_put_u32(out, SL__SNAP_VERSION);
+    sl_buf_put_u32(out, t->upsert ? SL__SNAP_UPSERT : SL__SNAP_VERSION);
     sl_buf_put_u64(out, 0); /* payload length, patched below */
     size_t pstart = out->len;
     sl__snap_fingerprint(t, out);
@@ -75,6 +86,8 @@ int sl_window_task_snapshot(const sl_window_task *t, sl_buf *out)
     sl_buf_put_u64(out, t->stats.late_dropped);
     sl_buf_put_u64(out, t->stats.late_updates);
     sl_buf_put_u64(out, t->stats.windows_fired);
+    if (t->upsert)
+        sl_buf_put_u64(out, t->stats.tombstones);
 
     sl_buf_put_u32(out, (uint32_t)t->npanes);
     for (size_t i = 0; i < t->npanes; i++) {
@@ -105,7 +118,7 @@ int sl_window_task_snapshot(const sl_window_task *t, sl_buf *out)
             const sl__session *s = &t->sess[sid];
             sl_buf_put_i64(out, s->start);
             sl_buf_put_i64(out, s->end);
-            sl_buf_put_u8(out, s->fired);
+            sl_buf_put_u8(out, t->upsert ? (uint8_t)(s->fired | s->emitted << 1) : s->fired);
             sl_agg_state_write(&t->plan, sl__sstate(t, (uint32_t)sid), out);
         }
     }
@@ -120,8 +133,9 @@ int sl_window_task_snapshot(const sl_window_task *t, sl_buf *out)
 
 #define SL__CORRUPT(...) sl_seterr(errstr, errstr_size, SL_ECORRUPT, __VA_ARGS__)
 
-/* Parses the payload into the empty task r. */
-static int sl__restore_payload(sl_window_task *r, sl_reader *in, char *errstr, size_t errstr_size)
+/* Parses the payload (of `version`) into the empty task r. */
+static int sl__restore_payload(sl_window_task *r, sl_reader *in, uint32_t version, char *errstr,
+                               size_t errstr_size)
 {
     sl_buf fp;
     sl_buf_init(&fp);
@@ -143,6 +157,8 @@ static int sl__restore_payload(sl_window_task *r, sl_reader *in, char *errstr, s
     r->stats.late_dropped = sl_read_u64(in);
     r->stats.late_updates = sl_read_u64(in);
     r->stats.windows_fired = sl_read_u64(in);
+    if (version == SL__SNAP_UPSERT)
+        r->stats.tombstones = sl_read_u64(in);
     const size_t min_state = 8 + (size_t)r->plan.ncells * 9;
 
     uint32_t npanes = sl_read_u32(in);
@@ -214,9 +230,12 @@ static int sl__restore_payload(sl_window_task *r, sl_reader *in, char *errstr, s
         int32_t tail = -1;
         for (uint32_t j = 0; j < ns; j++) {
             int64_t s0 = sl_read_i64(in), s1 = sl_read_i64(in);
-            uint8_t fired = sl_read_u8(in);
+            uint8_t flags = sl_read_u8(in);
+            uint8_t fired = flags & 1, emitted = version == SL__SNAP_UPSERT ? flags >> 1 : fired;
             if (in->failed)
                 return SL__CORRUPT("window snapshot: truncated session");
+            if (flags > (version == SL__SNAP_UPSERT ? 3 : 1) || (fired && !emitted))
+                return SL__CORRUPT("window snapshot: bad session flags 0x%02x", flags);
             if (s1 <= s0 || sl__sat_sub(s1, s0) < r->gap || fired != (s1 <= r->wm) ||
                 sl__sat_add(s1, r->lateness) <= r->wm)
                 return SL__CORRUPT("window snapshot: inconsistent session");
@@ -231,6 +250,7 @@ static int sl__restore_payload(sl_window_task *r, sl_reader *in, char *errstr, s
             s->start = s0;
             s->end = s1;
             s->fired = fired;
+            s->emitted = emitted;
             s->key = kidx;
             if (tail < 0)
                 k->head = (int32_t)sid;
@@ -273,10 +293,10 @@ int sl_window_task_restore(sl_window_task *t, sl_reader *in, char *errstr, size_
         return SL__CORRUPT("window snapshot: truncated header");
     if (magic != SL__SNAP_MAGIC)
         return SL__CORRUPT("window snapshot: bad magic 0x%08x", magic);
-    if (version != SL__SNAP_VERSION)
+    if (version != SL__SNAP_VERSION && version != SL__SNAP_UPSERT)
         return sl_seterr(errstr, errstr_size, SL_EVERSION,
-                         "window snapshot: version %u, this build reads version %u", version,
-                         SL__SNAP_VERSION);
+                         "window snapshot: version %u, this build reads versions %u and %u",
+                         version, SL__SNAP_VERSION, SL__SNAP_UPSERT);
     size_t left = in->len - in->pos;
     if (left < 4 || plen > left - 4)
         return SL__CORRUPT("window snapshot: truncated (%" PRIu64 " payload bytes, %zu left)", plen,
@@ -292,7 +312,8 @@ int sl_window_task_restore(sl_window_task *t, sl_reader *in, char *errstr, size_
     sl_window_task *r = sl_window_task_new(t->def, t->wmdef);
     if (!r)
         return sl_seterr(errstr, errstr_size, SL_ENOMEM, "window snapshot: out of memory");
-    int rc = sl__restore_payload(r, &sub, errstr, errstr_size);
+    r->upsert = t->upsert;
+    int rc = sl__restore_payload(r, &sub, version, errstr, errstr_size);
     if (rc != 0) {
         sl_window_task_free(r);
         return rc;
@@ -300,13 +321,14 @@ int sl_window_task_restore(sl_window_task *t, sl_reader *in, char *errstr, size_
     /* Move r's state into t. The watermark mode, the state budget's
      * refusal of new keys and the count of events it refused are the
      * task's, not the snapshot's. */
-    int external_wm = t->external_wm, refuse_new_keys = t->refuse_new_keys;
+    int external_wm = t->external_wm, refuse_new_keys = t->refuse_new_keys, upsert = t->upsert;
     uint64_t refused = t->refused;
     sl_agg_plan_free(&t->plan);
     free(t->tmp);
     *t = *r;
     t->external_wm = external_wm;
     t->refuse_new_keys = refuse_new_keys;
+    t->upsert = upsert;
     t->refused = refused;
     free(r);
     return 0;

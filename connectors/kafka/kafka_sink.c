@@ -7,6 +7,13 @@
  *                 "sluice-task" (producing task), "sluice-seq" (its per-task
  *                 sequence number), both decimal text, and
  *                 "sluice-deployment" (which deployment wrote it)
+ *   "emit": "upsert" (definition.h): key = the key fields and window_start
+ *                 ({"user":"u1","window_start":0}), so a compacted topic
+ *                 keeps the latest result per window; a tombstone (empty
+ *                 row, batch.h) is a record with that key and a NULL value
+ *                 (payload NULL, length 0), with the same headers, so it is
+ *                 sequenced, suppressed on replay and found by recover()
+ *                 like any result
  *   dead letters  no key, value = the dead-letter record; headers
  *                 "sluice-reason" ("malformed_json", "late", ...),
  *                 "sluice-task" and "sluice-deployment"
@@ -292,7 +299,8 @@ static int kk_write(void *state, const sl_batch *b)
             else
                 err = rd_kafka_producev(
                     k->rk, RD_KAFKA_V_RKT(k->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                    RD_KAFKA_V_KEY((void *)key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
+                    RD_KAFKA_V_KEY((void *)key, klen),
+                    RD_KAFKA_V_VALUE(vlen ? (void *)val : NULL, vlen), /* 0: tombstone */
                     RD_KAFKA_V_HEADER("sluice-task", task, tl),
                     RD_KAFKA_V_HEADER("sluice-seq", seq, sq),
                     RD_KAFKA_V_HEADER("sluice-deployment", k->deployment,

@@ -21,8 +21,14 @@
  *   row_off/len  for pipelines without a window: the output JSON object
  *
  * Result batch (SL_MSG_RESULTS, worker -> sink):
- *   key_off/len  message key (a JSON object of the key fields), may be empty
- *   row_off/len  message value (the result JSON object)
+ *   key_off/len  message key (a JSON object of the key fields), may be empty;
+ *                with a sink in upsert mode the key fields and then
+ *                "window_start": {"user":"u1","window_start":0}
+ *   row_off/len  message value (the result JSON object). row_len 0 (upsert
+ *                mode only; no result is ever empty) is a tombstone: the
+ *                record with this key is deleted (a session that a merge
+ *                replaced). Sinks render it (Kafka: a NULL value; file: a
+ *                "delete" line) or, if they cannot express deletes, count it
  *   offset[i]    per-task output sequence number
  *   ts[i]        result timestamp (window end - 1 for windows)
  *   key_hash[i]  the task that produced the row (results can mix tasks)

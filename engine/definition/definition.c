@@ -57,9 +57,13 @@ static const sl_opt sl__source_core[] = {{.name = "type", .type = SL_OPT_STRING,
                                          {.name = "event_time", .type = SL_OPT_OBJECT},
                                          {.name = "watermark", .type = SL_OPT_OBJECT},
                                          {.name = NULL}};
-static const sl_opt sl__sink_core[] = {{.name = "type", .type = SL_OPT_STRING, .required = 1},
-                                       {.name = "format", .type = SL_OPT_STRING},
-                                       {.name = NULL}};
+static const sl_opt sl__sink_core[] = {
+    {.name = "type", .type = SL_OPT_STRING, .required = 1},
+    {.name = "format", .type = SL_OPT_STRING},
+    {"emit", SL_OPT_STRING, 0,
+     "append: every result is a new record; upsert: a changelog keyed by (key, window_start)",
+     .allowed = "append|upsert", .def = "append"},
+    {.name = NULL}};
 static const sl_opt sl__event_time_keys[] = {
     {.name = "field", .type = SL_OPT_STRING, .help = "the payload field holding the event time"},
     {.name = "unit", .type = SL_OPT_STRING, .help = "ms, s, rfc3339 or kafka"},
@@ -288,6 +292,18 @@ static int sl__parse_sink(sl_def *def, const char *path, sl_connector_def *out, 
         return rc;
     if ((rc = sl__check_format(conf, path, msg)) != 0)
         return rc;
+    const char *emit = json_string_value(json_object_get(conf, "emit"));
+    out->emit = emit && strcmp(emit, "upsert") == 0 ? SL_EMIT_UPSERT : SL_EMIT_APPEND;
+    if (emit && strcmp(path, "dead_letter") == 0)
+        return sl_seterr(msg, SL__MSG, SL_EINVAL,
+                         "%s.emit: only the results sink has an emit mode (dead letters are "
+                         "always appended)",
+                         path);
+    if (out->emit == SL_EMIT_UPSERT && !def->window)
+        return sl_seterr(msg, SL__MSG, SL_EINVAL,
+                         "%s.emit: \"upsert\" keys results by (key fields, window_start) and "
+                         "needs a window stage; this pipeline has none (use \"append\")",
+                         path);
     out->type = sl_xstrdup(ops->name);
     out->conf = conf;
     out->path = sl_xstrdup(path);

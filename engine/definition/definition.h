@@ -180,10 +180,20 @@ typedef struct sl_stage {
 
 /* ---- connectors, runtime, checkpoints, cluster ----------------------- */
 
+/* A sink's "emit" mode: how a consumer reads the results.
+ *   append  every result is a new record (the default; an updated result
+ *           of a window, or the result of a session that a merge replaced,
+ *           is another record beside the old one)
+ *   upsert  a changelog keyed by (key fields, window_start): a result
+ *           replaces the record of its key, and a session replaced by a
+ *           merge gets a tombstone (a delete of its key). Needs a window. */
+typedef enum sl_emit_mode { SL_EMIT_APPEND = 0, SL_EMIT_UPSERT } sl_emit_mode;
+
 typedef struct sl_connector_def {
-    char *type;   /* "file", "generator", "kafka", ... */
-    json_t *conf; /* the connector's JSON object (borrowed from sl_def.root) */
-    char *path;   /* JSON path: "source", "sink", "dead_letter" */
+    char *type;        /* "file", "generator", "kafka", ... */
+    json_t *conf;      /* the connector's JSON object (borrowed from sl_def.root) */
+    char *path;        /* JSON path: "source", "sink", "dead_letter" */
+    sl_emit_mode emit; /* sinks: "emit" (always append for dead_letter) */
 } sl_connector_def;
 
 typedef enum sl_guarantee { SL_EXACTLY_ONCE, SL_AT_LEAST_ONCE } sl_guarantee;

@@ -235,6 +235,7 @@ void sl_engine_get_stats(const sl_engine *e, sl_engine_stats *s)
         s->late += SL__READ(c->late);
         s->late_updates += SL__READ(c->late_updates);
         s->windows_fired += SL__READ(c->windows_fired);
+        s->tombstones += SL__READ(c->tombstones);
         s->dead_lettered += SL__READ(c->dead_lettered);
         s->window_state_bytes += (size_t)SL__READ(c->state_bytes);
         s->state_full += SL__READ(c->state_full);

@@ -153,6 +153,7 @@ typedef struct sl_engine_stats {
     uint64_t late;         /* dropped as late */
     uint64_t late_updates; /* updated results for fired windows */
     uint64_t windows_fired;
+    uint64_t tombstones;  /* upsert mode: deletes of sessions a merge replaced */
     uint64_t results_out; /* rows written by the sink */
     uint64_t dead_lettered;
     uint64_t duplicates;   /* repartition replays dropped */

@@ -31,7 +31,7 @@ typedef struct sl__lane_counters {
 } sl__lane_counters;
 
 typedef struct sl__worker_counters {
-    _Atomic uint64_t late, late_updates, windows_fired, results;
+    _Atomic uint64_t late, late_updates, windows_fired, results, tombstones;
     _Atomic uint64_t dead_lettered;
     _Atomic int64_t min_watermark;
     _Atomic uint64_t state_bytes;
@@ -149,6 +149,7 @@ typedef struct sl__worker {
     int state_refusing;      /* on_state_full "drop": refusing new keys */
     uint64_t state_full_old; /* refused by tasks since removed */
     uint64_t late, late_updates, windows_fired, results_count, dead_lettered, suppressed;
+    uint64_t tombstones; /* upsert mode: deletes of replaced sessions */
     sl__worker_counters counters;
     sl__task *current;    /* task whose batch is being processed */
     int64_t stall_end_ns; /* end of the last restore (the worker read no input meanwhile) */

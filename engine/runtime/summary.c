@@ -62,6 +62,7 @@ static void sl__summary_counters(json_t *o, const sl_engine_stats *s)
     json_object_set_new(o, "late_dropped", json_integer((json_int_t)s->late));
     json_object_set_new(o, "late_updates", json_integer((json_int_t)s->late_updates));
     json_object_set_new(o, "windows_fired", json_integer((json_int_t)s->windows_fired));
+    json_object_set_new(o, "tombstones", json_integer((json_int_t)s->tombstones));
     json_object_set_new(o, "results_out", json_integer((json_int_t)s->results_out));
     json_object_set_new(o, "dead_lettered", json_integer((json_int_t)s->dead_lettered));
     json_object_set_new(o, "replays_dropped", json_integer((json_int_t)s->duplicates));

@@ -236,7 +236,9 @@ static void sl__emit_result(void *ctx, const char *key, size_t key_len, const ch
                             size_t value_len, int64_t ts, int update)
 {
     sl__worker *w = ctx;
-    if (update)
+    if (!value_len) /* a tombstone (upsert mode, batch.h) */
+        w->tombstones++;
+    else if (update)
         w->late_updates++;
     else
         w->windows_fired++;
@@ -564,6 +566,7 @@ static void sl__worker_publish(sl__worker *w)
     SL__PUBLISH(w->counters.late, w->late);
     SL__PUBLISH(w->counters.late_updates, w->late_updates);
     SL__PUBLISH(w->counters.windows_fired, w->windows_fired);
+    SL__PUBLISH(w->counters.tombstones, w->tombstones);
     SL__PUBLISH(w->counters.results, w->results_count);
     SL__PUBLISH(w->counters.dead_lettered, w->dead_lettered);
     SL__PUBLISH(w->counters.min_watermark, any ? min_wm : INT64_MIN);

@@ -121,7 +121,8 @@ static void sl__refresh(sl_service *s)
                 (int64_t)st.bad[r]);
     sl__set(s, s->m.late_events, (const char *[]){"dropped"}, 1, (int64_t)st.late);
     sl__set(s, s->m.late_events, (const char *[]){"updated"}, 1, (int64_t)st.late_updates);
-    sl__set(s, s->m.results_emitted, NULL, 0, (int64_t)(st.windows_fired + st.late_updates));
+    sl__set(s, s->m.results_emitted, NULL, 0,
+            (int64_t)(st.windows_fired + st.late_updates + st.tombstones));
     sl__set(s, s->m.tasks_assigned, NULL, 0, st.tasks);
 
     size_t occupancy = 0, capacity = 0;

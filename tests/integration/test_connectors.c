@@ -9,7 +9,10 @@
  *     window oracle (tests/lib/oracle.c) per task;
  *   - file source -> engine -> file sink: CRLF, blank lines, malformed and
  *     too-large lines (one larger than the read buffer), no final newline;
- *     stdin through a pipe written slowly; a missing file; sink append.
+ *     stdin through a pipe written slowly; a missing file; sink append;
+ *   - "emit": "upsert": the file sink's changelog lines, and generator ->
+ *     session windows -> changelog, applied, against the oracle's final
+ *     sessions.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -355,6 +358,221 @@ static void test_generator_engine_oracle(void **state)
     free(out);
 }
 
+/* "emit": "upsert" through the engine: generator -> session windows (late
+ * events within and beyond allowed_lateness, merges after emission) ->
+ * file sink changelog. Applying the lines (upsert: replace the record of
+ * the key fields and window_start; delete: remove it, which must exist)
+ * must give exactly the oracle's final sessions of every task. */
+typedef struct kv {
+    char **k, **v;
+    size_t n;
+} kv;
+
+static size_t kv_find(const kv *m, const char *k)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->k[i], k) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+static void test_generator_engine_upsert(void **state)
+{
+    (void)state;
+    char *out = tmp_path("gen_upsert.jsonl");
+    const int ntasks = 3, count = 12000;
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "{\"name\":\"g\",\"source\":{\"type\":\"generator\",\"count\":%d,\"keys\":30,"
+             "\"disorder_ms\":300,\"late_fraction\":0.05,\"late_ms\":1500,\"seed\":5,"
+             "\"event_time\":{\"field\":\"ts\",\"unit\":\"ms\"},"
+             "\"watermark\":{\"max_out_of_orderness\":\"20ms\"}},"
+             "\"pipeline\":[{\"key_by\":[\"user\"]},{\"window\":{\"type\":\"session\","
+             "\"gap\":\"40ms\",\"allowed_lateness\":\"1s\"},\"aggregates\":{\"n\":{\"fn\":"
+             "\"count\"},\"total\":{\"fn\":\"sum\",\"field\":\"amount\"}}}],"
+             "\"sink\":{\"type\":\"file\",\"path\":\"%s\",\"emit\":\"upsert\"},"
+             "\"runtime\":{\"workers\":2,\"batch_size\":64,\"tasks\":%d}}",
+             count, out, ntasks);
+    sl_engine_stats st = run_def(text);
+    assert_int_equal(st.events_in, (uint64_t)count);
+
+    sl_gen_config c = gen_config("{\"keys\":30,\"disorder_ms\":300,\"late_fraction\":0.05,"
+                                 "\"late_ms\":1500}",
+                                 NULL);
+    c.seed = 5;
+    or_event *ev = calloc((size_t)count, sizeof(*ev)), *sub = calloc((size_t)count, sizeof(*sub));
+    char(*keys)[32] = calloc((size_t)count, 32);
+    int *task = calloc((size_t)count, sizeof(int));
+    for (int i = 0; i < count; i++) {
+        snprintf(keys[i], 32, "\"user\":\"u%" PRIu64 "\"", sl_gen_key_index(&c, (uint64_t)i));
+        ev[i].key = keys[i];
+        ev[i].ts = sl_gen_event_ts(&c, (uint64_t)i);
+        ev[i].amount = sl_gen_int_value(&c, (uint64_t)i, 1);
+        task[i] = (int)(sl_hash64(keys[i], strlen(keys[i])) % (uint64_t)ntasks);
+    }
+    static const char *const agg_names[] = {"n", "total"};
+    static const char *const agg_fns[] = {"count", "sum"};
+    or_config cfg = {OR_SESSION, 0, 0, 40, 1000, 20, agg_names, agg_fns, 2, NULL};
+    kv want = {0};
+    uint64_t late = 0, updates = 0;
+    for (int t = 0; t < ntasks; t++) {
+        size_t m = 0;
+        for (int i = 0; i < count; i++)
+            if (task[i] == t)
+                sub[m++] = ev[i];
+        or_output o = {0};
+        oracle_run(&cfg, sub, m, &o);
+        late += o.late;
+        updates += o.updates;
+        want.k = realloc(want.k, (want.n + o.nfinals) * sizeof(char *));
+        want.v = realloc(want.v, (want.n + o.nfinals) * sizeof(char *));
+        for (size_t r = 0; r < o.nfinals; r++) {
+            want.k[want.n] = strdup(o.finals[r].key);
+            want.v[want.n++] = strdup(o.finals[r].value);
+        }
+        oracle_output_free(&o);
+    }
+    assert_true(late > 0 && updates > 0);
+    assert_int_equal(st.late, late);
+    assert_true(st.tombstones > 0);
+
+    /* apply the changelog */
+    lines got = read_lines(out);
+    kv view = {0};
+    view.k = calloc(got.n, sizeof(char *));
+    view.v = calloc(got.n, sizeof(char *));
+    uint64_t deletes = 0;
+    static const char up[] = "{\"op\":\"upsert\",", del[] = "{\"op\":\"delete\",\"key\":{";
+    for (size_t i = 0; i < got.n; i++) {
+        const char *line = got.v[i];
+        char key[256], row[1024];
+        if (strncmp(line, up, sizeof(up) - 1) == 0) {
+            snprintf(row, sizeof(row), "{%s", line + sizeof(up) - 1);
+            const char *we = strstr(row, ",\"window_end\":");
+            assert_non_null(we);
+            snprintf(key, sizeof(key), "%.*s}", (int)(we - row), row);
+            size_t at = kv_find(&view, key);
+            if (at == SIZE_MAX) {
+                at = view.n++;
+                view.k[at] = strdup(key);
+            } else {
+                free(view.v[at]);
+            }
+            view.v[at] = strdup(row);
+        } else {
+            assert_int_equal(strncmp(line, del, sizeof(del) - 1), 0);
+            const char *fields = line + sizeof(del) - 1;
+            const char *ws = strstr(fields, "},\"window_start\":");
+            assert_non_null(ws);
+            snprintf(key, sizeof(key), "{%.*s,\"window_start\":%s", (int)(ws - fields), fields,
+                     ws + 17);
+            size_t at = kv_find(&view, key);
+            if (at == SIZE_MAX)
+                fail_msg("line %zu deletes %s, not in the view", i, key);
+            free(view.k[at]);
+            free(view.v[at]);
+            view.k[at] = view.k[--view.n];
+            view.v[at] = view.v[view.n];
+            deletes++;
+        }
+    }
+    assert_int_equal(deletes, st.tombstones);
+    assert_int_equal(view.n, want.n);
+    printf("  %zu lines, %" PRIu64 " deletes, %zu final sessions, %" PRIu64 " late, %" PRIu64
+           " late updates\n",
+           got.n, deletes, want.n, late, updates);
+    for (size_t i = 0; i < want.n; i++) {
+        size_t at = kv_find(&view, want.k[i]);
+        if (at == SIZE_MAX)
+            fail_msg("final session %s missing from the changelog", want.k[i]);
+        if (strcmp(view.v[at], want.v[i]) != 0)
+            fail_msg("%s: got %s, want %s", want.k[i], view.v[at], want.v[i]);
+    }
+    lines_free(&got);
+    for (size_t i = 0; i < want.n; i++) {
+        free(want.k[i]);
+        free(want.v[i]);
+    }
+    for (size_t i = 0; i < view.n; i++) {
+        free(view.k[i]);
+        free(view.v[i]);
+    }
+    free(want.k);
+    free(want.v);
+    free(view.k);
+    free(view.v);
+    free(sub);
+    free(ev);
+    free(keys);
+    free(task);
+    unlink(out);
+    free(out);
+}
+
+/* The file sink's changelog lines exactly, tombstones through a map after
+ * the window; dead letters stay plain. */
+static void test_file_sink_upsert_lines(void **state)
+{
+    (void)state;
+    char *in = tmp_path("upsert_in.jsonl"), *out = tmp_path("upsert_out.jsonl"),
+         *dlq = tmp_path("upsert_dlq.jsonl");
+    FILE *f = fopen(in, "w");
+    fputs("{\"user\":\"a\",\"ts\":100,\"amount\":1}\n"
+          "{\"user\":\"a\",\"ts\":200,\"amount\":2}\n"
+          "{\"user\":\"b\",\"ts\":210,\"amount\":5}\n"
+          "{\"user\":\"a\",\"ts\":1000,\"amount\":3}\n"
+          "{\"user\":\"a\",\"ts\":3000,\"amount\":4}\n"
+          "{\"user\":\"a\",\"ts\":600,\"amount\":10}\n"
+          "not json\n"
+          "{\"user\":\"a\",\"ts\":5000,\"amount\":1}\n",
+          f);
+    fclose(f);
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "{\"name\":\"u\",\"source\":{\"type\":\"file\",\"path\":\"%s\","
+             "\"event_time\":{\"field\":\"ts\",\"unit\":\"ms\"}},"
+             "\"pipeline\":[{\"key_by\":[\"user\"]},{\"window\":{\"type\":\"session\","
+             "\"gap\":\"500ms\",\"allowed_lateness\":\"5s\"},\"aggregates\":{\"n\":{\"fn\":"
+             "\"count\"},\"s\":{\"fn\":\"sum\",\"field\":\"amount\"}}},"
+             "{\"map\":{\"rename\":{\"s\":\"sum\"}}}],"
+             "\"sink\":{\"type\":\"file\",\"path\":\"%s\",\"emit\":\"upsert\"},"
+             "\"dead_letter\":{\"type\":\"file\",\"path\":\"%s\"},"
+             "\"runtime\":{\"workers\":1,\"tasks\":1}}",
+             in, out, dlq);
+    sl_engine_stats st = run_def(text);
+    assert_int_equal(st.tombstones, 1);
+    lines got = read_lines(out);
+    static const char *const want[] = {
+        "{\"op\":\"upsert\",\"user\":\"a\",\"window_start\":100,\"window_end\":700,\"n\":2,"
+        "\"sum\":3}",
+        "{\"op\":\"upsert\",\"user\":\"b\",\"window_start\":210,\"window_end\":710,\"n\":1,"
+        "\"sum\":5}",
+        "{\"op\":\"upsert\",\"user\":\"a\",\"window_start\":1000,\"window_end\":1500,\"n\":1,"
+        "\"sum\":3}",
+        "{\"op\":\"delete\",\"key\":{\"user\":\"a\"},\"window_start\":1000}",
+        "{\"op\":\"upsert\",\"user\":\"a\",\"window_start\":100,\"window_end\":1500,\"n\":4,"
+        "\"sum\":16}",
+        "{\"op\":\"upsert\",\"user\":\"a\",\"window_start\":3000,\"window_end\":3500,\"n\":1,"
+        "\"sum\":4}",
+        "{\"op\":\"upsert\",\"user\":\"a\",\"window_start\":5000,\"window_end\":5500,\"n\":1,"
+        "\"sum\":1}",
+    };
+    assert_int_equal(got.n, SL_ARRAY_LEN(want));
+    for (size_t i = 0; i < got.n; i++)
+        assert_string_equal(got.v[i], want[i]);
+    lines_free(&got);
+    got = read_lines(dlq);
+    assert_int_equal(got.n, 1);
+    assert_int_equal(strncmp(got.v[0], "{\"reason\":\"malformed_json\"", 26), 0);
+    lines_free(&got);
+    unlink(in);
+    unlink(out);
+    unlink(dlq);
+    free(in);
+    free(out);
+    free(dlq);
+}
+
 /* ---- file source and sink ---------------------------------------------------------- */
 
 static void test_file_source_edge_lines(void **state)
@@ -605,6 +823,8 @@ int main(void)
         cmocka_unit_test(test_gen_fields_units),
         cmocka_unit_test(test_gen_config_errors),
         cmocka_unit_test(test_generator_engine_oracle),
+        cmocka_unit_test(test_generator_engine_upsert),
+        cmocka_unit_test(test_file_sink_upsert_lines),
         cmocka_unit_test(test_file_source_edge_lines),
         cmocka_unit_test(test_file_source_stdin),
         cmocka_unit_test(test_file_errors_and_append),

@@ -219,11 +219,11 @@ static int or_put_num(char *p, size_t room, int is_double, int64_t i, double d)
 }
 
 /* The result of window w, computed from its events. */
-static void or_emit(or_task *t, const or_window *w, int update)
+/* The result JSON of w, into buf (4096 bytes). */
+static void or_render(or_task *t, const or_window *w, char *buf)
 {
     const or_config *cfg = t->cfg;
-    char buf[4096];
-    size_t room = sizeof(buf);
+    size_t room = 4096;
     int pos = snprintf(buf, room, "{%s%s\"window_start\":%" PRId64 ",\"window_end\":%" PRId64,
                        w->key, w->key[0] ? "," : "", w->start, w->end);
     for (size_t a = 0; a < cfg->naggs; a++) {
@@ -278,6 +278,12 @@ static void or_emit(or_task *t, const or_window *w, int update)
             pos += or_put_num(p, left, 1, 0, (any_double ? dsum : (double)isum) / (double)w->n);
     }
     snprintf(buf + pos, room - (size_t)pos, "}");
+}
+
+static void or_emit(or_task *t, const or_window *w, int update)
+{
+    char buf[4096];
+    or_render(t, w, buf);
     or_output *o = t->out;
     if (o->n == o->cap) {
         o->cap = o->cap ? o->cap * 2 : 256;
@@ -295,6 +301,27 @@ static void or_emit(or_task *t, const or_window *w, int update)
         o->updates++;
     else
         o->fired++;
+}
+
+/* Records w's result as final: w is forgotten (past lateness, or closed)
+ * without having been merged into another session. */
+static void or_final(or_task *t, const or_window *w)
+{
+    char buf[4096];
+    or_render(t, w, buf);
+    or_output *o = t->out;
+    if (o->nfinals == o->finals_cap) {
+        o->finals_cap = o->finals_cap ? o->finals_cap * 2 : 256;
+        o->finals = realloc(o->finals, o->finals_cap * sizeof(*o->finals));
+    }
+    size_t kl = strlen(w->key) + 48;
+    char *key = malloc(kl);
+    snprintf(key, kl, "{%s%s\"window_start\":%" PRId64 "}", w->key, w->key[0] ? "," : "", w->start);
+    o->finals[o->nfinals].key = key;
+    o->finals[o->nfinals].value = strdup(buf);
+    o->finals[o->nfinals].update = 0;
+    o->finals[o->nfinals].end = w->end;
+    o->nfinals++;
 }
 
 static void or_late_event(or_task *t, const or_event *e)
@@ -335,6 +362,7 @@ static void or_purge(or_task *t)
     for (size_t i = 0; i < t->n; i++) {
         or_window *w = &t->w[i];
         if (w->alive && w->fired && or_sum_le(w->end, t->cfg->lateness, t->wm)) {
+            or_final(t, w);
             w->alive = 0;
             or_window_free(w);
         }
@@ -479,8 +507,11 @@ void oracle_task_close(or_task *t)
 {
     or_fire(t, INT64_MAX);
     t->wm = INT64_MAX;
-    for (size_t i = 0; i < t->n; i++)
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->w[i].alive)
+            or_final(t, &t->w[i]);
         or_window_free(&t->w[i]);
+    }
     t->n = 0;
 }
 
@@ -560,6 +591,11 @@ void oracle_output_free(or_output *out)
         free(out->results[i].value);
     }
     free(out->results);
+    for (size_t i = 0; i < out->nfinals; i++) {
+        free(out->finals[i].key);
+        free(out->finals[i].value);
+    }
+    free(out->finals);
     free(out->lates);
     memset(out, 0, sizeof(*out));
 }

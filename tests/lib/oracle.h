@@ -84,6 +84,14 @@ typedef struct or_output {
     uint64_t events, updates, fired;
     or_late *lates;
     size_t nlates, lates_cap;
+    /* The final result of every window (or session) as it is forgotten
+     * (past lateness, or at close) -- never one a merge replaced -- with
+     * `key` the changelog key {<key members>,"window_start":S} (upsert
+     * mode, operators/window.h); in the order they are forgotten. After
+     * close this is the view a consumer of the upsert changelog must end
+     * with. */
+    or_result *finals;
+    size_t nfinals, finals_cap;
 } or_output;
 
 /* One task, event by event. Results and late events are appended to `out`

@@ -45,6 +45,22 @@ Command line:
       produce (per user, count, sum, min, max and avg of "amount"; see
       compute()). Prints {"events","partitions","results","late"}.
 
+  oracle.py changelog --events events.jsonl --changelog FILE
+                      (--gap-ms G | --window-ms W) --lateness-ms L --ooo-ms O
+      ("emit": "upsert" tests) Simulates one task reading the events in
+      file order (session windows of gap G, or tumbling windows of W, with
+      allowed lateness L; count "n" and sum "total" of "amount" per user),
+      and gives the final result of every window -- or session -- that is
+      never replaced by a merge: what a consumer of the upsert changelog
+      must end with. FILE is the result topic read with kcat -Z -f
+      '%k\t%s\t%h\n' (key, value or NULL for a tombstone, headers), in
+      partition order. Applies it (a value replaces the record of its key,
+      NULL deletes it, which must exist) and compares with the finals;
+      checks keys are {"user","window_start"} of their value and that
+      every record carries a sluice-seq header, none twice per task.
+      Prints {"records","tombstones","finals","late"}; exit 1 on a
+      difference.
+
 Keyed input ("keyed"): the input partition is the task and its order is the
 offset order, so the simulation is exact: the oracle gives each task's
 result sequence, and the late events it would drop.
@@ -424,6 +440,109 @@ def check(a):
     return 0 if ok else 1
 
 
+def changelog_finals(events, gap, size, lateness, ooo):
+    """Final results of one task (see the changelog command): a port of
+    the session and tumbling parts of tests/lib/oracle.c, with lateness."""
+    wm = -math.inf
+    live = []      # [user, start, end, n, total, fired]
+    finals = {}
+    late = 0
+
+    def final(w):
+        finals[(w[0], w[1])] = {"user": w[0], "window_start": w[1], "window_end": w[2],
+                                "n": w[3], "total": w[4]}
+
+    for user, ts, amount in events:
+        if gap:
+            if ts + gap + lateness <= wm:
+                late += 1
+            else:
+                m = [user, ts, ts + gap, 1, amount, False]
+                again = True
+                while again:
+                    again = False
+                    for w in list(live):
+                        if w[0] == user and w[1] <= m[2] and m[1] <= w[2]:
+                            m[1], m[2] = min(m[1], w[1]), max(m[2], w[2])
+                            m[3] += w[3]
+                            m[4] += w[4]
+                            live.remove(w)
+                            again = True
+                m[5] = m[2] <= wm
+                live.append(m)
+        else:
+            start = ts // size * size
+            end = start + size
+            if end + lateness <= wm:
+                late += 1
+            else:
+                for w in live:
+                    if w[0] == user and w[1] == start:
+                        w[3] += 1
+                        w[4] += amount
+                        break
+                else:
+                    live.append([user, start, end, 1, amount, end <= wm])
+        if ts - ooo > wm:
+            wm = ts - ooo
+            for w in live:
+                if w[2] <= wm:
+                    w[5] = True
+            for w in [w for w in live if w[5] and w[2] + lateness <= wm]:
+                final(w)
+                live.remove(w)
+    for w in live:
+        final(w)
+    return finals, late
+
+
+def changelog_main(a):
+    events = []
+    with open(a.events, encoding="utf-8") as f:
+        for line in f:
+            e = json.loads(line)
+            events.append((e["user"], e["ts"], e["amount"]))
+    finals, late = changelog_finals(events, a.gap_ms, a.window_ms, a.lateness_ms, a.ooo_ms)
+    view, seqs, problems = {}, set(), []
+    records = tombstones = 0
+    with open(a.changelog, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            key_text, value, headers = line.split("\t", 2)
+            records += 1
+            key = json.loads(key_text)
+            k = (key.get("user"), key.get("window_start"))
+            if sorted(key) != ["user", "window_start"]:
+                problems.append("bad key %s" % key_text)
+            h = dict(x.split("=", 1) for x in headers.split(",") if "=" in x)
+            seq = (h.get("sluice-task"), h.get("sluice-seq"))
+            if seq[1] is None or seq in seqs:
+                problems.append("sequence header missing or repeated: %s" % line)
+            seqs.add(seq)
+            if value == "NULL":
+                tombstones += 1
+                if k not in view:
+                    problems.append("tombstone for %s, which is not in the view" % key_text)
+                view.pop(k, None)
+                continue
+            v = json.loads(value)
+            if (v.get("user"), v.get("window_start")) != k:
+                problems.append("key %s does not match value %s" % (key_text, value))
+            view[k] = v
+    for k in sorted(set(finals) | set(view), key=str):
+        if finals.get(k) != view.get(k):
+            problems.append("%s: want %s, got %s" % (k, finals.get(k), view.get(k)))
+    print(json.dumps({"records": records, "tombstones": tombstones, "finals": len(finals),
+                      "late": late}))
+    for p in problems[:10]:
+        print("  " + p)
+    if problems:
+        print("  %d problems" % len(problems))
+    return 1 if problems else 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -452,7 +571,19 @@ def main():
                    help="no idle timeout: windows still open at the end of input do not fire "
                         "(keyed only)")
     x.add_argument("--out", help="write the expected results here, one JSON line each")
+    cl = sub.add_parser("changelog")
+    cl.add_argument("--events", required=True)
+    cl.add_argument("--changelog", required=True,
+                    help="kcat -Z -f '%%k\\t%%s\\t%%h\\n' of the result topic")
+    cl.add_argument("--gap-ms", type=int, default=0)
+    cl.add_argument("--window-ms", type=int, default=0)
+    cl.add_argument("--lateness-ms", type=int, default=0)
+    cl.add_argument("--ooo-ms", type=int, required=True)
     a = p.parse_args()
+    if a.cmd == "changelog":
+        if bool(a.gap_ms) == bool(a.window_ms):
+            p.error("changelog: give one of --gap-ms and --window-ms")
+        return changelog_main(a)
     if a.cmd == "gen":
         gen(a)
         return 0

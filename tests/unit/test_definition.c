@@ -288,6 +288,17 @@ static void test_session_and_defaults(void **state)
     assert_int_equal(def->checkpoint.enabled, 1);
     assert_int_equal(def->checkpoint.replicas, 0); /* no peers: local only */
     assert_null(def->http.addr);
+    assert_int_equal(def->sink.emit, SL_EMIT_APPEND); /* the default */
+    sl_def_free(def);
+
+    def = load_ok("{\"name\":\"s\",\"source\":{\"type\":\"generator\","
+                  "\"event_time\":{\"field\":\"ts\"}},"
+                  "\"pipeline\":[{\"window\":{\"type\":\"session\",\"gap\":\"5m\"},"
+                  "\"aggregates\":{\"n\":{\"fn\":\"count\"}}}],"
+                  "\"sink\":{\"type\":\"file\",\"path\":\"-\",\"emit\":\"upsert\"},"
+                  "\"http\":{\"addr\":\"off\"}}");
+    assert_int_equal(def->sink.emit, SL_EMIT_UPSERT);
+    assert_int_equal(def->dead_letter.emit, SL_EMIT_APPEND);
     sl_def_free(def);
 
     /* No pipeline stages at all is a pass-through. */
@@ -389,6 +400,27 @@ static const broken broken_defs[] = {
      "sink: missing required key \"path\""},
     {DEF(SRC, "[]", ",\"dead_letter\":{\"type\":\"file\",\"paht\":\"x\"}"), SL_EINVAL,
      "t.json: dead_letter: unknown key \"paht\", did you mean \"path\"?"},
+    /* The sink's emit mode. */
+    {"{\"name\":\"t\",\"source\":" SRC ",\"pipeline\":" PIPE_WIN(
+         "{\"type\":\"session\",\"gap\":1}") ",\"sink\":{\"type\":\"file\",\"path\":\"o\",\"emit\":"
+                                             "\"upsret\"}}",
+     SL_EINVAL, "t.json: sink.emit: unknown value \"upsret\", did you mean \"upsert\"?"},
+    {"{\"name\":\"t\",\"source\":" SRC
+     ",\"pipeline\":" PIPE_WIN("{\"type\":\"session\",\"gap\":1}") ",\"sink\":{\"type\":\"file\","
+                                                                   "\"path\":\"o\",\"emit\":true}}",
+     SL_EINVAL, "t.json: sink.emit: must be a string, got true"},
+    {"{\"name\":\"t\",\"source\":" SRC ",\"pipeline\":" PIPE_WIN(
+         "{\"type\":\"session\",\"gap\":1}") ",\"sink\":{\"type\":\"file\",\"path\":\"o\",\"emti\":"
+                                             "\"upsert\"}}",
+     SL_EINVAL, "t.json: sink: unknown key \"emti\", did you mean \"emit\"?"},
+    {"{\"name\":\"t\",\"source\":" SRC ",\"pipeline\":[],\"sink\":{\"type\":\"file\","
+     "\"path\":\"o\",\"emit\":\"upsert\"}}",
+     SL_EINVAL,
+     "t.json: sink.emit: \"upsert\" keys results by (key fields, window_start) and needs "
+     "a window stage"},
+    {DEF(SRC, PIPE_WIN("{\"type\":\"session\",\"gap\":1}"),
+         ",\"dead_letter\":{\"type\":\"file\",\"path\":\"x\",\"emit\":\"append\"}"),
+     SL_EINVAL, "t.json: dead_letter.emit: only the results sink has an emit mode"},
     /* Durations. */
     {DEF(SRC, PIPE_WIN("{\"type\":\"tumbling\",\"size\":\"-1s\"}"), ""), SL_EINVAL,
      "t.json: pipeline[1].window.size: must be a positive duration, got \"-1s\""},
