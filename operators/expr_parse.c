@@ -191,7 +191,7 @@ static int sl__xcase(sl__xlex *l, size_t pos)
     int n = sl__xnew(l->t, SL__XN_CASE, pos);
     if (n < 0)
         return -1;
-    if (!sl__xat_kw(l, SL__XK_WHEN) && !sl__xat_kw(l, SL__XK_END)) {
+    if (!sl__xat_kw(l, SL__XK_WHEN) && !sl__xat_kw(l, SL__XK_END) && l->tok != SL__XT_EOF) {
         l->t->nodes[n].has_operand = 1;
         if (sl__xadd(l->t, n, sl__xexpr(l)) < 0)
             return -1;
