@@ -244,11 +244,74 @@ static int sl__encode_key(sl_ingest *ing, size_t event_len)
     return 0;
 }
 
-static int sl__columns(sl_ingest *ing)
+/* The value text of hash and text columns: the canonical form (design note
+ * 3), with a double of integral value below 2^63 in magnitude written as
+ * the integer (1.0 and 1 are one value). Same room as sl__canonical. */
+static char *sl__value_text(sl_ingest *ing, int slot, size_t event_len, char *dst)
 {
+    const sl_json_val *v = &ing->vals[slot];
+    if (v->type == SL_T_DOUBLE) {
+        double d = sl_json_to_double(v->raw, v->len);
+        if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+            return dst + sl_json_format_int((int64_t)d, dst);
+    }
+    return sl__canonical(ing, slot, event_len, dst);
+}
+
+/* A column of count_distinct & co. (see batch.h): absent for a missing or
+ * null value; a number or absent (SL_COL_NUM_OPT); the value's text in
+ * ing->ctext and its hash (SL_COL_HASH). 0 or a bad reason + 1. */
+static int sl__value_column(sl_ingest *ing, uint32_t c, size_t event_len, size_t *at)
+{
+    const sl_json_val *v = &ing->vals[ing->col_slot[c]];
+    sl_num *n = &ing->row_vals[c];
+    ing->ctext_len[c] = UINT32_MAX;
+    if (v->type == SL_T_MISSING || v->type == SL_T_NULL) {
+        n->v.i = 0;
+        n->is_double = SL_NUM_ABSENT;
+        return 0;
+    }
+    if (ing->col_kind[c] == SL_COL_NUM_OPT) {
+        if (v->type == SL_T_INT) {
+            n->v.i = v->i;
+            n->is_double = 0;
+            return 0;
+        }
+        if (v->type != SL_T_DOUBLE)
+            return SL_BAD_WRONG_TYPE + 1;
+        n->v.d = sl_json_to_double(v->raw, v->len);
+        n->is_double = 1;
+        return isfinite(n->v.d) ? 0 : SL_BAD_WRONG_TYPE + 1;
+    }
+    char *s = ing->ctext + *at;
+    char *e = sl__value_text(ing, ing->col_slot[c], event_len, s);
+    if (!e)
+        return SL_BAD_MALFORMED + 1;
+    ing->ctext_off[c] = (uint32_t)*at;
+    ing->ctext_len[c] = (uint32_t)(e - s);
+    *at += (size_t)(e - s);
+    n->is_double = 0;
+    n->v.i = ing->col_kind[c] == SL_COL_HASH ? (int64_t)sl_value_hash(s, (size_t)(e - s))
+                                              : (int64_t)(((uint64_t)ing->ctext_off[c] << 32) |
+                                                          ing->ctext_len[c]);
+    return 0;
+}
+
+static int sl__columns(sl_ingest *ing, size_t event_len)
+{
+    size_t at = 0;
+    if (SL_UNLIKELY(ing->has_value_cols) &&
+        sl__grow(&ing->ctext, &ing->ctext_cap, (size_t)ing->ncols * (event_len + 40)) != 0)
+        return SL_BAD_MALFORMED + 1; /* out of memory: cannot hold this row */
     for (uint32_t c = 0; c < ing->ncols; c++) {
         const sl_json_val *v = &ing->vals[ing->col_slot[c]];
         sl_num *n = &ing->row_vals[c];
+        if (SL_UNLIKELY(ing->col_kind[c] != SL_COL_NUM)) {
+            int bad = sl__value_column(ing, c, event_len, &at);
+            if (bad)
+                return bad;
+            continue;
+        }
         if (v->type == SL_T_INT) {
             n->v.i = v->i;
             n->is_double = 0;
@@ -405,7 +468,7 @@ sl_decode_result sl_ingest_decode(sl_ingest *ing, const char *payload, size_t le
                 bad = SL_BAD_TOO_FAR_AHEAD + 1;
             break;
         default:
-            bad = sl__columns(ing);
+            bad = sl__columns(ing, len);
             break;
         }
         if (SL_UNLIKELY(bad)) {
@@ -484,6 +547,18 @@ int sl_ingest_append(sl_ingest *ing, sl_batch *out, int64_t offset)
     out->row_len[i] = rlen;
     for (uint32_t c = 0; c < ing->ncols; c++)
         out->vals[(size_t)c * out->capacity + i] = ing->row_vals[c];
+    if (SL_UNLIKELY(ing->has_text_cols))
+        for (uint32_t c = 0; c < ing->ncols; c++) {
+            if (ing->col_kind[c] != SL_COL_TEXT || ing->ctext_len[c] == UINT32_MAX)
+                continue;
+            uint32_t off = sl_batch_put_bytes(out, ing->ctext + ing->ctext_off[c], ing->ctext_len[c]);
+            if (off == UINT32_MAX) {
+                out->bytes_len = mark;
+                return SL_ENOMEM;
+            }
+            out->vals[(size_t)c * out->capacity + i].v.i =
+                (int64_t)(((uint64_t)off << 32) | ing->ctext_len[c]);
+        }
     out->count = i + 1;
     return SL_OK;
 }
@@ -510,6 +585,18 @@ long sl_ingest_encode_repartition(const sl_ingest *ing, char *out, size_t cap)
             continue;
         SL__PUT(ing->col_member[c].json, ing->col_member[c].len);
         const sl_num *n = &ing->row_vals[c];
+        if (SL_UNLIKELY(ing->col_kind[c] != SL_COL_NUM)) {
+            /* the value as read (text columns) or null when absent */
+            if (n->is_double == SL_NUM_ABSENT)
+                SL__PUT("null", 4);
+            else if (ing->col_kind[c] != SL_COL_NUM_OPT)
+                SL__PUT(ing->ctext + ing->ctext_off[c], ing->ctext_len[c]);
+            else if (n->is_double)
+                SL__PUT(num, sl_json_format_double(n->v.d, num));
+            else
+                SL__PUT(num, sl_json_format_int(n->v.i, num));
+            continue;
+        }
         if (n->is_double)
             SL__PUT(num, sl_json_format_double(n->v.d, num));
         else
