@@ -33,6 +33,8 @@
 #include <cmocka.h>
 
 #include "aggregate.h"
+#include "definition.h"
+#include "ingest.h"
 #include "oracle.h"
 #include "snapshot.h"
 #include "window.h"
@@ -745,6 +747,149 @@ static void test_window_session(void **state)
     run_window(SL_WIN_SESSION, 26);
 }
 
+/* ---- the ingest: value columns ------------------------------------------------- */
+
+/* The column of aggregate `name` in w. */
+static int col_of(const sl_window_def *w, const char *name)
+{
+    for (size_t a = 0; a < w->naggs; a++)
+        if (strcmp(w->aggs[a].name, name) == 0)
+            return w->aggs[a].column;
+    fail_msg("no aggregate %s", name);
+    return -1;
+}
+
+typedef struct got_row {
+    sl_decode_result r;
+    sl_bad_reason why;
+    sl_num hash, num, text, sum;
+    char txt[64];
+} got_row;
+
+static got_row ingest_one(sl_ingest *ing, const sl_window_def *w, const char *ev)
+{
+    got_row g;
+    memset(&g, 0, sizeof(g));
+    g.r = sl_ingest_decode(ing, ev, strlen(ev), -1, &g.why);
+    if (g.r != SL_DECODE_OK)
+        return g;
+    sl_batch *b = sl_batch_new(SL_MSG_DATA, 0, 4, sl_ingest_ncolumns(ing));
+    assert_int_equal(sl_ingest_append(ing, b, 1), SL_OK);
+    g.hash = *sl_batch_val(b, (uint32_t)col_of(w, "pages"), 0);
+    g.num = *sl_batch_val(b, (uint32_t)col_of(w, "med"), 0);
+    g.text = *sl_batch_val(b, (uint32_t)col_of(w, "top"), 0);
+    g.sum = *sl_batch_val(b, (uint32_t)col_of(w, "total"), 0);
+    if (g.text.is_double != SL_NUM_ABSENT) {
+        uint64_t ref = (uint64_t)g.text.v.i;
+        snprintf(g.txt, sizeof(g.txt), "%.*s", (int)(uint32_t)ref, b->bytes + (ref >> 32));
+    }
+    sl_batch_free(b);
+    return g;
+}
+
+static void test_ingest_columns(void **state)
+{
+    (void)state;
+    const char *text =
+        "{\"name\":\"x\",\"source\":{\"type\":\"file\",\"path\":\"/dev/null\",\"format\":"
+        "\"json\",\"event_time\":{\"field\":\"ts\",\"unit\":\"ms\"}},"
+        "\"pipeline\":[{\"key_by\":[\"user\"]},{\"window\":{\"type\":\"tumbling\",\"size\":"
+        "\"1s\"},\"aggregates\":{\"pages\":{\"fn\":\"count_distinct\",\"field\":\"page\"},"
+        "\"ap\":{\"fn\":\"approx_count_distinct\",\"field\":\"page\"},"
+        "\"top\":{\"fn\":\"top_k\",\"field\":\"page\",\"k\":3},"
+        "\"med\":{\"fn\":\"median\",\"field\":\"lat\"},"
+        "\"p\":{\"fn\":\"approx_percentile\",\"field\":\"lat\",\"q\":[0.5,0.9]},"
+        "\"total\":{\"fn\":\"sum\",\"field\":\"lat\"}}}],"
+        "\"sink\":{\"type\":\"null\"}}";
+    sl_def *def = NULL;
+    char err[512];
+    if (sl_def_load_string(text, "x.json", &def, err, sizeof(err)) != SL_OK)
+        fail_msg("%s", err);
+    const sl_window_def *w = def->window;
+    /* one column per (field, kind): page hash, page text, lat optional, lat */
+    assert_int_equal(w->ncolumns, 4);
+    assert_int_equal(col_of(w, "pages"), col_of(w, "ap"));
+    assert_int_equal(col_of(w, "med"), col_of(w, "p"));
+    assert_true(col_of(w, "med") != col_of(w, "total"));
+    sl_ingest *raw = sl_ingest_new(def, SL_INGEST_RAW, err, sizeof(err));
+    sl_ingest *rep = sl_ingest_new(def, SL_INGEST_REPARTITIONED, err, sizeof(err));
+    assert_non_null(raw);
+    assert_non_null(rep);
+    static const struct {
+        const char *ev, *txt; /* txt NULL: absent */
+    } cases[] = {
+        {"{\"user\":\"u\",\"ts\":1,\"lat\":2.5,\"page\":\"home\"}", "\"home\""},
+        {"{\"user\":\"u\",\"ts\":1,\"lat\":2,\"page\":\"h\\u006fme\"}", "\"home\""},
+        {"{\"user\":\"u\",\"ts\":1,\"lat\":2,\"page\":\"a\\/\\\"b\"}", "\"a/\\\"b\""},
+        {"{\"user\":\"u\",\"ts\":1,\"lat\":2,\"page\":1}", "1"},
+        {"{\"user\":\"u\",\"ts\":1,\"lat\":2,\"page\":1.0}", "1"},
+        {"{\"user\":\"u\",\"ts\":1,\"lat\":2,\"page\":1.5e0}", "1.5"},
+        {"{\"user\":\"u\",\"ts\":1,\"lat\":2,\"page\":true}", "true"},
+        {"{\"user\":\"u\",\"ts\":1,\"lat\":2,\"page\":{ \"a\" : [1, 2] }}", "{\"a\":[1,2]}"},
+        {"{\"user\":\"u\",\"ts\":1,\"lat\":2,\"page\":null}", NULL},
+        {"{\"user\":\"u\",\"ts\":1,\"lat\":2}", NULL},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        got_row g = ingest_one(raw, w, cases[i].ev);
+        assert_int_equal(g.r, SL_DECODE_OK);
+        if (!cases[i].txt) {
+            assert_int_equal(g.hash.is_double, SL_NUM_ABSENT);
+            assert_int_equal(g.text.is_double, SL_NUM_ABSENT);
+        } else {
+            assert_string_equal(g.txt, cases[i].txt);
+            assert_int_equal((uint64_t)g.hash.v.i,
+                             sl_value_hash(cases[i].txt, strlen(cases[i].txt)));
+        }
+        /* through a repartition record: the same columns */
+        char rec[512];
+        long n = sl_ingest_encode_repartition(raw, rec, sizeof(rec) - 1);
+        assert_true(n > 0);
+        rec[n] = 0;
+        got_row r = ingest_one(rep, w, rec);
+        assert_int_equal(r.r, SL_DECODE_OK);
+        assert_int_equal(r.hash.is_double, g.hash.is_double);
+        assert_int_equal(r.hash.v.i, g.hash.v.i);
+        assert_string_equal(r.txt, g.txt);
+        assert_int_equal(r.num.is_double, g.num.is_double);
+        assert_memory_equal(&r.num.v, &g.num.v, sizeof(r.num.v));
+    }
+    /* lat: missing is absent for the median and bad for the sum; a string is
+     * the wrong type for both */
+    got_row g = ingest_one(raw, w, "{\"user\":\"u\",\"ts\":1,\"page\":\"x\"}");
+    assert_int_equal(g.r, SL_DECODE_BAD);
+    assert_int_equal(g.why, SL_BAD_MISSING_FIELD);
+    g = ingest_one(raw, w, "{\"user\":\"u\",\"ts\":1,\"lat\":\"2\"}");
+    assert_int_equal(g.r, SL_DECODE_BAD);
+    assert_int_equal(g.why, SL_BAD_WRONG_TYPE);
+    sl_ingest_free(raw);
+    sl_ingest_free(rep);
+    sl_def_free(def);
+
+    /* definition errors */
+    static const char *const bad[][2] = {
+        {"{\"fn\":\"top_k\",\"field\":\"page\"}", "top_k needs \"k\""},
+        {"{\"fn\":\"top_k\",\"field\":\"page\",\"k\":0}", "top_k needs \"k\""},
+        {"{\"fn\":\"approx_percentile\",\"field\":\"lat\"}", "needs \"q\""},
+        {"{\"fn\":\"approx_percentile\",\"field\":\"lat\",\"q\":[0.5,2]}", "in [0, 1]"},
+        {"{\"fn\":\"approx_percentile\",\"field\":\"lat\",\"q\":[]}", "1 to 64"},
+        {"{\"fn\":\"median\",\"field\":\"lat\",\"q\":0.5}", "only approx_percentile"},
+        {"{\"fn\":\"sum\",\"field\":\"lat\",\"k\":3}", "only top_k"},
+        {"{\"fn\":\"count_distinct\"}", "needs a \"field\""},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
+        char d[1024];
+        snprintf(d, sizeof(d),
+                 "{\"name\":\"x\",\"source\":{\"type\":\"file\",\"path\":\"/dev/null\","
+                 "\"format\":\"json\"},\"pipeline\":[{\"window\":{\"type\":\"tumbling\","
+                 "\"size\":\"1s\"},\"aggregates\":{\"a\":%s}}],\"sink\":{\"type\":\"null\"}}",
+                 bad[i][0]);
+        sl_def *x = NULL;
+        assert_int_equal(sl_def_load_string(d, "x.json", &x, err, sizeof(err)), SL_EINVAL);
+        if (!strstr(err, bad[i][1]))
+            fail_msg("%s: %s", bad[i][0], err);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -752,6 +897,7 @@ int main(void)
         cmocka_unit_test(test_ddsketch_accuracy), cmocka_unit_test(test_topk),
         cmocka_unit_test(test_topk_forged),      cmocka_unit_test(test_window_tumbling),
         cmocka_unit_test(test_window_hopping),   cmocka_unit_test(test_window_session),
+        cmocka_unit_test(test_ingest_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
