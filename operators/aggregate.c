@@ -82,8 +82,8 @@ int sl_agg_plan_init(sl_agg_plan *plan, const sl_agg_def *aggs, size_t naggs)
     return sl_agg_plan_init_params(plan, aggs, NULL, naggs);
 }
 
-int sl_agg_plan_init_params(sl_agg_plan *plan, const sl_agg_def *aggs,
-                            const sl_agg_params *params, size_t naggs)
+int sl_agg_plan_init_params(sl_agg_plan *plan, const sl_agg_def *aggs, const sl_agg_params *params,
+                            size_t naggs)
 {
     static const sl_agg_params none;
     memset(plan, 0, sizeof(*plan));
@@ -287,9 +287,9 @@ size_t sl_agg_state_min_bytes(const sl_agg_plan *plan)
 {
     size_t b = 8;
     for (uint32_t c = 0; c < plan->ncells; c++)
-        b += plan->cells[c].op == SL_AGG_OP_DISTINCT ? 8
+        b += plan->cells[c].op == SL_AGG_OP_DISTINCT    ? 8
              : plan->cells[c].op >= SL_AGG_OP_FIRST_EXT ? 1
-                                                         : 9;
+                                                        : 9;
     return b;
 }
 

@@ -69,7 +69,6 @@ typedef enum sl_agg_op {
 
 #define SL_AGG_OP_FIRST_EXT SL_AGG_OP_DISTINCT
 
-
 /* One partial value: an exact integer or a double. */
 typedef struct sl_agg_cell {
     union {
@@ -124,8 +123,8 @@ int sl_agg_plan_init(sl_agg_plan *plan, const sl_agg_def *aggs, size_t naggs);
 /* The same with the aggregates' parameters (`params`: [naggs] or NULL);
  * SL_EINVAL also for a top_k without a k in 1..SL_AGG_TOPK_MAX or an
  * approx_percentile without 1..SL_AGG_MAX_Q quantiles in [0, 1]. */
-int sl_agg_plan_init_params(sl_agg_plan *plan, const sl_agg_def *aggs,
-                            const sl_agg_params *params, size_t naggs);
+int sl_agg_plan_init_params(sl_agg_plan *plan, const sl_agg_def *aggs, const sl_agg_params *params,
+                            size_t naggs);
 /* Frees what init allocated. Safe on a zeroed plan. */
 void sl_agg_plan_free(sl_agg_plan *plan);
 
@@ -311,6 +310,5 @@ void sl_agg_ext_write(const sl_agg_cellspec *cs, const sl_agg_cell *c, sl_buf *o
 /* Returns 0 or SL_ECORRUPT (then *c is NULL and nothing is allocated). */
 int sl_agg_ext_read(const sl_agg_plan *plan, const sl_agg_cellspec *cs, sl_agg_cell *c,
                     sl_reader *in);
-
 
 #endif

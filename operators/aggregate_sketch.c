@@ -52,9 +52,9 @@ static inline void sl__mem(const sl_agg_plan *plan, int64_t delta)
 /* ------------------------------------------------------------------------ */
 
 typedef struct sl__hset {
-    uint64_t n;        /* distinct hashes, zero included */
-    uint64_t cap;      /* slots, a power of two (0: none yet) */
-    uint8_t has_zero;  /* hash 0 is held apart (0 marks an empty slot) */
+    uint64_t n;       /* distinct hashes, zero included */
+    uint64_t cap;     /* slots, a power of two (0: none yet) */
+    uint8_t has_zero; /* hash 0 is held apart (0 marks an empty slot) */
     uint64_t *slots;
 } sl__hset;
 

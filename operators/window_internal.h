@@ -320,7 +320,7 @@ struct sl_window_task {
     char seg[80]; /* "window_start":S,"window_end":E of the last result */
     size_t seg_len;
     int64_t seg_start, seg_end;
-    void *tmp; /* one aggregate state */
+    void *tmp;        /* one aggregate state */
     size_t ext_bytes; /* held by the states' sketches (plan.mem points here) */
 };
 

@@ -31,7 +31,10 @@ static const sl_opt sl__window_keys[] = {
     {.name = "allowed_lateness", .type = SL_OPT_ANY},
     {.name = NULL}};
 static const sl_opt sl__agg_keys[] = {
-    {.name = "fn", .type = SL_OPT_STRING, .required = 1, .help = "count, sum, min, max or avg"},
+    {.name = "fn",
+     .type = SL_OPT_STRING,
+     .required = 1,
+     .help = "count, sum, min, max, avg, count_distinct, median, top_k, ..."},
     {.name = "field", .type = SL_OPT_STRING},
     {.name = "q", .type = SL_OPT_ANY, .help = "approx_percentile: 0.99 or [0.5, 0.99]"},
     {.name = "k", .type = SL_OPT_INT, .help = "top_k: how many items"},

@@ -156,10 +156,10 @@ typedef struct sl_window_def {
     int64_t gap_ms;   /* session */
     int64_t allowed_lateness_ms;
     sl_agg_def *aggs;
-    size_t naggs;      /* in definition order: the output order */
-    uint32_t ncolumns; /* distinct input columns */
-    char **columns;    /* their field names, [ncolumns] */
-    uint8_t *column_kind; /* [ncolumns] sl_col_kind; NULL: all SL_COL_NUM */
+    size_t naggs;              /* in definition order: the output order */
+    uint32_t ncolumns;         /* distinct input columns */
+    char **columns;            /* their field names, [ncolumns] */
+    uint8_t *column_kind;      /* [ncolumns] sl_col_kind; NULL: all SL_COL_NUM */
     sl_agg_params *agg_params; /* [naggs]; NULL: no aggregate has any */
 } sl_window_def;
 

@@ -18,7 +18,13 @@
  *    FILTERED), the key_by check and key bytes (-> missing_key), and at the
  *    window (or the end without one) the event time (-> missing_time,
  *    bad_time) and the aggregate columns (-> missing_field, wrong_type;
- *    a number beyond the double range, e.g. 1e400, is a wrong type).
+ *    a number beyond the double range, e.g. 1e400, is a wrong type). The
+ *    columns of count_distinct & co. (sl_col_kind) take a missing or null
+ *    value as absent; theirs is the value's canonical text (note 3, with a
+ *    double of integral value written as the integer) kept in ing->ctext:
+ *    hashed (SL_COL_HASH) or copied into the batch arena by
+ *    sl_ingest_append (SL_COL_TEXT); repartition records carry that text
+ *    (or null), so both sides decode the same column.
  * 3. Key bytes are the key_by members re-encoded canonically under their
  *    names at the key_by stage: strings unescaped and re-escaped minimally,
  *    integers in decimal, doubles in round-trip form (sl_json_format_double: ".0"
@@ -291,9 +297,9 @@ static int sl__value_column(sl_ingest *ing, uint32_t c, size_t event_len, size_t
     ing->ctext_len[c] = (uint32_t)(e - s);
     *at += (size_t)(e - s);
     n->is_double = 0;
-    n->v.i = ing->col_kind[c] == SL_COL_HASH ? (int64_t)sl_value_hash(s, (size_t)(e - s))
-                                              : (int64_t)(((uint64_t)ing->ctext_off[c] << 32) |
-                                                          ing->ctext_len[c]);
+    n->v.i = ing->col_kind[c] == SL_COL_HASH
+                 ? (int64_t)sl_value_hash(s, (size_t)(e - s))
+                 : (int64_t)(((uint64_t)ing->ctext_off[c] << 32) | ing->ctext_len[c]);
     return 0;
 }
 
@@ -551,7 +557,8 @@ int sl_ingest_append(sl_ingest *ing, sl_batch *out, int64_t offset)
         for (uint32_t c = 0; c < ing->ncols; c++) {
             if (ing->col_kind[c] != SL_COL_TEXT || ing->ctext_len[c] == UINT32_MAX)
                 continue;
-            uint32_t off = sl_batch_put_bytes(out, ing->ctext + ing->ctext_off[c], ing->ctext_len[c]);
+            uint32_t off =
+                sl_batch_put_bytes(out, ing->ctext + ing->ctext_off[c], ing->ctext_len[c]);
             if (off == UINT32_MAX) {
                 out->bytes_len = mark;
                 return SL_ENOMEM;

@@ -87,9 +87,8 @@ static sl_batch **make_batches(uint64_t n, uint64_t per_ms, size_t *nb)
             /* 0: hash of ~1000 distinct values per key; 1: latency; 2: page */
             *sl_batch_val(b, 0, r) = (sl_num){.v.i = (int64_t)rnd()};
             double u = (double)(rnd() >> 11) / 9007199254740992.0;
-            *sl_batch_val(b, 1, r) = (sl_num){.v.d = exp(3 + 1.5 * sqrt(-2 * log(u + 1e-300)) *
-                                                             cos(6.283 * u)),
-                                              .is_double = 1};
+            *sl_batch_val(b, 1, r) = (sl_num){
+                .v.d = exp(3 + 1.5 * sqrt(-2 * log(u + 1e-300)) * cos(6.283 * u)), .is_double = 1};
             size_t pg = (size_t)(1000 * u * u * u);
             size_t pl = strlen(pages[pg]);
             uint32_t off = sl_batch_put_bytes(b, pages[pg], pl);
@@ -140,11 +139,8 @@ int main(void)
         sl_agg_params pa[1] = {cases[c].pa};
         if (cases[c].fn == SL_AGG_APPROX_PERCENTILE)
             pa[0] = (sl_agg_params){.q = qs, .nq = 3, .q_list = 1};
-        sl_window_def def = {.type = SL_WIN_TUMBLING,
-                             .size_ms = 1000,
-                             .aggs = aggs,
-                             .naggs = 1,
-                             .agg_params = pa};
+        sl_window_def def = {
+            .type = SL_WIN_TUMBLING, .size_ms = 1000, .aggs = aggs, .naggs = 1, .agg_params = pa};
         sl_watermark_def wm = {0};
         double best = 0;
         size_t peak = 0;

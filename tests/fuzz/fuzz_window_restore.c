@@ -27,7 +27,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define NDEFS 5
+#define NDEFS    5
 #define COL_TEXT WS_NCOLUMNS /* the top_k column of the sketch definition */
 
 static sl_window_def g_def[NDEFS];
@@ -45,7 +45,8 @@ static void fuzz_setup(void)
         (ws_config){.type = SL_WIN_HOPPING, .size = 3000, .slide = 1000, .lateness = 0, .ooo = 100};
     c[2] = (ws_config){.type = SL_WIN_SESSION, .gap = 700, .lateness = 300, .ooo = 50};
     c[3] = (ws_config){.type = SL_WIN_TUMBLING, .size = 1, .lateness = 0, .ooo = 0};
-    c[4] = (ws_config){.type = SL_WIN_HOPPING, .size = 2000, .slide = 500, .lateness = 700, .ooo = 100};
+    c[4] = (ws_config){
+        .type = SL_WIN_HOPPING, .size = 2000, .slide = 500, .lateness = 700, .ooo = 100};
     static const ws_agg sketch[] = {
         {"n", "n", SL_AGG_COUNT, -1},
         {"d", "d", SL_AGG_COUNT_DISTINCT, WS_COL_QTY},

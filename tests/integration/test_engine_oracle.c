@@ -131,11 +131,10 @@ static int with_price;
 static int with_page;
 
 /* page values as written in the input, and their canonical text */
-static const char *const page_in[] = {"\"home\"", "\"h\\u006fme\"", "\"cart\"", "\"a\\\"b\"",
-                                      "3",          "3.0",              "\"p6\"",  "\"p7\"",
-                                      "null"};
+static const char *const page_in[] = {"\"home\"", "\"h\\u006fme\"", "\"cart\"", "\"a\\\"b\"", "3",
+                                      "3.0",      "\"p6\"",         "\"p7\"",   "null"};
 static const char *const page_text[] = {"\"home\"", "\"home\"", "\"cart\"", "\"a\\\"b\"", "3",
-                                        "3",          "\"p6\"",   "\"p7\"",   NULL};
+                                        "3",        "\"p6\"",   "\"p7\"",   NULL};
 
 static const char *const agg_names[] = {"orders", "total", "biggest", "smallest", "mean"};
 static const char *const agg_fns[] = {"count", "sum", "max", "min", "avg"};
@@ -241,7 +240,7 @@ static void free_stream(stream *s, int nkeys)
 /* Stages after the window, and what they do to the oracle's results. */
 static int with_post;
 #define POST_STAGES                                                                                \
-    ",{\"filter\":{\"field\":\"orders\",\"op\":\">=\",\"value\":3}},"                   \
+    ",{\"filter\":{\"field\":\"orders\",\"op\":\">=\",\"value\":3}},"                              \
     "{\"map\":{\"drop\":[\"smallest\"],\"rename\":{\"total\":\"sum_amount\"}}}"
 
 /* Applies POST_STAGES to one oracle result: 0 if the filter drops it, else
@@ -395,8 +394,7 @@ static void run_case(const char *window_json, const or_config *cfg, uint64_t see
             int same = approx_keys ? oracle_same_result(cap_rows[pos].value,
                                                         want[t].results[i].value, approx_keys, 0.01)
                                    : same_json(cap_rows[pos].value, want[t].results[i].value);
-            if (!same ||
-                strcmp(cap_rows[pos].key, want[t].results[i].key) != 0)
+            if (!same || strcmp(cap_rows[pos].key, want[t].results[i].key) != 0)
                 fail_msg("seed %" PRIu64 " workers %d batch %d task %d result %zu:\n got  %s %s\n "
                          "want %s %s",
                          seed, workers, batch, t, i, cap_rows[pos].key, cap_rows[pos].value,
@@ -560,19 +558,24 @@ static void test_session_more(void **state)
 
 #define SKETCH_AGGS                                                                                \
     "\"aggregates\":{\"orders\":{\"fn\":\"count\"},"                                               \
-    "\"pages\":{\"fn\":\"count_distinct\",\"field\":\"page\"},"                                  \
-    "\"approx_pages\":{\"fn\":\"approx_count_distinct\",\"field\":\"page\"},"                    \
-    "\"top\":{\"fn\":\"top_k\",\"field\":\"page\",\"k\":8},"                                     \
-    "\"lat\":{\"fn\":\"approx_percentile\",\"field\":\"lat\",\"q\":[0.5,0.9,0.99]},"              \
+    "\"pages\":{\"fn\":\"count_distinct\",\"field\":\"page\"},"                                    \
+    "\"approx_pages\":{\"fn\":\"approx_count_distinct\",\"field\":\"page\"},"                      \
+    "\"top\":{\"fn\":\"top_k\",\"field\":\"page\",\"k\":8},"                                       \
+    "\"lat\":{\"fn\":\"approx_percentile\",\"field\":\"lat\",\"q\":[0.5,0.9,0.99]},"               \
     "\"p90\":{\"fn\":\"approx_percentile\",\"field\":\"lat\",\"q\":0.9},"                          \
-    "\"med\":{\"fn\":\"median\",\"field\":\"lat\"},"                                             \
+    "\"med\":{\"fn\":\"median\",\"field\":\"lat\"},"                                               \
     "\"total\":{\"fn\":\"sum\",\"field\":\"amount\"}}"
 
 static const char *const sketch_names[] = {"orders", "pages", "approx_pages", "top",
                                            "lat",    "p90",   "med",          "total"};
-static const char *const sketch_fns[] = {
-    "count", "count_distinct", "approx_count_distinct", "top_k:8", "approx_percentile:[0.5,0.9,0.99]",
-    "approx_percentile:0.9", "median", "sum"};
+static const char *const sketch_fns[] = {"count",
+                                         "count_distinct",
+                                         "approx_count_distinct",
+                                         "top_k:8",
+                                         "approx_percentile:[0.5,0.9,0.99]",
+                                         "approx_percentile:0.9",
+                                         "median",
+                                         "sum"};
 /* or_event.cols: 0 amount, 2 page, 3 lat */
 static const int sketch_cols[] = {-1, 2, 2, 2, 3, 3, 3, 0};
 static const char *const sketch_approx[] = {"lat", "p90", "med", NULL};
@@ -624,9 +627,9 @@ int main(void)
 {
     sl_log_set_level(SL_LOG_WARN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tumbling),     cmocka_unit_test(test_hopping),
-        cmocka_unit_test(test_session),      cmocka_unit_test(test_tumbling_more),
-        cmocka_unit_test(test_hopping_more), cmocka_unit_test(test_session_more),
+        cmocka_unit_test(test_tumbling),        cmocka_unit_test(test_hopping),
+        cmocka_unit_test(test_session),         cmocka_unit_test(test_tumbling_more),
+        cmocka_unit_test(test_hopping_more),    cmocka_unit_test(test_session_more),
         cmocka_unit_test(test_tumbling_sketch), cmocka_unit_test(test_hopping_sketch),
         cmocka_unit_test(test_session_sketch),
     };

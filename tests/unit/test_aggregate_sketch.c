@@ -163,7 +163,8 @@ static void check_roundtrip(const sl_agg_plan *p, const void *st)
     sl_reader_init(&r, b.data, b.len);
     assert_int_equal(sl_agg_state_read(p, back, &r), 0);
     assert_true(sl_reader_done(&r));
-    char *f1 = malloc(sl_agg_format_bound(p, st) + 1), *f2 = malloc(sl_agg_format_bound(p, back) + 1);
+    char *f1 = malloc(sl_agg_format_bound(p, st) + 1),
+         *f2 = malloc(sl_agg_format_bound(p, back) + 1);
     *sl_agg_format(p, st, f1) = 0;
     *sl_agg_format(p, back, f2) = 0;
     assert_string_equal(f1, f2);
@@ -520,10 +521,10 @@ static void test_topk_forged(void **state)
     for (size_t i = 0; i < SL_ARRAY_LEN(texts); i++) {
         sl_buf b;
         sl_buf_init(&b);
-        sl_buf_put_i64(&b, 1);    /* n */
-        sl_buf_put_u8(&b, 1);     /* present */
-        sl_buf_put_u32(&b, 1);    /* one item */
-        sl_buf_put_u64(&b, 1);    /* count */
+        sl_buf_put_i64(&b, 1); /* n */
+        sl_buf_put_u8(&b, 1);  /* present */
+        sl_buf_put_u32(&b, 1); /* one item */
+        sl_buf_put_u64(&b, 1); /* count */
         sl_buf_put_blob(&b, texts[i], strlen(texts[i]));
         sl_reader r;
         sl_reader_init(&r, b.data, b.len);
@@ -548,7 +549,7 @@ typedef struct wev {
 
 /* as the ingest gives them: canonical JSON text (minimal escapes) */
 static const char *const pages[] = {"\"home\"", "\"cart\"", "\"a\\\"b\"", "\"\xc3\xa9\"", "7",
-                                    "\"p5\"", "\"p6\"", "-2", "\"p8\"", "\"p9\""};
+                                    "\"p5\"",   "\"p6\"",   "-2",         "\"p8\"",       "\"p9\""};
 static const char *const wkeys[] = {"\"k\":0", "\"k\":1", "\"k\":2", "\"k\":3", "\"k\":4"};
 
 typedef struct wcap {
@@ -638,10 +639,15 @@ static void run_window(sl_window_type type, uint64_t seed)
                          {(char *)"top", SL_AGG_TOP_K, NULL, COL_TEXT},
                          {(char *)"top3", SL_AGG_TOP_K, NULL, COL_TEXT}};
     double qs[] = {0.5, 0.99, 0};
-    sl_agg_params params[7] = {{0}, {0}, {0}, {.q = qs, .nq = 3, .q_list = 1}, {0}, {.k = 10}, {.k = 3}};
+    sl_agg_params params[7] = {{0}, {0},       {0},     {.q = qs, .nq = 3, .q_list = 1},
+                               {0}, {.k = 10}, {.k = 3}};
     static const char *const names[] = {"n", "pages", "approx_pages", "lat", "med", "top", "top3"};
-    static const char *const fns[] = {"count", "count_distinct", "approx_count_distinct",
-                                      "approx_percentile:[0.5,0.99,0]", "median", "top_k:10",
+    static const char *const fns[] = {"count",
+                                      "count_distinct",
+                                      "approx_count_distinct",
+                                      "approx_percentile:[0.5,0.99,0]",
+                                      "median",
+                                      "top_k:10",
                                       "top_k:3"};
     static const int cols[] = {-1, 0, 0, 1, 1, 2, 2};
     sl_window_def def = {.type = type,
@@ -675,8 +681,8 @@ static void run_window(sl_window_type type, uint64_t seed)
         vals[3 * i] = page;
         vals[3 * i + 1] = (or_num){.is_double = 1, .d = ev[i].lat, .absent = ev[i].lat_absent};
         vals[3 * i + 2] = page;
-        oe[i] = (or_event){.key = wkeys[ev[i].key], .ts = ev[i].ts, .cols = &vals[3 * i],
-                           .offset = ev[i].off};
+        oe[i] = (or_event){
+            .key = wkeys[ev[i].key], .ts = ev[i].ts, .cols = &vals[3 * i], .offset = ev[i].off};
     }
     or_config oc = {.type = type == SL_WIN_TUMBLING  ? OR_TUMBLING
                             : type == SL_WIN_HOPPING ? OR_HOPPING
@@ -707,8 +713,7 @@ static void run_window(sl_window_type type, uint64_t seed)
         assert_true(sl_window_task_state_bytes(t) < 4096); /* sketches freed */
         sl_window_task_free(t);
         if (got.n != want.n)
-            fail_msg("type %d batch %u: %zu results, the oracle %zu", type, bss[bi], got.n,
-                     want.n);
+            fail_msg("type %d batch %u: %zu results, the oracle %zu", type, bss[bi], got.n, want.n);
         for (size_t i = 0; i < got.n; i++)
             if (!oracle_same_result(got.v[i], want.results[i].value, approx, 0.01))
                 fail_msg("type %d batch %u result %zu:\n got  %s\n want %s", type, bss[bi], i,
@@ -893,10 +898,10 @@ static void test_ingest_columns(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_count_distinct),   cmocka_unit_test(test_hll_accuracy),
+        cmocka_unit_test(test_count_distinct),    cmocka_unit_test(test_hll_accuracy),
         cmocka_unit_test(test_ddsketch_accuracy), cmocka_unit_test(test_topk),
-        cmocka_unit_test(test_topk_forged),      cmocka_unit_test(test_window_tumbling),
-        cmocka_unit_test(test_window_hopping),   cmocka_unit_test(test_window_session),
+        cmocka_unit_test(test_topk_forged),       cmocka_unit_test(test_window_tumbling),
+        cmocka_unit_test(test_window_hopping),    cmocka_unit_test(test_window_session),
         cmocka_unit_test(test_ingest_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
