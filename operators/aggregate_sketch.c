@@ -20,12 +20,13 @@
  *                         bins x u64 count
  *   top_k                 u8 0 (empty) | 1 | 3 (bit 1: counters were
  *                         evicted), u32 n <= k, n x (u64 count, blob text)
+ *                         in output order
  * Restore checks every count against the bytes left before allocating, and
- * the values (registers, bin ranges, item text is one JSON value).
+ * the values (ascending distinct hashes, registers, bin ranges and totals,
+ * item text is one minified JSON value, no duplicate items).
  */
 #include "aggregate.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -841,17 +842,106 @@ void sl_agg_ext_write(const sl_agg_cellspec *cs, const sl_agg_cell *c, sl_buf *o
     }
 }
 
-/* Whether text[0, len) is exactly one JSON value without control bytes. */
+/* One JSON string at p ('"'): returns its end, or NULL. */
+static const char *sl__json_string(const char *p, const char *e)
+{
+    for (p++; p < e; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"')
+            return p + 1;
+        if (c < 0x20)
+            return NULL;
+        if (c != '\\')
+            continue;
+        if (++p >= e)
+            return NULL;
+        if (*p == 'u') {
+            if (e - p < 5)
+                return NULL;
+            for (int i = 1; i <= 4; i++) {
+                char h = p[i];
+                if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
+                    return NULL;
+            }
+            p += 4;
+        } else if (!*p || !strchr("\"\\/bfnrt", *p)) {
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+static const char *sl__json_digits(const char *p, const char *e)
+{
+    const char *s = p;
+    while (p < e && *p >= '0' && *p <= '9')
+        p++;
+    return p > s ? p : NULL;
+}
+
+/* One JSON value in minified form (no whitespace) at p: returns its end, or
+ * NULL. Numbers of any size are accepted, as the ingest keeps them. */
+static const char *sl__json_value(const char *p, const char *e, int depth)
+{
+    if (p >= e || depth > 512)
+        return NULL;
+    switch (*p) {
+    case '"':
+        return sl__json_string(p, e);
+    case '{':
+    case '[': {
+        char close = *p == '{' ? '}' : ']';
+        int obj = *p == '{';
+        p++;
+        if (p < e && *p == close)
+            return p + 1;
+        for (;;) {
+            if (obj) {
+                if (p >= e || *p != '"' || !(p = sl__json_string(p, e)) || p >= e || *p++ != ':')
+                    return NULL;
+            }
+            if (!(p = sl__json_value(p, e, depth + 1)) || p >= e)
+                return NULL;
+            if (*p == close)
+                return p + 1;
+            if (*p++ != ',')
+                return NULL;
+        }
+    }
+    case 't':
+        return e - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
+    case 'f':
+        return e - p >= 5 && memcmp(p, "false", 5) == 0 ? p + 5 : NULL;
+    case 'n':
+        return e - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
+    default:
+        if (*p == '-')
+            p++;
+        if (p < e && *p == '0')
+            p++;
+        else if (p >= e || *p < '1' || *p > '9' || !(p = sl__json_digits(p, e)))
+            return NULL;
+        if (p < e && *p == '.' && !(p = sl__json_digits(p + 1, e)))
+            return NULL;
+        if (p < e && (*p == 'e' || *p == 'E')) {
+            p++;
+            if (p < e && (*p == '+' || *p == '-'))
+                p++;
+            if (!(p = sl__json_digits(p, e)))
+                return NULL;
+        }
+        return p;
+    }
+}
+
+/* Whether text[0, len) is exactly one JSON value (minified, as the ingest
+ * writes them) without control bytes: a restored top_k item goes into
+ * results as it is. */
 static int sl__one_json_value(const char *text, uint32_t len)
 {
     if (!len || !sl_bytes_printable((const uint8_t *)text, len))
         return 0;
-    json_error_t err;
-    json_t *j = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
-    if (!j)
-        return 0;
-    json_decref(j);
-    return 1;
+    return sl__json_value(text, text + len, 0) == text + len;
 }
 
 static int sl__ext_parse(const sl_agg_cellspec *cs, void **pp, sl_reader *in)
