@@ -363,8 +363,14 @@ void sl__window_explain(const sl_stage *stage, FILE *out)
         fputc(')', out);
     }
     fputs("\n    reads: ", out);
-    for (uint32_t i = 0; i < w->ncolumns; i++)
-        fprintf(out, "%s%s", i ? ", " : "", w->columns[i]);
-    fprintf(out, "%s(%u numeric column%s)\n", w->ncolumns ? " " : "", w->ncolumns,
-            w->ncolumns == 1 ? "" : "s");
+    static const char *const kinds[] = {"", " as a number or absent", " as value hashes",
+                                        " as value text"};
+    int all_num = 1;
+    for (uint32_t i = 0; i < w->ncolumns; i++) {
+        uint8_t k = w->column_kind ? w->column_kind[i] : SL_COL_NUM;
+        all_num &= k == SL_COL_NUM;
+        fprintf(out, "%s%s%s", i ? ", " : "", w->columns[i], kinds[k <= SL_COL_TEXT ? k : 0]);
+    }
+    fprintf(out, "%s(%u %s column%s)\n", w->ncolumns ? " " : "", w->ncolumns,
+            all_num ? "numeric" : "input", w->ncolumns == 1 ? "" : "s");
 }
