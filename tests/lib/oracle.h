@@ -50,7 +50,8 @@ typedef struct or_config {
     /* aggregates, in this output order: names[i] (as written in the JSON
      * output, i.e. already escaped) with fn[i] in
      * {"count","sum","min","max","avg","first","last","var_pop","var_samp",
-     * "stddev_pop","stddev_samp"} */
+     * "stddev_pop","stddev_samp","count_distinct","approx_count_distinct",
+     * "approx_percentile:Q","median","top_k:K"} */
     const char *const *agg_names;
     const char *const *agg_fns;
     size_t naggs;
