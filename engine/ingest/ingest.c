@@ -267,7 +267,8 @@ static char *sl__value_text(sl_ingest *ing, int slot, size_t event_len, char *ds
 /* A column of count_distinct & co. (see batch.h): absent for a missing or
  * null value; a number or absent (SL_COL_NUM_OPT); the value's text in
  * ing->ctext and its hash (SL_COL_HASH). 0 or a bad reason + 1. */
-static int sl__value_column(sl_ingest *ing, uint32_t c, size_t event_len, size_t *at)
+static __attribute__((noinline)) int sl__value_column(sl_ingest *ing, uint32_t c, size_t event_len,
+                                                      size_t *at)
 {
     const sl_json_val *v = &ing->vals[ing->col_slot[c]];
     sl_num *n = &ing->row_vals[c];
