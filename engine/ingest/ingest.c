@@ -267,8 +267,7 @@ static char *sl__value_text(sl_ingest *ing, int slot, size_t event_len, char *ds
 /* A column of count_distinct & co. (see batch.h): absent for a missing or
  * null value; a number or absent (SL_COL_NUM_OPT); the value's text in
  * ing->ctext and its hash (SL_COL_HASH). 0 or a bad reason + 1. */
-static __attribute__((noinline)) int sl__value_column(sl_ingest *ing, uint32_t c, size_t event_len,
-                                                      size_t *at)
+static int sl__value_column(sl_ingest *ing, uint32_t c, size_t event_len, size_t *at)
 {
     const sl_json_val *v = &ing->vals[ing->col_slot[c]];
     sl_num *n = &ing->row_vals[c];
@@ -304,32 +303,49 @@ static __attribute__((noinline)) int sl__value_column(sl_ingest *ing, uint32_t c
     return 0;
 }
 
-static int sl__columns(sl_ingest *ing, size_t event_len)
+/* A numeric column (SL_COL_NUM): 0 or a bad reason + 1. */
+static inline int sl__num_column(sl_ingest *ing, uint32_t c)
+{
+    const sl_json_val *v = &ing->vals[ing->col_slot[c]];
+    sl_num *n = &ing->row_vals[c];
+    if (v->type == SL_T_INT) {
+        n->v.i = v->i;
+        n->is_double = 0;
+    } else if (v->type == SL_T_DOUBLE) {
+        n->v.d = sl_json_to_double(v->raw, v->len);
+        n->is_double = 1;
+        if (SL_UNLIKELY(!isfinite(n->v.d))) /* 1e400: beyond double range */
+            return SL_BAD_WRONG_TYPE + 1;
+    } else {
+        return (v->type == SL_T_MISSING ? SL_BAD_MISSING_FIELD : SL_BAD_WRONG_TYPE) + 1;
+    }
+    return 0;
+}
+
+/* The columns when some are not numeric (count_distinct & co.). */
+static __attribute__((noinline)) int sl__columns_mixed(sl_ingest *ing, size_t event_len)
 {
     size_t at = 0;
-    if (SL_UNLIKELY(ing->has_value_cols) &&
+    if (ing->has_value_cols &&
         sl__grow(&ing->ctext, &ing->ctext_cap, (size_t)ing->ncols * (event_len + 40)) != 0)
         return SL_BAD_MALFORMED + 1; /* out of memory: cannot hold this row */
     for (uint32_t c = 0; c < ing->ncols; c++) {
-        const sl_json_val *v = &ing->vals[ing->col_slot[c]];
-        sl_num *n = &ing->row_vals[c];
-        if (SL_UNLIKELY(ing->col_kind[c] != SL_COL_NUM)) {
-            int bad = sl__value_column(ing, c, event_len, &at);
-            if (bad)
-                return bad;
-            continue;
-        }
-        if (v->type == SL_T_INT) {
-            n->v.i = v->i;
-            n->is_double = 0;
-        } else if (v->type == SL_T_DOUBLE) {
-            n->v.d = sl_json_to_double(v->raw, v->len);
-            n->is_double = 1;
-            if (SL_UNLIKELY(!isfinite(n->v.d))) /* 1e400: beyond double range */
-                return SL_BAD_WRONG_TYPE + 1;
-        } else {
-            return (v->type == SL_T_MISSING ? SL_BAD_MISSING_FIELD : SL_BAD_WRONG_TYPE) + 1;
-        }
+        int bad = ing->col_kind[c] == SL_COL_NUM ? sl__num_column(ing, c)
+                                                 : sl__value_column(ing, c, event_len, &at);
+        if (bad)
+            return bad;
+    }
+    return 0;
+}
+
+static int sl__columns(sl_ingest *ing, size_t event_len)
+{
+    if (SL_UNLIKELY(ing->has_other_cols))
+        return sl__columns_mixed(ing, event_len);
+    for (uint32_t c = 0; c < ing->ncols; c++) {
+        int bad = sl__num_column(ing, c);
+        if (bad)
+            return bad;
     }
     return 0;
 }

@@ -201,6 +201,7 @@ int sl__ingest_compile(sl_ingest *ing, char *errstr, size_t errstr_size)
         ing->col_kind[c] = w->column_kind ? w->column_kind[c] : SL_COL_NUM;
         ing->has_value_cols |= ing->col_kind[c] == SL_COL_HASH || ing->col_kind[c] == SL_COL_TEXT;
         ing->has_text_cols |= ing->col_kind[c] == SL_COL_TEXT;
+        ing->has_other_cols |= ing->col_kind[c] != SL_COL_NUM;
     }
     key_in = sl_xcalloc(ing->nkeys + 1, sizeof(*key_in));
     col_in = sl_xcalloc(ing->ncols + 1, sizeof(*col_in));
