@@ -51,6 +51,13 @@
  * Firing sorts the window's keys: an LSD radix sort on (end, the 8 key
  * bytes after the prefix all keys share), then memcmp within ties.
  *
+ * Sketch aggregates (count_distinct & co., aggregate.h) make a state own
+ * heap objects: it is released (sl_agg_state_release) wherever its life
+ * ends -- a pane's table before it is cleared or freed, the combined table
+ * and the scratch state of a hopping window after their results, a freed or
+ * purged session, close -- and merge copies, never shares. Plans without
+ * sketches skip all of it. Their bytes count in the task's state bytes.
+ *
  * Choices window.h leaves open:
  *  - update = 1 marks exactly the results emitted at once for an event that
  *    lands in an already fired window (also a key's first event there, and
