@@ -22,11 +22,13 @@ static uint32_t sl__agg_width(uint8_t op)
     }
 }
 
-/* Finds or appends the partial (op, column); returns its index or -1. */
-static int32_t sl__agg_cell_for(sl_agg_plan *plan, uint8_t op, uint32_t column)
+/* Finds or appends the partial (op, column, param); returns its index or
+ * -1. */
+static int32_t sl__agg_cell_for(sl_agg_plan *plan, uint8_t op, uint32_t column, uint32_t param)
 {
     for (uint32_t c = 0; c < plan->ncells; c++)
-        if (plan->cells[c].op == op && plan->cells[c].column == column)
+        if (plan->cells[c].op == op && plan->cells[c].column == column &&
+            plan->cells[c].param == param)
             return (int32_t)c;
     sl_agg_cellspec *n = realloc(plan->cells, (plan->ncells + 1) * sizeof(*n));
     if (!n)
@@ -35,7 +37,10 @@ static int32_t sl__agg_cell_for(sl_agg_plan *plan, uint8_t op, uint32_t column)
     n[plan->ncells].op = op;
     n[plan->ncells].column = column;
     n[plan->ncells].slot = plan->nslots;
+    n[plan->ncells].param = param;
     plan->nslots += sl__agg_width(op);
+    if (op >= SL_AGG_OP_FIRST_EXT)
+        plan->next++;
     if (column + 1 > plan->ncolumns)
         plan->ncolumns = column + 1;
     return (int32_t)plan->ncells++;
@@ -74,6 +79,13 @@ static char *sl__agg_prefix(const char *name, size_t *len)
 
 int sl_agg_plan_init(sl_agg_plan *plan, const sl_agg_def *aggs, size_t naggs)
 {
+    return sl_agg_plan_init_params(plan, aggs, NULL, naggs);
+}
+
+int sl_agg_plan_init_params(sl_agg_plan *plan, const sl_agg_def *aggs, const sl_agg_params *params,
+                            size_t naggs)
+{
+    static const sl_agg_params none;
     memset(plan, 0, sizeof(*plan));
     plan->outputs = calloc(naggs ? naggs : 1, sizeof(*plan->outputs));
     if (!plan->outputs)
@@ -82,10 +94,12 @@ int sl_agg_plan_init(sl_agg_plan *plan, const sl_agg_def *aggs, size_t naggs)
     size_t bound = 0;
     for (size_t a = 0; a < naggs; a++) {
         sl_agg_output *o = &plan->outputs[a];
+        const sl_agg_params *pa = params ? &params[a] : &none;
         o->fn = (uint8_t)aggs[a].fn;
         o->cell = -1;
         if (aggs[a].fn != SL_AGG_COUNT) {
             uint8_t op;
+            uint32_t param = 0;
             switch (aggs[a].fn) {
             case SL_AGG_SUM:
             case SL_AGG_AVG:
@@ -109,6 +123,26 @@ int sl_agg_plan_init(sl_agg_plan *plan, const sl_agg_def *aggs, size_t naggs)
             case SL_AGG_VAR_SAMP:
                 op = SL_AGG_OP_MOMENTS;
                 break;
+            case SL_AGG_COUNT_DISTINCT:
+                op = SL_AGG_OP_DISTINCT;
+                break;
+            case SL_AGG_APPROX_COUNT_DISTINCT:
+                op = SL_AGG_OP_HLL;
+                param = 14;
+                break;
+            case SL_AGG_APPROX_PERCENTILE:
+            case SL_AGG_MEDIAN:
+                op = SL_AGG_OP_QUANTILES;
+                break;
+            case SL_AGG_TOP_K:
+                op = SL_AGG_OP_TOPK;
+                param = pa->k;
+                if (param < 1 || param > SL_AGG_TOPK_MAX) {
+                    sl_agg_plan_free(plan);
+                    return SL_EINVAL;
+                }
+                plan->has_topk = 1;
+                break;
             default:
                 sl_agg_plan_free(plan);
                 return SL_EINVAL;
@@ -117,7 +151,29 @@ int sl_agg_plan_init(sl_agg_plan *plan, const sl_agg_def *aggs, size_t naggs)
                 sl_agg_plan_free(plan);
                 return SL_EINVAL;
             }
-            o->cell = sl__agg_cell_for(plan, op, (uint32_t)aggs[a].column);
+            if (aggs[a].fn == SL_AGG_MEDIAN || aggs[a].fn == SL_AGG_APPROX_PERCENTILE) {
+                uint32_t nq = aggs[a].fn == SL_AGG_MEDIAN ? 1 : pa->nq;
+                if (nq < 1 || nq > SL_AGG_MAX_Q) {
+                    sl_agg_plan_free(plan);
+                    return SL_EINVAL;
+                }
+                o->q = malloc(nq * sizeof(*o->q));
+                if (!o->q) {
+                    sl_agg_plan_free(plan);
+                    return SL_ENOMEM;
+                }
+                o->nq = nq;
+                o->q_list = aggs[a].fn == SL_AGG_APPROX_PERCENTILE && pa->q_list;
+                for (uint32_t i = 0; i < nq; i++) {
+                    double q = aggs[a].fn == SL_AGG_MEDIAN ? 0.5 : pa->q[i];
+                    if (!(q >= 0 && q <= 1)) {
+                        sl_agg_plan_free(plan);
+                        return SL_EINVAL;
+                    }
+                    o->q[i] = q;
+                }
+            }
+            o->cell = sl__agg_cell_for(plan, op, (uint32_t)aggs[a].column, param);
             if (o->cell < 0) {
                 sl_agg_plan_free(plan);
                 return SL_ENOMEM;
@@ -129,7 +185,7 @@ int sl_agg_plan_init(sl_agg_plan *plan, const sl_agg_def *aggs, size_t naggs)
             return SL_ENOMEM;
         }
         /* A double prints in at most 25 bytes; "null" and int64 fit too. */
-        bound += o->prefix_len + 32;
+        bound += o->prefix_len + 32 + (size_t)o->nq * 27;
     }
     plan->format_bound = bound;
     plan->state_size = (uint32_t)(sizeof(sl_agg_state) + plan->nslots * sizeof(sl_agg_cell));
@@ -139,8 +195,10 @@ int sl_agg_plan_init(sl_agg_plan *plan, const sl_agg_def *aggs, size_t naggs)
 void sl_agg_plan_free(sl_agg_plan *plan)
 {
     if (plan->outputs)
-        for (size_t a = 0; a < plan->noutputs; a++)
+        for (size_t a = 0; a < plan->noutputs; a++) {
             free(plan->outputs[a].prefix);
+            free(plan->outputs[a].q);
+        }
     free(plan->outputs);
     free(plan->cells);
     memset(plan, 0, sizeof(*plan));
@@ -154,12 +212,24 @@ void sl_agg_merge(const sl_agg_plan *plan, void *dst, const void *src)
         return;
     if (d->n == 0) {
         memcpy(d, s, plan->state_size);
+        if (SL_UNLIKELY(plan->next)) /* copy the sketches, never share them */
+            for (uint32_t c = 0; c < plan->ncells; c++) {
+                const sl_agg_cellspec *cs = &plan->cells[c];
+                if (cs->op < SL_AGG_OP_FIRST_EXT)
+                    continue;
+                d->cells[cs->slot].v.i = 0;
+                sl_agg_ext_merge(plan, cs, &d->cells[cs->slot], &s->cells[cs->slot]);
+            }
         return;
     }
     for (uint32_t c = 0; c < plan->ncells; c++) {
         const sl_agg_cellspec *cs = &plan->cells[c];
         const sl_agg_cell *sc = &s->cells[cs->slot];
         sl_agg_cell *dc = &d->cells[cs->slot];
+        if (cs->op >= SL_AGG_OP_FIRST_EXT) {
+            sl_agg_ext_merge(plan, cs, dc, sc);
+            continue;
+        }
         sl_num x;
         x.is_double = sc->is_double;
         if (sc->is_double)
@@ -185,6 +255,42 @@ void sl_agg_merge(const sl_agg_plan *plan, void *dst, const void *src)
         }
     }
     d->n += s->n;
+}
+
+void sl_agg_state_release(const sl_agg_plan *plan, void *state)
+{
+    if (!plan->next)
+        return;
+    sl_agg_state *s = state;
+    for (uint32_t c = 0; c < plan->ncells; c++)
+        if (plan->cells[c].op >= SL_AGG_OP_FIRST_EXT)
+            sl_agg_ext_free(plan, &plan->cells[c], &s->cells[plan->cells[c].slot]);
+}
+
+size_t sl_agg_format_bound(const sl_agg_plan *plan, const void *state)
+{
+    if (SL_LIKELY(!plan->has_topk))
+        return plan->format_bound;
+    const sl_agg_state *s = state;
+    size_t b = plan->format_bound;
+    for (size_t a = 0; a < plan->noutputs; a++) {
+        const sl_agg_output *o = &plan->outputs[a];
+        if (o->fn == SL_AGG_TOP_K) {
+            const sl_agg_cellspec *cs = &plan->cells[o->cell];
+            b += sl_agg_ext_format_bound(o, cs, &s->cells[cs->slot]);
+        }
+    }
+    return b;
+}
+
+size_t sl_agg_state_min_bytes(const sl_agg_plan *plan)
+{
+    size_t b = 8;
+    for (uint32_t c = 0; c < plan->ncells; c++)
+        b += plan->cells[c].op == SL_AGG_OP_DISTINCT    ? 8
+             : plan->cells[c].op >= SL_AGG_OP_FIRST_EXT ? 1
+                                                        : 9;
+    return b;
 }
 
 static const char sl__digit_pairs[201] = "00010203040506070809"
@@ -382,6 +488,15 @@ char *sl_agg_format(const sl_agg_plan *plan, const void *state, char *out)
             out = sl_agg_put_double(out, sd ? sqrt(var) : var);
             break;
         }
+        case SL_AGG_COUNT_DISTINCT:
+        case SL_AGG_APPROX_COUNT_DISTINCT:
+        case SL_AGG_APPROX_PERCENTILE:
+        case SL_AGG_MEDIAN:
+        case SL_AGG_TOP_K: {
+            const sl_agg_cellspec *cs = &plan->cells[o->cell];
+            out = sl_agg_ext_format(o, cs, &s->cells[cs->slot], out);
+            break;
+        }
         default: /* sum, min, max, first, last: the value cell */
             out = sl__agg_put_cell(out, &s->cells[plan->cells[o->cell].slot]);
             break;
@@ -414,8 +529,9 @@ static int sl__agg_read_value(sl_agg_cell *c, sl_reader *in)
 }
 
 /* Per partial: sum/min/max the value cell; first/last the value cell then
- * i64 event time, i64 offset; moments f64 mean, f64 M2. Plans of count,
- * sum, min, max and avg only write what they always wrote. */
+ * i64 event time, i64 offset; moments f64 mean, f64 M2; sketches their own
+ * encoding (sl_agg_ext_write). Plans of count, sum, min, max and avg only
+ * write what they always wrote. */
 void sl_agg_state_write(const sl_agg_plan *plan, const void *state, sl_buf *out)
 {
     const sl_agg_state *s = state;
@@ -433,6 +549,12 @@ void sl_agg_state_write(const sl_agg_plan *plan, const void *state, sl_buf *out)
             sl_buf_put_i64(out, cell[1].v.i);
             sl_buf_put_i64(out, cell[2].v.i);
             break;
+        case SL_AGG_OP_DISTINCT:
+        case SL_AGG_OP_HLL:
+        case SL_AGG_OP_QUANTILES:
+        case SL_AGG_OP_TOPK:
+            sl_agg_ext_write(&plan->cells[c], cell, out);
+            break;
         default:
             sl__agg_put_value(cell, out);
             break;
@@ -440,10 +562,22 @@ void sl_agg_state_write(const sl_agg_plan *plan, const void *state, sl_buf *out)
     }
 }
 
+static int sl__agg_state_read(const sl_agg_plan *plan, sl_agg_state *s, sl_reader *in);
+
 int sl_agg_state_read(const sl_agg_plan *plan, void *state, sl_reader *in)
 {
     sl_agg_state *s = state;
     memset(s, 0, plan->state_size);
+    int rc = sl__agg_state_read(plan, s, in);
+    if (rc != 0) {
+        sl_agg_state_release(plan, s);
+        memset(s, 0, plan->state_size);
+    }
+    return rc;
+}
+
+static int sl__agg_state_read(const sl_agg_plan *plan, sl_agg_state *s, sl_reader *in)
+{
     s->n = sl_read_i64(in);
     if (s->n <= 0)
         return SL_ECORRUPT;
@@ -462,6 +596,13 @@ int sl_agg_state_read(const sl_agg_plan *plan, void *state, sl_reader *in)
                 return SL_ECORRUPT;
             cell[1].v.i = sl_read_i64(in);
             cell[2].v.i = sl_read_i64(in);
+            break;
+        case SL_AGG_OP_DISTINCT:
+        case SL_AGG_OP_HLL:
+        case SL_AGG_OP_QUANTILES:
+        case SL_AGG_OP_TOPK:
+            if (sl_agg_ext_read(plan, &plan->cells[c], cell, in) != 0)
+                return SL_ECORRUPT;
             break;
         default:
             if (sl__agg_read_value(cell, in) != 0)

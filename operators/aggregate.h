@@ -1,7 +1,8 @@
 /*
  * aggregate.h - the aggregate functions of windows (count, sum, min, max,
- * avg, first, last, stddev_pop, stddev_samp, var_pop, var_samp), each as
- * add / merge / result over a flat per-key state.
+ * avg, first, last, stddev_pop, stddev_samp, var_pop, var_samp, and the
+ * sketches count_distinct, approx_count_distinct, approx_percentile, median,
+ * top_k), each as add / merge / result over a flat per-key state.
  *
  * A plan compiles the aggregates of a window definition into a fixed-size
  * state: one event count (shared by count, avg and the variances) followed
@@ -24,8 +25,22 @@
  * Welford's update and Chan et al.'s pairwise merge; their results are
  * doubles, and the sample ones are null below two events.
  *
- * @locality: a plan is read-only after init and may be shared by threads;
- * states belong to their task.
+ * Sketches (aggregate_sketch.c) keep their state out of line: their partial
+ * is one cell holding a pointer to a heap object (NULL: nothing seen yet),
+ * so a state that uses one (plan->next > 0) must be released with
+ * sl_agg_state_release before it is zeroed or dropped, and merge copies
+ * what it takes from `src`. A missing or null input is skipped by them.
+ *   count_distinct          exact set of the values' 64-bit hashes
+ *   approx_count_distinct   HyperLogLog, p = 14 (16384 registers, relative
+ *                           standard error 1.04 / sqrt(16384) = 0.81%);
+ *                           exact while at most 768 distinct hashes
+ *   approx_percentile, median  DDSketch, relative accuracy 1%, at most 2048
+ *                           bins per sign (the lowest collapse beyond)
+ *   top_k                   space-saving with k counters
+ *
+ * @locality: a plan is read-only after init and may be shared by threads
+ * (its `mem` counter excepted: it belongs to the plan's one owner); states
+ * belong to their task.
  */
 #ifndef SL_AGGREGATE_H
 #define SL_AGGREGATE_H
@@ -45,7 +60,14 @@ typedef enum sl_agg_op {
     SL_AGG_OP_FIRST,   /* 3 cells: value, event time (i), offset (i) */
     SL_AGG_OP_LAST,    /* 3 cells, as first */
     SL_AGG_OP_MOMENTS, /* 2 cells: mean (d), M2 (d); n is the state's n */
+    /* Out of line (one cell: a pointer, see aggregate_sketch.c). */
+    SL_AGG_OP_DISTINCT,  /* exact set of hashes (SL_COL_HASH column) */
+    SL_AGG_OP_HLL,       /* HyperLogLog (SL_COL_HASH column) */
+    SL_AGG_OP_QUANTILES, /* DDSketch (SL_COL_NUM_OPT column) */
+    SL_AGG_OP_TOPK,      /* space-saving, param = k (SL_COL_TEXT column) */
 } sl_agg_op;
+
+#define SL_AGG_OP_FIRST_EXT SL_AGG_OP_DISTINCT
 
 /* One partial value: an exact integer or a double. */
 typedef struct sl_agg_cell {
@@ -67,6 +89,7 @@ typedef struct sl_agg_cellspec {
     uint8_t op;      /* sl_agg_op */
     uint32_t column; /* input column in sl_batch vals */
     uint32_t slot;   /* index of its first sl_agg_cell */
+    uint32_t param;  /* top_k: k; HyperLogLog: precision; else 0 */
 } sl_agg_cellspec;
 
 typedef struct sl_agg_output {
@@ -74,6 +97,9 @@ typedef struct sl_agg_output {
     int32_t cell; /* input partial (index in plan->cells), -1 for count */
     char *prefix; /* ,"name":  (JSON-escaped name) */
     size_t prefix_len;
+    double *q; /* approx_percentile / median: the quantiles (owned) */
+    uint32_t nq;
+    uint8_t q_list; /* print an array (else the one number) */
 } sl_agg_output;
 
 typedef struct sl_agg_plan {
@@ -85,12 +111,20 @@ typedef struct sl_agg_plan {
     size_t noutputs;
     sl_agg_output *outputs; /* in definition order */
     size_t format_bound;    /* upper bound of sl_agg_format's output */
+    uint32_t next;          /* partials with out-of-line state (sketches) */
+    uint8_t has_topk;       /* output length depends on the state */
+    size_t *mem;            /* NULL, or a counter of the bytes sketches hold */
 } sl_agg_plan;
 
 /* Compiles `aggs` (borrowed only during the call) into `plan`. Returns 0,
  * SL_EINVAL (an aggregate other than count without a column, or an unknown
  * function) or SL_ENOMEM; on error nothing is left allocated. */
 int sl_agg_plan_init(sl_agg_plan *plan, const sl_agg_def *aggs, size_t naggs);
+/* The same with the aggregates' parameters (`params`: [naggs] or NULL);
+ * SL_EINVAL also for a top_k without a k in 1..SL_AGG_TOPK_MAX or an
+ * approx_percentile without 1..SL_AGG_MAX_Q quantiles in [0, 1]. */
+int sl_agg_plan_init_params(sl_agg_plan *plan, const sl_agg_def *aggs, const sl_agg_params *params,
+                            size_t naggs);
 /* Frees what init allocated. Safe on a zeroed plan. */
 void sl_agg_plan_free(sl_agg_plan *plan);
 
@@ -186,8 +220,13 @@ static inline void sl_agg_moments_add(sl_agg_cell *c, int64_t n, sl_num x)
     c[1].v.d += delta * (v - c[0].v.d);
 }
 
+/* Folds value `x` (row of `b`) into the sketch of partial `cs` at `c`.
+ * Allocates as needed; aborts on allocation failure (as the window does). */
+void sl_agg_ext_add(const sl_agg_plan *plan, const sl_agg_cellspec *cs, sl_agg_cell *c,
+                    const sl_batch *b, sl_num x);
+
 /* Folds the event at `row` of `b` into `state`. `b` must have at least
- * plan->ncolumns value columns. Never fails, never allocates. */
+ * plan->ncolumns value columns. Never fails; allocates only for sketches. */
 static inline void sl_agg_add(const sl_agg_plan *plan, void *state, const sl_batch *b, uint32_t row)
 {
     sl_agg_state *s = state;
@@ -205,6 +244,12 @@ static inline void sl_agg_add(const sl_agg_plan *plan, void *state, const sl_bat
         case SL_AGG_OP_MOMENTS:
             sl_agg_moments_add(cell, s->n, x);
             break;
+        case SL_AGG_OP_DISTINCT:
+        case SL_AGG_OP_HLL:
+        case SL_AGG_OP_QUANTILES:
+        case SL_AGG_OP_TOPK:
+            sl_agg_ext_add(plan, cs, cell, b, x);
+            break;
         default:
             sl_agg_cell_add(cs->op, cell, empty, x);
             break;
@@ -212,8 +257,20 @@ static inline void sl_agg_add(const sl_agg_plan *plan, void *state, const sl_bat
     }
 }
 
-/* Folds state `src` into state `dst` (either may be empty). */
+/* Folds state `src` into state `dst` (either may be empty); `src` is left
+ * as it was (sketches are copied, never shared). */
 void sl_agg_merge(const sl_agg_plan *plan, void *dst, const void *src);
+
+/* Frees the sketches of `state` (their cells become NULL); the rest of the
+ * state is left as it is. A no-op for plans without sketches. */
+void sl_agg_state_release(const sl_agg_plan *plan, void *state);
+
+/* Upper bound of sl_agg_format's output for this state (plan->format_bound
+ * unless the plan has a top_k, whose items' text is in the output). */
+size_t sl_agg_format_bound(const sl_agg_plan *plan, const void *state);
+
+/* Fewest bytes sl_agg_state_write writes for one state. */
+size_t sl_agg_state_min_bytes(const sl_agg_plan *plan);
 
 /* Writes the aggregates of non-empty `state` as JSON members, each with a
  * leading comma (,"orders":3,"total":12.5), at `out`, which must have room
@@ -234,8 +291,26 @@ char *sl_agg_put_double(char *out, double d);
 
 /* Serializes one state (endian-explicit). */
 void sl_agg_state_write(const sl_agg_plan *plan, const void *state, sl_buf *out);
-/* Reads a state written by sl_agg_state_write into `state`. Returns 0, or
- * SL_ECORRUPT when the input is short or not a valid non-empty state. */
+/* Reads a state written by sl_agg_state_write into `state` (whose previous
+ * contents are overwritten, not released). Returns 0, or SL_ECORRUPT when
+ * the input is short or not a valid non-empty state (then nothing stays
+ * allocated and the state is zeroed). */
 int sl_agg_state_read(const sl_agg_plan *plan, void *state, sl_reader *in);
+
+/* The sketches' side (aggregate_sketch.c), per out-of-line partial `cs` at
+ * cell `c` (NULL pointer: empty). */
+void sl_agg_ext_merge(const sl_agg_plan *plan, const sl_agg_cellspec *cs, sl_agg_cell *dst,
+                      const sl_agg_cell *src);
+void sl_agg_ext_free(const sl_agg_plan *plan, const sl_agg_cellspec *cs, sl_agg_cell *c);
+/* Writes output `o`'s value (a number, null, or a JSON array). */
+char *sl_agg_ext_format(const sl_agg_output *o, const sl_agg_cellspec *cs, const sl_agg_cell *c,
+                        char *out);
+/* Upper bound of sl_agg_ext_format's output for output `o`. */
+size_t sl_agg_ext_format_bound(const sl_agg_output *o, const sl_agg_cellspec *cs,
+                               const sl_agg_cell *c);
+void sl_agg_ext_write(const sl_agg_cellspec *cs, const sl_agg_cell *c, sl_buf *out);
+/* Returns 0 or SL_ECORRUPT (then *c is NULL and nothing is allocated). */
+int sl_agg_ext_read(const sl_agg_plan *plan, const sl_agg_cellspec *cs, sl_agg_cell *c,
+                    sl_reader *in);
 
 #endif

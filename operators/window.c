@@ -51,6 +51,13 @@
  * Firing sorts the window's keys: an LSD radix sort on (end, the 8 key
  * bytes after the prefix all keys share), then memcmp within ties.
  *
+ * Sketch aggregates (count_distinct & co., aggregate.h) make a state own
+ * heap objects: it is released (sl_agg_state_release) wherever its life
+ * ends -- a pane's table before it is cleared or freed, the combined table
+ * and the scratch state of a hopping window after their results, a freed or
+ * purged session, close -- and merge copies, never shares. Plans without
+ * sketches skip all of it. Their bytes count in the task's state bytes.
+ *
  * Choices window.h leaves open:
  *  - update = 1 marks exactly the results emitted at once for an event that
  *    lands in an already fired window (also a key's first event there, and
@@ -100,7 +107,7 @@ static int64_t sl__gcd(int64_t a, int64_t b)
 void sl__window_emit(sl_window_task *t, const sl_emitter *em, const char *key, uint32_t klen,
                      int64_t start, int64_t end, const void *state, int update)
 {
-    size_t need = 2 * (size_t)klen + t->plan.format_bound + 160;
+    size_t need = 2 * (size_t)klen + sl_agg_format_bound(&t->plan, state) + 160;
     if (SL_UNLIKELY(need > t->out_cap)) {
         t->out_cap = need * 2;
         t->out = sl_xrealloc(t->out, t->out_cap);
@@ -353,6 +360,7 @@ void sl__window_pane_due(sl_window_task *t)
 
 static void sl__pane_release(sl_window_task *t, sl__pane *p)
 {
+    sl__window_tab_release(t, &p->tab);
     if (t->npool < SL__POOL_MAX) {
         sl__ktab_clear(&p->tab);
         p->next = t->pool;
@@ -403,6 +411,7 @@ sl__pane *sl__window_pane_get(sl_window_task *t, int64_t s, int64_t first_end, i
 static void sl__combine_key(sl_window_task *t, int64_t end, uint64_t h, const char *key,
                             uint32_t klen)
 {
+    sl_agg_state_release(&t->plan, t->tmp);
     memset(t->tmp, 0, t->plan.state_size);
     int64_t start = sl__sat_sub(end, t->size);
     for (size_t j = sl__pane_lower_bound(t, start); j < t->npanes && t->panes[j]->start < end;
@@ -457,6 +466,7 @@ static void sl__pane_event(sl_window_task *t, const sl_batch *in, uint32_t i, co
             } else {
                 sl__combine_key(t, end, h, key, klen);
                 sl__window_emit(t, em, key, klen, end - t->size, end, t->tmp, 1);
+                sl_agg_state_release(&t->plan, t->tmp);
             }
         }
         if (end > INT64_MAX - t->slide)
@@ -485,6 +495,7 @@ static void sl__fire_window(sl_window_task *t, int64_t end, const sl_emitter *em
         }
     }
     sl__emit_table(t, &t->comb, start, end, em);
+    sl__window_tab_release(t, &t->comb);
 }
 
 static void sl__fire_panes(sl_window_task *t, const sl_emitter *em)
@@ -522,7 +533,16 @@ static void sl__fire(sl_window_task *t, const sl_emitter *em)
 /* Frees every window, session and scratch buffer (not the plan). */
 void sl__window_free_state(sl_window_task *t)
 {
+    if (t->plan.next) {
+        for (uint32_t sid = 0; sid < t->nsess; sid++)
+            if (t->sess[sid].live)
+                sl_agg_state_release(&t->plan, sl__sstate(t, sid));
+        sl__window_tab_release(t, &t->comb);
+        if (t->tmp)
+            sl_agg_state_release(&t->plan, t->tmp);
+    }
     for (size_t i = 0; i < t->npanes; i++) {
+        sl__window_tab_release(t, &t->panes[i]->tab);
         sl__ktab_free(&t->panes[i]->tab);
         free(t->panes[i]);
     }
@@ -593,11 +613,12 @@ sl_window_task *sl_window_task_new(const sl_window_def *def, const sl_watermark_
     sl_window_task *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
-    if (sl_agg_plan_init(&t->plan, def->aggs, def->naggs) != 0) {
+    if (sl_agg_plan_init_params(&t->plan, def->aggs, def->agg_params, def->naggs) != 0) {
         free(t);
         return NULL;
     }
-    t->tmp = malloc(t->plan.state_size);
+    t->plan.mem = &t->ext_bytes;
+    t->tmp = calloc(1, t->plan.state_size);
     if (!t->tmp) {
         sl_agg_plan_free(&t->plan);
         free(t);
@@ -753,7 +774,7 @@ int64_t sl_window_task_max_ts(const sl_window_task *t)
  * sessions, heap and scratch buffers. O(panes). */
 size_t sl_window_task_state_bytes(const sl_window_task *t)
 {
-    size_t b = sizeof(*t) + t->plan.state_size;
+    size_t b = sizeof(*t) + t->plan.state_size + t->ext_bytes;
     b += t->panes_cap * sizeof(*t->panes);
     for (size_t i = 0; i < t->npanes; i++)
         b += sizeof(sl__pane) + sl__ktab_bytes(&t->panes[i]->tab);

@@ -327,7 +327,8 @@ struct sl_window_task {
     char seg[80]; /* "window_start":S,"window_end":E of the last result */
     size_t seg_len;
     int64_t seg_start, seg_end;
-    void *tmp; /* one aggregate state */
+    void *tmp;        /* one aggregate state */
+    size_t ext_bytes; /* held by the states' sketches (plan.mem points here) */
 };
 
 static inline void *sl__sstate(const sl_window_task *t, uint32_t sid)
@@ -338,6 +339,16 @@ static inline void *sl__sstate(const sl_window_task *t, uint32_t sid)
 /* ------------------------------------------------------------------------ */
 /* Shared by window.c, window_session.c and window_snapshot.c              */
 /* ------------------------------------------------------------------------ */
+
+/* Frees the sketches of every state in table k (payloads are aggregate
+ * states); a no-op when the plan has none. */
+static inline void sl__window_tab_release(const sl_window_task *t, const sl__ktab *k)
+{
+    if (SL_LIKELY(!t->plan.next))
+        return;
+    for (uint32_t i = 0; i < k->n; i++)
+        sl_agg_state_release(&t->plan, sl__ktab_ent(k, i) + 1);
+}
 
 /* Ends of the first and last window holding the pane that starts at `s`;
  * returns 0 when no window holds it (slide > size). */

@@ -4,7 +4,8 @@
  *    "aggregates": {"total": {"fn": "sum", "field": "amount"}, ...}}
  * tumbling needs size; hopping needs size and slide (slide <= size);
  * session needs gap and has no size. Aggregate inputs that name the same
- * field share one numeric column (first-use order).
+ * field and are decoded alike (sl_col_kind: numbers; numbers or absent;
+ * value hashes; value text) share one column (first-use order).
  */
 #include "op_internal.h"
 
@@ -31,16 +32,34 @@ static const sl_opt sl__window_keys[] = {
     {.name = "allowed_lateness", .type = SL_OPT_ANY},
     {.name = NULL}};
 static const sl_opt sl__agg_keys[] = {
-    {.name = "fn", .type = SL_OPT_STRING, .required = 1, .help = "count, sum, min, max or avg"},
+    {.name = "fn",
+     .type = SL_OPT_STRING,
+     .required = 1,
+     .help = "count, sum, min, max, avg, count_distinct, median, top_k, ..."},
     {.name = "field", .type = SL_OPT_STRING},
     {.name = "expr", .type = SL_OPT_STRING, .help = "a SQL expression as the input"},
+    {.name = "q", .type = SL_OPT_ANY, .help = "approx_percentile: 0.99 or [0.5, 0.99]"},
+    {.name = "k", .type = SL_OPT_INT, .help = "top_k: how many items"},
     {.name = NULL}};
 
 static const char *const sl__window_types[] = {"tumbling", "hopping", "session"};
 /* In sl_agg_fn order. */
-static const char *const sl__agg_fns[] = {"count",       "sum",     "min",     "max",
-                                          "avg",         "first",   "last",    "stddev_pop",
-                                          "stddev_samp", "var_pop", "var_samp"};
+static const char *const sl__agg_fns[] = {"count",
+                                          "sum",
+                                          "min",
+                                          "max",
+                                          "avg",
+                                          "first",
+                                          "last",
+                                          "stddev_pop",
+                                          "stddev_samp",
+                                          "var_pop",
+                                          "var_samp",
+                                          "count_distinct",
+                                          "approx_count_distinct",
+                                          "approx_percentile",
+                                          "median",
+                                          "top_k"};
 #define SL__NAGG_FNS (sizeof(sl__agg_fns) / sizeof(sl__agg_fns[0]))
 
 void sl__window_destroy(sl_stage *stage)
@@ -50,9 +69,13 @@ void sl__window_destroy(sl_stage *stage)
         free(w->aggs[i].name);
         free(w->aggs[i].field);
         free(w->aggs[i].expr);
+        if (w->agg_params)
+            free(w->agg_params[i].q);
     }
     free(w->aggs);
+    free(w->agg_params);
     sl_strings_free(w->columns, w->ncolumns);
+    free(w->column_kind);
     memset(w, 0, sizeof(*w));
 }
 
@@ -153,6 +176,68 @@ static int sl__window_spec(const json_t *wj, const char *wpath, sl_window_def *w
     return 0;
 }
 
+/* The column kind an aggregate function reads. */
+static uint8_t sl__col_kind(int fn)
+{
+    switch (fn) {
+    case SL_AGG_COUNT_DISTINCT:
+    case SL_AGG_APPROX_COUNT_DISTINCT:
+        return SL_COL_HASH;
+    case SL_AGG_APPROX_PERCENTILE:
+    case SL_AGG_MEDIAN:
+        return SL_COL_NUM_OPT;
+    case SL_AGG_TOP_K:
+        return SL_COL_TEXT;
+    default:
+        return SL_COL_NUM;
+    }
+}
+
+/* "q" and "k" of the aggregate at `sub` into a. */
+static int sl__agg_params(const json_t *spec, const char *sub, int fn, sl_agg_params *a,
+                          char *errstr, size_t errstr_size)
+{
+    const json_t *q = json_object_get(spec, "q"), *k = json_object_get(spec, "k");
+    if (q && fn != SL_AGG_APPROX_PERCENTILE)
+        return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                         "%s.q: only approx_percentile takes \"q\"%s", sub,
+                         fn == SL_AGG_MEDIAN ? " (median is q 0.5)" : "");
+    if (k && fn != SL_AGG_TOP_K)
+        return sl_seterr(errstr, errstr_size, SL_EINVAL, "%s.k: only top_k takes \"k\"", sub);
+    if (fn == SL_AGG_APPROX_PERCENTILE) {
+        if (!q)
+            return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                             "%s: approx_percentile needs \"q\", a quantile in [0, 1] or an "
+                             "array of them, e.g. [0.5, 0.99]",
+                             sub);
+        size_t n = json_is_array(q) ? json_array_size(q) : 1;
+        if (n < 1 || n > SL_AGG_MAX_Q || (!json_is_array(q) && !json_is_number(q)))
+            return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                             "%s.q: a number in [0, 1] or an array of 1 to %d of them", sub,
+                             SL_AGG_MAX_Q);
+        a->q = sl_xcalloc(n, sizeof(double));
+        a->nq = (uint32_t)n;
+        a->q_list = json_is_array(q) != 0;
+        for (size_t i = 0; i < n; i++) {
+            const json_t *v = json_is_array(q) ? json_array_get(q, i) : q;
+            double d = json_is_number(v) ? json_number_value(v) : -1;
+            if (!json_is_number(v) || !(d >= 0 && d <= 1))
+                return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                                 "%s.q: quantiles are numbers in [0, 1]", sub);
+            a->q[i] = d;
+        }
+    }
+    if (fn == SL_AGG_TOP_K) {
+        json_int_t kv = k ? json_integer_value(k) : 0;
+        if (!k || kv < 1 || kv > SL_AGG_TOPK_MAX)
+            return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                             "%s: top_k needs \"k\", an integer from 1 to %d", sub,
+                             SL_AGG_TOPK_MAX);
+        a->k = (uint32_t)kv;
+    }
+    return 0;
+}
+
 static int sl__aggregates(const json_t *aj, const char *apath, sl_window_def *w, char *errstr,
                           size_t errstr_size)
 {
@@ -165,6 +250,8 @@ static int sl__aggregates(const json_t *aj, const char *apath, sl_window_def *w,
                          apath);
     w->aggs = sl_xcalloc(n, sizeof(sl_agg_def));
     w->columns = sl_xcalloc(n, sizeof(char *));
+    w->column_kind = sl_xcalloc(n, 1);
+    w->agg_params = sl_xcalloc(n, sizeof(sl_agg_params));
     const char *name;
     json_t *spec;
     json_object_foreach((json_t *)aj, name, spec)
@@ -215,9 +302,13 @@ static int sl__aggregates(const json_t *aj, const char *apath, sl_window_def *w,
         a->name = sl_xstrdup(name);
         a->fn = (sl_agg_fn)fn;
         a->column = -1;
+        if ((rc = sl__agg_params(spec, sub, fn, &w->agg_params[w->naggs - 1], errstr,
+                                 errstr_size)) != 0)
+            return rc;
         if (field) {
             char *owned = NULL;
             const char *f = json_string_value(field);
+            uint8_t kind = sl__col_kind(fn);
             if (expr) {
                 a->expr = sl_xstrdup(f);
                 owned = sl_xmalloc(strlen(f) + 2);
@@ -228,10 +319,11 @@ static int sl__aggregates(const json_t *aj, const char *apath, sl_window_def *w,
                 a->field = sl_xstrdup(f);
             }
             for (uint32_t c = 0; c < w->ncolumns; c++)
-                if (strcmp(w->columns[c], f) == 0)
+                if (strcmp(w->columns[c], f) == 0 && w->column_kind[c] == kind)
                     a->column = (int)c;
             if (a->column < 0) {
                 a->column = (int)w->ncolumns;
+                w->column_kind[w->ncolumns] = kind;
                 w->columns[w->ncolumns++] = sl_xstrdup(f);
             }
             free(owned);
@@ -287,14 +379,29 @@ void sl__window_explain(const sl_stage *stage, FILE *out)
     fputs("    aggregates:", out);
     for (size_t i = 0; i < w->naggs; i++) {
         const sl_agg_def *g = &w->aggs[i];
-        fprintf(out, "%s %s=%s(%s)", i ? "," : "", g->name, sl__agg_fns[g->fn],
+        static const sl_agg_params none;
+        const sl_agg_params *pa = w->agg_params ? &w->agg_params[i] : &none;
+        fprintf(out, "%s %s=%s(%s", i ? "," : "", g->name, sl__agg_fns[g->fn],
                 g->field  ? g->field
                 : g->expr ? g->expr
                           : "");
+        for (uint32_t j = 0; j < pa->nq; j++)
+            fprintf(out, "%s%g", j ? "," : pa->q_list ? ", q=[" : ", q=", pa->q[j]);
+        if (pa->nq && pa->q_list)
+            fputc(']', out);
+        if (g->fn == SL_AGG_TOP_K)
+            fprintf(out, ", k=%u", pa->k);
+        fputc(')', out);
     }
     fputs("\n    reads: ", out);
-    for (uint32_t i = 0; i < w->ncolumns; i++)
-        fprintf(out, "%s%s", i ? ", " : "", w->columns[i]);
-    fprintf(out, "%s(%u numeric column%s)\n", w->ncolumns ? " " : "", w->ncolumns,
-            w->ncolumns == 1 ? "" : "s");
+    static const char *const kinds[] = {"", " as a number or absent", " as value hashes",
+                                        " as value text"};
+    int all_num = 1;
+    for (uint32_t i = 0; i < w->ncolumns; i++) {
+        uint8_t k = w->column_kind ? w->column_kind[i] : SL_COL_NUM;
+        all_num &= k == SL_COL_NUM;
+        fprintf(out, "%s%s%s", i ? ", " : "", w->columns[i], kinds[k <= SL_COL_TEXT ? k : 0]);
+    }
+    fprintf(out, "%s(%u %s column%s)\n", w->ncolumns ? " " : "", w->ncolumns,
+            all_num ? "numeric" : "input", w->ncolumns == 1 ? "" : "s");
 }

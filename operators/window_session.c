@@ -88,6 +88,7 @@ uint32_t sl__window_session_alloc(sl_window_task *t)
 
 static void sl__session_free(sl_window_task *t, uint32_t sid)
 {
+    sl_agg_state_release(&t->plan, sl__sstate(t, sid));
     sl__session *s = &t->sess[sid];
     s->live = 0;
     s->gen++;

@@ -36,8 +36,11 @@
  *     per session: i64 start, i64 end, u8 fired, state
  * A state is i64 count then per partial (the plan's cells): u8 is_double and
  * i64 or f64 (sum, min, max); that, i64 event time and i64 offset (first,
- * last); f64 mean and f64 M2 (the variances). Version 1 still: the partials
- * of first/last/moments only extend it, and only definitions that use those
+ * last); f64 mean and f64 M2 (the variances); the sketches' own encoding
+ * (count_distinct & co., see aggregate_sketch.c), whose partials also add
+ * u32 param (k of top_k, the HyperLogLog precision) after their column in
+ * the fingerprint. Version 1 still: the partials of first/last/moments and
+ * of the sketches only extend it, and only definitions that use those
  * functions (which earlier builds refuse to load) write them.
  *
  * Version 2, written by a task in upsert mode (sl_window_task_set_upsert)
@@ -62,6 +65,8 @@ static void sl__snap_fingerprint(const sl_window_task *t, sl_buf *b)
     for (uint32_t c = 0; c < t->plan.ncells; c++) {
         sl_buf_put_u8(b, t->plan.cells[c].op);
         sl_buf_put_u32(b, t->plan.cells[c].column);
+        if (t->plan.cells[c].op >= SL_AGG_OP_FIRST_EXT)
+            sl_buf_put_u32(b, t->plan.cells[c].param);
     }
     sl_buf_put_u32(b, (uint32_t)t->plan.noutputs);
     for (size_t a = 0; a < t->plan.noutputs; a++) {
@@ -159,7 +164,7 @@ static int sl__restore_payload(sl_window_task *r, sl_reader *in, uint32_t versio
     r->stats.windows_fired = sl_read_u64(in);
     if (version == SL__SNAP_UPSERT)
         r->stats.tombstones = sl_read_u64(in);
-    const size_t min_state = 8 + (size_t)r->plan.ncells * 9;
+    const size_t min_state = sl_agg_state_min_bytes(&r->plan);
 
     uint32_t npanes = sl_read_u32(in);
     if (in->failed)
@@ -326,6 +331,7 @@ int sl_window_task_restore(sl_window_task *t, sl_reader *in, char *errstr, size_
     sl_agg_plan_free(&t->plan);
     free(t->tmp);
     *t = *r;
+    t->plan.mem = &t->ext_bytes;
     t->external_wm = external_wm;
     t->refuse_new_keys = refuse_new_keys;
     t->upsert = upsert;

@@ -16,8 +16,13 @@
  *                they appear in a result, e.g.  "user":"u1","region":"eu"
  *                (empty when the pipeline has no key_by). Byte order of
  *                keys is the canonical firing order within a window end.
- *   vals         numeric input columns of the aggregates, column-major:
- *                vals[c * capacity + i]
+ *   vals         input columns of the aggregates, column-major:
+ *                vals[c * capacity + i]: a number (SL_COL_NUM), or for the
+ *                columns of count_distinct & co. (sl_col_kind) the value's
+ *                64-bit hash in v.i (SL_COL_HASH) or its canonical JSON
+ *                text in `bytes` (SL_COL_TEXT: v.i = offset << 32 | length);
+ *                is_double == SL_NUM_ABSENT for a missing or null value of
+ *                those columns
  *   row_off/len  for pipelines without a window: the output JSON object
  *
  * Result batch (SL_MSG_RESULTS, worker -> sink):
@@ -81,8 +86,23 @@ typedef struct sl_num {
         int64_t i;
         double d;
     } v;
-    uint8_t is_double;
+    uint8_t is_double; /* 0, 1, or SL_NUM_ABSENT */
 } sl_num;
+
+/* sl_num.is_double of an absent value (missing or null; only in the columns
+ * of aggregates that skip such values). */
+#define SL_NUM_ABSENT 2
+
+/* The value of an SL_COL_HASH column: sl_hash64 of the value's canonical
+ * text, through the SplitMix64 finalizer so every bit is usable (the
+ * HyperLogLog takes its register index from the top bits). */
+static inline uint64_t sl_value_hash(const char *text, size_t len)
+{
+    uint64_t z = sl_hash64(text, len) + 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
 
 typedef struct sl_batch {
     sl_msg_kind kind;

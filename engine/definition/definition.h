@@ -126,18 +126,43 @@ typedef enum sl_agg_fn {
     SL_AGG_STDDEV_POP,
     SL_AGG_STDDEV_SAMP,
     SL_AGG_VAR_POP,
-    SL_AGG_VAR_SAMP
+    SL_AGG_VAR_SAMP,
+    SL_AGG_COUNT_DISTINCT,
+    SL_AGG_APPROX_COUNT_DISTINCT,
+    SL_AGG_APPROX_PERCENTILE,
+    SL_AGG_MEDIAN,
+    SL_AGG_TOP_K
 } sl_agg_fn;
+
+/* How the ingest decodes an aggregate's input column (see batch.h, vals). */
+typedef enum sl_col_kind {
+    SL_COL_NUM = 0, /* a number; missing or another type makes the event bad */
+    SL_COL_NUM_OPT, /* a number, or absent (missing or null); another type is bad */
+    SL_COL_HASH,    /* any value but null: a 64-bit hash of its canonical text */
+    SL_COL_TEXT     /* any value but null: its canonical text in the batch arena */
+} sl_col_kind;
+
+#define SL_AGG_TOPK_MAX 1000 /* largest k of top_k */
+#define SL_AGG_MAX_Q    64   /* most quantiles of one approx_percentile */
 
 typedef struct sl_agg_def {
     char *name; /* output field name */
     sl_agg_fn fn;
     char *field; /* input field, NULL for count */
     int column;  /* index of the input in sl_batch vals, -1 for count;
-                    aggregates over the same field share a column */
+                    aggregates over the same field and column kind share a
+                    column */
     char *expr;  /* instead of field: a SQL expression ("expr"); its column
                     is named "=" + the text */
 } sl_agg_def;
+
+/* The parameters of an aggregate (sl_window_def.agg_params). */
+typedef struct sl_agg_params {
+    double *q; /* approx_percentile: nq quantiles in [0, 1] (owned) */
+    uint32_t nq;
+    uint8_t q_list; /* "q" was an array: the result is an array */
+    uint32_t k;     /* top_k: counters and items reported */
+} sl_agg_params;
 
 typedef struct sl_window_def {
     sl_window_type type;
@@ -146,9 +171,11 @@ typedef struct sl_window_def {
     int64_t gap_ms;   /* session */
     int64_t allowed_lateness_ms;
     sl_agg_def *aggs;
-    size_t naggs;      /* in definition order: the output order */
-    uint32_t ncolumns; /* distinct numeric input columns */
-    char **columns;    /* their field names, [ncolumns] */
+    size_t naggs;              /* in definition order: the output order */
+    uint32_t ncolumns;         /* distinct input columns */
+    char **columns;            /* their field names, [ncolumns] */
+    uint8_t *column_kind;      /* [ncolumns] sl_col_kind; NULL: all SL_COL_NUM */
+    sl_agg_params *agg_params; /* [naggs]; NULL: no aggregate has any */
 } sl_window_def;
 
 typedef enum sl_stage_kind {

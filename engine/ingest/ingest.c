@@ -18,7 +18,13 @@
  *    FILTERED), the key_by check and key bytes (-> missing_key), and at the
  *    window (or the end without one) the event time (-> missing_time,
  *    bad_time) and the aggregate columns (-> missing_field, wrong_type;
- *    a number beyond the double range, e.g. 1e400, is a wrong type).
+ *    a number beyond the double range, e.g. 1e400, is a wrong type). The
+ *    columns of count_distinct & co. (sl_col_kind) take a missing or null
+ *    value as absent; theirs is the value's canonical text (note 3, with a
+ *    double of integral value written as the integer) kept in ing->ctext:
+ *    hashed (SL_COL_HASH) or copied into the batch arena by
+ *    sl_ingest_append (SL_COL_TEXT); repartition records carry that text
+ *    (or null), so both sides decode the same column.
  * 3. Key bytes are the key_by members re-encoded canonically under their
  *    names at the key_by stage: strings unescaped and re-escaped minimally,
  *    integers in decimal, doubles in round-trip form (sl_json_format_double: ".0"
@@ -383,10 +389,111 @@ static int sl__encode_key(sl_ingest *ing, size_t event_len)
     return 0;
 }
 
-/* A derived value as an aggregate input. */
-static int sl__column_value(sl_ingest *ing, int slot, size_t event_len, sl_num *n)
+/* The value text of hash and text columns: the canonical form (design note
+ * 3), with a double of integral value below 2^63 in magnitude written as
+ * the integer (1.0 and 1 are one value). Same room as sl__canonical. */
+static char *sl__value_text(sl_ingest *ing, int slot, size_t event_len, char *dst)
 {
-    const sl_value *v = sl__value(ing, slot, event_len);
+    const sl_json_val *v = &ing->vals[slot];
+    if (v->type == SL_T_DOUBLE) {
+        double d = sl_json_to_double(v->raw, v->len);
+        if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
+            return dst + sl_json_format_int((int64_t)d, dst);
+    }
+    return sl__canonical(ing, slot, event_len, dst);
+}
+
+/* A column of count_distinct & co. (see batch.h): absent for a missing or
+ * null value; a number or absent (SL_COL_NUM_OPT); the value's text in
+ * ing->ctext and its hash (SL_COL_HASH). 0 or a bad reason + 1. */
+static int sl__derived_value_column(sl_ingest *ing, uint32_t c, size_t event_len, size_t *at);
+
+static int sl__value_column(sl_ingest *ing, uint32_t c, size_t event_len, size_t *at)
+{
+    if (ing->col_slot[c] >= SL__DERIVED_BASE)
+        return sl__derived_value_column(ing, c, event_len, at);
+    const sl_json_val *v = &ing->vals[ing->col_slot[c]];
+    sl_num *n = &ing->row_vals[c];
+    ing->ctext_len[c] = UINT32_MAX;
+    if (v->type == SL_T_MISSING || v->type == SL_T_NULL) {
+        n->v.i = 0;
+        n->is_double = SL_NUM_ABSENT;
+        return 0;
+    }
+    if (ing->col_kind[c] == SL_COL_NUM_OPT) {
+        if (v->type == SL_T_INT) {
+            n->v.i = v->i;
+            n->is_double = 0;
+            return 0;
+        }
+        if (v->type != SL_T_DOUBLE)
+            return SL_BAD_WRONG_TYPE + 1;
+        n->v.d = sl_json_to_double(v->raw, v->len);
+        n->is_double = 1;
+        return isfinite(n->v.d) ? 0 : SL_BAD_WRONG_TYPE + 1;
+    }
+    char *s = ing->ctext + *at;
+    char *e = sl__value_text(ing, ing->col_slot[c], event_len, s);
+    if (!e)
+        return SL_BAD_MALFORMED + 1;
+    ing->ctext_off[c] = (uint32_t)*at;
+    ing->ctext_len[c] = (uint32_t)(e - s);
+    *at += (size_t)(e - s);
+    n->is_double = 0;
+    n->v.i = ing->col_kind[c] == SL_COL_HASH
+                 ? (int64_t)sl_value_hash(s, (size_t)(e - s))
+                 : (int64_t)(((uint64_t)ing->ctext_off[c] << 32) | ing->ctext_len[c]);
+    return 0;
+}
+
+/* sl__value_column of a derived slot (a nested field or an expression). */
+static int sl__derived_value_column(sl_ingest *ing, uint32_t c, size_t event_len, size_t *at)
+{
+    const sl_value *v = sl__value(ing, ing->col_slot[c], event_len);
+    sl_num *n = &ing->row_vals[c];
+    ing->ctext_len[c] = UINT32_MAX;
+    if (!v)
+        return sl__value_bad(ing);
+    if (v->type == SL_T_MISSING || v->type == SL_T_NULL) {
+        n->v.i = 0;
+        n->is_double = SL_NUM_ABSENT;
+        return 0;
+    }
+    if (ing->col_kind[c] == SL_COL_NUM_OPT) {
+        if (v->type == SL_T_INT) {
+            n->v.i = v->i;
+            n->is_double = 0;
+            return 0;
+        }
+        if (v->type != SL_T_DOUBLE || !isfinite(v->d))
+            return SL_BAD_WRONG_TYPE + 1;
+        n->v.d = v->d;
+        n->is_double = 1;
+        return 0;
+    }
+    if (sl__grow(&ing->ctext, &ing->ctext_cap, *at + sl__canonical_bound(v)) != 0)
+        return SL_BAD_MALFORMED + 1;
+    char *s = ing->ctext + *at, *e;
+    if (v->type == SL_T_DOUBLE && v->d == floor(v->d) && v->d >= -9223372036854775808.0 &&
+        v->d < 9223372036854775808.0)
+        e = s + sl_json_format_int((int64_t)v->d, s);
+    else
+        e = sl__canonical_value(v, s);
+    ing->ctext_off[c] = (uint32_t)*at;
+    ing->ctext_len[c] = (uint32_t)(e - s);
+    *at += (size_t)(e - s);
+    n->is_double = 0;
+    n->v.i = ing->col_kind[c] == SL_COL_HASH
+                 ? (int64_t)sl_value_hash(s, (size_t)(e - s))
+                 : (int64_t)(((uint64_t)ing->ctext_off[c] << 32) | ing->ctext_len[c]);
+    return 0;
+}
+
+/* A derived value as a numeric column. */
+static int sl__derived_num_column(sl_ingest *ing, uint32_t c, size_t event_len)
+{
+    const sl_value *v = sl__value(ing, ing->col_slot[c], event_len);
+    sl_num *n = &ing->row_vals[c];
     if (!v)
         return sl__value_bad(ing);
     if (v->type == SL_T_INT) {
@@ -400,32 +507,55 @@ static int sl__column_value(sl_ingest *ing, int slot, size_t event_len, sl_num *
         return 0;
     }
     return (v->type == SL_T_MISSING || v->type == SL_T_NULL ? SL_BAD_MISSING_FIELD
-                                                            : SL_BAD_WRONG_TYPE) +
+                                                             : SL_BAD_WRONG_TYPE) +
            1;
+}
+
+/* A numeric column (SL_COL_NUM): 0 or a bad reason + 1. */
+static inline int sl__num_column(sl_ingest *ing, uint32_t c, size_t event_len)
+{
+    if (ing->col_slot[c] >= SL__DERIVED_BASE)
+        return sl__derived_num_column(ing, c, event_len);
+    const sl_json_val *v = &ing->vals[ing->col_slot[c]];
+    sl_num *n = &ing->row_vals[c];
+    if (v->type == SL_T_INT) {
+        n->v.i = v->i;
+        n->is_double = 0;
+    } else if (v->type == SL_T_DOUBLE) {
+        n->v.d = sl_json_to_double(v->raw, v->len);
+        n->is_double = 1;
+        if (SL_UNLIKELY(!isfinite(n->v.d))) /* 1e400: beyond double range */
+            return SL_BAD_WRONG_TYPE + 1;
+    } else {
+        return (v->type == SL_T_MISSING ? SL_BAD_MISSING_FIELD : SL_BAD_WRONG_TYPE) + 1;
+    }
+    return 0;
+}
+
+/* The columns when some are not numeric (count_distinct & co.). */
+static __attribute__((noinline)) int sl__columns_mixed(sl_ingest *ing, size_t event_len)
+{
+    size_t at = 0;
+    if (ing->has_value_cols &&
+        sl__grow(&ing->ctext, &ing->ctext_cap, (size_t)ing->ncols * (event_len + 40)) != 0)
+        return SL_BAD_MALFORMED + 1; /* out of memory: cannot hold this row */
+    for (uint32_t c = 0; c < ing->ncols; c++) {
+        int bad = ing->col_kind[c] == SL_COL_NUM ? sl__num_column(ing, c, event_len)
+                                                 : sl__value_column(ing, c, event_len, &at);
+        if (bad)
+            return bad;
+    }
+    return 0;
 }
 
 static int sl__columns(sl_ingest *ing, size_t event_len)
 {
+    if (SL_UNLIKELY(ing->has_other_cols))
+        return sl__columns_mixed(ing, event_len);
     for (uint32_t c = 0; c < ing->ncols; c++) {
-        if (ing->col_slot[c] >= SL__DERIVED_BASE) {
-            int bad = sl__column_value(ing, ing->col_slot[c], event_len, &ing->row_vals[c]);
-            if (bad)
-                return bad;
-            continue;
-        }
-        const sl_json_val *v = &ing->vals[ing->col_slot[c]];
-        sl_num *n = &ing->row_vals[c];
-        if (v->type == SL_T_INT) {
-            n->v.i = v->i;
-            n->is_double = 0;
-        } else if (v->type == SL_T_DOUBLE) {
-            n->v.d = sl_json_to_double(v->raw, v->len);
-            n->is_double = 1;
-            if (SL_UNLIKELY(!isfinite(n->v.d))) /* 1e400: beyond double range */
-                return SL_BAD_WRONG_TYPE + 1;
-        } else {
-            return (v->type == SL_T_MISSING ? SL_BAD_MISSING_FIELD : SL_BAD_WRONG_TYPE) + 1;
-        }
+        int bad = sl__num_column(ing, c, event_len);
+        if (bad)
+            return bad;
     }
     return 0;
 }
@@ -714,6 +844,19 @@ int sl_ingest_append(sl_ingest *ing, sl_batch *out, int64_t offset)
     out->row_len[i] = rlen;
     for (uint32_t c = 0; c < ing->ncols; c++)
         out->vals[(size_t)c * out->capacity + i] = ing->row_vals[c];
+    if (SL_UNLIKELY(ing->has_text_cols))
+        for (uint32_t c = 0; c < ing->ncols; c++) {
+            if (ing->col_kind[c] != SL_COL_TEXT || ing->ctext_len[c] == UINT32_MAX)
+                continue;
+            uint32_t off =
+                sl_batch_put_bytes(out, ing->ctext + ing->ctext_off[c], ing->ctext_len[c]);
+            if (off == UINT32_MAX) {
+                out->bytes_len = mark;
+                return SL_ENOMEM;
+            }
+            out->vals[(size_t)c * out->capacity + i].v.i =
+                (int64_t)(((uint64_t)off << 32) | ing->ctext_len[c]);
+        }
     out->count = i + 1;
     return SL_OK;
 }
@@ -740,6 +883,18 @@ long sl_ingest_encode_repartition(const sl_ingest *ing, char *out, size_t cap)
             continue;
         SL__PUT(ing->col_member[c].json, ing->col_member[c].len);
         const sl_num *n = &ing->row_vals[c];
+        if (SL_UNLIKELY(ing->col_kind[c] != SL_COL_NUM)) {
+            /* the value as read (text columns) or null when absent */
+            if (n->is_double == SL_NUM_ABSENT)
+                SL__PUT("null", 4);
+            else if (ing->col_kind[c] != SL_COL_NUM_OPT)
+                SL__PUT(ing->ctext + ing->ctext_off[c], ing->ctext_len[c]);
+            else if (n->is_double)
+                SL__PUT(num, sl_json_format_double(n->v.d, num));
+            else
+                SL__PUT(num, sl_json_format_int(n->v.i, num));
+            continue;
+        }
         if (n->is_double)
             SL__PUT(num, sl_json_format_double(n->v.d, num));
         else

@@ -97,6 +97,13 @@ struct sl_ingest {
     /* aggregate columns */
     uint32_t ncols;
     int *col_slot;
+    uint8_t *col_kind;  /* sl_col_kind per column */
+    int has_value_cols; /* some column is SL_COL_HASH or SL_COL_TEXT */
+    int has_text_cols;  /* some column is SL_COL_TEXT */
+    int has_other_cols; /* some column is not SL_COL_NUM */
+    char *ctext;        /* the current row's value text (hash and text columns) */
+    size_t ctext_cap;
+    uint32_t *ctext_off, *ctext_len; /* per column; len UINT32_MAX: absent */
 
     /* repartition record names */
     sl__member ts_member;   /* "\"ts\":" */

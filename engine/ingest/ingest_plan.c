@@ -372,6 +372,15 @@ int sl__ingest_compile(sl_ingest *ing, char *errstr, size_t errstr_size)
     ing->key_slot = sl_xcalloc(ing->nkeys ? ing->nkeys : 1, sizeof(*ing->key_slot));
     ing->key_member = sl_xcalloc(ing->nkeys ? ing->nkeys : 1, sizeof(*ing->key_member));
     ing->col_slot = sl_xcalloc(ing->ncols ? ing->ncols : 1, sizeof(*ing->col_slot));
+    ing->col_kind = sl_xcalloc(ing->ncols ? ing->ncols : 1, 1);
+    ing->ctext_off = sl_xcalloc(ing->ncols ? ing->ncols : 1, sizeof(*ing->ctext_off));
+    ing->ctext_len = sl_xcalloc(ing->ncols ? ing->ncols : 1, sizeof(*ing->ctext_len));
+    for (uint32_t c = 0; c < ing->ncols; c++) {
+        ing->col_kind[c] = w->column_kind ? w->column_kind[c] : SL_COL_NUM;
+        ing->has_value_cols |= ing->col_kind[c] == SL_COL_HASH || ing->col_kind[c] == SL_COL_TEXT;
+        ing->has_text_cols |= ing->col_kind[c] == SL_COL_TEXT;
+        ing->has_other_cols |= ing->col_kind[c] != SL_COL_NUM;
+    }
     key_in = sl_xcalloc(ing->nkeys + 1, sizeof(*key_in));
     col_in = sl_xcalloc(ing->ncols + 1, sizeof(*col_in));
     ing->time_slot = -1;
@@ -599,6 +608,10 @@ void sl_ingest_free(sl_ingest *ing)
     free(ing->key_member);
     free(ing->key_slot);
     free(ing->col_slot);
+    free(ing->col_kind);
+    free(ing->ctext);
+    free(ing->ctext_off);
+    free(ing->ctext_len);
     for (uint32_t c = 0; ing->col_member && c < ing->ncols; c++)
         free(ing->col_member[c].json);
     free(ing->col_member);

@@ -3,7 +3,9 @@
  * checkpoint (sl_window_task_restore, operators/window_snapshot.c).
  *
  * Input byte 0 picks the window definition (bits 0-1: tumbling, hopping,
- * session, or tumbling with a single count) and whether the rest is a whole
+ * session, or tumbling with a single count; bit 3 set instead: a hopping
+ * window of the sketch aggregates, count_distinct, approx_count_distinct,
+ * approx_percentile, median and top_k) and whether the rest is a whole
  * snapshot (bit 2 clear) or only its payload (bit 2 set: this target adds
  * the magic, version, length and CRC32C, so mutations get past the
  * checksum into the parser). Contracts checked (abort otherwise):
@@ -25,11 +27,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define NDEFS 4
+#define NDEFS    5
+#define COL_TEXT WS_NCOLUMNS /* the top_k column of the sketch definition */
 
 static sl_window_def g_def[NDEFS];
 static sl_agg_def g_aggs[NDEFS][8];
 static sl_watermark_def g_wm[NDEFS];
+static double g_q[] = {0.5, 0.99};
+static sl_agg_params g_params[8] = {{0}, {0}, {0}, {.q = g_q, .nq = 2, .q_list = 1}, {0}, {.k = 3}};
 
 static void fuzz_setup(void)
 {
@@ -40,11 +45,22 @@ static void fuzz_setup(void)
         (ws_config){.type = SL_WIN_HOPPING, .size = 3000, .slide = 1000, .lateness = 0, .ooo = 100};
     c[2] = (ws_config){.type = SL_WIN_SESSION, .gap = 700, .lateness = 300, .ooo = 50};
     c[3] = (ws_config){.type = SL_WIN_TUMBLING, .size = 1, .lateness = 0, .ooo = 0};
+    c[4] = (ws_config){
+        .type = SL_WIN_HOPPING, .size = 2000, .slide = 500, .lateness = 700, .ooo = 100};
+    static const ws_agg sketch[] = {
+        {"n", "n", SL_AGG_COUNT, -1},
+        {"d", "d", SL_AGG_COUNT_DISTINCT, WS_COL_QTY},
+        {"ad", "ad", SL_AGG_APPROX_COUNT_DISTINCT, WS_COL_QTY},
+        {"p", "p", SL_AGG_APPROX_PERCENTILE, WS_COL_AMOUNT},
+        {"m", "m", SL_AGG_MEDIAN, WS_COL_AMOUNT},
+        {"top", "top", SL_AGG_TOP_K, COL_TEXT},
+    };
     for (int i = 0; i < NDEFS; i++) {
-        c[i].aggs = i == 3 ? ws_aggs_count : ws_aggs_full;
-        c[i].naggs = i == 3 ? 1 : SL_ARRAY_LEN(ws_aggs_full);
+        c[i].aggs = i == 3 ? ws_aggs_count : i == 4 ? sketch : ws_aggs_full;
+        c[i].naggs = i == 3 ? 1 : i == 4 ? SL_ARRAY_LEN(sketch) : SL_ARRAY_LEN(ws_aggs_full);
         ws_make_def(&c[i], &g_def[i], g_aggs[i], &g_wm[i]);
     }
+    g_def[4].agg_params = g_params;
 }
 
 static void on_result(void *ctx, const char *key, size_t klen, const char *value, size_t vlen,
@@ -88,7 +104,7 @@ static void drive(sl_window_task *t)
 {
     size_t emitted = 0;
     sl_emitter em = {.result = on_result, .late = on_late, .ctx = &emitted};
-    sl_batch *b = sl_batch_new(SL_MSG_DATA, 0, 16, WS_NCOLUMNS);
+    sl_batch *b = sl_batch_new(SL_MSG_DATA, 0, 16, WS_NCOLUMNS + 1);
     if (!b)
         abort();
     int64_t mx = sl_window_task_max_ts(t), wm = sl_window_task_watermark(t);
@@ -122,6 +138,13 @@ static void drive(sl_window_task *t)
             a->v.i = (int64_t)i - 3;
         q->is_double = 0;
         q->v.i = i % 2 ? INT64_MAX - (int64_t)i : INT64_MIN + (int64_t)i;
+        /* top_k's text column: a value's JSON text in the arena, or absent */
+        static const char *const items[] = {"\"a\"", "1", "{\"b\":[]}"};
+        const char *it = items[i % 3];
+        uint32_t off = sl_batch_put_bytes(b, it, strlen(it));
+        *sl_batch_val(b, COL_TEXT, r) =
+            i == 4 ? (sl_num){.is_double = SL_NUM_ABSENT}
+                   : (sl_num){.v.i = (int64_t)(((uint64_t)off << 32) | strlen(it))};
     }
     sl_window_task_process(t, b, &em);
     sl_window_task_advance(t, mx == INT64_MIN ? 10 : mx, &em);
@@ -141,7 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size < 1)
         return 0;
-    int d = data[0] & 3, wrap = (data[0] >> 2) & 1;
+    int d = (data[0] >> 3) & 1 ? 4 : data[0] & 3, wrap = (data[0] >> 2) & 1;
     sl_buf in;
     sl_buf_init(&in);
     if (wrap) {

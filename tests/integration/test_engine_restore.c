@@ -575,6 +575,23 @@ static void test_upsert(void **state)
     sink_extra = "";
 }
 
+/* The sketches (count_distinct, approx_count_distinct, percentiles, top_k):
+ * their out-of-line states go through the snapshot, and B + C must still
+ * equal A byte for byte, for every window type. */
+static void test_sketch_aggregates(void **state)
+{
+    (void)state;
+    aggs_json = BASE_AGGS ",\"d\":{\"fn\":\"count_distinct\",\"field\":\"amount\"},"
+                          "\"ad\":{\"fn\":\"approx_count_distinct\",\"field\":\"amount\"},"
+                          "\"p\":{\"fn\":\"approx_percentile\",\"field\":\"amount\","
+                          "\"q\":[0.1,0.5,0.99]},"
+                          "\"med\":{\"fn\":\"median\",\"field\":\"amount\"},"
+                          "\"often\":{\"fn\":\"top_k\",\"field\":\"amount\",\"k\":2}";
+    for (int w = 0; w < 3; w++)
+        check_case(window_json[w], 81 + (uint64_t)w);
+    aggs_json = BASE_AGGS;
+}
+
 static void test_tumbling(void **state)
 {
     (void)state;
@@ -606,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_after_window),
         cmocka_unit_test(test_more_aggregates),
         cmocka_unit_test(test_upsert),
+        cmocka_unit_test(test_sketch_aggregates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

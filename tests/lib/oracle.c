@@ -2,6 +2,7 @@
 #include "oracle.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,12 +219,140 @@ static int or_put_num(char *p, size_t room, int is_double, int64_t i, double d)
     return snprintf(p, room, "%" PRId64, i);
 }
 
+/* The identity text of a present value: its text, or the number with an
+ * integral double printed as the integer (1.0 and 1 are one value). */
+static void or_value_text(const or_num *x, char *out, size_t room)
+{
+    if (x->text)
+        snprintf(out, room, "%s", x->text);
+    else if (!x->is_double)
+        snprintf(out, room, "%" PRId64, x->i);
+    else if (x->d == floor(x->d) && fabs(x->d) < 9.2e18)
+        snprintf(out, room, "%" PRId64, (int64_t)x->d);
+    else
+        or_put_double(out, room, x->d);
+}
+
+typedef struct or_count {
+    char text[256];
+    size_t n;
+} or_count;
+
+static int or_count_cmp(const void *a, const void *b)
+{
+    const or_count *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n > y->n ? -1 : 1;
+    return or_keycmp(x->text, y->text);
+}
+
+/* Distinct present values of column col with their counts (to free). */
+static or_count *or_counts(const or_task *t, const or_window *w, size_t col, size_t *n)
+{
+    or_count *c = calloc(w->n + 1, sizeof(*c));
+    *n = 0;
+    for (size_t e = 0; e < w->n; e++) {
+        const or_num *x = &w->vals[e * t->ncols + col];
+        if (x->absent)
+            continue;
+        char txt[256];
+        or_value_text(x, txt, sizeof(txt));
+        size_t k = 0;
+        while (k < *n && strcmp(c[k].text, txt) != 0)
+            k++;
+        if (k == *n)
+            snprintf(c[(*n)++].text, sizeof(c[0].text), "%s", txt);
+        c[k].n++;
+    }
+    qsort(c, *n, sizeof(*c), or_count_cmp);
+    return c;
+}
+
+static int or_double_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The sketch functions' result at p (room bytes); returns the length, or
+ * -1 when fn is not one of them. */
+static int or_sketch(const or_task *t, const or_window *w, size_t a, size_t col, char *p,
+                     size_t room)
+{
+    char fn[64];
+    const char *colon = strchr(t->cfg->agg_fns[a], ':');
+    const char *arg = colon ? colon + 1 : "";
+    snprintf(fn, sizeof(fn), "%.*s", (int)(colon ? colon - t->cfg->agg_fns[a] : 63),
+             t->cfg->agg_fns[a]);
+    if (strcmp(fn, "count_distinct") == 0 || strcmp(fn, "approx_count_distinct") == 0) {
+        size_t n;
+        free(or_counts(t, w, col, &n));
+        return snprintf(p, room, "%zu", n);
+    }
+    if (strcmp(fn, "top_k") == 0) {
+        size_t n, k = (size_t)atoi(arg), pos = 0;
+        or_count *c = or_counts(t, w, col, &n);
+        pos += (size_t)snprintf(p + pos, room - pos, "[");
+        for (size_t i = 0; i < n && i < k; i++)
+            pos += (size_t)snprintf(p + pos, room - pos, "%s{\"value\":%s,\"count\":%zu}",
+                                    i ? "," : "", c[i].text, c[i].n);
+        pos += (size_t)snprintf(p + pos, room - pos, "]");
+        free(c);
+        return (int)pos;
+    }
+    int median = strcmp(fn, "median") == 0;
+    if (!median && strcmp(fn, "approx_percentile") != 0)
+        return -1;
+    double qs[64];
+    size_t nq = 0;
+    int list = 0;
+    if (median) {
+        qs[nq++] = 0.5;
+    } else {
+        const char *s = arg;
+        list = *s == '[';
+        s += list;
+        while (*s && *s != ']') {
+            char *end;
+            qs[nq++] = strtod(s, &end);
+            s = end;
+            while (*s == ',' || *s == ' ')
+                s++;
+        }
+    }
+    double *v = malloc((w->n + 1) * sizeof(*v));
+    size_t n = 0;
+    for (size_t e = 0; e < w->n; e++) {
+        const or_num *x = &w->vals[e * t->ncols + col];
+        if (!x->absent)
+            v[n++] = x->is_double ? x->d : (double)x->i;
+    }
+    qsort(v, n, sizeof(*v), or_double_cmp);
+    size_t pos = 0;
+    if (list)
+        pos += (size_t)snprintf(p + pos, room - pos, "[");
+    for (size_t i = 0; i < nq; i++) {
+        if (i)
+            pos += (size_t)snprintf(p + pos, room - pos, ",");
+        if (!n)
+            pos += (size_t)snprintf(p + pos, room - pos, "null");
+        else
+            pos += (size_t)or_put_double(p + pos, room - pos,
+                                         v[(size_t)floor(qs[i] * (double)(n - 1))]);
+    }
+    if (list)
+        pos += (size_t)snprintf(p + pos, room - pos, "]");
+    free(v);
+    return (int)pos;
+}
+
 /* The result of window w, computed from its events. */
-/* The result JSON of w, into buf (4096 bytes). */
+/* The result JSON of w, into buf (OR_RENDER_MAX bytes). */
+#define OR_RENDER_MAX 16384
 static void or_render(or_task *t, const or_window *w, char *buf)
 {
     const or_config *cfg = t->cfg;
-    size_t room = 4096;
+    size_t room = OR_RENDER_MAX;
     int pos = snprintf(buf, room, "{%s%s\"window_start\":%" PRId64 ",\"window_end\":%" PRId64,
                        w->key, w->key[0] ? "," : "", w->start, w->end);
     for (size_t a = 0; a < cfg->naggs; a++) {
@@ -232,6 +361,11 @@ static void or_render(or_task *t, const or_window *w, char *buf)
         pos += snprintf(buf + pos, room - (size_t)pos, ",\"%s\":", cfg->agg_names[a]);
         if (strcmp(fn, "count") == 0) {
             pos += snprintf(buf + pos, room - (size_t)pos, "%zu", w->n);
+            continue;
+        }
+        int sk = or_sketch(t, w, a, col, buf + pos, room - (size_t)pos);
+        if (sk >= 0) {
+            pos += sk;
             continue;
         }
         if (strcmp(fn, "first") == 0 || strcmp(fn, "last") == 0) {
@@ -282,7 +416,7 @@ static void or_render(or_task *t, const or_window *w, char *buf)
 
 static void or_emit(or_task *t, const or_window *w, int update)
 {
-    char buf[4096];
+    char buf[OR_RENDER_MAX];
     or_render(t, w, buf);
     or_output *o = t->out;
     if (o->n == o->cap) {
@@ -307,7 +441,7 @@ static void or_emit(or_task *t, const or_window *w, int update)
  * without having been merged into another session. */
 static void or_final(or_task *t, const or_window *w)
 {
-    char buf[4096];
+    char buf[OR_RENDER_MAX];
     or_render(t, w, buf);
     or_output *o = t->out;
     if (o->nfinals == o->finals_cap) {
@@ -598,4 +732,48 @@ void oracle_output_free(or_output *out)
     free(out->finals);
     free(out->lates);
     memset(out, 0, sizeof(*out));
+}
+
+/* Numbers a (engine) and b (oracle) within relative rel. */
+static int or_close(json_t *a, json_t *b, double rel)
+{
+    if (json_is_null(a) || json_is_null(b))
+        return json_is_null(a) && json_is_null(b);
+    if (!json_is_number(a) || !json_is_number(b))
+        return 0;
+    double x = json_number_value(a), y = json_number_value(b);
+    return fabs(x - y) <= (rel + 1e-9) * fabs(y) + 1e-12;
+}
+
+int oracle_same_result(const char *got, const char *want, const char *const *approx, double rel)
+{
+    if (strcmp(got, want) == 0)
+        return 1;
+    json_t *x = json_loads(got, 0, NULL), *y = json_loads(want, 0, NULL);
+    int ok = x && y && json_is_object(x) && json_is_object(y) &&
+             json_object_size(x) == json_object_size(y);
+    const char *k;
+    json_t *v;
+    if (ok)
+        json_object_foreach(x, k, v)
+        {
+            json_t *u = json_object_get(y, k);
+            int is_approx = 0;
+            for (size_t i = 0; approx && approx[i]; i++)
+                is_approx |= strcmp(approx[i], k) == 0;
+            if (!u) {
+                ok = 0;
+            } else if (!is_approx) {
+                ok &= json_equal(v, u);
+            } else if (json_is_array(v) && json_is_array(u) &&
+                       json_array_size(v) == json_array_size(u)) {
+                for (size_t i = 0; i < json_array_size(v); i++)
+                    ok &= or_close(json_array_get(v, i), json_array_get(u, i), rel);
+            } else {
+                ok &= or_close(v, u, rel);
+            }
+        }
+    json_decref(x);
+    json_decref(y);
+    return ok;
 }

@@ -24,6 +24,17 @@
  *     (ts, offset); var_pop/var_samp/stddev_pop/stddev_samp: doubles from a
  *     two-pass long double computation, null for a sample one of one event
  *     (compare those with a tolerance: the engine computes them online).
+ *   - count_distinct / approx_count_distinct: the exact number of distinct
+ *     values (or_num.text, numbers by value) that are not absent;
+ *     approx_percentile (fn "approx_percentile:0.9" or
+ *     "approx_percentile:[0.5,0.99]": its "q" after a colon) / median: the
+ *     exact value of rank floor(q * (n - 1)) of the present values, sorted,
+ *     printed as a double (null without values), an array for a list;
+ *     top_k (fn "top_k:3": k after a colon): the exact counts of the k most frequent present
+ *     values, as [{"value":TEXT,"count":N},...], count descending then text
+ *     bytes (the engine's space-saving is exact while a window has at most
+ *     k distinct values; oracle_same_result compares the approximate ones
+ *     within their bounds).
  */
 #ifndef SL_TEST_ORACLE_H
 #define SL_TEST_ORACLE_H
@@ -39,7 +50,8 @@ typedef struct or_config {
     /* aggregates, in this output order: names[i] (as written in the JSON
      * output, i.e. already escaped) with fn[i] in
      * {"count","sum","min","max","avg","first","last","var_pop","var_samp",
-     * "stddev_pop","stddev_samp"} */
+     * "stddev_pop","stddev_samp","count_distinct","approx_count_distinct",
+     * "approx_percentile:Q","median","top_k:K"} */
     const char *const *agg_names;
     const char *const *agg_fns;
     size_t naggs;
@@ -53,6 +65,8 @@ typedef struct or_num {
     int is_double;
     int64_t i;
     double d;
+    const char *text; /* a value's canonical JSON text (strings), or NULL */
+    int absent;       /* missing or null: skipped by count_distinct & co. */
 } or_num;
 
 typedef struct or_event {
@@ -132,5 +146,11 @@ typedef struct or_item {
 void oracle_run_merged(const or_config *cfg, const or_item *items, size_t n, size_t ninputs,
                        or_output *out);
 void oracle_output_free(or_output *out);
+
+/* Whether result JSON `got` matches the oracle's `want`: equal members,
+ * except members named in `approx` (NULL-terminated): numbers (or arrays
+ * of numbers) within relative `rel` of the oracle's (plus 1e-9 relative
+ * slack for rounding), null where the oracle has null. Returns 1 or 0. */
+int oracle_same_result(const char *got, const char *want, const char *const *approx, double rel);
 
 #endif

@@ -16,6 +16,8 @@ Results are ordered lists of (name, value); expected_text() renders them
 exactly as the engine does (aggregates in definition order; a double, e.g.
 avg, as the shortest text that reads back as it, always with a '.' or an
 exponent: Python's repr, e.g. 3.0, 148.6, 1e+300; non-finite as null).
+Acc also knows count_distinct, top_k=K, median and approx_percentile=Q
+(exact values; see Acc.value), as tests/lib/oracle.c does.
 
 Command line:
 
@@ -103,18 +105,36 @@ def key_text(value, key="user"):
     return json.dumps(key) + ":" + json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def value_text(v):
+    """The canonical JSON text of a value, as count_distinct and top_k see
+    it: numbers by value (an integral double as the integer), strings with
+    minimal escapes (json.dumps(ensure_ascii=False) escapes the same)."""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 2.0 ** 63:
+        v = int(v)
+    if isinstance(v, float):
+        return repr(v)
+    return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+
+
 class Acc:
-    """One window's aggregates: the count and, per field, sum, min, max."""
-    __slots__ = ("n", "fields")
+    """One window's aggregates: the count and, per field, sum, min, max,
+    and every value (for count_distinct, top_k and the percentiles)."""
+    __slots__ = ("n", "fields", "seen")
 
     def __init__(self):
         self.n = 0
         self.fields = {}
+        self.seen = {}
 
     def add(self, values):
-        """values: {field: number} of one event."""
+        """values: {field: number} of one event (None: missing or null, only
+        for the functions that skip it)."""
         self.n += 1
         for name, v in values.items():
+            if v is not None:
+                self.seen.setdefault(name, []).append(v)
+            if v is None or not isinstance(v, (int, float)) or isinstance(v, bool):
+                continue
             s = self.fields.get(name)
             if s is None:
                 self.fields[name] = [v, v, v]
@@ -126,8 +146,26 @@ class Acc:
                     s[1], s[2] = float(s[1]), float(s[2])
 
     def value(self, fn, field):
+        """fn: count, sum, min, max, avg, count_distinct,
+        approx_count_distinct, median, approx_percentile=Q (one quantile)
+        or top_k=K; the approximate ones exactly (the engine's are within
+        their bounds: equal for approx_count_distinct below 769 distinct
+        values and for top_k while at most K)."""
         if fn == "count":
             return self.n
+        seen = self.seen.get(field, [])
+        if fn in ("count_distinct", "approx_count_distinct"):
+            return len(set(value_text(v) for v in seen))
+        if fn == "median" or fn.startswith("approx_percentile="):
+            q = 0.5 if fn == "median" else float(fn.split("=", 1)[1])
+            if not seen:
+                return None
+            return float(sorted(seen)[int(math.floor(q * (len(seen) - 1)))])
+        if fn.startswith("top_k="):
+            counts = Counter(value_text(v) for v in seen)
+            top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0].encode()))
+            return RawJSON("[" + ",".join('{"value":%s,"count":%d}' % kv
+                                          for kv in top[:int(fn.split("=", 1)[1])]) + "]")
         s = self.fields[field]
         if fn == "sum":
             return s[0]
@@ -146,11 +184,17 @@ def result_of(user, start, size, acc, aggs=PIPELINE_AGGS, key="user"):
             [(name, acc.value(fn, field)) for name, fn, field in aggs])
 
 
+class RawJSON(str):
+    """A value already rendered as JSON (top_k's array)."""
+
+
 def expected_text(result):
     """The result JSON exactly as the engine renders it."""
     out = []
     for name, v in result:
-        if isinstance(v, float):
+        if isinstance(v, RawJSON):
+            s = str(v)
+        elif isinstance(v, float):
             s = repr(v) if math.isfinite(v) else "null"
         else:
             s = json.dumps(v, ensure_ascii=False)

@@ -507,8 +507,8 @@ static const broken broken_defs[] = {
      "t.json: pipeline[0].aggregates.total: \"sum\" needs a \"field\""},
     {DEF(SRC, PIPE_AGGS("{\"m\":{\"fn\":\"avg\"}}"), ""), SL_EINVAL,
      "pipeline[0].aggregates.m: \"avg\" needs a \"field\""},
-    {DEF(SRC, PIPE_AGGS("{\"x\":{\"fn\":\"median\",\"field\":\"a\"}}"), ""), SL_EINVAL,
-     "pipeline[0].aggregates.x.fn: unknown aggregate function \"median\""},
+    {DEF(SRC, PIPE_AGGS("{\"x\":{\"fn\":\"histogram\",\"field\":\"a\"}}"), ""), SL_EINVAL,
+     "pipeline[0].aggregates.x.fn: unknown aggregate function \"histogram\""},
     {DEF(SRC, PIPE_AGGS("{\"x\":{\"fn\":\"cuont\"}}"), ""), SL_EINVAL,
      "pipeline[0].aggregates.x.fn: unknown aggregate function \"cuont\", did you mean "
      "\"count\"?"},

@@ -35,12 +35,33 @@ typedef struct setup {
     sl_watermark_def wm;
 } setup;
 
+/* When set, setup_make gives the definitions the sketch aggregates
+ * (count_distinct & co. over the stream's numeric columns) instead. */
+static int use_sketches;
+static const ws_agg sketch_aggs[] = {
+    {"n", "n", SL_AGG_COUNT, -1},
+    {"d", "d", SL_AGG_COUNT_DISTINCT, WS_COL_QTY},
+    {"ad", "ad", SL_AGG_APPROX_COUNT_DISTINCT, WS_COL_AMOUNT},
+    {"p", "p", SL_AGG_APPROX_PERCENTILE, WS_COL_AMOUNT},
+    {"m", "m", SL_AGG_MEDIAN, WS_COL_QTY},
+    {"total", "total", SL_AGG_SUM, WS_COL_AMOUNT},
+};
+static double sketch_q[] = {0.25, 0.5, 0.999};
+static sl_agg_params sketch_params[] = {{0}, {0}, {0}, {.q = sketch_q, .nq = 3, .q_list = 1},
+                                        {0}, {0}};
+
 static void setup_make(setup *u, uint64_t seed, int type)
 {
     ws_rng r = {seed * 0x2545F4914F6CDD1Dull + 7};
     ws_random_config(&r, type, &u->cfg);
+    if (use_sketches) {
+        u->cfg.aggs = sketch_aggs;
+        u->cfg.naggs = SL_ARRAY_LEN(sketch_aggs);
+    }
     ws_make_stream(&r, &u->cfg, &u->s);
     ws_make_def(&u->cfg, &u->def, u->aggs, &u->wm);
+    if (use_sketches)
+        u->def.agg_params = sketch_params;
 }
 
 static int stats_equal(const sl_window_stats *a, const sl_window_stats *b)
@@ -315,6 +336,21 @@ static void test_damaged_snapshots(void **state)
     damage_type(SL_WIN_SESSION, 13);
 }
 
+/* The same with the sketch aggregates: their out-of-line states through
+ * random cuts, bit flips, truncations and checksummed damage. */
+static void test_sketches(void **state)
+{
+    (void)state;
+    use_sketches = 1;
+    run_cut(SL_WIN_TUMBLING, 400, 60);
+    run_cut(SL_WIN_HOPPING, 500, 60);
+    run_cut(SL_WIN_SESSION, 600, 60);
+    damage_type(SL_WIN_TUMBLING, 21);
+    damage_type(SL_WIN_HOPPING, 22);
+    damage_type(SL_WIN_SESSION, 23);
+    use_sketches = 0;
+}
+
 /* A snapshot made for another definition is refused (SL_EINVAL). */
 static void test_foreign_definition(void **state)
 {
@@ -402,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_cut_tumbling),       cmocka_unit_test(test_cut_hopping),
         cmocka_unit_test(test_cut_session),        cmocka_unit_test(test_damaged_snapshots),
         cmocka_unit_test(test_foreign_definition), cmocka_unit_test(test_restore_replaces_state),
+        cmocka_unit_test(test_sketches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
