@@ -13,6 +13,7 @@
 #include "expr_def.h"
 #include "options.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ static const sl_opt sl__agg_keys[] = {
     {.name = "expr", .type = SL_OPT_STRING, .help = "a SQL expression as the input"},
     {.name = "q", .type = SL_OPT_ANY, .help = "approx_percentile: 0.99 or [0.5, 0.99]"},
     {.name = "k", .type = SL_OPT_INT, .help = "top_k: how many items"},
+    {.name = "if", .type = SL_OPT_STRING, .help = "count_if / sum_if: the SQL condition"},
     {.name = NULL}};
 
 static const char *const sl__window_types[] = {"tumbling", "hopping", "session"};
@@ -238,8 +240,111 @@ static int sl__agg_params(const json_t *spec, const char *sub, int fn, sl_agg_pa
     return 0;
 }
 
+/* Appends `name` to buf as an expression field reference: a path as it
+ * is, any other name as a quoted identifier. */
+static void sl__put_field_ref(char *buf, size_t cap, const char *name)
+{
+    size_t at = strlen(buf);
+    int plain = isalpha((unsigned char)name[0]) || name[0] == '_';
+    for (const char *p = name; *p && plain; p++)
+        plain = isalnum((unsigned char)*p) || strchr("_.[]", *p) != NULL;
+    if (plain) {
+        snprintf(buf + at, cap - at, "%s", name);
+        return;
+    }
+    buf[at++] = '"';
+    for (const char *p = name; *p && at < cap - 3; p++) {
+        if (*p == '"')
+            buf[at++] = '"';
+        buf[at++] = *p;
+    }
+    buf[at++] = '"';
+    buf[at] = '\0';
+}
+
+/* count_if {"if": C} and sum_if {"field" | "expr": X, "if": C} are sums
+ * of the SQL expression CASE WHEN C THEN 1 ELSE 0 END, resp. CASE WHEN C
+ * THEN coalesce(X, 0) ELSE coalesce(X, 0) * 0 END (a NULL X adds nothing,
+ * and the ELSE keeps X's type, so a double sum stays a double). Returns
+ * SL_AGG_SUM with *expr set (a new JSON string), -1 for another function,
+ * -2 on error. */
+static int sl__conditional(const json_t *spec, const char *sub, json_t **expr, char *errstr,
+                           size_t errstr_size)
+{
+    const char *fn = json_string_value(json_object_get(spec, "fn"));
+    int count = fn && strcmp(fn, "count_if") == 0, sum = fn && strcmp(fn, "sum_if") == 0;
+    if (!count && !sum)
+        return -1;
+    char path[320];
+    const json_t *cond = json_object_get(spec, "if"), *field = json_object_get(spec, "field"),
+                 *x = json_object_get(spec, "expr");
+    if (!cond) {
+        sl_seterr(errstr, errstr_size, SL_EINVAL, "%s: %s needs \"if\": a SQL condition", sub, fn);
+        return -2;
+    }
+    sl_path_join(path, sizeof(path), sub, "if");
+    if (sl_xexpr_check_open(json_string_value(cond), path, errstr, errstr_size) != 0)
+        return -2;
+    if (count && (field || x)) {
+        sl_seterr(errstr, errstr_size, SL_EINVAL,
+                  "%s: count_if takes no \"field\" or \"expr\" (it counts the events "
+                  "\"if\" holds for)",
+                  sub);
+        return -2;
+    }
+    if (sum && !field == !x) {
+        sl_seterr(errstr, errstr_size, SL_EINVAL, "%s: sum_if needs one of \"field\" or \"expr\"",
+                  sub);
+        return -2;
+    }
+    char in[4096] = "";
+    if (field) {
+        if (sl_xexpr_text_is_expr(json_string_value(field))) {
+            sl_seterr(errstr, errstr_size, SL_EINVAL,
+                      "%s.field: \"%s\" is not a field name; for a computed input write "
+                      "\"expr\"",
+                      sub, json_string_value(field));
+            return -2;
+        }
+        sl__put_field_ref(in, sizeof(in), json_string_value(field));
+    } else if (x) {
+        sl_path_join(path, sizeof(path), sub, "expr");
+        if (sl_xexpr_check_open(json_string_value(x), path, errstr, errstr_size) != 0)
+            return -2;
+        snprintf(in, sizeof(in), "%s", json_string_value(x));
+    }
+    size_t n = strlen(json_string_value(cond)) + 2 * strlen(in) + 96;
+    char *text = sl_xmalloc(n);
+    if (count)
+        snprintf(text, n, "CASE WHEN (%s) THEN 1 ELSE 0 END", json_string_value(cond));
+    else
+        snprintf(text, n, "CASE WHEN (%s) THEN coalesce((%s), 0) ELSE coalesce((%s), 0) * 0 END",
+                 json_string_value(cond), in, in);
+    *expr = json_string(text);
+    free(text);
+    if (!*expr) {
+        sl_seterr(errstr, errstr_size, SL_EINVAL, "%s: not UTF-8", sub);
+        return -2;
+    }
+    return SL_AGG_SUM;
+}
+
+static int sl__aggregates_in(const json_t *aj, const char *apath, sl_window_def *w, json_t *hold,
+                             char *errstr, size_t errstr_size);
+
+/* Parses "aggregates" into w. (Expressions made up for count_if / sum_if
+ * live in `hold` while they are parsed; the window keeps copies.) */
 static int sl__aggregates(const json_t *aj, const char *apath, sl_window_def *w, char *errstr,
                           size_t errstr_size)
+{
+    json_t *hold = json_array();
+    int rc = sl__aggregates_in(aj, apath, w, hold, errstr, errstr_size);
+    json_decref(hold);
+    return rc;
+}
+
+static int sl__aggregates_in(const json_t *aj, const char *apath, sl_window_def *w, json_t *hold,
+                             char *errstr, size_t errstr_size)
 {
     char sub[256], fpath[300];
     size_t n = json_object_size(aj);
@@ -269,11 +374,24 @@ static int sl__aggregates(const json_t *aj, const char *apath, sl_window_def *w,
         if (rc != 0)
             return rc;
         sl_path_join(fpath, sizeof(fpath), sub, "fn");
-        int fn = sl__pick(json_string_value(json_object_get(spec, "fn")), sl__agg_fns, SL__NAGG_FNS,
+        const json_t *field = json_object_get(spec, "field"), *expr = json_object_get(spec, "expr");
+        json_t *cond_expr = NULL; /* count_if / sum_if, rewritten as a sum */
+        int fn = sl__conditional(spec, sub, &cond_expr, errstr, errstr_size);
+        if (fn == -2)
+            return SL_EINVAL;
+        if (fn >= 0) {
+            json_array_append_new(hold, cond_expr);
+            expr = cond_expr;
+            field = NULL;
+        } else {
+            if (json_object_get(spec, "if"))
+                return sl_seterr(errstr, errstr_size, SL_EINVAL,
+                                 "%s.if: only count_if and sum_if take a condition", sub);
+            fn = sl__pick(json_string_value(json_object_get(spec, "fn")), sl__agg_fns, SL__NAGG_FNS,
                           fpath, "aggregate function", errstr, errstr_size);
+        }
         if (fn < 0)
             return SL_EINVAL;
-        const json_t *field = json_object_get(spec, "field"), *expr = json_object_get(spec, "expr");
         if (field && expr)
             return sl_seterr(errstr, errstr_size, SL_EINVAL,
                              "%s: give either \"field\" or \"expr\", not both", sub);

@@ -589,16 +589,79 @@ static void test_division_by_zero_counted(void **state)
     sl_def_free(def);
 }
 
+/* count_if and sum_if are sums over a CASE of their condition: the
+ * columns the decoder gives for them, and their validation. */
+static void test_count_if_sum_if(void **state)
+{
+    (void)state;
+    const char *text =
+        "{\"name\":\"t\",\"source\":{\"type\":\"file\",\"path\":\"in\","
+        "\"event_time\":{\"field\":\"ts\"}},\"pipeline\":[{\"window\":{\"type\":\"tumbling\","
+        "\"size\":\"1s\"},\"aggregates\":{\"big\":{\"fn\":\"count_if\",\"if\":\"a > 10\"},"
+        "\"s\":{\"fn\":\"sum_if\",\"field\":\"b\",\"if\":\"a > 10\"},"
+        "\"t\":{\"fn\":\"sum_if\",\"expr\":\"a * b\",\"if\":\"b IS NOT NULL\"}}}],"
+        "\"sink\":{\"type\":\"file\",\"path\":\"o\"}}";
+    sl_def *def;
+    char err[1024];
+    if (sl_def_load_string(text, "t.json", &def, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    sl_ingest *ing = sl_ingest_new(def, SL_INGEST_RAW, err, sizeof(err));
+    if (!ing)
+        fail_msg("%s", err);
+    assert_int_equal(sl_ingest_ncolumns(ing), 3);
+    sl_batch *b = sl_batch_new(SL_MSG_DATA, 0, 1, 3);
+    static const struct {
+        const char *event;
+        int64_t big;
+        double s, t; /* is_double when the value has a fraction */
+        int s_double, t_double;
+    } cases[] = {
+        {"{\"ts\":1,\"a\":11,\"b\":2}", 1, 2, 22, 0, 0},
+        {"{\"ts\":1,\"a\":11,\"b\":2.5}", 1, 2.5, 27.5, 1, 1},
+        {"{\"ts\":1,\"a\":3,\"b\":2.5}", 0, 0.0, 7.5, 1, 1}, /* ELSE keeps b's type */
+        {"{\"ts\":1,\"a\":30}", 1, 0, 0, 0, 0},              /* NULL b adds nothing */
+        {"{\"ts\":1,\"b\":4}", 0, 0, 0, 0, 0},               /* NULL condition: false */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sl_bad_reason why;
+        if (sl_ingest_decode(ing, cases[i].event, strlen(cases[i].event), -1, &why) != SL_DECODE_OK)
+            fail_msg("%s: not decoded (%d)", cases[i].event, why);
+        sl_batch_reset(b);
+        assert_int_equal(sl_ingest_append(ing, b, 0), 0);
+        sl_num big = *sl_batch_val(b, 0, 0), s = *sl_batch_val(b, 1, 0), t = *sl_batch_val(b, 2, 0);
+        assert_int_equal(big.is_double, 0);
+        assert_int_equal(big.v.i, cases[i].big);
+        assert_int_equal(s.is_double, cases[i].s_double);
+        assert_true(s.is_double ? s.v.d == cases[i].s : s.v.i == (int64_t)cases[i].s);
+        assert_int_equal(t.is_double, cases[i].t_double);
+        assert_true(t.is_double ? t.v.d == cases[i].t : t.v.i == (int64_t)cases[i].t);
+    }
+    sl_batch_free(b);
+    sl_ingest_free(ing);
+    sl_def_free(def);
+
+    const char *w = "[{\"window\": {\"type\": \"tumbling\", \"size\": \"1s\"}, \"aggregates\": ";
+    char p[512];
+    snprintf(p, sizeof(p), "%s{\"n\": {\"fn\": \"count_if\"}}}]", w);
+    expect_error(p, "pipeline[0].aggregates.n: count_if needs \"if\": a SQL condition");
+    snprintf(p, sizeof(p), "%s{\"n\": {\"fn\": \"count_if\", \"if\": \"a >\"}}}]", w);
+    expect_error(p, "pipeline[0].aggregates.n.if: 1:");
+    snprintf(p, sizeof(p), "%s{\"n\": {\"fn\": \"sum_if\", \"if\": \"a > 1\"}}}]", w);
+    expect_error(p, "pipeline[0].aggregates.n: sum_if needs one of \"field\" or \"expr\"");
+    snprintf(p, sizeof(p), "%s{\"n\": {\"fn\": \"sum\", \"field\": \"a\", \"if\": \"a > 1\"}}}]",
+             w);
+    expect_error(p, "pipeline[0].aggregates.n.if: only count_if and sum_if take a condition");
+}
+
 int main(void)
 {
     const char *seed = getenv("SL_TEST_SEED");
     rng = seed ? strtoull(seed, NULL, 10) : (uint64_t)time(NULL);
     printf("seed %llu (SL_TEST_SEED to repeat)\n", (unsigned long long)rng);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mapped_rows_oracle),
-        cmocka_unit_test(test_keys_and_columns_oracle),
-        cmocka_unit_test(test_validate_errors),
-        cmocka_unit_test(test_division_by_zero_counted),
+        cmocka_unit_test(test_mapped_rows_oracle), cmocka_unit_test(test_keys_and_columns_oracle),
+        cmocka_unit_test(test_validate_errors),    cmocka_unit_test(test_division_by_zero_counted),
+        cmocka_unit_test(test_count_if_sum_if),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
