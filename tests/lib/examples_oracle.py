@@ -417,7 +417,7 @@ class ClickstreamSessions(Example):
         return row
 
     def generate(self, rng, n):
-        pages = ["/", "/search", "/cart", "/checkout", "/help", "/account"] + \
+        pages = ["/", "/search", "/cart", "/checkout", "/help", "/account", "/static", "/static-info"] + \
                 ["/product/%d" % i for i in range(40)]
         users = ["user-%03d" % i for i in range(150)]
         weights = [1.0 / (i + 1) ** 1.0 for i in range(len(users))]
@@ -493,34 +493,67 @@ def windows_of(ex, ts):
 # ---- generator ----------------------------------------------------------------------
 
 
+def compact(e):
+    return json.dumps(e, separators=(",", ":"))
+
+
 def generate(ex, seed, n):
     rng = random.Random(seed)
     events, bad = ex.generate(rng, n)
+    kind, extent, slide = ex.window
     # Disorder below max_out_of_orderness: arrival order is event time plus
     # a jitter in [0, ooo - 1], so every event is at most ooo - 1 ms behind
     # the largest event time before it, and never late.
     jitter = ex.ooo - 1
     events.sort(key=lambda e: (e["ts"] + rng.randint(0, jitter)))
-    lines = [json.dumps(e, separators=(",", ":")) for e in events]
-    # Very late events: a key's event far behind that key's own watermark
-    # (behind every window end the key's task has passed, in any task).
-    seen = {}
-    out = []
-    extent = ex.window[1]
     now = int(time.time() * 1000)
-    for e, line in zip(events, lines):
-        out.append((line, e))
+    seen = {}        # per key: largest event time of its events that reach the window
+    top = None       # largest event time so far, any event
+    good = []        # events so far that reach the window
+    boundary_ends = set()
+    out = []
+    for e in events:
         try:
             key, _, _ = ex.classify(e, now)
         except (Bad, Filtered):
+            out.append(e)
+            top = e["ts"] if top is None else max(top, e["ts"])
             continue  # never reaches the window: moves no watermark
+        # Late exactly at the boundary: now and then an event is moved back
+        # to E + ooo for a window end E (staying within the disorder), so
+        # that its key's task has watermark >= E, and then an event of the
+        # key whose last window ends at exactly E follows: late by 0 ms.
+        exact_late = None
+        if kind != "session" and rng.random() < 0.05:
+            end = (e["ts"] - ex.ooo) // slide * slide
+            moved = end + ex.ooo
+            if (top is None or moved > top - ex.ooo) and moved > seen.get(key, moved - 1):
+                e["ts"] = moved
+                exact_late = dict(e, ts=(end - 1 if kind == "tumbling" else end - extent + slide - 1))
+        out.append(e)
         seen[key] = max(seen.get(key, e["ts"]), e["ts"])
+        top = e["ts"] if top is None else max(top, e["ts"])
+        good.append(e)
+        if exact_late is not None:
+            out.append(exact_late)
+        elif kind == "session" and rng.random() < 0.004:
+            out.append(dict(e, ts=seen[key] - ex.ooo - extent))  # ends exactly at the watermark
+        # Very late: far behind its key's own watermark, so behind every
+        # window end its task has passed, in any task.
         if rng.random() < 0.004 and len(seen) > 3:
-            late = dict(e)
-            late["ts"] = seen[key] - ex.ooo - extent - rng.randint(1, 5 * extent)
-            out.append((json.dumps(late, separators=(",", ":")), late))
+            out.append(dict(e, ts=seen[key] - ex.ooo - extent - rng.randint(1, 5 * extent)))
+        # On time at the boundary: when the watermark (in any task: at most
+        # top - ooo) is within 50 ms of a window end E, an event of an open
+        # window ending at E, as far behind as that window allows.
+        if kind != "session":
+            upper = top - ex.ooo
+            end = upper // slide * slide + slide
+            if end - upper <= 50 and end not in boundary_ends:
+                boundary_ends.add(end)
+                out.append(dict(rng.choice(good[-50:]), ts=end - min(extent, slide)))
     # Bad lines: each kind a few times, at random places, made from the
     # event before (so their event times are no larger than those before).
+    out = [(compact(e), e) for e in out]
     for make in bad:
         for _ in range(rng.randint(1, 6)):
             at = rng.randrange(1, len(out) + 1)
@@ -563,6 +596,10 @@ def expected(ex, lines, now):
                 upper_max = ts_raw if upper_max is None else max(upper_max, ts_raw)
             continue
         first_end, last_end = window_ends(ex, ts)
+        if ex.window[0] == "session":
+            # On time for sure only at or after the watermark: an event
+            # behind it could touch a session that has fired in its task.
+            first_end = ts
         lower_wm = key_max[key] - ex.ooo if key in key_max else None
         upper_wm = upper_max - ex.ooo if upper_max is not None else None
         if lower_wm is not None and last_end <= lower_wm:
