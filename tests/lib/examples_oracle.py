@@ -8,8 +8,11 @@ Command line:
   examples_oracle.py gen EXAMPLE --seed S [--events N] > input.jsonl
       Random input for EXAMPLE (trading-vwap, card-fraud, iot-sensors,
       clickstream-sessions): skewed keys, disorder below the pipeline's
-      max_out_of_orderness, some very late events and some bad lines of
-      each kind the example can reject.
+      max_out_of_orderness, some very late events, events late by exactly
+      0 ms (their window ends at their key's own watermark), events far
+      behind the newest but in a window that is still open (its end just
+      past the largest possible watermark), and some bad lines of each
+      kind the example can reject.
 
   examples_oracle.py check EXAMPLE --input input.jsonl --results out.jsonl
                      --summary run.log
