@@ -208,7 +208,9 @@ static sl_value sl__rop_value(const json_t *v)
         x.type = SL_T_NULL;
         break;
     default:
-        x.type = SL_T_OTHER;
+        x.type = SL_T_OTHER; /* its text is not kept: expressions treat it as a type error */
+        x.s = "";
+        x.len = 0;
         break;
     }
     return x;
