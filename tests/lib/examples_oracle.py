@@ -50,6 +50,20 @@ exactly. Standard deviations are computed with the engine's Welford
 update in the engine's order (a key's events in input order: a key is in
 one task, which sees its events in input order), so they too are compared
 exactly; SD_REL_TOL would allow a relative tolerance instead.
+
+Sketches: percentiles and the median (DDSketch) are checked to be doubles
+within REL_ACC (1%) of the exact value of rank floor(q * (n - 1)), and the
+median equal to p50 (one sketch, one q). So that the check can fail, the
+temperatures are on a grid whose neighbours are 2.5% apart, and the check
+fails unless, in at least half the windows of 3 or more readings, the
+ranks next to each q's hold values outside its band (an off-by-one rank,
+or a wrong q, is seen). count_distinct, approx_count_distinct (exact up to
+768 distinct values) and top_k (k above the generator's pages, so exact)
+are compared exactly; top_k's ties go by the value's JSON text (raw UTF-8,
+'"', '\\' and control characters escaped) bytewise, and the pages include
+pairs that this order sorts unlike their decoded bytes or their
+ASCII-escaped text; the check fails unless each pair ties in some sessions.
+"/caf\u00e9" is written both escaped and as raw UTF-8 (one value).
 """
 
 import argparse
