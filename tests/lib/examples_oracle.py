@@ -436,8 +436,9 @@ class IotSensors(Example):
     def check_row(self, got):
         """The median and p50 are one sketch's answer to one q: equal."""
         d = dict(got)
-        if isinstance(d.get("p50_p99"), list) and d["p50_p99"] and d["p50_p99"][0] != d.get("median"):
-            return "median %r is not p50 %r" % (d.get("median"), d["p50_p99"][0])
+        p = d.get("p50_p99")
+        if isinstance(p, list) and p and p[0] != d.get("median"):
+            return "median %r is not p50 %r" % (d.get("median"), p[0])
         return None
 
     def check_stats(self):
