@@ -4,8 +4,10 @@
 # on random input, against the brute-force oracle tests/lib/examples_oracle.py:
 #  * trading-vwap, card-fraud, iot-sensors, clickstream-sessions with their
 #    file source and sink: every result (as a multiset, exact values and
-#    JSON types), and the summary's bad counts per reason, late_dropped,
-#    events_filtered and results_out;
+#    JSON types; iot-sensors' percentiles within their 1% of the exact
+#    rank's value), and the summary's bad counts per reason, late_dropped,
+#    events_filtered and results_out; the oracle also fails when the input
+#    could not tell a wrong percentile rank or top_k tie order apart;
 #  * trading-vwap-kafka on `sluice kafka-mock`: the input produced keyed by
 #    symbol, the result topic read back with kcat and checked the same way,
 #    each result's message key being its symbol.

@@ -50,6 +50,20 @@ exactly. Standard deviations are computed with the engine's Welford
 update in the engine's order (a key's events in input order: a key is in
 one task, which sees its events in input order), so they too are compared
 exactly; SD_REL_TOL would allow a relative tolerance instead.
+
+Sketches: percentiles and the median (DDSketch) are checked to be doubles
+within REL_ACC (1%) of the exact value of rank floor(q * (n - 1)), and the
+median equal to p50 (one sketch, one q). So that the check can fail, the
+temperatures are on a grid whose neighbours are 2.5% apart, and the check
+fails unless, in at least half the windows of 3 or more readings, the
+ranks next to each q's hold values outside its band (an off-by-one rank,
+or a wrong q, is seen). count_distinct, approx_count_distinct (exact up to
+768 distinct values) and top_k (k above the generator's pages, so exact)
+are compared exactly; top_k's ties go by the value's JSON text (raw UTF-8,
+'"', '\\' and control characters escaped) bytewise, and the pages include
+pairs that this order sorts unlike their decoded bytes or their
+ASCII-escaped text; the check fails unless each pair ties in some sessions.
+"/caf\u00e9" is written both escaped and as raw UTF-8 (one value).
 """
 
 import argparse
@@ -65,6 +79,8 @@ DAY = 86400000
 BAD_REASONS = ("malformed_json", "missing_time", "bad_time", "missing_key", "missing_field",
                "wrong_type", "too_large", "too_far_ahead", "expr_error")
 SD_REL_TOL = 0.0  # exact: see the docstring
+REL_ACC = 0.01   # approx_percentile / median: DDSketch relative accuracy
+STATS = Counter()  # what the checks could tell apart (Example.check_stats)
 
 
 class Bad(Exception):
@@ -204,6 +220,18 @@ class Example:
     def key_members(self, key):
         return list(zip(self.keys, key))
 
+    def check_row(self, got):
+        """A problem with a result row beyond its expected values, or None."""
+        return None
+
+    def check_stats(self):
+        """Problems with what the run's checks could tell apart."""
+        return []
+
+    def encode(self, rng, e):
+        """The input line of event e."""
+        return compact(e)
+
 
 class TradingVwap(Example):
     name = "trading-vwap"
@@ -333,11 +361,47 @@ class CardFraud(Example):
         return events, bad
 
 
+class Approx:
+    """A sketch result the engine may return up to REL_ACC off: the exact
+    value (or list of values) of the ranks it estimates."""
+
+    def __init__(self, exact):
+        self.exact = exact
+
+    def __repr__(self):
+        return "%r (within %g)" % (self.exact, REL_ACC)
+
+
+def within(want, got):
+    """got is a double within REL_ACC of want (relative; 0 exactly)."""
+    return type(got) is float and abs(got - want) <= REL_ACC * abs(want) * (1 + 1e-12)
+
+
+def rank_value(ordered, q):
+    """The value of rank floor(q * (n - 1)) (0-based) of an ascending list."""
+    return ordered[math.floor(q * (len(ordered) - 1))]
+
+
+def discerns(ordered, q):
+    """(down, up): whether the ranks just below and just above q's rank hold
+    a value so far from the rank's that an estimate of theirs could not
+    pass the check for q's (each side REL_ACC off: the bands are apart)."""
+    r = math.floor(q * (len(ordered) - 1))
+    v = ordered[r]
+
+    def apart(i):
+        return 0 <= i < len(ordered) and abs(ordered[i] - v) > REL_ACC * (abs(v) + abs(ordered[i]))
+
+    return apart(r - 1), apart(r + 1)
+
+
 class IotSensors(Example):
     name = "iot-sensors"
     window = ("tumbling", 10000, 10000)
     ooo = 1000
     keys = ("device.id", "device.site")
+    hot = 30      # count_if threshold: SLUICE_HOT_TEMP's default
+    qs = (0.5, 0.99)
 
     def inputs(self, obj):
         return (self.number(obj, "temp"),)
@@ -357,21 +421,72 @@ class IotSensors(Example):
                 mean += delta / i
                 m2 += delta * (x - mean)
         sd = math.sqrt(max(m2, 0.0) / (n - 1)) if n > 1 else None
+        ordered = sorted(float(x) for x in temps)
+        if n >= 3:
+            for q in self.qs:
+                for side, ok in zip(("down", "up"), discerns(ordered, q)):
+                    STATS["rank_%s_%g" % (side, q)] += ok
+                STATS["ranked_%g" % q] += 1
         return [("readings", n), ("mean", total / n), ("lo", float(min(temps))),
-                ("hi", float(max(temps))), ("sd", sd)]
+                ("hi", float(max(temps))), ("sd", sd),
+                ("p50_p99", Approx([rank_value(ordered, q) for q in self.qs])),
+                ("median", Approx(rank_value(ordered, 0.5))),
+                ("hot", sum(1 for x in temps if x > self.hot))]
+
+    def check_row(self, got):
+        """The median and p50 are one sketch's answer to one q: equal."""
+        d = dict(got)
+        p = d.get("p50_p99")
+        if isinstance(p, list) and p and p[0] != d.get("median"):
+            return "median %r is not p50 %r" % (d.get("median"), p[0])
+        return None
+
+    def check_stats(self):
+        """The percentile check must be able to fail: for most windows, the
+        value of the rank next to q's (an off-by-one rank, or a q off by a
+        little) is outside the accepted band."""
+        problems = []
+        for q in self.qs:
+            ranked = STATS["ranked_%g" % q]
+            for side in ("down", "up"):
+                hit = STATS["rank_%s_%g" % (side, q)]
+                if ranked < 100 or hit < 0.5 * ranked:
+                    problems.append("percentile check too weak: the rank %s q=%g is told apart "
+                                    "in %d of %d windows" % ("below" if side == "down" else "above",
+                                                             q, hit, ranked))
+        return problems
 
     def generate(self, rng, n):
+        # Temperatures on a grid of multiples of 0.25 (sums exact) whose
+        # neighbours are at least 2.5 % apart, so that neighbouring ranks of
+        # a window differ by more than the percentiles' 1 % (both bands
+        # apart), with 0.0 and the count_if threshold 30.0 on it.
+        grid = [0.25]
+        while grid[-1] < 70:
+            grid.append(max(grid[-1] + 0.25, math.ceil(grid[-1] * 1.025 * 4) / 4))
+        assert self.hot in grid
+        levels = [-g for g in reversed(grid)] + [0.0] + grid
+
+        def level_of(temp):
+            return min(range(len(levels)), key=lambda i: abs(levels[i] - temp))
+
         devices = [("sensor-%03d" % i, "site-%d" % (i % 5)) for i in range(120)]
         devices.append(("sensor-007", "site-9"))  # the same id at another site: another key
         weights = [1.0 / (i + 1) ** 0.9 for i in range(len(devices))]
-        base = {d: rng.randint(40, 120) for d in devices}
+        # Indoor sites around 12-40 degrees (across the threshold), outdoor
+        # site-4 around 0 (negative values, 0.0 itself).
+        base = {d: level_of(rng.uniform(-6, 6) if d[1] == "site-4" else rng.uniform(12, 40))
+                for d in devices}
         events = []
         t = T0 + rng.randrange(0, 3600) * 1000
         for _ in range(n):
             t += rng.randint(0, 40)
             d = rng.choices(devices, weights)[0]
-            temp = (base[d] + rng.randint(-12, 12)) * 0.25
-            events.append({"device": {"id": d[0], "site": d[1]}, "temp": float(temp), "ts": t})
+            lv = base[d] + rng.randint(-14, 14)
+            if rng.random() < 0.02:
+                lv += rng.choice((-1, 1)) * rng.randint(20, 40)  # a spike
+            temp = levels[max(0, min(len(levels) - 1, lv))]
+            events.append({"device": {"id": d[0], "site": d[1]}, "temp": temp, "ts": t})
         bad = [
             lambda e: json.dumps(e)[:-1] + ",}",                                   # malformed
             lambda e: "\x00\x01binary",
@@ -391,6 +506,11 @@ class ClickstreamSessions(Example):
     window = ("session", 30000, 0)
     ooo = 2000
     keys = ("user",)
+    top_k = 64  # more than the generator's pages: top_k stays exact
+    # Pages whose order as JSON text (raw UTF-8, '"' and '\\' escaped)
+    # differs from the order of their decoded bytes, or of their text with
+    # non-ASCII escaped: a tie of a pair checks top_k's tie rule.
+    tie_pairs = (("/sale!", "/sale"), ("/caf\u00e9", "/cafe"), ('/search?q=TEA', '/search?q="tea"'))
 
     def filter(self, obj):
         try:
@@ -401,17 +521,45 @@ class ClickstreamSessions(Example):
             raise Filtered()
 
     def inputs(self, obj):
-        # Columns in first-use order: page_id, ts.
+        # Columns in first-use order: page_id, ts, page (a string here: the
+        # filter took the rest; the distinct counts and top_k take any value).
         page_id = self.number(obj, "page_id")
-        return (page_id, self.number(obj, "ts"))
+        return (page_id, self.number(obj, "ts"), obj["page"])
 
     def aggregate(self, evs):
         first = min(evs, key=lambda e: (e[0], e[1]))
         last = max(evs, key=lambda e: (e[0], e[1]))
         lo = min(e[2][1] for e in evs)
         hi = max(e[2][1] for e in evs)
+        counts = Counter(e[2][2] for e in evs)
+        if len(counts) > self.top_k:
+            STATS["topk_inexact"] += 1
+        for a, b in self.tie_pairs:
+            if counts[a] and counts[a] == counts[b]:
+                STATS["tie %s %s" % (a, b)] += 1
+        # Highest count first, ties by the value's JSON text, bytewise (raw
+        # UTF-8, only '"', '\\' and control characters escaped).
+        top = sorted(counts.items(),
+                     key=lambda kv: (-kv[1], json.dumps(kv[0], ensure_ascii=False).encode()))
+        top = [[("value", v), ("count", c)] for v, c in top[:self.top_k]]  # as parsed
         return [("clicks", len(evs)), ("first_page", first[2][0]), ("last_page", last[2][0]),
-                ("first_ts", lo), ("last_ts", hi)]
+                ("first_ts", lo), ("last_ts", hi), ("pages", len(counts)),
+                ("top_pages", top), ("pages_approx", len(counts))]
+
+    def check_stats(self):
+        problems = []
+        if STATS["topk_inexact"]:
+            problems.append("%d sessions with more than %d distinct pages: the generator must "
+                            "keep top_k exact" % (STATS["topk_inexact"], self.top_k))
+        for a, b in self.tie_pairs:
+            if STATS["tie %s %s" % (a, b)] < 10:
+                problems.append("%d sessions tie %s with %s: top_k's tie order is not checked"
+                                % (STATS["tie %s %s" % (a, b)], a, b))
+        return problems
+
+    def encode(self, rng, e):
+        # "/café" both as raw UTF-8 and as "\u00e9": one value.
+        return json.dumps(e, separators=(",", ":"), ensure_ascii=rng.random() < 0.5)
 
     def after(self, row):
         d = dict(row)
@@ -420,8 +568,13 @@ class ClickstreamSessions(Example):
         return row
 
     def generate(self, rng, n):
-        pages = ["/", "/search", "/cart", "/checkout", "/help", "/account", "/static", "/static-info"] + \
+        # The tie pairs early (often clicked); "/static" and "/static-info"
+        # pass the filter.
+        pages = ["/", "/search", "/cart", "/sale", "/sale!", "/cafe", "/caf\u00e9",
+                 '/search?q="tea"', "/search?q=TEA", "/checkout", "/help", "/account", "/static",
+                 "/static-info"] + \
                 ["/product/%d" % i for i in range(40)]
+        page_weights = [1.0 / (i + 1) ** 0.6 for i in range(len(pages))]
         users = ["user-%03d" % i for i in range(150)]
         weights = [1.0 / (i + 1) ** 1.0 for i in range(len(users))]
         per_user = Counter(rng.choices(users, weights, k=n))
@@ -440,7 +593,7 @@ class ClickstreamSessions(Example):
                     t += rng.randint(gap + 2, 10 * gap)
                 else:
                     t += rng.choice((0, rng.randint(1, 20000)))
-                p = rng.randrange(len(pages)) if rng.random() < 0.9 else None
+                p = rng.choices(range(len(pages)), page_weights)[0] if rng.random() < 0.9 else None
                 page = pages[p] if p is not None else "/static/app-%d.js" % rng.randint(1, 9)
                 events.append({"user": u, "page": page, "page_id": (p if p is not None else 999),
                                "ts": t})
@@ -556,7 +709,7 @@ def generate(ex, seed, n):
                 out.append(dict(rng.choice(good[-50:]), ts=end - min(extent, slide)))
     # Bad lines: each kind a few times, at random places, made from the
     # event before (so their event times are no larger than those before).
-    out = [(compact(e), e) for e in out]
+    out = [(ex.encode(rng, e), e) for e in out]
     for make in bad:
         for _ in range(rng.randint(1, 6)):
             at = rng.randrange(1, len(out) + 1)
@@ -651,6 +804,11 @@ def identity(ex, row):
 
 
 def same_value(name, want, got):
+    if isinstance(want, Approx):
+        if isinstance(want.exact, list):
+            return (type(got) is list and len(got) == len(want.exact) and
+                    all(within(w, g) for w, g in zip(want.exact, got)))
+        return within(want.exact, got)
     if type(want) is not type(got):
         return False
     if isinstance(want, float) and name == "sd" and SD_REL_TOL:
@@ -695,6 +853,9 @@ def check(ex, args):
                                                                  [k for k, _ in a]))
             elif not all(same_value(k, v, u) for (k, v), (_, u) in zip(a, b)):
                 problems.append("%s: got %s, expected %s" % (ident, b, a))
+            elif ex.check_row(b):
+                problems.append("%s: %s" % (ident, ex.check_row(b)))
+    problems += ex.check_stats()
     summary = None
     with open(args.summary, encoding="utf-8", errors="replace") as f:
         for line in f:
@@ -717,6 +878,8 @@ def check(ex, args):
           % (ex.name, len(lines), len(want), bad_total,
              " ".join("%s=%d" % (r, counts[r]) for r in BAD_REASONS if counts[r]),
              counts["late"], counts["filtered"]))
+    if STATS:
+        print("  told apart: " + " ".join("%s=%d" % kv for kv in sorted(STATS.items())))
     if problems:
         for p in problems[:25]:
             print("  MISMATCH " + p)
