@@ -5,7 +5,7 @@
 #      the whole-engine C tests (label engine, in tests/integration; not the
 #      Kafka shell tests)
 #   3. ThreadSanitizer build: the lock-free ring and engine stress tests and
-#      the engine oracle test
+#      the engine oracle test's basic sweeps (SL_ORACLE_BASIC=1)
 # Options: --quick (unit tests only, no sanitizers), --no-docker.
 # Benchmarks are not run here: `ctest --test-dir build -L bench -V`.
 set -euo pipefail
@@ -50,7 +50,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 stage "lock-free stress tests under TSan"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSL_SANITIZE=thread -DSL_WERROR=ON >/dev/null
 build build-tsan
-TSAN_OPTIONS=halt_on_error=1 SL_RING_STRESS_ITEMS=${SL_RING_STRESS_ITEMS:-100000000} \
+TSAN_OPTIONS=halt_on_error=1 SL_RING_STRESS_ITEMS=${SL_RING_STRESS_ITEMS:-100000000} SL_ORACLE_BASIC=1 \
   ctest --test-dir build-tsan -R 'stress|engine_oracle' --output-on-failure
 
 stage "integration tests"
