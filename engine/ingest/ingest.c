@@ -63,7 +63,7 @@
 /* ---- per-event helpers -------------------------------------------------------- */
 
 /* Grows *buf to at least `need` bytes. 0 or -1 (allocation failure). */
-static int sl__grow(char **buf, size_t *cap, size_t need)
+int sl__ingest_grow(char **buf, size_t *cap, size_t need)
 {
     if (SL_LIKELY(need <= *cap))
         return 0;
@@ -82,10 +82,10 @@ static int sl__grow(char **buf, size_t *cap, size_t need)
  * (sized for the whole event on first use, so earlier pointers stay valid;
  * decoding shrinks, and each slot is decoded at most once per event, so
  * the event's length is enough). NULL if it would not fit. */
-static const char *sl__unescaped(sl_ingest *ing, const sl_json_val *v, size_t event_len,
-                                 size_t *len)
+const char *sl__ingest_unescaped(sl_ingest *ing, const sl_json_val *v, size_t event_len,
+                                  size_t *len)
 {
-    if (ing->scratch_used == 0 && sl__grow(&ing->scratch, &ing->scratch_cap, event_len + 1) != 0)
+    if (ing->scratch_used == 0 && sl__ingest_grow(&ing->scratch, &ing->scratch_cap, event_len + 1) != 0)
         return NULL;
     if (SL_UNLIKELY(ing->scratch_used + v->len > ing->scratch_cap))
         return NULL;
@@ -104,7 +104,7 @@ static const char *sl__slot_unescaped(sl_ingest *ing, int slot, size_t event_len
         *len = ing->dec_len[slot];
         return ing->dec_ptr[slot];
     }
-    const char *s = sl__unescaped(ing, &ing->vals[slot], event_len, len);
+    const char *s = sl__ingest_unescaped(ing, &ing->vals[slot], event_len, len);
     if (s) {
         ing->dec_gen[slot] = ing->gen;
         ing->dec_ptr[slot] = s;
@@ -146,10 +146,7 @@ static int sl__to_value(sl_ingest *ing, int slot, size_t event_len, sl_value *ou
     return 0;
 }
 
-/* The value of `slot` in this event (scanner or derived), or NULL when
- * it cannot be had: a string that does not fit the scratch (malformed) or
- * an expression error (ing->xerr set). */
-static const sl_value *sl__value(sl_ingest *ing, int slot, size_t event_len)
+const sl_value *sl__ingest_value(sl_ingest *ing, int slot, size_t event_len)
 {
     sl_value *out = &ing->fvals[slot];
     if (ing->val_gen[slot] == ing->gen)
@@ -160,68 +157,7 @@ static const sl_value *sl__value(sl_ingest *ing, int slot, size_t event_len)
         ing->val_gen[slot] = ing->gen;
         return out;
     }
-    const sl__derived *d = &ing->der[slot - SL__DERIVED_BASE];
-    if (d->kind == SL__DER_EXPR) {
-        size_t n;
-        const int *in = sl_xexpr_slots(d->x, &n);
-        for (size_t i = 0; i < n; i++)
-            if (!sl__value(ing, in[i], event_len))
-                return NULL;
-        int err = sl_xexpr_eval(d->x, ing->fvals, &ing->xs, out);
-        if (err == SL_XERR_DIV_ZERO) {
-            ing->div_zero_event = 1;
-        } else if (err != 0) {
-            ing->xerr = err;
-            return NULL;
-        }
-        ing->val_gen[slot] = ing->gen;
-        return out;
-    }
-    const sl_value *p = sl__value(ing, d->parent, event_len);
-    if (!p)
-        return NULL;
-    sl_json_val jv = {.type = SL_T_MISSING};
-    if (p->type == SL_T_OTHER) {
-        if (d->kind == SL__DER_MEMBER && p->s[0] == '{')
-            sl_json_scan(d->member, p->s, p->len, &jv);
-        else if (d->kind == SL__DER_INDEX && p->s[0] == '[')
-            sl_json_array_at(p->s, p->len, d->index, &jv);
-    }
-    out->type = (sl_type)jv.type;
-    switch (jv.type) {
-    case SL_T_INT:
-    case SL_T_BOOL:
-        out->i = jv.i;
-        out->d = (double)jv.i;
-        break;
-    case SL_T_DOUBLE:
-        out->d = sl_json_to_double(jv.raw, jv.len);
-        break;
-    case SL_T_STRING:
-        if (jv.escaped) {
-            out->s = sl__unescaped(ing, &jv, event_len, &out->len);
-            if (!out->s)
-                return NULL;
-        } else {
-            out->s = jv.raw;
-            out->len = jv.len;
-        }
-        break;
-    case SL_T_OTHER:
-        out->s = jv.raw;
-        out->len = jv.len;
-        break;
-    default:
-        break;
-    }
-    ing->val_gen[slot] = ing->gen;
-    return out;
-}
-
-/* The bad reason (+ 1) when sl__value() failed. */
-static int sl__value_bad(const sl_ingest *ing)
-{
-    return (ing->xerr ? SL_BAD_EXPR_ERROR : SL_BAD_MALFORMED) + 1;
+    return sl__ingest_derived(ing, slot, event_len);
 }
 
 /* Event time of the current event into ing->ts. 0 or a bad reason + 1. */
@@ -315,37 +251,6 @@ static char *sl__canonical(sl_ingest *ing, int slot, size_t event_len, char *dst
     }
 }
 
-/* Room sl__canonical_value() needs for `v`. */
-static size_t sl__canonical_bound(const sl_value *v)
-{
-    return (v->type == SL_T_STRING ? 6 * v->len : v->type == SL_T_OTHER ? v->len : 0) + 40;
-}
-
-/* Appends the canonical JSON form of a derived value (as sl__canonical
- * does for scanned ones); NULL/MISSING are null. Returns the new end. */
-static char *sl__canonical_value(const sl_value *v, char *dst)
-{
-    switch (v->type) {
-    case SL_T_STRING:
-        *dst++ = '"';
-        dst += sl_json_escape(v->s, v->len, dst);
-        *dst++ = '"';
-        return dst;
-    case SL_T_INT:
-        return dst + sl_json_format_int(v->i, dst);
-    case SL_T_DOUBLE:
-        return dst + sl_json_format_double(v->d, dst);
-    case SL_T_BOOL:
-        memcpy(dst, v->i ? "true" : "false", v->i ? 4 : 5);
-        return dst + (v->i ? 4 : 5);
-    case SL_T_OTHER:
-        return dst + sl_json_minify(v->s, v->len, dst);
-    default:
-        memcpy(dst, "null", 4);
-        return dst + 4;
-    }
-}
-
 static int sl__encode_key(sl_ingest *ing, size_t event_len)
 {
     if (ing->nkeys == 0) {
@@ -353,26 +258,26 @@ static int sl__encode_key(sl_ingest *ing, size_t event_len)
         ing->hash = ing->empty_key_hash;
         return 0;
     }
-    if (sl__grow(&ing->key, &ing->key_cap, ing->key_fixed + event_len + 36 * ing->nkeys) != 0)
+    if (sl__ingest_grow(&ing->key, &ing->key_cap, ing->key_fixed + event_len + 36 * ing->nkeys) != 0)
         return SL_BAD_MALFORMED + 1; /* out of memory: cannot hold this key */
     char *p = ing->key;
     for (size_t k = 0; k < ing->nkeys; k++) {
         int slot = ing->key_slot[k];
         if (slot >= SL__DERIVED_BASE) {
-            const sl_value *v = sl__value(ing, slot, event_len);
+            const sl_value *v = sl__ingest_value(ing, slot, event_len);
             if (!v)
-                return sl__value_bad(ing);
+                return sl__ingest_value_bad(ing);
             if (v->type == SL_T_MISSING)
                 return SL_BAD_MISSING_KEY + 1;
             size_t at = (size_t)(p - ing->key);
-            size_t need = at + ing->key_member[k].len + sl__canonical_bound(v) + ing->key_fixed +
+            size_t need = at + ing->key_member[k].len + sl__ingest_canonical_bound(v) + ing->key_fixed +
                           event_len + 36 * ing->nkeys;
-            if (sl__grow(&ing->key, &ing->key_cap, need) != 0)
+            if (sl__ingest_grow(&ing->key, &ing->key_cap, need) != 0)
                 return SL_BAD_MALFORMED + 1;
             p = ing->key + at;
             memcpy(p, ing->key_member[k].json, ing->key_member[k].len);
             p += ing->key_member[k].len;
-            p = sl__canonical_value(v, p);
+            p = sl__ingest_canonical_value(v, p);
             continue;
         }
         const sl_json_val *v = &ing->vals[slot];
@@ -406,12 +311,10 @@ static char *sl__value_text(sl_ingest *ing, int slot, size_t event_len, char *ds
 /* A column of count_distinct & co. (see batch.h): absent for a missing or
  * null value; a number or absent (SL_COL_NUM_OPT); the value's text in
  * ing->ctext and its hash (SL_COL_HASH). 0 or a bad reason + 1. */
-static int sl__derived_value_column(sl_ingest *ing, uint32_t c, size_t event_len, size_t *at);
-
 static int sl__value_column(sl_ingest *ing, uint32_t c, size_t event_len, size_t *at)
 {
     if (ing->col_slot[c] >= SL__DERIVED_BASE)
-        return sl__derived_value_column(ing, c, event_len, at);
+        return sl__ingest_derived_value_column(ing, c, event_len, at);
     const sl_json_val *v = &ing->vals[ing->col_slot[c]];
     sl_num *n = &ing->row_vals[c];
     ing->ctext_len[c] = UINT32_MAX;
@@ -446,76 +349,11 @@ static int sl__value_column(sl_ingest *ing, uint32_t c, size_t event_len, size_t
     return 0;
 }
 
-/* sl__value_column of a derived slot (a nested field or an expression). */
-static int sl__derived_value_column(sl_ingest *ing, uint32_t c, size_t event_len, size_t *at)
-{
-    const sl_value *v = sl__value(ing, ing->col_slot[c], event_len);
-    sl_num *n = &ing->row_vals[c];
-    ing->ctext_len[c] = UINT32_MAX;
-    if (!v)
-        return sl__value_bad(ing);
-    if (v->type == SL_T_MISSING || v->type == SL_T_NULL) {
-        n->v.i = 0;
-        n->is_double = SL_NUM_ABSENT;
-        return 0;
-    }
-    if (ing->col_kind[c] == SL_COL_NUM_OPT) {
-        if (v->type == SL_T_INT) {
-            n->v.i = v->i;
-            n->is_double = 0;
-            return 0;
-        }
-        if (v->type != SL_T_DOUBLE || !isfinite(v->d))
-            return SL_BAD_WRONG_TYPE + 1;
-        n->v.d = v->d;
-        n->is_double = 1;
-        return 0;
-    }
-    if (sl__grow(&ing->ctext, &ing->ctext_cap, *at + sl__canonical_bound(v)) != 0)
-        return SL_BAD_MALFORMED + 1;
-    char *s = ing->ctext + *at, *e;
-    if (v->type == SL_T_DOUBLE && v->d == floor(v->d) && v->d >= -9223372036854775808.0 &&
-        v->d < 9223372036854775808.0)
-        e = s + sl_json_format_int((int64_t)v->d, s);
-    else
-        e = sl__canonical_value(v, s);
-    ing->ctext_off[c] = (uint32_t)*at;
-    ing->ctext_len[c] = (uint32_t)(e - s);
-    *at += (size_t)(e - s);
-    n->is_double = 0;
-    n->v.i = ing->col_kind[c] == SL_COL_HASH
-                 ? (int64_t)sl_value_hash(s, (size_t)(e - s))
-                 : (int64_t)(((uint64_t)ing->ctext_off[c] << 32) | ing->ctext_len[c]);
-    return 0;
-}
-
-/* A derived value as a numeric column. */
-static int sl__derived_num_column(sl_ingest *ing, uint32_t c, size_t event_len)
-{
-    const sl_value *v = sl__value(ing, ing->col_slot[c], event_len);
-    sl_num *n = &ing->row_vals[c];
-    if (!v)
-        return sl__value_bad(ing);
-    if (v->type == SL_T_INT) {
-        n->v.i = v->i;
-        n->is_double = 0;
-        return 0;
-    }
-    if (v->type == SL_T_DOUBLE && isfinite(v->d)) {
-        n->v.d = v->d;
-        n->is_double = 1;
-        return 0;
-    }
-    return (v->type == SL_T_MISSING || v->type == SL_T_NULL ? SL_BAD_MISSING_FIELD
-                                                             : SL_BAD_WRONG_TYPE) +
-           1;
-}
-
 /* A numeric column (SL_COL_NUM): 0 or a bad reason + 1. */
 static inline int sl__num_column(sl_ingest *ing, uint32_t c, size_t event_len)
 {
     if (ing->col_slot[c] >= SL__DERIVED_BASE)
-        return sl__derived_num_column(ing, c, event_len);
+        return sl__ingest_derived_num_column(ing, c, event_len);
     const sl_json_val *v = &ing->vals[ing->col_slot[c]];
     sl_num *n = &ing->row_vals[c];
     if (v->type == SL_T_INT) {
@@ -537,7 +375,7 @@ static __attribute__((noinline)) int sl__columns_mixed(sl_ingest *ing, size_t ev
 {
     size_t at = 0;
     if (ing->has_value_cols &&
-        sl__grow(&ing->ctext, &ing->ctext_cap, (size_t)ing->ncols * (event_len + 40)) != 0)
+        sl__ingest_grow(&ing->ctext, &ing->ctext_cap, (size_t)ing->ncols * (event_len + 40)) != 0)
         return SL_BAD_MALFORMED + 1; /* out of memory: cannot hold this row */
     for (uint32_t c = 0; c < ing->ncols; c++) {
         int bad = ing->col_kind[c] == SL_COL_NUM ? sl__num_column(ing, c, event_len)
@@ -568,7 +406,7 @@ static int sl__key_is(sl_ingest *ing, const sl_json_val *key, size_t event_len, 
         return key->len == n && memcmp(key->raw, name, n) == 0;
     size_t dl;
     size_t mark = ing->scratch_used;
-    const char *d = sl__unescaped(ing, key, event_len, &dl);
+    const char *d = sl__ingest_unescaped(ing, key, event_len, &dl);
     ing->scratch_used = mark ? mark : 1;
     return d && dl == n && memcmp(d, name, n) == 0;
 }
@@ -578,7 +416,7 @@ static int sl__render_row(sl_ingest *ing, const char *payload, size_t len)
 {
     sl_json_iter it;
     sl_json_val k, v;
-    if (sl__grow(&ing->row, &ing->row_cap, len + 2) != 0)
+    if (sl__ingest_grow(&ing->row, &ing->row_cap, len + 2) != 0)
         return SL_BAD_MALFORMED + 1;
     size_t at = 0;
     ing->row[at++] = '{';
@@ -606,7 +444,7 @@ static int sl__render_row(sl_ingest *ing, const char *payload, size_t len)
         if (!emit)
             continue;
         size_t need = at + 1 + (name ? name_len : k.len + 3) + v.len + 2 + 1;
-        if (sl__grow(&ing->row, &ing->row_cap, need) != 0)
+        if (sl__ingest_grow(&ing->row, &ing->row_cap, need) != 0)
             return SL_BAD_MALFORMED + 1;
         char *o = ing->row;
         if (at > 1)
@@ -635,19 +473,19 @@ static int sl__render_row(sl_ingest *ing, const char *payload, size_t len)
     for (size_t i = 0; i < fs->n; i++) {
         if (fs->cslot[i] < 0)
             continue;
-        const sl_value *cv = sl__value(ing, fs->cslot[i], len);
+        const sl_value *cv = sl__ingest_value(ing, fs->cslot[i], len);
         if (!cv)
-            return sl__value_bad(ing); /* a missing one is written as null */
-        size_t need = at + 1 + ing->out_member[i].len + sl__canonical_bound(cv) + 2;
-        if (sl__grow(&ing->row, &ing->row_cap, need) != 0)
+            return sl__ingest_value_bad(ing); /* a missing one is written as null */
+        size_t need = at + 1 + ing->out_member[i].len + sl__ingest_canonical_bound(cv) + 2;
+        if (sl__ingest_grow(&ing->row, &ing->row_cap, need) != 0)
             return SL_BAD_MALFORMED + 1;
         if (at > 1)
             ing->row[at++] = ',';
         memcpy(ing->row + at, ing->out_member[i].json, ing->out_member[i].len);
         at += ing->out_member[i].len;
-        at = (size_t)(sl__canonical_value(cv, ing->row + at) - ing->row);
+        at = (size_t)(sl__ingest_canonical_value(cv, ing->row + at) - ing->row);
     }
-    if (sl__grow(&ing->row, &ing->row_cap, at + 1) != 0)
+    if (sl__ingest_grow(&ing->row, &ing->row_cap, at + 1) != 0)
         return SL_BAD_MALFORMED + 1;
     ing->row[at++] = '}';
     ing->row_len = at;
@@ -709,10 +547,8 @@ static sl_decode_result sl__decode(sl_ingest *ing, const char *payload, size_t l
     ing->scanned = 1;
     ing->scratch_used = 0;
     ing->gen++;
-    if (ing->nder) {
-        ing->xerr = 0;
-        sl_xscratch_reset(&ing->xs);
-    }
+    ing->xerr = 0; /* expressions: this event's error and strings */
+    sl_xscratch_reset(&ing->xs);
     for (size_t s = 0; s < ing->nsteps; s++) {
         const sl__step *st = &ing->steps[s];
         switch (st->kind) {
@@ -721,8 +557,8 @@ static sl_decode_result sl__decode(sl_ingest *ing, const char *payload, size_t l
             const int *slots = sl_xexpr_slots(st->x, &n);
             bad = 0;
             for (size_t i = 0; i < n && !bad; i++)
-                if (!sl__value(ing, slots[i], len))
-                    bad = sl__value_bad(ing);
+                if (!sl__ingest_value(ing, slots[i], len))
+                    bad = sl__ingest_value_bad(ing);
             if (bad)
                 break;
             sl_value r;
@@ -742,7 +578,7 @@ static sl_decode_result sl__decode(sl_ingest *ing, const char *payload, size_t l
             size_t n;
             const int *slots = sl_filter_slots(st->filter, &n);
             for (size_t i = 0; i < n; i++)
-                if (!sl__value(ing, slots[i], len)) {
+                if (!sl__ingest_value(ing, slots[i], len)) {
                     *reason = SL_BAD_MALFORMED;
                     return SL_DECODE_BAD;
                 }

@@ -132,6 +132,35 @@ struct sl_ingest {
     size_t *dec_len;
 };
 
+/* ---- per event, shared by ingest.c and ingest_derived.c ---------------- */
+
+/* Grows *buf to at least `need` bytes. 0 or -1 (allocation failure). */
+int sl__ingest_grow(char **buf, size_t *cap, size_t need);
+/* Decoded bytes of an escaped string value of this event, in the scratch
+ * area; NULL if they do not fit. */
+const char *sl__ingest_unescaped(sl_ingest *ing, const sl_json_val *v, size_t event_len,
+                                 size_t *len);
+/* The value of `slot` in this event (scanner or derived; evaluated once
+ * per event), or NULL when it cannot be had: a string that does not fit
+ * the scratch (malformed) or an expression error (ing->xerr set). */
+const sl_value *sl__ingest_value(sl_ingest *ing, int slot, size_t event_len);
+/* sl__ingest_value() of a derived slot. */
+const sl_value *sl__ingest_derived(sl_ingest *ing, int slot, size_t event_len);
+/* The bad reason (+ 1) when sl__ingest_value() failed. */
+static inline int sl__ingest_value_bad(const sl_ingest *ing)
+{
+    return (ing->xerr ? SL_BAD_EXPR_ERROR : SL_BAD_MALFORMED) + 1;
+}
+/* Room sl__ingest_canonical_value() needs for `v`. */
+size_t sl__ingest_canonical_bound(const sl_value *v);
+/* Appends the canonical JSON form of a derived value (as keys write
+ * scanned ones); NULL/MISSING are null. Returns the new end. */
+char *sl__ingest_canonical_value(const sl_value *v, char *dst);
+/* Aggregate column c from a derived slot: a value column (count_distinct
+ * & co.) or a number. 0 or a bad reason + 1. */
+int sl__ingest_derived_value_column(sl_ingest *ing, uint32_t c, size_t event_len, size_t *at);
+int sl__ingest_derived_num_column(sl_ingest *ing, uint32_t c, size_t event_len);
+
 /* Fills everything but the per-event buffers from ing->def and ing->mode.
  * Returns 0, or an error with errstr (the caller frees the ingest). */
 int sl__ingest_compile(sl_ingest *ing, char *errstr, size_t errstr_size);

@@ -90,7 +90,8 @@ static void row_set(sl_batch *b, const char *text, double num, int num_absent)
 
 static void plan_one(sl_agg_plan *p, size_t *mem, sl_agg_fn fn, int col, const sl_agg_params *pa)
 {
-    sl_agg_def d[2] = {{.name = (char *)"n", .fn = SL_AGG_COUNT, .column = -1}, {.name = (char *)"x", .fn = fn, .column = col}};
+    sl_agg_def d[2] = {{.name = (char *)"n", .fn = SL_AGG_COUNT, .column = -1},
+                       {.name = (char *)"x", .fn = fn, .column = col}};
     sl_agg_params params[2] = {{0}, *pa};
     assert_int_equal(sl_agg_plan_init_params(p, d, params, 2), 0);
     p->mem = mem;
@@ -645,13 +646,14 @@ static sl_window_task *snap_restore(sl_window_task *t, const sl_window_def *def,
 static void run_window(sl_window_type type, uint64_t seed)
 {
     rng = seed;
-    sl_agg_def aggs[] = {{.name = (char *)"n", .fn = SL_AGG_COUNT, .column = -1},
-                         {.name = (char *)"pages", .fn = SL_AGG_COUNT_DISTINCT, .column = COL_HASH},
-                         {.name = (char *)"approx_pages", .fn = SL_AGG_APPROX_COUNT_DISTINCT, .column = COL_HASH},
-                         {.name = (char *)"lat", .fn = SL_AGG_APPROX_PERCENTILE, .column = COL_NUM},
-                         {.name = (char *)"med", .fn = SL_AGG_MEDIAN, .column = COL_NUM},
-                         {.name = (char *)"top", .fn = SL_AGG_TOP_K, .column = COL_TEXT},
-                         {.name = (char *)"top3", .fn = SL_AGG_TOP_K, .column = COL_TEXT}};
+    sl_agg_def aggs[] = {
+        {.name = (char *)"n", .fn = SL_AGG_COUNT, .column = -1},
+        {.name = (char *)"pages", .fn = SL_AGG_COUNT_DISTINCT, .column = COL_HASH},
+        {.name = (char *)"approx_pages", .fn = SL_AGG_APPROX_COUNT_DISTINCT, .column = COL_HASH},
+        {.name = (char *)"lat", .fn = SL_AGG_APPROX_PERCENTILE, .column = COL_NUM},
+        {.name = (char *)"med", .fn = SL_AGG_MEDIAN, .column = COL_NUM},
+        {.name = (char *)"top", .fn = SL_AGG_TOP_K, .column = COL_TEXT},
+        {.name = (char *)"top3", .fn = SL_AGG_TOP_K, .column = COL_TEXT}};
     double qs[] = {0.5, 0.99, 0};
     sl_agg_params params[7] = {{0}, {0},       {0},     {.q = qs, .nq = 3, .q_list = 1},
                                {0}, {.k = 10}, {.k = 3}};

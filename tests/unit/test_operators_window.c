@@ -539,8 +539,8 @@ static void run_damage_case(const wcase *c, uint64_t seed)
     sl_op_env env = {.def = def, .task = 3};
     sl_chain *chain = NULL;
     assert_int_equal(sl_chain_open(def, &env, &chain, err, sizeof(err)), SL_OK);
-    sl_task_section sec = {.name = "window", .name_len = 6, .data = tail.data,
-                           .len = (uint32_t)tail.len};
+    sl_task_section sec = {
+        .name = "window", .name_len = 6, .data = tail.data, .len = (uint32_t)tail.len};
     err[0] = 0;
     assert_int_equal(sl_chain_restore(chain, &sec, 1, err, sizeof(err)), SL_ECORRUPT);
     assert_non_null(strstr(err, "trailing"));
