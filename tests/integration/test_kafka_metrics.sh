@@ -25,6 +25,12 @@ PORT=$(free_port)
 write_pipeline "$WORK/p.json" metrics orders results '' 10s \
     "\"checkpoint\": {\"interval\": \"500ms\", \"dir\": \"$WORK/ckpt\", \"replicas\": 0}, \"http\": {\"addr\": \"127.0.0.1:$PORT\"},"
 sed -i 's/"stop_at_eof": true,//' "$WORK/p.json"
+# Unkeyed events land where the producer's sticky partitioner puts them,
+# which can leave an input partition empty: without an idle timeout that
+# partition would hold every downstream watermark (and so the lag series)
+# back for good.
+sed -i 's/"max_out_of_orderness": "10s"}/"max_out_of_orderness": "10s", "idle_timeout": "1s"}/' "$WORK/p.json"
+grep -q '"idle_timeout": "1s"' "$WORK/p.json" || fail "could not set the idle timeout"
 "$SLUICE_BIN" explain "$WORK/p.json" 2>&1 | grep -qi repartition || fail "the pipeline does not repartition"
 SLUICE_HTTP_ADDR="127.0.0.1:$PORT" "$SLUICE_BIN" run "$WORK/p.json" 2> "$WORK/run.log" &
 NODE=$!
