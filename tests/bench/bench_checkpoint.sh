@@ -71,12 +71,12 @@ for rep in $(seq "$R"); do
   read -r rate el _ < <(run "$dir/off.json")
   echo "  run $rep, checkpoints off:  $rate events/s (${el} s)"
   [ "$rate" -gt "$best_off" ] && best_off=$rate
-  read -r rate el done failed p50 p99 bytes final < <(run "$dir/on.json")
-  echo "  run $rep, checkpoints 1s:   $rate events/s (${el} s; $done completed, $failed failed," \
+  read -r rate el ndone failed p50 p99 bytes final < <(run "$dir/on.json")
+  echo "  run $rep, checkpoints 1s:   $rate events/s (${el} s; $ndone completed, $failed failed," \
     "p50 ${p50} ms, p99 ${p99} ms, last $bytes bytes, final $final)"
   if [ "$rate" -gt "$best_on" ]; then
     best_on=$rate
-    on_stats="$done completed, p50 ${p50} ms, p99 ${p99} ms start-to-durable, last checkpoint $bytes bytes"
+    on_stats="$ndone completed, p50 ${p50} ms, p99 ${p99} ms start-to-durable, last checkpoint $bytes bytes"
   fi
 done
 echo "  checkpoints off: $best_off events/s (best of $R)"

@@ -89,7 +89,7 @@ for w in 1 2; do
   explain=$("$SLUICE" explain "$dir/p.json" | grep '^window state:')
   est=$(echo "$explain" | sed -n 's/^window state: ~\([0-9]*\) B per key = \([0-9]*\) open.*/\1 \2/p')
   read -r state rss fired nin < <(measure "$dir/p.json" "$dir/events.jsonl")
-  read -r bstate brss bfired bnin < <(measure "$dir/p.json" "$dir/base.jsonl")
+  read -r bstate brss _ _ < <(measure "$dir/p.json" "$dir/base.jsonl")
   python3 - "$N" "$w" "$state" "$rss" "$brss" "$bstate" "$est" "$fired" "$nin" << 'PY'
 import sys
 n, w, state, rss, brss, bstate, est, fired, nin = sys.argv[1:]
