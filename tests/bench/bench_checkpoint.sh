@@ -15,11 +15,11 @@
 # (engine/runtime/worker_checkpoint.c, sl__task_snapshot); the writing
 # runs on the checkpoint coordinator thread while the workers go on. The
 # engine exposes no per-worker pause, so the throughput ratio is the cost.
-# Usage: bench_checkpoint.sh [events] [reps]   (default 8,000,000 and 3)
+# Usage: bench_checkpoint.sh [events] [reps]   (default 16,000,000 and 5)
 set -euo pipefail
 SLUICE=${SLUICE_BIN:-build/sluice}
-N=${1:-8000000}
-R=${2:-3}
+N=${1:-16000000}
+R=${2:-5}
 W=2
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
