@@ -83,9 +83,10 @@ int sl__ingest_grow(char **buf, size_t *cap, size_t need)
  * decoding shrinks, and each slot is decoded at most once per event, so
  * the event's length is enough). NULL if it would not fit. */
 const char *sl__ingest_unescaped(sl_ingest *ing, const sl_json_val *v, size_t event_len,
-                                  size_t *len)
+                                 size_t *len)
 {
-    if (ing->scratch_used == 0 && sl__ingest_grow(&ing->scratch, &ing->scratch_cap, event_len + 1) != 0)
+    if (ing->scratch_used == 0 &&
+        sl__ingest_grow(&ing->scratch, &ing->scratch_cap, event_len + 1) != 0)
         return NULL;
     if (SL_UNLIKELY(ing->scratch_used + v->len > ing->scratch_cap))
         return NULL;
@@ -258,7 +259,8 @@ static int sl__encode_key(sl_ingest *ing, size_t event_len)
         ing->hash = ing->empty_key_hash;
         return 0;
     }
-    if (sl__ingest_grow(&ing->key, &ing->key_cap, ing->key_fixed + event_len + 36 * ing->nkeys) != 0)
+    if (sl__ingest_grow(&ing->key, &ing->key_cap, ing->key_fixed + event_len + 36 * ing->nkeys) !=
+        0)
         return SL_BAD_MALFORMED + 1; /* out of memory: cannot hold this key */
     char *p = ing->key;
     for (size_t k = 0; k < ing->nkeys; k++) {
@@ -270,8 +272,8 @@ static int sl__encode_key(sl_ingest *ing, size_t event_len)
             if (v->type == SL_T_MISSING)
                 return SL_BAD_MISSING_KEY + 1;
             size_t at = (size_t)(p - ing->key);
-            size_t need = at + ing->key_member[k].len + sl__ingest_canonical_bound(v) + ing->key_fixed +
-                          event_len + 36 * ing->nkeys;
+            size_t need = at + ing->key_member[k].len + sl__ingest_canonical_bound(v) +
+                          ing->key_fixed + event_len + 36 * ing->nkeys;
             if (sl__ingest_grow(&ing->key, &ing->key_cap, need) != 0)
                 return SL_BAD_MALFORMED + 1;
             p = ing->key + at;

@@ -72,7 +72,6 @@ const sl_value *sl__ingest_derived(sl_ingest *ing, int slot, size_t event_len)
     return out;
 }
 
-
 /* Room sl__ingest_canonical_value() needs for `v`. */
 size_t sl__ingest_canonical_bound(const sl_value *v)
 {
@@ -168,4 +167,3 @@ int sl__ingest_derived_num_column(sl_ingest *ing, uint32_t c, size_t event_len)
                                                             : SL_BAD_WRONG_TYPE) +
            1;
 }
-
