@@ -248,6 +248,18 @@ static json_t *value_json(const sl_value *v)
     }
 }
 
+/* Loads definition `text` and its RAW decoder; fails the test on error. */
+static sl_ingest *load_ingest(const char *text, sl_def **def)
+{
+    char err[1024];
+    if (sl_def_load_string(text, "t.json", def, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    sl_ingest *ing = sl_ingest_new(*def, SL_INGEST_RAW, err, sizeof(err));
+    if (!ing)
+        fail_msg("%s", err);
+    return ing;
+}
+
 /* ---- case 1: filter, set (a chain), drop; no window -> mapped rows -------- */
 
 #define FILTER_TEXT "a > b OR s LIKE 'x%' OR o.x IS NOT NULL"
@@ -273,12 +285,7 @@ static void test_mapped_rows_oracle(void **state)
                    "},\"drop\":[\"debug\"]}},{\"map\":{\"set\":{\"n2\":\"n * n\"}}}],"
                    "\"sink\":{\"type\":\"file\",\"path\":\"o\"}}");
     sl_def *def;
-    char err[1024];
-    if (sl_def_load_string(def_text, "t.json", &def, err, sizeof(err)) != 0)
-        fail_msg("%s", err);
-    sl_ingest *ing = sl_ingest_new(def, SL_INGEST_RAW, err, sizeof(err));
-    if (!ing)
-        fail_msg("%s", err);
+    sl_ingest *ing = load_ingest(def_text, &def);
     ref_expr filter, set[NSET], n2;
     ref_compile(&filter, FILTER_TEXT);
     for (size_t k = 0; k < NSET; k++)
@@ -388,12 +395,7 @@ static void test_keys_and_columns_oracle(void **state)
         "0.5\"},\"r\":{\"fn\":\"min\",\"field\":\"o.y[0]\"},\"n\":{\"fn\":\"count\"}}}],"
         "\"sink\":{\"type\":\"file\",\"path\":\"o\"}}";
     sl_def *def;
-    char err[1024];
-    if (sl_def_load_string(def_text, "t.json", &def, err, sizeof(err)) != 0)
-        fail_msg("%s", err);
-    sl_ingest *ing = sl_ingest_new(def, SL_INGEST_RAW, err, sizeof(err));
-    if (!ing)
-        fail_msg("%s", err);
+    sl_ingest *ing = load_ingest(def_text, &def);
     assert_int_equal(sl_ingest_ncolumns(ing), 3);
     ref_expr keys[2], cols[3];
     for (size_t k = 0; k < 2; k++)
@@ -552,12 +554,7 @@ static void test_division_by_zero_counted(void **state)
                        "{\"map\":{\"set\":{\"r\":\"a / b\",\"q\":\"a % b\"}}}],"
                        "\"sink\":{\"type\":\"file\",\"path\":\"o\"}}";
     sl_def *def;
-    char err[1024];
-    if (sl_def_load_string(text, "t.json", &def, err, sizeof(err)) != 0)
-        fail_msg("%s", err);
-    sl_ingest *ing = sl_ingest_new(def, SL_INGEST_RAW, err, sizeof(err));
-    if (!ing)
-        fail_msg("%s", err);
+    sl_ingest *ing = load_ingest(text, &def);
     sl_batch *b = sl_batch_new(SL_MSG_DATA, 0, 1, 0);
     static const struct {
         const char *event, *row;
@@ -602,12 +599,7 @@ static void test_count_if_sum_if(void **state)
         "\"t\":{\"fn\":\"sum_if\",\"expr\":\"a * b\",\"if\":\"b IS NOT NULL\"}}}],"
         "\"sink\":{\"type\":\"file\",\"path\":\"o\"}}";
     sl_def *def;
-    char err[1024];
-    if (sl_def_load_string(text, "t.json", &def, err, sizeof(err)) != 0)
-        fail_msg("%s", err);
-    sl_ingest *ing = sl_ingest_new(def, SL_INGEST_RAW, err, sizeof(err));
-    if (!ing)
-        fail_msg("%s", err);
+    sl_ingest *ing = load_ingest(text, &def);
     assert_int_equal(sl_ingest_ncolumns(ing), 3);
     sl_batch *b = sl_batch_new(SL_MSG_DATA, 0, 1, 3);
     static const struct {
