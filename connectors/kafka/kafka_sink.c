@@ -75,7 +75,6 @@ typedef struct kk_sink {
     rd_kafka_topic_t *rkt;
     uint64_t produced;
     _Atomic uint64_t delivered, failed;
-    _Atomic int interrupted; /* stop asked for: the output scan gives up */
     int error_logged;
     /* Exactly-once support (sink thread): per output partition, the offset
      * after our last delivered record, else the partition's end when we
@@ -431,14 +430,7 @@ static int kk_recover(void *state, int32_t task, const uint8_t *position, size_t
     int rc = SL_OK;
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, k->topic, NULL);
-    rd_kafka_resp_err_t err;
-    /* Every wait for the broker is cut into 500 ms tries, 30 s in all, so
-     * that a stop (kk_interrupt) is obeyed within a second. */
-    int64_t give_up = sl_mono_ns() + 30 * 1000000000ll;
-    do
-        err = rd_kafka_metadata(rk, 0, rkt, &md, 500);
-    while (err == RD_KAFKA_RESP_ERR__TIMED_OUT && !atomic_load(&k->interrupted) &&
-           sl_mono_ns() < give_up);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 30000);
     int32_t nparts = !err && md->topic_cnt == 1 ? md->topics[0].partition_cnt : 0;
     if (md)
         rd_kafka_metadata_destroy(md);
@@ -460,13 +452,7 @@ static int kk_recover(void *state, int32_t task, const uint8_t *position, size_t
     for (int32_t p = 0; p < nparts && rc == SL_OK; p++) {
         int64_t start = p < (int32_t)n ? sl_read_i64(&r) : RD_KAFKA_OFFSET_BEGINNING;
         int64_t lo, hi;
-        give_up = sl_mono_ns() + 30 * 1000000000ll;
-        do
-            err = rd_kafka_query_watermark_offsets(rk, k->topic, p, &lo, &hi, 500);
-        while (err == RD_KAFKA_RESP_ERR__TIMED_OUT && !atomic_load(&k->interrupted) &&
-               sl_mono_ns() < give_up);
-        if (!err && atomic_load(&k->interrupted))
-            err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+        err = rd_kafka_query_watermark_offsets(rk, k->topic, p, &lo, &hi, 30000);
         if (err) {
             rc = sl_seterr(errstr, errstr_size, SL_EKAFKA, "%s [%d]: %s", k->topic, (int)p,
                            rd_kafka_err2str(err));
@@ -490,11 +476,6 @@ static int kk_recover(void *state, int32_t task, const uint8_t *position, size_t
         int64_t deadline = sl_mono_ns() + 120 * 1000000000ll;
         uint8_t *done = sl_xcalloc((size_t)nparts + 1, 1);
         while (remaining > 0 && rc == SL_OK) {
-            if (atomic_load(&k->interrupted)) {
-                rc = sl_seterr(errstr, errstr_size, SL_ETIMEOUT, "stopped while reading %s back",
-                               k->topic);
-                break;
-            }
             if (sl_mono_ns() > deadline) {
                 rc = sl_seterr(errstr, errstr_size, SL_ETIMEOUT,
                                "reading %s back took more than 120 s", k->topic);
@@ -552,13 +533,6 @@ static int kk_recover(void *state, int32_t task, const uint8_t *position, size_t
     return SL_OK;
 }
 
-/* Async-signal-safe (connector.h). */
-static void kk_interrupt(void *state)
-{
-    kk_sink *k = state;
-    atomic_store(&k->interrupted, 1);
-}
-
 const sl_sink_ops sl_sink_kafka = {
     .name = "kafka",
     .options = kk_options,
@@ -570,5 +544,4 @@ const sl_sink_ops sl_sink_kafka = {
     .position = kk_position,
     .recover = kk_recover,
     .partition_of = kk_partition_of,
-    .interrupt = kk_interrupt,
 };

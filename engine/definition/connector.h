@@ -125,11 +125,6 @@ typedef struct sl_sink_ops {
      * this key goes to when the output has nparts partitions. A pure
      * function of its arguments: the same key always maps alike. */
     uint32_t (*partition_of)(void *state, const char *key, size_t key_len, uint32_t nparts);
-    /* Optional, with recover. Async-signal-safe (the engine calls it from
-     * sl_engine_stop): a stop was asked for, so a recover() in progress or
-     * to come gives up within about a second with an error instead of
-     * waiting out an unreachable output. */
-    void (*interrupt)(void *state);
 } sl_sink_ops;
 
 extern const sl_source_ops sl_source_file;

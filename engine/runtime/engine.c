@@ -445,9 +445,6 @@ fail:
 void sl_engine_stop(sl_engine *e)
 {
     atomic_store(&e->stop_requested, 1);
-    /* a worker restoring a task may be reading the output back */
-    if (e->sink_ops->interrupt)
-        e->sink_ops->interrupt(e->sink);
 }
 
 int sl_engine_stop_requested(const sl_engine *e)
