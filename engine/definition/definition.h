@@ -225,6 +225,12 @@ typedef struct sl_connector_def {
 
 typedef enum sl_guarantee { SL_EXACTLY_ONCE, SL_AT_LEAST_ONCE } sl_guarantee;
 
+/* runtime.mode: what the node trades for what.
+ *   throughput  big batches, producer linger, long fetch waits (default)
+ *   latency     batches cut by time (<= 1 ms) as well as size, sinks flush
+ *               at once, small consumer fetch waits */
+typedef enum sl_runtime_mode { SL_MODE_THROUGHPUT = 0, SL_MODE_LATENCY } sl_runtime_mode;
+
 typedef struct sl_def {
     char *file; /* where it was read from ("-" for stdin) */
     char *name;
@@ -254,6 +260,7 @@ typedef struct sl_def {
         int64_t max_state_bytes; /* window state budget of the node; 0 = none */
         int state_full_drop;     /* on_state_full "drop": refuse new keys
                                     (counted as state_full) instead of failing */
+        sl_runtime_mode mode;    /* runtime.mode, default throughput */
     } runtime;
 
     struct {
