@@ -134,6 +134,11 @@ int sl_lane_blocked(const sl_lane *l, int32_t task);
 /* Blocks (sleeping briefly) until nothing is queued, or the engine stops.
  * For sources that may simply wait (file, generator). */
 void sl_lane_wait(sl_lane *l);
+/* Parks the lane's thread until a worker takes a batch from one of the
+ * lane's rings (room may have appeared), or `timeout_ms` passes; a short
+ * spin first. For a backpressured source thread that has other duties
+ * between retries (sl_lane_pump). */
+void sl_lane_park(sl_lane *l, int timeout_ms);
 /* Notes that `task` is an input of this lane (so idle timeouts and status
  * cover it even before it has events). */
 void sl_lane_add_task(sl_lane *l, int32_t task);

