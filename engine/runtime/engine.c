@@ -172,9 +172,42 @@ static void sl__sink_handle(sl_engine *e, sl__sink_state *ss, sl_batch *b)
     sl_batch_free(b);
 }
 
+/* Whether any ring the sink thread consumes holds something. */
+static int sl__sink_has_input(const sl_engine *e)
+{
+    for (int w = 0; w < e->nworkers; w++)
+        if (sl_ring_size(e->workers[w].out))
+            return 1;
+    for (int l = 0; l < e->nlanes; l++)
+        if (sl_ring_size(e->lanes[l].dlq))
+            return 1;
+    return 0;
+}
+
+/* Parks the idle sink thread until a worker or lane pushes to it (100 ms
+ * at most: the end of the run is noticed by then at the latest). */
+static void sl__sink_park(sl_engine *e)
+{
+    sl_park_prepare(&e->sink_park);
+    if (sl__sink_has_input(e) || atomic_load_explicit(&e->workers_done, memory_order_acquire)) {
+        sl_park_cancel(&e->sink_park);
+        return;
+    }
+    sl_park_wait(&e->sink_park, 100 * 1000000);
+}
+
+/* Wakes every parked engine thread (the end of the lanes, a failure). */
+static void sl__wake_all(sl_engine *e)
+{
+    for (int w = 0; w < e->nworkers; w++)
+        sl_park_wake(&e->workers[w].park);
+    sl_park_wake(&e->sink_park);
+}
+
 static void *sl__sink_main(void *arg)
 {
     sl_engine *e = arg;
+    pthread_setname_np(pthread_self(), "sl-sink");
     sl__sink_state ss = {0};
     sl_batch *items[16];
     int idle_rounds = 0;
@@ -183,12 +216,16 @@ static void *sl__sink_main(void *arg)
         size_t got = 0;
         for (int w = 0; w < e->nworkers; w++) {
             size_t n = sl_ring_pop_many(e->workers[w].out, (void **)items, SL_ARRAY_LEN(items));
+            if (n)
+                sl_park_wake(&e->workers[w].room);
             for (size_t i = 0; i < n; i++)
                 sl__sink_handle(e, &ss, items[i]);
             got += n;
         }
         for (int l = 0; l < e->nlanes; l++) {
             size_t n = sl_ring_pop_many(e->lanes[l].dlq, (void **)items, SL_ARRAY_LEN(items));
+            if (n)
+                sl_park_wake(&e->lanes[l].room);
             for (size_t i = 0; i < n; i++)
                 sl__sink_handle(e, &ss, items[i]);
             got += n;
@@ -200,8 +237,8 @@ static void *sl__sink_main(void *arg)
         if (got == 0) {
             if (done)
                 break;
-            if (++idle_rounds > 64)
-                sl_sleep_us(idle_rounds > 2000 ? 1000 : 50);
+            if (++idle_rounds > 64) /* a short spin first */
+                sl__sink_park(e);
         } else {
             idle_rounds = 0;
         }
@@ -427,6 +464,7 @@ sl_engine *sl_engine_new(const sl_def *def, const sl_engine_options *opt, char *
     size_t ring_cap = plan.ring_capacity;
     e->lanes = sl_xcalloc((size_t)e->nlanes, sizeof(*e->lanes));
     e->workers = sl_xcalloc((size_t)e->nworkers, sizeof(*e->workers));
+    sl_park_init(&e->sink_park);
     for (int w = 0; w < e->nworkers; w++) {
         if (sl__worker_init(e, &e->workers[w], w, ring_cap) != SL_OK) {
             sl_seterr(errstr, errstr_size, SL_ENOMEM, "out of memory creating rings");
@@ -494,9 +532,10 @@ static void *sl__source_joiner(void *arg)
         /* Workers are still draining, so this ends unless the engine
          * failed (then queued batches are freed by sl_engine_free). */
         while (sl_lane_pump(ln) == SL_EAGAIN && !atomic_load(&e->failed))
-            sl_sleep_us(200);
+            sl_lane_park(ln, 10);
     }
     atomic_store_explicit(&e->lanes_done, 1, memory_order_release);
+    sl__wake_all(e);
     return NULL;
 }
 
@@ -573,7 +612,7 @@ static void sl__supervise(sl_engine *e)
             sl__print_status(e, &prev_in, &prev_ns);
             last_status = now;
         }
-        sl_sleep_us(5000);
+        sl_sleep_us(20000); /* stop requests and the checkpoint schedule, 20 ms at most late */
     }
 }
 
@@ -599,6 +638,7 @@ int sl_engine_run(sl_engine *e)
         atomic_store(&e->stop_requested, 1);
         atomic_store(&e->sources_stop, 1);
         atomic_store_explicit(&e->lanes_done, 1, memory_order_release);
+    sl__wake_all(e);
         goto drain;
     }
     e->source_started = 1;
@@ -633,6 +673,7 @@ drain:
     for (int w = 0; w < nworkers_started; w++)
         pthread_join(e->workers[w].thread, NULL);
     atomic_store_explicit(&e->workers_done, 1, memory_order_release);
+    sl__wake_all(e);
     if (sink_started)
         pthread_join(e->sink_thread, NULL);
     int frc = e->sink_ops->flush(e->sink, 30000);
@@ -664,6 +705,7 @@ thread_fail:
     snprintf(e->start_error, sizeof(e->start_error), "cannot start threads");
     atomic_store(&e->failed, 1);
     atomic_store_explicit(&e->lanes_done, 1, memory_order_release);
+    sl__wake_all(e);
     rc = 1;
     goto drain;
 }

@@ -11,6 +11,7 @@
 #include "connector.h"
 #include "engine.h"
 #include "ingest.h"
+#include "park.h"
 #include "ring.h"
 #include "window.h"
 
@@ -95,6 +96,7 @@ struct sl_lane {
     /* thread-local totals, published into `counters` */
     uint64_t events_in, filtered, dead_lettered, duplicates, bad[SL_BAD_COUNT];
     sl__lane_counters counters;
+    sl_parker room; /* parked waiting for room in its rings (workers, sink wake it) */
 };
 
 /* A held result (output commit rule: results that follow an idle-timeout
@@ -154,6 +156,8 @@ typedef struct sl__worker {
     sl__task *current;    /* task whose batch is being processed */
     int64_t stall_end_ns; /* end of the last restore (the worker read no input meanwhile) */
     sl_emitter emitter;
+    sl_parker park; /* parked waiting for input (lanes wake it) */
+    sl_parker room; /* parked waiting for room in `out` (the sink thread wakes it) */
     /* per-task status published for metrics/status readers */
     pthread_mutex_t status_mu;
     sl_task_status *status;
@@ -174,6 +178,7 @@ struct sl_engine {
     sl_lane *lanes;
     sl__worker *workers;
     pthread_t sink_thread;
+    sl_parker sink_park; /* the sink thread, parked waiting for results */
     _Atomic int stop_requested; /* SIGTERM: set by sl_engine_stop */
     _Atomic int sources_stop;   /* what sources see, set after the final checkpoint */
     _Atomic int lanes_done;
@@ -226,9 +231,12 @@ int sl__worker_init(sl_engine *e, sl__worker *w, int index, size_t ring_cap);
 void sl__worker_destroy(sl__worker *w);
 void *sl__worker_main(void *arg);
 
-/* Blocking push for workers and the sink path: waits with backoff while
- * the ring is full; frees the batch and returns if the engine failed. */
-void sl__push_blocking(sl_engine *e, sl_ring *r, sl_batch *b);
+/* Blocking push into a ring the sink thread consumes (a worker's `out`, a
+ * lane's dead-letter ring): spins, then parks on `self` (the pushing
+ * thread's parker, woken when the sink thread takes something) while the
+ * ring is full; wakes the sink thread. Frees the batch and returns if the
+ * engine failed. */
+void sl__push_blocking(sl_engine *e, sl_ring *r, sl_batch *b, sl_parker *self);
 
 /* worker.c, for worker_checkpoint.c (worker thread) */
 /* A new task `id` fed by `lane`, with a fresh chain, in the task table. */

@@ -136,6 +136,7 @@ int sl_lane_pump(sl_lane *l)
     int blocked = 0;
     for (int w = 0; w < l->engine->nworkers; w++) {
         sl__queue *q = &l->queued[w];
+        int pushed = 0;
         while (q->head) {
             /* Unlink before the push: once pushed, the worker owns (and may
              * already have freed) the batch. */
@@ -148,7 +149,10 @@ int sl_lane_pump(sl_lane *l)
                 q->len++;
                 break;
             }
+            pushed = 1;
         }
+        if (pushed)
+            sl_park_wake(&l->engine->workers[w].park);
         if (q->head)
             blocked = 1;
     }
@@ -374,21 +378,25 @@ static void sl__lane_maybe_barrier(sl_lane *l)
 
 void sl_lane_wait(sl_lane *l)
 {
-    int spins = 0;
     for (;;) {
         sl__lane_maybe_barrier(l);
         if (sl_lane_pump(l) != SL_EAGAIN || sl_engine_stopping(l->engine))
             return;
-        if (++spins < 32)
-            continue;
-        sl_sleep_us(spins < 1000 ? 50 : 500);
+        sl_lane_park(l, 10); /* 10 ms at most: barriers, stop requests */
     }
 }
 
 void sl_lane_park(sl_lane *l, int timeout_ms)
 {
-    (void)l;
-    sl_sleep_us(timeout_ms < 1 ? 100 : 100); /* replaced by a futex wait */
+    for (int spin = 0; spin < 32; spin++)
+        if (sl_lane_pump(l) != SL_EAGAIN)
+            return;
+    sl_park_prepare(&l->room);
+    if (sl_lane_pump(l) != SL_EAGAIN || sl_engine_stopping(l->engine)) {
+        sl_park_cancel(&l->room);
+        return;
+    }
+    sl_park_wait(&l->room, (int64_t)(timeout_ms < 1 ? 1 : timeout_ms) * 1000000);
 }
 
 static sl_batch *sl__lane_batch_for(sl_lane *l, int32_t task)
@@ -420,7 +428,7 @@ static void sl__put_payload(sl_batch *b, const char *src, size_t len)
 static void sl__lane_push_dlq(sl_lane *l)
 {
     if (l->dlq_batch && l->dlq_batch->count) {
-        sl__push_blocking(l->engine, l->dlq, l->dlq_batch);
+        sl__push_blocking(l->engine, l->dlq, l->dlq_batch, &l->room);
         l->dlq_batch = NULL;
     }
 }
@@ -721,6 +729,7 @@ int sl__lane_init(sl_engine *e, sl_lane *l, int index, size_t ring_cap, char *er
     l->engine = e;
     l->index = index;
     l->last_ts = INT64_MIN;
+    sl_park_init(&l->room);
     l->ingest = sl_ingest_new(e->def, SL_INGEST_RAW, errstr, errstr_size);
     if (!l->ingest)
         return SL_EINVAL;

@@ -125,7 +125,7 @@ void sl__task_remove(sl__worker *w, int32_t id)
 
 /* ---- results --------------------------------------------------------------- */
 
-void sl__push_blocking(sl_engine *e, sl_ring *r, sl_batch *b)
+void sl__push_blocking(sl_engine *e, sl_ring *r, sl_batch *b, sl_parker *self)
 {
     int spins = 0;
     while (!sl_ring_push(r, b)) {
@@ -135,18 +135,24 @@ void sl__push_blocking(sl_engine *e, sl_ring *r, sl_batch *b)
         }
         if (++spins < 64)
             continue;
-        sl_sleep_us(spins < 1000 ? 20 : 200);
+        sl_park_prepare(self);
+        if (sl_ring_push(r, b)) {
+            sl_park_cancel(self);
+            break;
+        }
+        sl_park_wait(self, 10 * 1000000); /* bounded: the failed check above */
     }
+    sl_park_wake(&e->sink_park);
 }
 
 void sl__worker_flush_results(sl__worker *w)
 {
     if (w->results && w->results->count) {
-        sl__push_blocking(w->engine, w->out, w->results);
+        sl__push_blocking(w->engine, w->out, w->results, &w->room);
         w->results = NULL;
     }
     if (w->dead && w->dead->count) {
-        sl__push_blocking(w->engine, w->out, w->dead);
+        sl__push_blocking(w->engine, w->out, w->dead, &w->room);
         w->dead = NULL;
     }
 }
@@ -471,7 +477,7 @@ static void sl__worker_handle(sl__worker *w, int lane, sl_batch *b)
         sl__worker_flush_results(w);
         sl_batch *marker = sl_batch_control(SL_MSG_REVOKE, b->task, 0);
         if (marker)
-            sl__push_blocking(w->engine, w->out, marker);
+            sl__push_blocking(w->engine, w->out, marker, &w->room);
         else
             atomic_fetch_add(&w->engine->revokes_done, 1);
         break;
@@ -575,19 +581,55 @@ static void sl__worker_publish(sl__worker *w)
     SL__PUBLISH(w->counters.tasks, w->ntasks);
 }
 
+/* Whether any input ring of the worker holds something (the re-check
+ * before parking). */
+static int sl__worker_has_input(const sl__worker *w)
+{
+    const sl_engine *e = w->engine;
+    for (int l = 0; l < e->nlanes; l++)
+        if (sl_ring_size(e->lanes[l].rings[w->index]))
+            return 1;
+    return 0;
+}
+
+/* Parks the idle worker until a lane pushes to it, or until its next
+ * periodic duty: 10 ms while idle advances or held results may be due,
+ * else 100 ms (publishing status). */
+static void sl__worker_park(sl__worker *w)
+{
+    sl_engine *e = w->engine;
+    int64_t timeout_ms = e->def->watermark.idle_timeout_ms > 0 || w->nholding ? 10 : 100;
+    sl_park_prepare(&w->park);
+    if (sl__worker_has_input(w) || atomic_load_explicit(&e->lanes_done, memory_order_acquire) ||
+        atomic_load(&e->failed)) {
+        sl_park_cancel(&w->park);
+        return;
+    }
+    sl_park_wait(&w->park, timeout_ms * 1000000);
+}
+
 void *sl__worker_main(void *arg)
 {
     sl__worker *w = arg;
     sl_engine *e = w->engine;
+    char name[16];
+    snprintf(name, sizeof(name), "sl-worker-%d", w->index);
+    pthread_setname_np(pthread_self(), name);
     sl_batch *items[16];
     int idle_rounds = 0;
     int64_t last_idle_check = sl_mono_ns(), last_release = last_idle_check, last_publish = 0;
+    int64_t last_flush = 0;
+    /* Latency mode: results leave within 1 ms even while input keeps
+     * coming; throughput mode: when the input pauses, or every 50 ms. */
+    int64_t flush_ns = (e->def->runtime.mode == SL_MODE_LATENCY ? 1 : 50) * 1000000LL;
     for (;;) {
         int done = atomic_load_explicit(&e->lanes_done, memory_order_acquire);
         size_t got = 0;
         for (int l = 0; l < e->nlanes; l++) {
             sl_ring *r = e->lanes[l].rings[w->index];
             size_t n = sl_ring_pop_many(r, (void **)items, SL_ARRAY_LEN(items));
+            if (n)
+                sl_park_wake(&e->lanes[l].room); /* room for a backpressured lane */
             for (size_t i = 0; i < n; i++)
                 sl__worker_handle(w, l, items[i]);
             got += n;
@@ -604,16 +646,19 @@ void *sl__worker_main(void *arg)
             sl__release_all(w);
             last_release = now;
         }
-        if (got == 0 || now - last_publish > 50 * 1000000) {
+        if (got == 0 || now - last_flush > flush_ns) {
             sl__worker_flush_results(w);
+            last_flush = now;
+        }
+        if (got == 0 || now - last_publish > 50 * 1000000) {
             sl__worker_publish(w);
             last_publish = now;
         }
         if (got == 0) {
             if (done || atomic_load(&e->failed))
                 break;
-            if (++idle_rounds > 64)
-                sl_sleep_us(idle_rounds > 2000 ? 1000 : 50);
+            if (++idle_rounds > 64) /* a short spin first */
+                sl__worker_park(w);
         } else {
             idle_rounds = 0;
         }
@@ -634,6 +679,8 @@ int sl__worker_init(sl_engine *e, sl__worker *w, int index, size_t ring_cap)
     w->emitter.result = sl__emit_result;
     w->emitter.late = sl__emit_late;
     w->emitter.ctx = w;
+    sl_park_init(&w->park);
+    sl_park_init(&w->room);
     pthread_mutex_init(&w->status_mu, NULL);
     return w->out ? SL_OK : SL_ENOMEM;
 }

@@ -99,7 +99,7 @@ forward:
     out->bytes = (char *)buf.data; /* moves the snapshot into the message */
     out->bytes_len = out->bytes_cap = buf.len;
     sl__worker_flush_results(w); /* results before the barrier go first */
-    sl__push_blocking(w->engine, w->out, out);
+    sl__push_blocking(w->engine, w->out, out, &w->room);
 }
 
 /* Restores t (as created) from its parsed checkpoint. Returns 0 or an
