@@ -1,8 +1,8 @@
 /*
  * generator.c - "type": "generator": synthetic events (see generator.h for
- * the event model). One lane; the thread renders event i, feeds it to
+ * the event model). A lane's thread renders event i, feeds it to
  * sl_lane_ingest (offset i), throttles to `rate`, and at `count` flushes
- * and sends end of stream.
+ * and sends end of stream; unthrottled, one lane per worker (below).
  */
 #include "generator.h"
 
@@ -348,15 +348,40 @@ size_t sl_gen_render(const sl_gen_config *c, uint64_t i, char *buf, size_t cap)
 
 /* ---- the source ------------------------------------------------------------- */
 
-typedef struct sl__gen_source {
-    sl_gen_config cfg;
-    sl_engine *engine;
+/* Unthrottled, the generator runs one lane per worker: lane k renders
+ * chunks k, k + lanes, ... of SL__GEN_CHUNK events each, and workers take
+ * the chunks in turn (sl_source_ops.ordered), so every task sees events in
+ * index order as from one lane. With a `rate` one lane paces the events. */
+#define SL__GEN_CHUNK     65536u
+#define SL__GEN_MAX_LANES 64
+
+typedef struct sl__gen_source sl__gen_source;
+
+typedef struct sl__gen_lane {
+    sl__gen_source *g;
+    int index;
     pthread_t thread;
     int started;
-    atomic_int stop;
     _Atomic uint64_t produced;
-    int failed;
-} sl__gen_source;
+} sl__gen_lane;
+
+struct sl__gen_source {
+    sl_gen_config cfg;
+    sl_engine *engine;
+    int nlanes;
+    sl__gen_lane lanes[SL__GEN_MAX_LANES];
+    atomic_int stop;
+    atomic_int failed;
+};
+
+/* One lane per worker unless paced by a rate. */
+static int sl__gen_lane_count(const sl_gen_config *c, const sl_def *def)
+{
+    int n = def->runtime.workers;
+    if (c->rate > 0 || n < 1)
+        n = 1;
+    return n > SL__GEN_MAX_LANES ? SL__GEN_MAX_LANES : n;
+}
 
 static const sl_opt sl__gen_options[] = {
     {.name = "keys",
@@ -401,14 +426,35 @@ static int sl__gen_create(const sl_connector_def *conf, const sl_def *def, void 
         free(g);
         return rc;
     }
+    g->nlanes = sl__gen_lane_count(&g->cfg, def);
+    for (int i = 0; i < g->nlanes; i++) {
+        g->lanes[i].g = g;
+        g->lanes[i].index = i;
+    }
     *state = g;
     return SL_OK;
 }
 
 static int sl__gen_lanes(void *state)
 {
-    (void)state;
-    return 1;
+    return ((sl__gen_source *)state)->nlanes;
+}
+
+static int sl__gen_plan_lanes(const sl_connector_def *conf, const sl_def *def)
+{
+    sl_gen_config *c = sl_xcalloc(1, sizeof(*c));
+    sl_gen_config_default(c);
+    int n = 1;
+    if (sl_gen_config_from_json(c, conf->conf, conf->path ? conf->path : "source", def, NULL, 0) ==
+        SL_OK)
+        n = sl__gen_lane_count(c, def);
+    free(c);
+    return n;
+}
+
+static int sl__gen_ordered(void *state)
+{
+    return ((sl__gen_source *)state)->nlanes > 1;
 }
 
 /* Pushes what is pending; waits while the workers are behind. */
@@ -418,42 +464,45 @@ static void sl__gen_flush(sl_lane *lane)
         sl_lane_wait(lane);
 }
 
-static void *sl__gen_main(void *arg)
+static int sl__gen_stopping(sl__gen_source *g)
 {
-    sl__gen_source *g = arg;
+    return atomic_load_explicit(&g->stop, memory_order_relaxed) || sl_engine_stopping(g->engine);
+}
+
+/* Renders events [from, to) into the lane, paced by the rate. Returns 0,
+ * or -1 when stopped or failed. */
+static int sl__gen_range(sl__gen_lane *gl, sl_lane *lane, uint64_t from, uint64_t to,
+                         uint64_t done_before, int64_t *last_flush)
+{
+    sl__gen_source *g = gl->g;
     const sl_gen_config *c = &g->cfg;
-    sl_lane *lane = sl_engine_lane(g->engine, 0);
     char buf[SL_GEN_MAX_EVENT];
     uint64_t chunk = 1024;
     if (c->rate > 0) {
         double per = c->rate / 200; /* ~5 ms of events between clock checks */
         chunk = per < 1 ? 1 : per > 1024 ? 1024 : (uint64_t)per;
     }
-    int64_t t0 = sl_mono_ns(), last_flush = t0;
-    uint64_t i = 0;
-    int stopped = 0;
-    while (c->count == 0 || i < c->count) {
+    int64_t t0 = sl_mono_ns(); /* paced runs have one lane and one range, from 0 */
+    uint64_t i = from;
+    while (i < to) {
         if (i % chunk == 0) {
-            atomic_store_explicit(&g->produced, i, memory_order_relaxed);
-            if (atomic_load_explicit(&g->stop, memory_order_relaxed) ||
-                sl_engine_stopping(g->engine)) {
-                stopped = 1;
-                break;
-            }
+            atomic_store_explicit(&gl->produced, done_before + (i - from), memory_order_relaxed);
+            if (sl__gen_stopping(g))
+                return -1;
             int64_t now = sl_mono_ns();
             if (c->rate > 0) {
                 int64_t due = t0 + (int64_t)((double)i * 1e9 / c->rate);
                 if (due > now) {
                     sl__gen_flush(lane); /* deliver what is ready before sleeping */
-                    last_flush = now;
+                    *last_flush = now;
                     int64_t us = (due - now) / 1000;
                     sl_sleep_us(us > 100000 ? 100000 : us);
                     continue; /* re-check the clock and stop before event i */
                 }
             }
-            if (now - last_flush > 100 * 1000000LL) {
+            if (now - *last_flush > 100 * 1000000LL) {
                 sl__gen_flush(lane); /* lets barriers and status through */
-                last_flush = now;
+                *last_flush = now;
             }
         }
         size_t len = sl_gen_render(c, i, buf, sizeof(buf));
@@ -462,18 +511,51 @@ static void *sl__gen_main(void *arg)
             sl_lane_wait(lane);
         } else if (rc != SL_OK) {
             sl_error("generator", "cannot hand events to the engine: %s", sl_err2str(rc));
-            g->failed = 1;
-            stopped = 1;
-            break;
+            atomic_store(&g->failed, 1);
+            return -1;
         }
         i++;
     }
-    atomic_store_explicit(&g->produced, i, memory_order_relaxed);
-    sl__gen_flush(lane);
-    if (!stopped) {
-        if (sl_lane_control_all(lane, SL_MSG_EOS, 0) == SL_EAGAIN)
+    return 0;
+}
+
+static void *sl__gen_main(void *arg)
+{
+    sl__gen_lane *gl = arg;
+    sl__gen_source *g = gl->g;
+    const sl_gen_config *c = &g->cfg;
+    sl_lane *lane = sl_engine_lane(g->engine, gl->index);
+    int64_t last_flush = sl_mono_ns();
+    uint64_t n = (uint64_t)g->nlanes;
+    uint64_t done = 0; /* events this lane rendered */
+    if (n == 1) {
+        int stopped =
+            sl__gen_range(gl, lane, 0, c->count ? c->count : UINT64_MAX, 0, &last_flush) != 0;
+        atomic_store_explicit(&gl->produced,
+                              c->count && !stopped ? c->count : atomic_load(&gl->produced),
+                              memory_order_relaxed);
+        sl__gen_flush(lane);
+        if (!stopped && sl_lane_control_all(lane, SL_MSG_EOS, 0) == SL_EAGAIN)
+            sl_lane_wait(lane);
+        return NULL;
+    }
+    for (uint64_t k = (uint64_t)gl->index;; k += n) {
+        uint64_t from = k * SL__GEN_CHUNK, to = from + SL__GEN_CHUNK;
+        if (c->count && from >= c->count)
+            break;
+        int last = c->count && to >= c->count;
+        if (last)
+            to = c->count;
+        if (sl__gen_range(gl, lane, from, to, done, &last_flush) != 0)
+            break;
+        done += to - from;
+        atomic_store_explicit(&gl->produced, done, memory_order_relaxed);
+        if (last && sl_lane_control_all(lane, SL_MSG_EOS, 0) == SL_EAGAIN)
+            sl_lane_wait(lane);
+        if (sl_lane_chunk_end(lane) == SL_EAGAIN)
             sl_lane_wait(lane);
     }
+    sl__gen_flush(lane);
     return NULL;
 }
 
@@ -481,9 +563,18 @@ static int sl__gen_start(void *state, sl_engine *engine, char *errstr, size_t er
 {
     sl__gen_source *g = state;
     g->engine = engine;
-    if (pthread_create(&g->thread, NULL, sl__gen_main, g) != 0)
-        return sl_seterr(errstr, errstr_size, SL_ENOMEM, "cannot start the generator thread");
-    g->started = 1;
+    for (int i = 0; i < g->nlanes; i++) {
+        sl__gen_lane *gl = &g->lanes[i];
+        if (pthread_create(&gl->thread, NULL, sl__gen_main, gl) != 0) {
+            atomic_store(&g->stop, 1);
+            for (int j = 0; j < i; j++) {
+                pthread_join(g->lanes[j].thread, NULL);
+                g->lanes[j].started = 0;
+            }
+            return sl_seterr(errstr, errstr_size, SL_ENOMEM, "cannot start the generator threads");
+        }
+        gl->started = 1;
+    }
     return SL_OK;
 }
 
@@ -496,11 +587,13 @@ static void sl__gen_stop(void *state)
 static int sl__gen_join(void *state)
 {
     sl__gen_source *g = state;
-    if (g->started) {
-        pthread_join(g->thread, NULL);
-        g->started = 0;
+    for (int i = 0; i < g->nlanes; i++) {
+        if (g->lanes[i].started) {
+            pthread_join(g->lanes[i].thread, NULL);
+            g->lanes[i].started = 0;
+        }
     }
-    return g->failed ? 1 : 0;
+    return atomic_load(&g->failed) ? 1 : 0;
 }
 
 /* The generator's own checks (sl_gen_config_from_json), for validate. */
@@ -527,8 +620,10 @@ static void sl__gen_destroy(void *state)
 static void sl__gen_status(void *state, FILE *out)
 {
     sl__gen_source *g = state;
-    fprintf(out, "\"generated\":%" PRIu64,
-            (uint64_t)atomic_load_explicit(&g->produced, memory_order_relaxed));
+    uint64_t n = 0;
+    for (int i = 0; i < g->nlanes; i++)
+        n += atomic_load_explicit(&g->lanes[i].produced, memory_order_relaxed);
+    fprintf(out, "\"generated\":%" PRIu64, n);
 }
 
 const sl_source_ops sl_source_generator = {
@@ -536,6 +631,8 @@ const sl_source_ops sl_source_generator = {
     .options = sl__gen_options,
     .create = sl__gen_create,
     .lanes = sl__gen_lanes,
+    .plan_lanes = sl__gen_plan_lanes,
+    .ordered = sl__gen_ordered,
     .start = sl__gen_start,
     .stop = sl__gen_stop,
     .join = sl__gen_join,

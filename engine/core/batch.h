@@ -70,6 +70,8 @@ typedef enum sl_msg_kind {
     SL_MSG_BAD,       /* bad/late records for the dead-letter sink (rows) */
     SL_MSG_INPUT_WM,  /* merged task: value = min of its inputs' watermarks
                          (INT64_MIN none); flags SL_CTL_INPUTS_IDLE */
+    SL_MSG_CHUNK_END, /* ordered lanes: the lane's current chunk is complete;
+                         the worker goes on with the next lane's ring */
 } sl_msg_kind;
 
 /* sl_batch.flags of control messages. */

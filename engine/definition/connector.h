@@ -56,6 +56,13 @@ typedef struct sl_source_ops {
      * this definition will run, from its options alone. It must agree
      * with lanes() of the created source (the engine checks). */
     int (*plan_lanes)(const sl_connector_def *conf, const sl_def *def);
+    /* Optional: whether the lanes split one ordered input into chunks
+     * taken in turn (chunk c by lane c % lanes, each ended with
+     * sl_lane_chunk_end). Workers then consume the lanes' rings in that
+     * turn, so every task sees its events in input order, as from one
+     * lane. Only lane 0 puts checkpoint barriers in; the lane that reads
+     * the last chunk sends the end of stream before its last chunk end. */
+    int (*ordered)(void *state);
     /* Starts its threads; lane i's thread uses sl_engine_lane(engine, i).
      * Returns 0 or an error (nothing started). */
     int (*start)(void *state, sl_engine *engine, char *errstr, size_t errstr_size);

@@ -237,7 +237,7 @@ static void *sl__sink_main(void *arg)
         if (got == 0) {
             if (done)
                 break;
-            if (++idle_rounds > 64) /* a short spin first */
+            if (++idle_rounds > SL__SPIN_ROUNDS) /* a short spin first */
                 sl__sink_park(e);
         } else {
             idle_rounds = 0;
@@ -455,6 +455,7 @@ sl_engine *sl_engine_new(const sl_def *def, const sl_engine_options *opt, char *
     e->nlanes = e->source_ops->lanes(e->source);
     if (e->nlanes < 1)
         e->nlanes = 1;
+    e->ordered = e->nlanes > 1 && e->source_ops->ordered && e->source_ops->ordered(e->source);
     if (!e->opt.source_ops && e->nlanes != plan.lanes) {
         sl_seterr(errstr, errstr_size, SL_EINVAL,
                   "internal error: the plan has %d source lanes, the source runs %d", plan.lanes,
@@ -638,7 +639,7 @@ int sl_engine_run(sl_engine *e)
         atomic_store(&e->stop_requested, 1);
         atomic_store(&e->sources_stop, 1);
         atomic_store_explicit(&e->lanes_done, 1, memory_order_release);
-    sl__wake_all(e);
+        sl__wake_all(e);
         goto drain;
     }
     e->source_started = 1;

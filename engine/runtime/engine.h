@@ -134,6 +134,9 @@ int sl_lane_blocked(const sl_lane *l, int32_t task);
 /* Blocks (sleeping briefly) until nothing is queued, or the engine stops.
  * For sources that may simply wait (file, generator). */
 void sl_lane_wait(sl_lane *l);
+/* Ordered sources (sl_source_ops.ordered): ends the lane's current chunk
+ * (its batches, then a chunk end to every worker). Like sl_lane_pump. */
+int sl_lane_chunk_end(sl_lane *l);
 /* Parks the lane's thread until a worker takes a batch from one of the
  * lane's rings (room may have appeared), or `timeout_ms` passes; a short
  * spin first. For a backpressured source thread that has other duties

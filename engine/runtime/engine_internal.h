@@ -20,6 +20,10 @@
 #include <stdatomic.h>
 
 #define SL__OUT_BATCH_ROWS 1024
+/* Empty polls of its rings before a worker or the sink thread parks. */
+#ifndef SL__SPIN_ROUNDS
+#define SL__SPIN_ROUNDS 64
+#endif
 /* Counters are owned by one thread and published with relaxed stores once
  * per batch; readers add them up (no per-event atomic read-modify-write). */
 #define SL__PUBLISH(field, value) atomic_store_explicit(&(field), (value), memory_order_relaxed)
@@ -154,6 +158,7 @@ typedef struct sl__worker {
     uint64_t tombstones; /* upsert mode: deletes of replaced sessions */
     sl__worker_counters counters;
     sl__task *current;    /* task whose batch is being processed */
+    int cursor;           /* ordered lanes: the lane whose chunk comes next */
     int64_t stall_end_ns; /* end of the last restore (the worker read no input meanwhile) */
     sl_emitter emitter;
     sl_parker park; /* parked waiting for input (lanes wake it) */
@@ -175,6 +180,7 @@ struct sl_engine {
     void *dlq;
     sl_checkpointer *checkpointer; /* NULL when checkpoints are off */
     int nlanes, nworkers;
+    int ordered; /* lanes take chunks of one input in turn (sl_source_ops.ordered) */
     sl_lane *lanes;
     sl__worker *workers;
     pthread_t sink_thread;

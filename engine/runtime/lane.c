@@ -353,7 +353,9 @@ static void sl__lane_maybe_barrier(sl_lane *l)
     if (n <= l->last_barrier)
         return;
     int injected = 0;
-    for (size_t i = 0; i < l->ntasks; i++) {
+    /* Ordered lanes share their tasks: lane 0's barriers are theirs. */
+    size_t ntasks = l->engine->ordered && l->index > 0 ? 0 : l->ntasks;
+    for (size_t i = 0; i < ntasks; i++) {
         int32_t task = l->tasks[i];
         sl__lane_seal(l, task);
         sl_batch *ctl = sl_batch_control(SL_MSG_BARRIER, task, l->next_offset[task]);
@@ -683,6 +685,22 @@ int sl_lane_flush(sl_lane *l)
             sl__lane_seal(l, (int32_t)t);
     sl__lane_push_dlq(l);
     sl__lane_maybe_barrier(l);
+    return sl_lane_pump(l);
+}
+
+int sl_lane_chunk_end(sl_lane *l)
+{
+    for (size_t t = 0; t < l->nbuilding; t++)
+        if (l->building[t])
+            sl__lane_seal(l, (int32_t)t);
+    for (int w = 0; w < l->engine->nworkers; w++) {
+        sl_batch *ctl = sl_batch_control(SL_MSG_CHUNK_END, -1, 0);
+        if (!ctl) {
+            atomic_store(&l->engine->failed, 1);
+            return SL_ENOMEM;
+        }
+        sl__queue_push(&l->queued[w], ctl);
+    }
     return sl_lane_pump(l);
 }
 

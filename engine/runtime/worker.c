@@ -456,11 +456,16 @@ static void sl__worker_handle(sl__worker *w, int lane, sl_batch *b)
         if (b->task >= 0) {
             sl__task_close(w, sl__task_get(w, b->task, lane));
         } else {
+            /* Ordered lanes share every task: the end is everyone's. */
+            int all = w->engine->ordered;
             for (size_t k = 0; k < w->nbuckets; k++)
                 for (sl__task *t = w->buckets[k]; t; t = t->next)
-                    if (t->lane == lane)
+                    if (all || t->lane == lane)
                         sl__task_close(w, t);
         }
+        break;
+    case SL_MSG_CHUNK_END:
+        w->cursor = (lane + 1) % w->engine->nlanes;
         break;
     case SL_MSG_BARRIER:
         sl__task_snapshot(w, sl__task_get(w, b->task, lane), b);
@@ -586,6 +591,8 @@ static void sl__worker_publish(sl__worker *w)
 static int sl__worker_has_input(const sl__worker *w)
 {
     const sl_engine *e = w->engine;
+    if (e->ordered)
+        return sl_ring_size(e->lanes[w->cursor].rings[w->index]) != 0;
     for (int l = 0; l < e->nlanes; l++)
         if (sl_ring_size(e->lanes[l].rings[w->index]))
             return 1;
@@ -625,7 +632,18 @@ void *sl__worker_main(void *arg)
     for (;;) {
         int done = atomic_load_explicit(&e->lanes_done, memory_order_acquire);
         size_t got = 0;
-        for (int l = 0; l < e->nlanes; l++) {
+        while (e->ordered && got < SL_ARRAY_LEN(items)) {
+            /* One at a time: what follows a chunk end in the same ring is
+             * the lane's next chunk, due after the other lanes' chunks. */
+            int l = w->cursor;
+            sl_batch *b = sl_ring_pop(e->lanes[l].rings[w->index]);
+            if (!b)
+                break;
+            sl_park_wake(&e->lanes[l].room);
+            sl__worker_handle(w, l, b);
+            got++;
+        }
+        for (int l = 0; !e->ordered && l < e->nlanes; l++) {
             sl_ring *r = e->lanes[l].rings[w->index];
             size_t n = sl_ring_pop_many(r, (void **)items, SL_ARRAY_LEN(items));
             if (n)
@@ -657,7 +675,7 @@ void *sl__worker_main(void *arg)
         if (got == 0) {
             if (done || atomic_load(&e->failed))
                 break;
-            if (++idle_rounds > 64) /* a short spin first */
+            if (++idle_rounds > SL__SPIN_ROUNDS) /* a short spin first */
                 sl__worker_park(w);
         } else {
             idle_rounds = 0;

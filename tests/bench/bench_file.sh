@@ -39,5 +39,5 @@ for line in sys.stdin:
         print(int(json.loads(line)["summary"]["events_per_s"]))')
     [ "$rate" -gt "$best" ] && best=$rate
   done
-  echo "  sluice run, 1 source lane, $w worker(s): $best events/s (best of 3)"
+  echo "  sluice run, $w source lane(s), $w worker(s): $best events/s (best of 3)"
 done
