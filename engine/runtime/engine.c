@@ -129,7 +129,8 @@ static void sl__sink_release_barriers(sl_engine *e, sl__sink_state *ss)
     ss->nbarriers = 0;
 }
 
-static void sl__sink_handle(sl_engine *e, sl__sink_state *ss, sl_batch *b)
+/* `from`: the worker whose ring the batch came from, -1 a lane's. */
+static void sl__sink_handle(sl_engine *e, sl__sink_state *ss, sl_batch *b, int from)
 {
     int rc = SL_OK;
     switch (b->kind) {
@@ -169,7 +170,10 @@ static void sl__sink_handle(sl_engine *e, sl__sink_state *ss, sl_batch *b)
     default:
         break;
     }
-    sl_batch_free(b);
+    if (b->kind == SL_MSG_RESULTS && from >= 0)
+        sl__spare_give(e->workers[from].spare, b); /* back to its worker */
+    else
+        sl_batch_free(b);
 }
 
 /* Whether any ring the sink thread consumes holds something. */
@@ -219,7 +223,7 @@ static void *sl__sink_main(void *arg)
             if (n)
                 sl_park_wake(&e->workers[w].room);
             for (size_t i = 0; i < n; i++)
-                sl__sink_handle(e, &ss, items[i]);
+                sl__sink_handle(e, &ss, items[i], w);
             got += n;
         }
         for (int l = 0; l < e->nlanes; l++) {
@@ -227,7 +231,7 @@ static void *sl__sink_main(void *arg)
             if (n)
                 sl_park_wake(&e->lanes[l].room);
             for (size_t i = 0; i < n; i++)
-                sl__sink_handle(e, &ss, items[i]);
+                sl__sink_handle(e, &ss, items[i], -1);
             got += n;
         }
         /* Flush for barriers once the rings are drained for now, so one

@@ -40,7 +40,8 @@ typedef struct sl__worker_counters {
     _Atomic uint64_t dead_lettered;
     _Atomic int64_t min_watermark;
     _Atomic uint64_t state_bytes;
-    _Atomic uint64_t state_full; /* events refused: new keys past max_state_bytes */
+    _Atomic uint64_t state_full;  /* events refused: new keys past max_state_bytes */
+    _Atomic int64_t pause_max_ns; /* longest a checkpoint held the worker (below) */
     _Atomic int tasks;
 } sl__worker_counters;
 
@@ -89,6 +90,8 @@ struct sl_lane {
     int64_t last_ts;   /* event time of the last accepted event, INT64_MIN */
     sl__queue *queued; /* per worker: batches waiting for ring room */
     sl_ring **rings;   /* per worker */
+    sl_ring **spare;   /* per worker: its used event batches, back for reuse */
+    int spare_next;    /* the spare ring to look in first */
     sl_ring *dlq;      /* to the sink thread (bad events) */
     sl_batch *dlq_batch;
     int32_t *tasks; /* tasks fed by this lane */
@@ -144,6 +147,7 @@ typedef struct sl__worker {
     int index;
     pthread_t thread;
     sl_ring *out;       /* to the sink thread */
+    sl_ring *spare;     /* result batches the sink thread wrote, back for reuse */
     sl_batch *results;  /* being filled */
     sl_batch *dead;     /* late events for the dead-letter sink */
     sl__task **buckets; /* task table */
@@ -156,6 +160,11 @@ typedef struct sl__worker {
     uint64_t state_full_old; /* refused by tasks since removed */
     uint64_t late, late_updates, windows_fired, results_count, dead_lettered, suppressed;
     uint64_t tombstones; /* upsert mode: deletes of replaced sessions */
+    /* Checkpoint pause: per checkpoint, the time the worker spent
+     * serializing its tasks (the sum over them: an upper bound of any
+     * single stop), and the longest such sum so far. */
+    uint64_t pause_ckpt;
+    int64_t pause_sum_ns, pause_max_ns;
     sl__worker_counters counters;
     sl__task *current;    /* task whose batch is being processed */
     int cursor;           /* ordered lanes: the lane whose chunk comes next */
@@ -184,7 +193,7 @@ struct sl_engine {
     sl_lane *lanes;
     sl__worker *workers;
     pthread_t sink_thread;
-    sl_parker sink_park; /* the sink thread, parked waiting for results */
+    sl_parker sink_park;        /* the sink thread, parked waiting for results */
     _Atomic int stop_requested; /* SIGTERM: set by sl_engine_stop */
     _Atomic int sources_stop;   /* what sources see, set after the final checkpoint */
     _Atomic int lanes_done;
@@ -220,6 +229,20 @@ void sl__summary_print(sl_engine *e, FILE *out, int exit_code);
  * `code`. Any thread; control path only (takes a lock). */
 void sl__engine_warning(sl_engine *e, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Hot-path batches are recycled to the thread that allocated them (a
+ * lane's event batches from the workers, a worker's result batches from
+ * the sink thread) through `spare` rings, so steady state allocates
+ * nothing and no batch is freed by another thread than its allocator
+ * (a full spare ring frees, which bounds the spares). */
+/* Takes a spare batch of `capacity` rows and `nvals` columns from the
+ * ring, reset as `kind` for `task`; NULL when there is none (spares of
+ * another shape are freed). Consumer side of the ring. */
+sl_batch *sl__spare_take(sl_ring *r, sl_msg_kind kind, int32_t task, uint32_t capacity,
+                         uint32_t nvals);
+/* Gives a used batch back through the ring (producer side), or frees it
+ * when the ring is full. */
+void sl__spare_give(sl_ring *r, sl_batch *b);
 
 /* lane.c */
 int sl__lane_init(sl_engine *e, sl_lane *l, int index, size_t ring_cap, char *errstr,

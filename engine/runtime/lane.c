@@ -401,12 +401,52 @@ void sl_lane_park(sl_lane *l, int timeout_ms)
     sl_park_wait(&l->room, (int64_t)(timeout_ms < 1 ? 1 : timeout_ms) * 1000000);
 }
 
+sl_batch *sl__spare_take(sl_ring *r, sl_msg_kind kind, int32_t task, uint32_t capacity,
+                         uint32_t nvals)
+{
+    sl_batch *b;
+    while ((b = sl_ring_pop(r)) != NULL) {
+        if (b->capacity == capacity && b->nvals == nvals && !b->attach) {
+            sl_batch_reset(b);
+            b->kind = kind;
+            b->task = task;
+            b->flags = 0;
+            b->next = NULL;
+            return b;
+        }
+        sl_batch_free(b);
+    }
+    return NULL;
+}
+
+void sl__spare_give(sl_ring *r, sl_batch *b)
+{
+    if (!sl_ring_push(r, b))
+        sl_batch_free(b);
+}
+
+/* A spare batch from any worker, else a new one. */
+static sl_batch *sl__lane_new_batch(sl_lane *l, int32_t task)
+{
+    uint32_t cap = (uint32_t)l->engine->def->runtime.batch_size;
+    int n = l->engine->nworkers;
+    for (int k = 0; k < n; k++) {
+        int w = (l->spare_next + k) % n;
+        sl_batch *b = sl__spare_take(l->spare[w], SL_MSG_DATA, task, cap, l->nvals);
+        if (b) {
+            l->spare_next = w;
+            return b;
+        }
+    }
+    return sl_batch_new(SL_MSG_DATA, task, cap, l->nvals);
+}
+
 static sl_batch *sl__lane_batch_for(sl_lane *l, int32_t task)
 {
     sl__lane_reserve(l, task);
     sl_batch *b = l->building[task];
     if (!b) {
-        b = sl_batch_new(SL_MSG_DATA, task, (uint32_t)l->engine->def->runtime.batch_size, l->nvals);
+        b = sl__lane_new_batch(l, task);
         if (!b)
             return NULL;
         l->building[task] = b;
@@ -759,8 +799,9 @@ int sl__lane_init(sl_engine *e, sl_lane *l, int index, size_t ring_cap, char *er
         l->probe = sl_probe_new(e, l->ingest);
     l->queued = sl_xcalloc((size_t)e->nworkers, sizeof(*l->queued));
     l->rings = sl_xcalloc((size_t)e->nworkers, sizeof(*l->rings));
+    l->spare = sl_xcalloc((size_t)e->nworkers, sizeof(*l->spare));
     for (int w = 0; w < e->nworkers; w++)
-        if (!(l->rings[w] = sl_ring_new(ring_cap)))
+        if (!(l->rings[w] = sl_ring_new(ring_cap)) || !(l->spare[w] = sl_ring_new(ring_cap)))
             return sl_seterr(errstr, errstr_size, SL_ENOMEM, "out of memory creating rings");
     if (!(l->dlq = sl_ring_new(ring_cap)))
         return sl_seterr(errstr, errstr_size, SL_ENOMEM, "out of memory creating rings");
@@ -790,6 +831,12 @@ void sl__lane_destroy(sl_lane *l, int nworkers)
             sl_batch_free(b);
         sl_ring_free(l->rings[w]);
     }
+    for (int w = 0; w < nworkers && l->spare; w++) {
+        while (l->spare[w] && (b = sl_ring_pop(l->spare[w])))
+            sl_batch_free(b);
+        sl_ring_free(l->spare[w]);
+    }
+    free(l->spare);
     if (l->dlq) {
         while ((b = sl_ring_pop(l->dlq)))
             sl_batch_free(b);

@@ -158,6 +158,13 @@ void sl__summary_print(sl_engine *e, FILE *out, int exit_code)
         json_object_set_new(c, "durable", json_integer((json_int_t)cs.durable_id));
         json_object_set_new(c, "p50_ms", json_real(cs.p50_ms));
         json_object_set_new(c, "p99_ms", json_real(cs.p99_ms));
+        int64_t pause = 0;
+        for (int w = 0; w < e->nworkers; w++) {
+            int64_t p = SL__READ(e->workers[w].counters.pause_max_ns);
+            if (p > pause)
+                pause = p;
+        }
+        json_object_set_new(c, "worker_pause_max_ms", json_real((double)pause / 1e6));
         json_object_set_new(c, "last_bytes", json_integer((json_int_t)cs.last_bytes));
         if (e->def->checkpoint.off)
             json_object_set_new(c, "mode", json_string("off: commits of delivered input only"));

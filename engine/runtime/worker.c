@@ -161,7 +161,9 @@ void sl__worker_flush_results(sl__worker *w)
 static void sl__send_result(sl__worker *w, int32_t task, const char *key, size_t key_len,
                             const char *value, size_t value_len, int64_t ts, uint64_t seq)
 {
-    if (!w->results && !(w->results = sl_batch_new(SL_MSG_RESULTS, -1, SL__OUT_BATCH_ROWS, 0))) {
+    if (!w->results &&
+        !(w->results = sl__spare_take(w->spare, SL_MSG_RESULTS, -1, SL__OUT_BATCH_ROWS, 0)) &&
+        !(w->results = sl_batch_new(SL_MSG_RESULTS, -1, SL__OUT_BATCH_ROWS, 0))) {
         atomic_store(&w->engine->failed, 1);
         return;
     }
@@ -467,9 +469,18 @@ static void sl__worker_handle(sl__worker *w, int lane, sl_batch *b)
     case SL_MSG_CHUNK_END:
         w->cursor = (lane + 1) % w->engine->nlanes;
         break;
-    case SL_MSG_BARRIER:
+    case SL_MSG_BARRIER: {
+        int64_t t0 = sl_mono_ns();
         sl__task_snapshot(w, sl__task_get(w, b->task, lane), b);
+        if (b->checkpoint_id != w->pause_ckpt) {
+            w->pause_ckpt = b->checkpoint_id;
+            w->pause_sum_ns = 0;
+        }
+        w->pause_sum_ns += sl_mono_ns() - t0;
+        if (w->pause_sum_ns > w->pause_max_ns)
+            w->pause_max_ns = w->pause_sum_ns;
         break;
+    }
     case SL_MSG_ASSIGN:
         sl__task_assign(w, lane, b);
         atomic_fetch_add(&w->engine->assigns_done, 1);
@@ -490,7 +501,10 @@ static void sl__worker_handle(sl__worker *w, int lane, sl_batch *b)
     default:
         break;
     }
-    sl_batch_free(b);
+    if (b->kind == SL_MSG_DATA)
+        sl__spare_give(w->engine->lanes[lane].spare[w->index], b); /* back to its lane */
+    else
+        sl_batch_free(b);
 }
 
 /* Idle timeout: a task without input for idle_timeout advances its
@@ -583,6 +597,7 @@ static void sl__worker_publish(sl__worker *w)
     SL__PUBLISH(w->counters.min_watermark, any ? min_wm : INT64_MIN);
     SL__PUBLISH(w->counters.state_bytes, (uint64_t)state);
     SL__PUBLISH(w->counters.state_full, refused);
+    SL__PUBLISH(w->counters.pause_max_ns, w->pause_max_ns);
     SL__PUBLISH(w->counters.tasks, w->ntasks);
 }
 
@@ -692,6 +707,7 @@ int sl__worker_init(sl_engine *e, sl__worker *w, int index, size_t ring_cap)
     w->engine = e;
     w->index = index;
     w->out = sl_ring_new(ring_cap);
+    w->spare = sl_ring_new(ring_cap);
     w->nbuckets = 256;
     w->buckets = sl_xcalloc(w->nbuckets, sizeof(*w->buckets));
     w->emitter.result = sl__emit_result;
@@ -700,7 +716,7 @@ int sl__worker_init(sl_engine *e, sl__worker *w, int index, size_t ring_cap)
     sl_park_init(&w->park);
     sl_park_init(&w->room);
     pthread_mutex_init(&w->status_mu, NULL);
-    return w->out ? SL_OK : SL_ENOMEM;
+    return w->out && w->spare ? SL_OK : SL_ENOMEM;
 }
 
 void sl__worker_destroy(sl__worker *w)
@@ -710,6 +726,12 @@ void sl__worker_destroy(sl__worker *w)
         while ((b = sl_ring_pop(w->out)))
             sl_batch_free(b);
         sl_ring_free(w->out);
+    }
+    if (w->spare) {
+        sl_batch *b;
+        while ((b = sl_ring_pop(w->spare)))
+            sl_batch_free(b);
+        sl_ring_free(w->spare);
     }
     sl_batch_free(w->results);
     sl_batch_free(w->dead);

@@ -59,7 +59,7 @@ for line in sys.stdin:
         c = s["checkpoints"]
         if isinstance(c, dict):
             print(s["events_per_s"], s["elapsed_s"], c["completed"], c["failed"], "%.1f" % c["p50_ms"],
-                  "%.1f" % c["p99_ms"], c["last_bytes"], c["final"])
+                  "%.1f" % c["p99_ms"], c["last_bytes"], c["final"], "%.2f" % c["worker_pause_max_ms"])
         else:
             print(s["events_per_s"], s["elapsed_s"], c)'
 }
@@ -71,12 +71,12 @@ for rep in $(seq "$R"); do
   read -r rate el _ < <(run "$dir/off.json")
   echo "  run $rep, checkpoints off:  $rate events/s (${el} s)"
   [ "$rate" -gt "$best_off" ] && best_off=$rate
-  read -r rate el ndone failed p50 p99 bytes final < <(run "$dir/on.json")
+  read -r rate el ndone failed p50 p99 bytes final pause < <(run "$dir/on.json")
   echo "  run $rep, checkpoints 1s:   $rate events/s (${el} s; $ndone completed, $failed failed," \
-    "p50 ${p50} ms, p99 ${p99} ms, last $bytes bytes, final $final)"
+    "p50 ${p50} ms, p99 ${p99} ms, last $bytes bytes, final $final, longest worker pause $pause ms)"
   if [ "$rate" -gt "$best_on" ]; then
     best_on=$rate
-    on_stats="$ndone completed, p50 ${p50} ms, p99 ${p99} ms start-to-durable, last checkpoint $bytes bytes"
+    on_stats="$ndone completed, p50 ${p50} ms, p99 ${p99} ms start-to-durable, last checkpoint $bytes bytes, longest worker pause $pause ms"
   fi
 done
 echo "  checkpoints off: $best_off events/s (best of $R)"
