@@ -1,11 +1,21 @@
 /* batch.c - allocation and byte arena of sl_batch (see batch.h). */
 #include "batch.h"
 
+#include <stdatomic.h>
+
 #include <stdlib.h>
 #include <string.h>
 
+static _Atomic uint64_t sl__batches_allocated;
+
+uint64_t sl_batch_allocated(void)
+{
+    return atomic_load_explicit(&sl__batches_allocated, memory_order_relaxed);
+}
+
 sl_batch *sl_batch_new(sl_msg_kind kind, int32_t task, uint32_t capacity, uint32_t nvals)
 {
+    atomic_fetch_add_explicit(&sl__batches_allocated, 1, memory_order_relaxed);
     sl_batch *b = calloc(1, sizeof(*b));
     if (!b)
         return NULL;

@@ -139,6 +139,9 @@ typedef struct sl_batch {
 sl_batch *sl_batch_new(sl_msg_kind kind, int32_t task, uint32_t capacity, uint32_t nvals);
 /* A control message (count 0, no row storage). NULL on allocation failure. */
 sl_batch *sl_batch_control(sl_msg_kind kind, int32_t task, int64_t value);
+/* Event and result batches allocated so far by this process (any thread;
+ * for tests of the recycling that keeps steady state allocation-free). */
+uint64_t sl_batch_allocated(void);
 /* Empties the batch for reuse (keeps its storage). */
 void sl_batch_reset(sl_batch *b);
 /* Frees the batch. sl_batch_free(NULL) is a no-op. */

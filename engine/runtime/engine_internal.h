@@ -235,6 +235,10 @@ void sl__engine_warning(sl_engine *e, const char *code, const char *fmt, ...)
  * the sink thread) through `spare` rings, so steady state allocates
  * nothing and no batch is freed by another thread than its allocator
  * (a full spare ring frees, which bounds the spares). */
+/* Room for every batch that can be in flight on one ring at once (the
+ * ring, the lane's queue, the batches being filled), so that none is
+ * freed and allocated again; spares never outnumber that peak. */
+#define SL__SPARE_CAP(ring_cap) (2 * (ring_cap) + 32)
 /* Takes a spare batch of `capacity` rows and `nvals` columns from the
  * ring, reset as `kind` for `task`; NULL when there is none (spares of
  * another shape are freed). Consumer side of the ring. */

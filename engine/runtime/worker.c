@@ -707,7 +707,7 @@ int sl__worker_init(sl_engine *e, sl__worker *w, int index, size_t ring_cap)
     w->engine = e;
     w->index = index;
     w->out = sl_ring_new(ring_cap);
-    w->spare = sl_ring_new(ring_cap);
+    w->spare = sl_ring_new(SL__SPARE_CAP(ring_cap));
     w->nbuckets = 256;
     w->buckets = sl_xcalloc(w->nbuckets, sizeof(*w->buckets));
     w->emitter.result = sl__emit_result;
