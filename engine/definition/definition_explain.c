@@ -251,12 +251,12 @@ void sl_def_explain(const sl_def *def, FILE *out)
             def->runtime.batch_size, plan.in_flight, m1);
 
     if (def->runtime.mode == SL_MODE_LATENCY)
-        fprintf(out, "mode: latency (batches cut by time, at most 1 ms, as well as by size; "
-                     "kafka: producers linger 0 ms, consumer fetches wait at most 1 ms, unless "
-                     "\"properties\" set them)\n");
+        fprintf(out, "mode: latency (kafka: batches cut every 1 ms as well as by size, producers "
+                     "linger 0 ms, consumer fetches wait at most 1 ms, unless \"properties\" set "
+                     "them)\n");
     else
-        fprintf(out, "mode: throughput (full batches; kafka: producers linger 5 ms, consumer "
-                     "fetches wait up to 50 ms)\n");
+        fprintf(out, "mode: throughput (kafka: batches cut every 10 ms or when a poll comes back "
+                     "short, producers linger 5 ms, consumer fetches wait up to 50 ms)\n");
 
     /* Window state estimate. */
     if (def->window) {
