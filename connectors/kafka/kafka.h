@@ -47,6 +47,21 @@ int sl__kafka_conf_apply(rd_kafka_conf_t *conf, const json_t *props, const char 
 /* Sets one property; returns 0 or SL_EINVAL with errstr naming `what`. */
 int sl__kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, const char *what,
                        char *errstr, size_t errstr_size);
+/* The librdkafka settings of runtime.mode "latency" (definition.h), for a
+ * consumer (producer 0) or a producer (1): consumers fetch.wait.max.ms 1
+ * and fetch.min.bytes 1, producers linger.ms 0. Call after sluice's own
+ * defaults and before sl__kafka_conf_apply of the user's "properties", so
+ * a property the user sets explicitly wins. Throughput mode: no change. */
+void sl__kafka_conf_mode(rd_kafka_conf_t *conf, const sl_def *def, int producer);
+/* Latency mode's time cut of the consumer threads: a partial batch waits
+ * for more messages at most this long, and the lane is flushed at least
+ * this often while messages flow. */
+#define SL_KAFKA_LATENCY_CUT_MS 1
+/* The sink's producer configuration before it is created: sluice's
+ * defaults, runtime.mode's settings, then the connector's "properties".
+ * Returns a new conf, or NULL with errstr (a bad property). */
+rd_kafka_conf_t *sl__kafka_sink_conf(const sl_connector_def *c, const sl_def *def, char *errstr,
+                                     size_t errstr_size);
 /* Routes librdkafka's log lines and (until the caller sets its own) error
  * callbacks into sl_log, component "kafka". */
 void sl__kafka_conf_logging(rd_kafka_conf_t *conf);

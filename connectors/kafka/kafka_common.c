@@ -56,6 +56,25 @@ int sl__kafka_conf_apply(rd_kafka_conf_t *conf, const json_t *props, const char 
     return SL_OK;
 }
 
+void sl__kafka_conf_mode(rd_kafka_conf_t *conf, const sl_def *def, int producer)
+{
+    if (!def || def->runtime.mode != SL_MODE_LATENCY)
+        return;
+    static const char *const consumer[][2] = {
+        {"fetch.wait.max.ms", "1"}, /* an empty fetch answers within 1 ms */
+        {"fetch.min.bytes", "1"},   /* and any byte is worth answering for */
+    };
+    static const char *const producer_set[][2] = {
+        {"linger.ms", "0"}, /* send a batch as soon as the sender thread can */
+    };
+    if (producer)
+        for (size_t i = 0; i < SL_ARRAY_LEN(producer_set); i++)
+            rd_kafka_conf_set(conf, producer_set[i][0], producer_set[i][1], NULL, 0);
+    else
+        for (size_t i = 0; i < SL_ARRAY_LEN(consumer); i++)
+            rd_kafka_conf_set(conf, consumer[i][0], consumer[i][1], NULL, 0);
+}
+
 /* librdkafka log callback: syslog levels to ours. Called from librdkafka's
  * internal threads; sl_log is thread-safe. */
 static void sl__kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)

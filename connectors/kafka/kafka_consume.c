@@ -530,7 +530,8 @@ static void ks_thread_pause_blocked(sl__ks_thread *t)
 
 /*
  * Consumer thread. Backpressure: when the lane reports a full worker ring
- * (SL_EAGAIN), the thread stops taking messages and pumps the lane; if it
+ * (SL_EAGAIN), the thread stops taking messages and pumps the lane, parked
+ * between tries until a worker takes a batch (sl_lane_park); if it
  * stays blocked for "pause_after" (100 ms) the blocked partitions are paused
  * (rd_kafka_pause_partitions, from this thread only) and resumed once
  * their worker has room. Short stalls thus cost no refetch, and memory is
@@ -543,6 +544,11 @@ void *sl__ks_thread_main(void *arg)
     sl__ks_source *s = t->s;
     sl__ks_cmd rev[64];
     int64_t last_flush = sl_mono_ns();
+    /* Throughput: a poll waits up to 20 ms to fill poll_batch, the lane is
+     * flushed every 10 ms or when a poll comes back short. Latency: both
+     * cut at s->cut_ms, so a partial batch waits at most that long. */
+    int wait_ms = s->cut_ms > 0 ? s->cut_ms : 20;
+    int64_t flush_ns = s->cut_ms > 0 ? s->cut_ms * 1000000ll : 10 * 1000000ll + 1;
     while (!sl__ks_stopping(s) && !atomic_load(&s->finished)) {
         if (t->blocked_since) {
             size_t nrev = ks_thread_commands(t, rev, SL_ARRAY_LEN(rev));
@@ -553,11 +559,11 @@ void *sl__ks_thread_main(void *arg)
             } else {
                 if (sl_mono_ns() - t->blocked_since >= s->pause_after_ms * 1000000ll)
                     ks_thread_pause_blocked(t);
-                sl_sleep_us(100);
+                sl_lane_park(t->lane, 1); /* until a worker takes a batch */
                 continue;
             }
         }
-        ssize_t n = rd_kafka_consume_batch_queue(t->queue, 20, t->msgs, (size_t)s->poll_batch);
+        ssize_t n = rd_kafka_consume_batch_queue(t->queue, wait_ms, t->msgs, (size_t)s->poll_batch);
         size_t nrev = ks_thread_commands(t, rev, SL_ARRAY_LEN(rev));
         t->loop_ns = sl_mono_ns();
         for (ssize_t i = 0; i < n; i++) {
@@ -575,7 +581,7 @@ void *sl__ks_thread_main(void *arg)
                     ks_part_watermark(t, p, now, 0);
             }
         }
-        if (n < s->poll_batch || now - last_flush > 10 * 1000000) {
+        if (n < s->poll_batch || now - last_flush >= flush_ns) {
             if (sl_lane_flush(t->lane) != SL_OK && !t->blocked_since)
                 t->blocked_since = now;
             last_flush = now;

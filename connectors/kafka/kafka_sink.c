@@ -198,14 +198,9 @@ static uint32_t kk_partition_of(void *state, const char *key, size_t key_len, ui
     return p < 0 ? 0 : (uint32_t)p;
 }
 
-static int kk_create(const sl_connector_def *c, const sl_def *def, void **state, char *errstr,
-                     size_t errstr_size)
+rd_kafka_conf_t *sl__kafka_sink_conf(const sl_connector_def *c, const sl_def *def, char *errstr,
+                                     size_t errstr_size)
 {
-    kk_sink *k = sl_xcalloc(1, sizeof(*k));
-    k->path = sl_xstrdup(c->path);
-    k->topic = sl_xstrdup(json_string_value(json_object_get(c->conf, "topic")));
-    k->deployment = kk_deployment(c, def);
-    k->deployment_len = strlen(k->deployment);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     static const char *const defaults[][2] = {
         {"enable.idempotence", "true"},
@@ -216,15 +211,33 @@ static int kk_create(const sl_connector_def *c, const sl_def *def, void **state,
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(defaults); i++)
         rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], NULL, 0);
+    sl__kafka_conf_mode(conf, def, 1);
     char ppath[256];
     sl_path_join(ppath, sizeof(ppath), c->path, "properties");
-    int rc = sl__kafka_conf_apply(conf, json_object_get(c->conf, "properties"), ppath, errstr,
-                                  errstr_size);
-    if (rc != SL_OK) {
+    if (sl__kafka_conf_apply(conf, json_object_get(c->conf, "properties"), ppath, errstr,
+                             errstr_size) != SL_OK) {
         rd_kafka_conf_destroy(conf);
-        kk_destroy(k);
-        return rc;
+        return NULL;
     }
+    return conf;
+}
+
+static int kk_create(const sl_connector_def *c, const sl_def *def, void **state, char *errstr,
+                     size_t errstr_size)
+{
+    kk_sink *k = sl_xcalloc(1, sizeof(*k));
+    k->path = sl_xstrdup(c->path);
+    k->topic = sl_xstrdup(json_string_value(json_object_get(c->conf, "topic")));
+    k->deployment = kk_deployment(c, def);
+    k->deployment_len = strlen(k->deployment);
+    rd_kafka_conf_t *conf = sl__kafka_sink_conf(c, def, errstr, errstr_size);
+    if (!conf) {
+        kk_destroy(k);
+        return SL_EINVAL;
+    }
+    char ppath[256];
+    sl_path_join(ppath, sizeof(ppath), c->path, "properties");
+    int rc;
     char val[512];
     size_t vlen = sizeof(val);
     if ((rc = kk_choose_partitioner(k, conf, def, ppath, errstr, errstr_size)) != SL_OK) {

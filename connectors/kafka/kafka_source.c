@@ -100,6 +100,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const sl_opt ks_options[] = {
     {.name = "topics",
@@ -118,7 +119,8 @@ static const sl_opt ks_options[] = {
      .type = SL_OPT_INT,
      .min = 1,
      .max = 64,
-     .help = "decoding consumer threads (default 1)"},
+     .def = "CPUs",
+     .help = "decoding consumer threads (default: the number of online CPUs, at most 64)"},
     {.name = "properties",
      .type = SL_OPT_OBJECT,
      .help = "librdkafka properties (bootstrap.servers, security...)"},
@@ -173,6 +175,22 @@ void sl__ks_fail(sl__ks_source *s)
 
 /* ---- create / destroy ------------------------------------------------ */
 
+/* consumer_threads: the option (its range checked by ks_options), else the
+ * number of online CPUs within the option's range. create and the planner
+ * (ks_plan_lanes) both count with this, so their lanes agree. */
+static int ks_consumer_threads(const json_t *conf)
+{
+    const json_t *v = json_object_get(conf, "consumer_threads");
+    if (json_is_integer(v) && json_integer_value(v) > 0)
+        return (int)json_integer_value(v);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int max = 64;
+    for (size_t i = 0; ks_options[i].name; i++)
+        if (strcmp(ks_options[i].name, "consumer_threads") == 0)
+            max = (int)ks_options[i].max;
+    return cpus < 1 ? 1 : cpus > max ? max : (int)cpus;
+}
+
 static void ks_free(sl__ks_source *s)
 {
     if (!s)
@@ -225,9 +243,8 @@ static int ks_create(const sl_connector_def *c, const sl_def *def, void **state,
         else if (strcmp(st, "committed") == 0)
             s->start = KS_START_COMMITTED;
     }
-    s->nthreads = 1;
-    if ((v = json_object_get(o, "consumer_threads"))) /* range: ks_options */
-        s->nthreads = (int)json_integer_value(v);
+    s->nthreads = ks_consumer_threads(o);
+    s->cut_ms = def->runtime.mode == SL_MODE_LATENCY ? SL_KAFKA_LATENCY_CUT_MS : 0;
     s->poll_batch = 1024;
     if ((v = json_object_get(o, "poll_batch")))
         s->poll_batch = (int)json_integer_value(v);
@@ -295,6 +312,7 @@ static int ks_create(const sl_connector_def *c, const sl_def *def, void **state,
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(cdefaults); i++)
         rd_kafka_conf_set(s->conf, cdefaults[i][0], cdefaults[i][1], NULL, 0);
+    sl__kafka_conf_mode(s->conf, def, 0);
     const json_t *props = json_object_get(o, "properties");
     char ppath[256];
     sl_path_join(ppath, sizeof(ppath), c->path, "properties");
@@ -353,6 +371,7 @@ static int ks_create(const sl_connector_def *c, const sl_def *def, void **state,
         };
         for (size_t i = 0; i < SL_ARRAY_LEN(pdefaults); i++)
             rd_kafka_conf_set(s->pconf, pdefaults[i][0], pdefaults[i][1], NULL, 0);
+        sl__kafka_conf_mode(s->pconf, def, 1);
         sl__kafka_conf_apply(s->pconf, props, ppath, NULL, 0);
         vlen = sizeof(val);
         if (rd_kafka_conf_get(s->conf, "bootstrap.servers", val, &vlen) == RD_KAFKA_CONF_OK)
@@ -374,12 +393,11 @@ static int ks_lanes(void *state)
     return s->repartition ? 2 * s->nthreads : s->nthreads;
 }
 
-/* The planner's count: consumer_threads (default 1), twice when
+/* The planner's count: consumer_threads (default: the CPUs), twice when
  * repartitioning (stage 1 and stage 2 threads). */
 static int ks_plan_lanes(const sl_connector_def *conf, const sl_def *def)
 {
-    const json_t *v = json_object_get(conf->conf, "consumer_threads");
-    int n = json_is_integer(v) && json_integer_value(v) > 0 ? (int)json_integer_value(v) : 1;
+    int n = ks_consumer_threads(conf->conf);
     return sl_def_needs_repartition(def, NULL) ? 2 * n : n;
 }
 

@@ -103,6 +103,7 @@ struct sl__ks_source {
     int start;
     int nthreads; /* consumer threads per stage */
     int poll_batch;
+    int cut_ms; /* runtime.mode latency: batches cut by time (ms); 0: throughput */
     int stop_at_eof;
     int64_t commit_interval_ms;
     int64_t pause_after_ms;

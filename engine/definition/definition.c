@@ -87,6 +87,10 @@ static const sl_opt sl__runtime_keys[] = {
      .max = INT64_MAX, .def = "unlimited"},
     {"on_state_full", SL_OPT_STRING, 0, "past max_state_bytes: fail the run, or drop new keys",
      .allowed = "fail|drop", .def = "fail"},
+    {"mode", SL_OPT_STRING, 0,
+     "throughput: big batches, producer linger, long fetch waits; latency: batches cut every "
+     "millisecond, no linger, short fetch waits",
+     .allowed = "throughput|latency", .def = "throughput"},
     {.name = NULL}};
 static const sl_opt sl__checkpoint_keys[] = {
     {"interval", SL_OPT_DURATION, 0, NULL, .min = 1, .max = INT64_MAX, .def = "1s"},
@@ -332,6 +336,9 @@ static int sl__parse_runtime(sl_def *def, char *msg)
         def->runtime.max_state_bytes = (int64_t)json_integer_value(v);
     if ((v = json_object_get(rt, "on_state_full")))
         def->runtime.state_full_drop = strcmp(json_string_value(v), "drop") == 0;
+    if ((v = json_object_get(rt, "mode")))
+        def->runtime.mode =
+            strcmp(json_string_value(v), "latency") == 0 ? SL_MODE_LATENCY : SL_MODE_THROUGHPUT;
     return 0;
 }
 

@@ -250,6 +250,14 @@ void sl_def_explain(const sl_def *def, FILE *out)
             plan.rings, lanes, lanes == 1 ? "" : "s", w, w == 1 ? "" : "s", w, plan.ring_capacity,
             def->runtime.batch_size, plan.in_flight, m1);
 
+    if (def->runtime.mode == SL_MODE_LATENCY)
+        fprintf(out, "mode: latency (kafka: batches cut every 1 ms as well as by size, producers "
+                     "linger 0 ms, consumer fetches wait at most 1 ms, unless \"properties\" set "
+                     "them)\n");
+    else
+        fprintf(out, "mode: throughput (kafka: batches cut every 10 ms or when a poll comes back "
+                     "short, producers linger 5 ms, consumer fetches wait up to 50 ms)\n");
+
     /* Window state estimate. */
     if (def->window) {
         const sl_window_def *wd = def->window;

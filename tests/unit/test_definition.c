@@ -149,6 +149,7 @@ static void test_canonical(void **state)
     assert_int_equal(def->runtime.batch_size, 1024);
     assert_int_equal(def->runtime.ring_capacity, 64);
     assert_int_equal(def->runtime.tasks, 8);
+    assert_int_equal(def->runtime.mode, SL_MODE_THROUGHPUT);
 
     assert_int_equal(def->checkpoint.enabled, 0);
     assert_int_equal(def->checkpoint.interval_ms, 1000);
@@ -618,6 +619,14 @@ static const broken broken_defs[] = {
      "runtime.max_state_bytes: must be between 1024 and"},
     {DEF(SRC, "[]", ",\"runtime\":{\"on_state_full\":\"dorp\"}"), SL_EINVAL,
      "runtime.on_state_full: unknown value \"dorp\", did you mean \"drop\"?"},
+    {DEF(SRC, "[]", ",\"runtime\":{\"mode\":\"latncy\"}"), SL_EINVAL,
+     "t.json: runtime.mode: unknown value \"latncy\", did you mean \"latency\"? (one of "
+     "\"throughput\", \"latency\")"},
+    {DEF(SRC, "[]", ",\"runtime\":{\"mode\":\"fast\"}"), SL_EINVAL,
+     "t.json: runtime.mode: unknown value \"fast\" (one of \"throughput\", \"latency\")"},
+    {DEF(SRC, "[]", ",\"runtime\":{\"mode\":1}"), SL_EINVAL,
+     "t.json: runtime.mode: must be a string, got 1"},
+    {DEF(SRC, "[]", ",\"runtime\":{\"mod\":\"latency\"}"), SL_EINVAL, "did you mean \"mode\"?"},
     {DEF(SRC, "[]", ",\"checkpoint\":\"of\""), SL_EINVAL,
      "checkpoint: must be an object or \"off\", got \"of\""},
     {DEF(SRC, "[]", ",\"checkpoint\":{\"keep\":0}"), SL_EINVAL,
@@ -1057,6 +1066,7 @@ static void test_explain(void **state)
         "checkpoint: disabled",
         "cluster: standalone",
         "http: 127.0.0.1:9464",
+        "mode: throughput",
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(want); i++)
         if (!strstr(text, want[i])) {
@@ -1065,6 +1075,35 @@ static void test_explain(void **state)
         }
     free(text);
     sl_def_free(def);
+}
+
+/* runtime.mode: the two values, the default, and explain naming it. */
+static void test_runtime_mode(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *extra;
+        sl_runtime_mode want;
+        const char *explain;
+    } cases[] = {
+        {"", SL_MODE_THROUGHPUT, "mode: throughput"},
+        {",\"runtime\":{\"workers\":1}", SL_MODE_THROUGHPUT, "mode: throughput"},
+        {",\"runtime\":{\"mode\":\"throughput\"}", SL_MODE_THROUGHPUT, "mode: throughput"},
+        {",\"runtime\":{\"mode\":\"latency\"}", SL_MODE_LATENCY, "mode: latency"},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        char text[1024];
+        snprintf(text, sizeof(text), DEF(SRC, "[]", "%s"), cases[i].extra);
+        sl_def *def = load_ok(text);
+        assert_int_equal(def->runtime.mode, cases[i].want);
+        char *ex = explain_text(def);
+        if (!strstr(ex, cases[i].explain)) {
+            print_error("explain lacks \"%s\":\n%s\n", cases[i].explain, ex);
+            fail();
+        }
+        free(ex);
+        sl_def_free(def);
+    }
 }
 
 /* ---- did-you-mean -------------------------------------------------------- */
@@ -1198,6 +1237,7 @@ int main(void)
         cmocka_unit_test_setup(test_overrides, setup),
         cmocka_unit_test_setup(test_bootstrap_override, setup),
         cmocka_unit_test_setup(test_explain, setup),
+        cmocka_unit_test_setup(test_runtime_mode, setup),
         cmocka_unit_test_setup(test_checkpoint_defaults, setup),
         cmocka_unit_test_setup(test_repartition_decision, setup),
         cmocka_unit_test_setup(test_didyoumean, setup),
