@@ -525,6 +525,9 @@ static void *sl__gen_main(void *arg)
     sl__gen_source *g = gl->g;
     const sl_gen_config *c = &g->cfg;
     sl_lane *lane = sl_engine_lane(g->engine, gl->index);
+    char name[16];
+    snprintf(name, sizeof(name), "sl-gen-%d", gl->index);
+    pthread_setname_np(pthread_self(), name);
     int64_t last_flush = sl_mono_ns();
     uint64_t n = (uint64_t)g->nlanes;
     uint64_t done = 0; /* events this lane rendered */

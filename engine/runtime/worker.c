@@ -641,6 +641,7 @@ void *sl__worker_main(void *arg)
     int idle_rounds = 0;
     int64_t last_idle_check = sl_mono_ns(), last_release = last_idle_check, last_publish = 0;
     int64_t last_flush = 0;
+    int unpublished = 0; /* input handled since the last status publish */
     /* Latency mode: results leave within 1 ms even while input keeps
      * coming; throughput mode: when the input pauses, or every 50 ms. */
     int64_t flush_ns = (e->def->runtime.mode == SL_MODE_LATENCY ? 1 : 50) * 1000000LL;
@@ -683,9 +684,13 @@ void *sl__worker_main(void *arg)
             sl__worker_flush_results(w);
             last_flush = now;
         }
-        if (got == 0 || now - last_publish > 50 * 1000000) {
+        /* Status (a walk over every task) every 50 ms, and before
+         * parking when something changed: not at every empty poll. */
+        if (now - last_publish > 50 * 1000000 ||
+            (got == 0 && unpublished && idle_rounds >= SL__SPIN_ROUNDS)) {
             sl__worker_publish(w);
             last_publish = now;
+            unpublished = 0;
         }
         if (got == 0) {
             if (done || atomic_load(&e->failed))
@@ -694,6 +699,7 @@ void *sl__worker_main(void *arg)
                 sl__worker_park(w);
         } else {
             idle_rounds = 0;
+            unpublished = 1;
         }
     }
     sl__release_all(w);
