@@ -542,6 +542,9 @@ void *sl__ks_thread_main(void *arg)
 {
     sl__ks_thread *t = arg;
     sl__ks_source *s = t->s;
+    char name[16];
+    snprintf(name, sizeof(name), "sl-kafka-%d", (int)(t - s->threads));
+    pthread_setname_np(pthread_self(), name);
     sl__ks_cmd rev[64];
     int64_t last_flush = sl_mono_ns();
     /* Throughput: a poll waits up to 20 ms to fill poll_batch, the lane is
@@ -549,6 +552,7 @@ void *sl__ks_thread_main(void *arg)
      * cut at s->cut_ms, so a partial batch waits at most that long. */
     int wait_ms = s->cut_ms > 0 ? s->cut_ms : 20;
     int64_t flush_ns = s->cut_ms > 0 ? s->cut_ms * 1000000ll : 10 * 1000000ll + 1;
+    int empty_polls = 0;
     while (!sl__ks_stopping(s) && !atomic_load(&s->finished)) {
         if (t->blocked_since) {
             size_t nrev = ks_thread_commands(t, rev, SL_ARRAY_LEN(rev));
@@ -563,7 +567,12 @@ void *sl__ks_thread_main(void *arg)
                 continue;
             }
         }
-        ssize_t n = rd_kafka_consume_batch_queue(t->queue, wait_ms, t->msgs, (size_t)s->poll_batch);
+        /* Idle for a second (throughput mode): polls wait 100 ms, so a
+         * node without traffic wakes 10 times a second, not 50. */
+        int idle_wait = s->cut_ms <= 0 && empty_polls > 50 && !t->npaused;
+        ssize_t n = rd_kafka_consume_batch_queue(t->queue, idle_wait ? 100 : wait_ms, t->msgs,
+                                                 (size_t)s->poll_batch);
+        empty_polls = n > 0 ? 0 : empty_polls + 1;
         size_t nrev = ks_thread_commands(t, rev, SL_ARRAY_LEN(rev));
         t->loop_ns = sl_mono_ns();
         for (ssize_t i = 0; i < n; i++) {

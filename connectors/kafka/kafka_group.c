@@ -489,9 +489,10 @@ static int ks_end_committed(sl__ks_source *s, int64_t end_ns)
 void *sl__ks_control_main(void *arg)
 {
     sl__ks_source *s = arg;
+    pthread_setname_np(pthread_self(), "sl-kafka-group");
     int64_t end_ns = 0;
     while (!sl__ks_stopping(s)) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 20);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 50);
         if (m) {
             if (m->err)
                 sl_warn("kafka", "consumer: %s", rd_kafka_message_errstr(m));

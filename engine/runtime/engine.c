@@ -617,7 +617,7 @@ static void sl__supervise(sl_engine *e)
             sl__print_status(e, &prev_in, &prev_ns);
             last_status = now;
         }
-        sl_sleep_us(20000); /* stop requests and the checkpoint schedule, 20 ms at most late */
+        sl_sleep_us(50000); /* stop requests and the checkpoint schedule, 50 ms at most late */
     }
 }
 

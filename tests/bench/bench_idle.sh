@@ -98,7 +98,7 @@ a, b = load(sys.argv[10] + "/threads0"), load(sys.argv[10] + "/threads1")
 by = collections.Counter()
 for tid, (ticks, name) in b.items():
     by["%s %s" % (tid, "main" if tid == sys.argv[11] else name)] += ticks - a.get(tid, (0, name))[0]
-top = ["%s %.2f%%" % (tid, 100.0 * t / hz / secs) for tid, t in by.most_common(4) if t > 0]
+top = ["%s %.2f%%" % (tid, 100.0 * t / hz / secs) for tid, t in by.most_common(8) if t > 0]
 print("      busiest threads: %s" % (", ".join(top) or "none"))
 PY
 done
