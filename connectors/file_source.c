@@ -40,10 +40,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SL__FILE_BUF     (4u << 20) /* read buffer: > 2 lines of the maximum size */
+#define SL__FILE_BUF (4u << 20) /* read buffer: > 2 lines of the maximum size */
 /* Bytes asked of one read: small enough that what it copies is still in
  * the core's cache when the lines are decoded. */
-#define SL__FILE_READ (256u << 10)
+#define SL__FILE_READ    (256u << 10)
 #define SL__FLUSH_NS     (100 * 1000000LL)
 #define SL__IDLE_POLL_MS 100
 
@@ -59,6 +59,7 @@ typedef struct sl__file_lane {
     int started;
     sl_parker park;                /* waiting for another lane's line count */
     uint64_t lines_base;           /* lines of the chunks this lane finished */
+    int64_t last_flush;            /* sl_mono_ns of its last flush (barriers, status) */
     _Atomic uint64_t lines, bytes; /* lines and bytes read by this lane */
 } sl__file_lane;
 
@@ -244,7 +245,7 @@ static void sl__file_flush(sl_lane *lane)
 static int sl__file_read(sl__file_source *s, sl__file_lane *fl, sl_lane *lane, sl__reader *r,
                          char *buf, size_t have, int64_t *line_no, uint64_t *bytes)
 {
-    int64_t last_flush = sl_mono_ns(), first = *line_no;
+    int64_t first = *line_no;
     int skipping = 0, eof = 0;
     while (!eof) {
         if (sl__file_stopping(s))
@@ -254,7 +255,7 @@ static int sl__file_read(sl__file_source *s, sl__file_lane *fl, sl_lane *lane, s
             int pr = poll(&pfd, 1, SL__IDLE_POLL_MS);
             if (pr == 0) {
                 sl__file_flush(lane); /* the input is idle: deliver what we have */
-                last_flush = sl_mono_ns();
+                fl->last_flush = sl_mono_ns();
                 continue;
             }
             if (pr < 0 && errno != EINTR) {
@@ -308,9 +309,9 @@ static int sl__file_read(sl__file_source *s, sl__file_lane *fl, sl_lane *lane, s
                               memory_order_relaxed);
         atomic_store_explicit(&fl->bytes, *bytes, memory_order_relaxed);
         int64_t now = sl_mono_ns();
-        if (now - last_flush > SL__FLUSH_NS) {
+        if (now - fl->last_flush > SL__FLUSH_NS) {
             sl__file_flush(lane); /* lets barriers and status through */
-            last_flush = now;
+            fl->last_flush = now;
         }
     }
     return 1;
@@ -420,6 +421,7 @@ static void *sl__file_main(void *arg)
     snprintf(name, sizeof(name), "sl-file-%d", fl->index);
     pthread_setname_np(pthread_self(), name);
     char *buf = malloc(SL__FILE_BUF);
+    fl->last_flush = sl_mono_ns();
     int64_t line_no = 0;
     uint64_t bytes = 0;
     if (!buf) {
