@@ -801,7 +801,8 @@ int sl__lane_init(sl_engine *e, sl_lane *l, int index, size_t ring_cap, char *er
     l->rings = sl_xcalloc((size_t)e->nworkers, sizeof(*l->rings));
     l->spare = sl_xcalloc((size_t)e->nworkers, sizeof(*l->spare));
     for (int w = 0; w < e->nworkers; w++)
-        if (!(l->rings[w] = sl_ring_new(ring_cap)) || !(l->spare[w] = sl_ring_new(SL__SPARE_CAP(ring_cap))))
+        if (!(l->rings[w] = sl_ring_new(ring_cap)) ||
+            !(l->spare[w] = sl_ring_new(SL__SPARE_CAP(ring_cap))))
             return sl_seterr(errstr, errstr_size, SL_ENOMEM, "out of memory creating rings");
     if (!(l->dlq = sl_ring_new(ring_cap)))
         return sl_seterr(errstr, errstr_size, SL_ENOMEM, "out of memory creating rings");

@@ -83,7 +83,9 @@ JSON
   threads=$(awk '/^Threads:/ {print $2}' "/proc/$NODE/status")
   kill "$NODE"
   wait "$NODE" || true
-  PIDS=("${PIDS[@]/$NODE/}")
+  keep=()
+  for p in "${PIDS[@]}"; do [ "$p" = "$NODE" ] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
   python3 - "$label" "$HZ" "$n0" "$n1" "$m0" "$m1" "$t0" "$t1" "$threads" "$dir" "$NODE" << 'PY'
 import collections, sys
 label, hz, n0, n1, m0, m1, t0, t1, threads = sys.argv[1], *map(int, sys.argv[2:10])

@@ -93,12 +93,22 @@ start_mock() {
     say "kafka-mock pid $MOCK_PID at $B"
 }
 
+# forget_pid PID: drops exactly PID from PIDS (a pattern substitution
+# would also cut it out of a longer PID that contains it).
+forget_pid() {
+    local p keep=()
+    for p in "${PIDS[@]}"; do
+        [ "$p" = "$1" ] || keep+=("$p")
+    done
+    PIDS=("${keep[@]}")
+}
+
 # stop_mock: SIGTERM, and it must exit 0.
 stop_mock() {
     kill -TERM "$MOCK_PID"
     local rc=0
     wait "$MOCK_PID" || rc=$?
-    PIDS=("${PIDS[@]/$MOCK_PID/}")
+    forget_pid "$MOCK_PID"
     [ $rc -eq 0 ] || fail "kafka-mock exited with $rc on SIGTERM"
 }
 

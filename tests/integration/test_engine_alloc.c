@@ -26,7 +26,7 @@
 #include "log.h"
 
 #define DEF                                                                                        \
-    "{\"name\":\"alloc\",\"source\":{\"type\":\"generator\",\"count\":%d,\"keys\":500,"           \
+    "{\"name\":\"alloc\",\"source\":{\"type\":\"generator\",\"count\":%d,\"keys\":500,"            \
     "\"event_time\":{\"field\":\"ts\",\"unit\":\"ms\"},"                                           \
     "\"watermark\":{\"max_out_of_orderness\":\"5ms\"}},"                                           \
     "\"pipeline\":[{\"key_by\":[\"user\"]},{\"window\":{\"type\":\"tumbling\",\"size\":\"10ms\"}," \

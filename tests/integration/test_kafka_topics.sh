@@ -117,7 +117,7 @@ stop_restart() {
     kill -$sig "$pid"
     rc=0
     wait "$pid" || rc=$?
-    PIDS=("${PIDS[@]/$pid/}")
+    forget_pid "$pid"
     wait $p1 || fail "produce to web$n failed"
     wait $p2 || fail "produce to app$n failed"
     if [ "$sig" = TERM ]; then
