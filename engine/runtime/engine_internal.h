@@ -253,6 +253,17 @@ int sl__lane_init(sl_engine *e, sl_lane *l, int index, size_t ring_cap, char *er
                   size_t errstr_size);
 void sl__lane_destroy(sl_lane *l, int nworkers);
 void sl__lane_publish(sl_lane *l);
+/* lane_state.c (the lane's thread) */
+/* Appends task's source state (format in lane_state.c) to st. */
+void sl__lane_source_state(const sl_lane *l, int32_t task, sl_buf *st);
+/* ASSIGN from a checkpoint: loads it, attaches it to ctl for the worker
+ * and restores the task's source state from it; fails the engine when it
+ * cannot be loaded or read. */
+void sl__lane_restore_source_state(sl_lane *l, sl_batch *ctl);
+/* Grows a task's input table to n inputs (new ones: nothing published,
+ * not idle); frees one. */
+void sl__inputs_grow(sl__inputs *in, size_t n);
+void sl__inputs_free(sl__inputs *in);
 /* The per-input positions recorded in a source-state blob (version 3;
  * co-partitioned topics) into out[cap]. Returns how many (0: none, an
  * older version, unreadable, or more than cap). */
