@@ -23,17 +23,7 @@ R=${2:-5}
 W=2
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-python3 - "$N" "$dir/events.jsonl" << 'PY'
-import random, sys
-n, path = int(sys.argv[1]), sys.argv[2]
-random.seed(7)
-base = 1700000000000
-with open(path, "w") as f:
-    for i in range(n):
-        f.write('{"user":"u%d","amount":%d,"ts":%d,"region":"eu-west","item":"sku-%04d"}\n'
-                % (random.randrange(10000), random.randrange(1000), base + i // 1000 - random.randrange(50),
-                   random.randrange(10000)))
-PY
+python3 "$(dirname "$0")/bench_events.py" "$N" "$dir/events.jsonl"
 
 # pipeline FILE CHECKPOINT_MEMBER
 pipeline() {

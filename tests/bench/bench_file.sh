@@ -8,17 +8,7 @@ SLUICE=${SLUICE_BIN:-build/sluice}
 N=${1:-4000000}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-python3 - "$N" "$dir/events.jsonl" <<'PY'
-import random, sys
-n, path = int(sys.argv[1]), sys.argv[2]
-random.seed(7)
-base = 1700000000000
-with open(path, "w") as f:
-    for i in range(n):
-        f.write('{"user":"u%d","amount":%d,"ts":%d,"region":"eu-west","item":"sku-%04d"}\n'
-                % (random.randrange(10000), random.randrange(1000), base + i // 1000 - random.randrange(50),
-                   random.randrange(10000)))
-PY
+python3 "$(dirname "$0")/bench_events.py" "$N" "$dir/events.jsonl"
 bytes=$(stat -c %s "$dir/events.jsonl")
 echo "bench_file: $N events, $((bytes / N)) bytes/event, 10000 keys, tumbling 1s count/sum/max, null sink"
 for w in 1 2; do
